@@ -1,0 +1,47 @@
+# reluc: `make demo` builds and inspects the example specs; `make test` runs the suite.
+# Both create a virtualenv in .venv on first use (needs Python 3.11+ and network access
+# to PyPI once).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+RELUC  := $(BIN)/reluc
+STAMP  := $(VENV)/.installed
+
+SPECS    := $(wildcard specs/*.spec)
+NETWORKS := $(patsubst specs/%.spec,build/%.onnx,$(SPECS))
+
+.PHONY: all demo test bench clean venv
+all: $(NETWORKS)
+
+venv: $(STAMP)
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# One network per spec, rebuilt only when its spec changes (the way a user's Makefile
+# would use reluc). Order-only on the venv so that reinstalling does not rebuild.
+build/%.onnx: specs/%.spec | $(STAMP)
+	@mkdir -p build
+	$(RELUC) build $< -o $@
+
+build/%.npz: specs/%.spec | $(STAMP)
+	@mkdir -p build
+	$(RELUC) build $< -o $@
+
+demo: $(NETWORKS)
+	@echo '--- sort 8 inputs: echo "5 -1 3 3 0 2.5 -7 1" | reluc eval build/sort8.onnx'
+	@echo "5 -1 3 3 0 2.5 -7 1" | $(RELUC) eval build/sort8.onnx
+	@echo '--- reluc stats build/sort64.onnx'
+	@$(RELUC) stats build/sort64.onnx
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf build

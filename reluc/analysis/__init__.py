@@ -1,0 +1,1 @@
+"""Analysis of network files: evaluation and statistics (verification comes next)."""

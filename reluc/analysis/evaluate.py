@@ -1,0 +1,54 @@
+"""Run a network file on a batch of inputs in the file's own dtype.
+
+``.onnx`` runs through onnxruntime (CPU provider); ``.npz`` through numpy/scipy. Both
+read the same weights, so exact constructions agree exactly on exactly representable
+inputs (integers, dyadic rationals) and to rounding elsewhere.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reluc import formats
+from reluc.errors import InputError, NetworkFileError
+
+
+class Runner:
+    """A loaded network ready to evaluate batches: ``Runner(path)(x)``."""
+
+    def __init__(self, path: str):
+        with open(path, "rb") as f:
+            magic = f.read(4)
+        self.path = path
+        if magic == b"PK\x03\x04":
+            self.net, self.info = formats.read(path)
+            self.n_in, self.dtype = self.net.n_in, self.info.dtype or "float64"
+            self._session = None
+        else:
+            self._session = _ort_session(path)
+            inp = self._session.get_inputs()[0]
+            self.dtype = {"tensor(float)": "float32", "tensor(double)": "float64"}.get(inp.type)
+            if self.dtype is None or len(inp.shape) != 2 or not isinstance(inp.shape[1], int):
+                raise NetworkFileError("the ONNX input must be a float matrix [batch, n]")
+            self.n_in, self._input_name = inp.shape[1], inp.name
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.n_in:
+            raise InputError(f"inputs must have {self.n_in} columns, got shape {x.shape}")
+        xt = x.astype(self.dtype)
+        if self._session is None:
+            return self.net.evaluate(xt, dtype=self.dtype)
+        return self._session.run(None, {self._input_name: xt})[0]
+
+
+def _ort_session(path: str):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    try:
+        return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    except Exception as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise NetworkFileError(f"onnxruntime cannot load '{path}': {msg}") from None

@@ -1,0 +1,88 @@
+"""``reluc stats``: structure and size of a network file, without densifying anything.
+
+Conventions (see :mod:`reluc.net`): ``depth`` counts affine layers, ``hidden_layers =
+depth - 1``, ``neuron_layers = depth + 1`` is AlgorithmicNeuralNets.jl's depth (57 for its
+bitonic sort of 1024 inputs, which has 55 hidden layers). ``params`` is the dense count
+of weights and biases; ``nonzero_params`` counts nonzero weights and biases.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from reluc import formats
+from reluc.spec import format_number
+
+SCHEMA = 1
+
+
+def file_stats(path: str) -> dict[str, Any]:
+    net, info = formats.read(path)
+    nz_w = sum(int(layer.weight.nnz) for layer in net.layers)
+    nz_b = sum(int(np.count_nonzero(layer.bias)) for layer in net.layers)
+    return {
+        "schema": SCHEMA,
+        "file": path,
+        "file_size": os.path.getsize(path) if path != "-" else None,
+        "spec": info.spec,
+        "dtype": info.dtype,
+        "exact": info.exact,
+        "error_bound": None if info.error_bound is None else format_number(info.error_bound),
+        "domain": None if info.domain is None else info.domain.describe(),
+        "reluc_version": info.version,
+        "inputs": net.n_in,
+        "outputs": net.n_out,
+        "depth": net.depth,
+        "hidden_layers": net.hidden_layers,
+        "neuron_layers": net.neuron_layers,
+        "width": net.width,
+        "widths": list(net.widths),
+        "neurons": net.neurons,
+        "params": net.params,
+        "nonzero_params": nz_w + nz_b,
+        "nonzero_weights": nz_w,
+        "nonzero_biases": nz_b,
+    }
+
+
+def _runs(widths: list[int]) -> str:
+    """Run-length form of a width list: ``2048 x55`` or ``6, 4 x2``."""
+    if not widths:
+        return "(none)"
+    parts, i = [], 0
+    while i < len(widths):
+        j = i
+        while j < len(widths) and widths[j] == widths[i]:
+            j += 1
+        parts.append(f"{widths[i]}" + (f" x{j - i}" if j - i > 1 else ""))
+        i = j
+    return ", ".join(parts)
+
+
+def format_text(s: dict[str, Any]) -> str:
+    rows = [
+        ("file", s["file"]),
+        ("spec", s["spec"] or "(none: not written by reluc)"),
+        ("inputs", s["inputs"]),
+        ("outputs", s["outputs"]),
+        ("depth", f"{s['depth']} affine layers ({s['neuron_layers']} layers of neurons, "
+                  "counting input and output)"),
+        ("hidden layers", s["hidden_layers"]),
+        ("width", s["width"]),
+        ("widths", _runs(s["widths"])),
+        ("neurons", s["neurons"]),
+        ("params", f"{s['params']} (dense weights + biases)"),
+        ("nonzero params", f"{s['nonzero_params']} ({s['nonzero_weights']} weights, "
+                           f"{s['nonzero_biases']} biases)"),
+        ("dtype", s["dtype"]),
+        ("exact", {True: "yes", False: "no", None: "unknown"}[s["exact"]]),
+        ("domain", s["domain"] or "unknown"),
+        ("file size", "-" if s["file_size"] is None else f"{s['file_size']} bytes"),
+    ]
+    if s["exact"] is False and s["error_bound"] is not None:
+        rows.insert(13, ("error bound", s["error_bound"]))
+    key_w = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k + ':':<{key_w + 1}} {v}" for k, v in rows)

@@ -1,0 +1,275 @@
+"""The command line: a thin click layer over the library.
+
+Each command checks its options, makes one library call and formats the result. Errors
+from the library (:class:`reluc.errors.RelucError`) become ``Error: ...`` on one line and
+exit code 2, here and nowhere else. Results go to stdout, messages to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from reluc import __version__, formats, registry
+from reluc.errors import RelucError
+
+
+class UserError(click.ClickException):
+    """A one-line error with exit code 2 (bad spec, bad input, unreadable file)."""
+
+    exit_code = 2
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except RelucError as e:
+            raise UserError(str(e)) from None
+        except OSError as e:  # disk full, permission denied, missing directory, ...
+            where = f" '{e.filename}'" if e.filename else ""
+            raise UserError(f"cannot access{where}: {e.strerror or e}") from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as e:  # a bug: say so in one line unless debugging
+            if os.environ.get("RELUC_DEBUG"):
+                raise
+            err = click.ClickException(
+                f"internal error ({type(e).__name__}: {e}); set RELUC_DEBUG=1 for a traceback "
+                "and please report it"
+            )
+            err.exit_code = 3
+            raise err from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reluc")
+def main():
+    """reluc: compile algorithms into exact ReLU networks.
+
+    \b
+    Examples:
+      reluc list                              constructors and their parameters
+      reluc build sort --n 64 -o sort64.onnx  build a network (or "sort n=64", or a .spec file)
+      echo "3 1 2" | reluc eval sort3.onnx    evaluate rows of inputs
+      reluc stats sort64.onnx --json          depth, widths, neurons, parameters
+    """
+
+
+# -- build --------------------------------------------------------------------------------
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("spec")
+@click.argument("params", nargs=-1, type=click.UNPROCESSED)
+@click.option("-o", "--output", required=True, help="Output file (.onnx or .npz); - for stdout.")
+@click.option("--format", "fmt", type=click.Choice(formats.FORMATS),
+              help="Output format (default: from the file extension; onnx for -).")
+@click.option("--dtype", type=click.Choice(formats.DTYPES), default="float32", show_default=True,
+              help="Floating-point type of the weights in the file.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
+def build(spec, params, output, fmt, dtype, quiet):
+    """Compile SPEC into a network file.
+
+    SPEC is a constructor name followed by parameters (--n 64, or n=64), a quoted spec
+    ("sort n=64"), or a file holding one spec (# starts a comment). All three forms give
+    byte-identical files. See `reluc list` for constructors and parameters.
+
+    \b
+    Examples:
+      reluc build sort --n 64 -o sort64.onnx
+      reluc build "pwl points=0:0,1:1,2:0" -o tent.npz
+      reluc build specs/sort64.spec -o - --dtype float64 > sort64.onnx
+    """
+    from reluc.compiler import compile_spec
+    from reluc.spec import read_spec_argument
+
+    raw = read_spec_argument(spec, params)
+    fmt = formats.format_for(output, fmt)
+    compiled = compile_spec(raw)
+    if output == "-":
+        if sys.stdout.isatty():
+            raise UserError("refusing to write a binary network to a terminal; "
+                            "redirect stdout or use -o FILE")
+        written = formats.write(compiled, sys.stdout.buffer, fmt, dtype)
+    else:
+        written = formats.write(compiled, output, fmt, dtype)
+    net = compiled.net
+    if compiled.exact and not written.info.exact:
+        click.echo(f"warning: some weights are not exactly representable in {dtype}; "
+                   "the file is not exact (try --dtype float64)", err=True)
+    if not quiet:
+        where = "stdout" if output == "-" else output
+        click.echo(
+            f"wrote {where}: {compiled.spec}, {net.hidden_layers} hidden layers, width "
+            f"{net.width}, {net.nonzero_params} nonzero params, {written.size} bytes",
+            err=True,
+        )
+
+
+# -- list ---------------------------------------------------------------------------------
+
+
+def _ctor_json(c: registry.Constructor) -> dict:
+    return {
+        "name": c.name,
+        "summary": c.summary,
+        "params": [{"name": p.name, "type": p.type.describe(),
+                    "default": None if p.default is None else
+                    ("(computed)" if callable(p.default) else p.type.format(p.default)),
+                    "help": p.help} for p in c.params],
+        "inputs": c.inputs,
+        "outputs": c.outputs,
+        "exact": c.exact,
+        "error_bound": c.error_bound,
+        "formulas": c.formulas,
+        "example": c.example,
+    }  # fmt: skip
+
+
+def _param_line(p) -> str:
+    if p.default is None:
+        default = "required"
+    elif callable(p.default):
+        default = "default computed"
+    else:
+        default = f"default {p.type.format(p.default)}"
+    return f"{p.name}: {p.type.describe()}, {default}" + (f"; {p.help}" if p.help else "")
+
+
+@main.command("list")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_(name, as_json):
+    """List constructors, or explain constructor NAME.
+
+    ReLU networks compute continuous piecewise-linear functions only: a step, argmax or
+    sign cannot be computed exactly, so no constructor offers them.
+
+    \b
+    Examples:
+      reluc list
+      reluc list sort
+      reluc list --json
+    """
+    ctors = [registry.get(name)] if name else registry.all_constructors()
+    if as_json:
+        click.echo(json.dumps({"schema": 1, "constructors": [_ctor_json(c) for c in ctors]},
+                              indent=2, sort_keys=True))
+        return
+    if not name:
+        rows = []
+        for c in ctors:
+            ps = " ".join(
+                f"{p.name}=" + ("?" if p.default is None else
+                                "auto" if callable(p.default) else p.type.format(p.default))
+                for p in c.params
+            )  # fmt: skip
+            kind = "exact" if c.exact else f"error <= {c.error_bound}"
+            rows.append((c.name, ps or "-", f"{c.inputs} -> {c.outputs}", kind, c.summary))
+        heads = ("constructor", "parameters", "in -> out", "exactness", "")
+        widths = [max(len(r[i]) for r in rows + [heads]) for i in range(4)]
+        for r in [heads] + rows:
+            click.echo("  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4])
+        click.echo("\nReLU networks compute continuous functions only, so steps, sign and "
+                   "argmax cannot be exact.\n`reluc list NAME` explains one constructor.")
+        return
+    c = ctors[0]
+    click.echo(f"{c.name}: {c.summary}\n")
+    click.echo(c.doc + "\n")
+    click.echo("parameters:")
+    for p in c.params:
+        click.echo(f"  {_param_line(p)}")
+    if not c.params:
+        click.echo("  (none)")
+    click.echo(f"inputs:  {c.inputs}\noutputs: {c.outputs}")
+    click.echo("exact:   yes" if c.exact else f"error:   <= {c.error_bound} (sup norm on the domain)")
+    if c.formulas:
+        click.echo("sizes:")
+        for k, f in c.formulas.items():
+            click.echo(f"  {k} = {f}")
+    if c.notes:
+        click.echo(f"notes:   {c.notes}")
+    click.echo(f"example: reluc build \"{c.example}\" -o {c.name}.onnx")
+
+
+# -- eval ---------------------------------------------------------------------------------
+
+
+@main.command("eval")
+@click.argument("network", type=click.Path(dir_okay=False))
+@click.option("-i", "--input", "input_", default="-", show_default=True,
+              help="Input rows: a text file (numbers separated by spaces or commas), a .npy "
+                   "array of shape (rows, n), or - for stdin.")
+@click.option("-o", "--output", default="-", show_default=True,
+              help="Where to write outputs: a text file, a .npy file, or - for stdout.")
+def eval_(network, input_, output):
+    """Evaluate NETWORK on rows of inputs.
+
+    .onnx files run through onnxruntime, .npz files through numpy, in the file's dtype.
+    Outputs come in the same form as the inputs: one row per input row.
+
+    \b
+    Examples:
+      echo "3 1 2" | reluc eval sort3.onnx          prints: 1 2 3
+      reluc eval sort64.onnx -i x.npy -o y.npy
+    """
+    import numpy as np
+
+    from reluc import rows
+    from reluc.analysis.evaluate import Runner
+    from reluc.formats.atomic import atomic_output
+
+    if not os.path.exists(network):
+        raise UserError(f"no such file: {network}")
+    runner = Runner(network)
+    if input_ == "-":
+        x = rows.parse_text_rows(sys.stdin.read(), runner.n_in)
+    elif input_.endswith(".npy"):
+        x = rows.read_npy(input_, runner.n_in)
+    else:
+        with open(input_, encoding="utf-8") as f:
+            x = rows.parse_text_rows(f.read(), runner.n_in)
+    y = runner(x) if len(x) else np.zeros((0, 0))
+    if output.endswith(".npy"):
+        with atomic_output(output) as f:
+            np.save(f, y)
+    elif output == "-":
+        rows.write_text_rows(y, sys.stdout)
+    else:
+        import io
+
+        buf = io.StringIO()
+        rows.write_text_rows(y, buf)
+        with atomic_output(output) as f:
+            f.write(buf.getvalue().encode())
+
+
+# -- stats --------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("network")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def stats(network, as_json):
+    """Report the structure and size of NETWORK (.onnx or .npz; - for stdin).
+
+    depth counts affine layers; hidden_layers = depth - 1. AlgorithmicNeuralNets.jl
+    counts layers of neurons including input and output (neuron_layers = depth + 1).
+
+    \b
+    Examples:
+      reluc stats sort64.onnx
+      reluc stats sort64.onnx --json | jq .hidden_layers
+    """
+    from reluc.analysis.stats import file_stats, format_text
+
+    s = file_stats(network)
+    click.echo(json.dumps(s, sort_keys=True) if as_json else format_text(s))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(prog_name="reluc")

@@ -1,0 +1,163 @@
+"""Exact (rational) evaluation of a :class:`~reluc.net.Net`.
+
+Every float64 weight is a dyadic rational ``M / 2^a``, so a layer is an integer matrix
+times a power of two. A batch of rational inputs is held as integer numerators over one
+common denominator ``D``; each layer is then integer arithmetic::
+
+    W = Wi / 2^a,  b = bi / 2^c,  x = N / D,  s = max(a, c)
+    W x + b = (Wi N 2^(s-a) + bi D 2^(s-c)) / (D 2^s)
+
+ReLU acts on numerators (``D > 0``), and common powers of two are cancelled after each
+layer. Integers stay in int64 (scipy sparse products) while a bound proves they cannot
+overflow, and switch to Python integers (numpy object arrays) otherwise, so the result is
+exact for any network and any rational input.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from fractions import Fraction
+
+import numpy as np
+import scipy.sparse as sp
+
+from reluc.errors import NetworkError
+from reluc.net import Layer, Net
+
+_INT64_SAFE = 1 << 62
+
+
+def to_fraction(v) -> Fraction:
+    """Exact rational value of an int, float, Fraction or numeric string."""
+    if isinstance(v, Fraction):
+        return v
+    if isinstance(v, (int, np.integer)):
+        return Fraction(int(v))
+    if isinstance(v, (float, np.floating)):
+        if not math.isfinite(v):
+            raise ValueError(f"non-finite value {v}")
+        return Fraction(float(v))
+    return Fraction(str(v))
+
+
+def _dyadic_exponent(values: np.ndarray) -> int:
+    """Smallest ``a >= 0`` with ``values * 2^a`` all integers (values finite float64)."""
+    v = values[values != 0]
+    if v.size == 0:
+        return 0
+    mant, expo = np.frexp(np.abs(v))  # |v| = mant * 2^expo, mant in [0.5, 1)
+    m = (mant * 2.0**53).astype(np.int64)  # exact 53-bit integer mantissa
+    tz = np.log2((m & -m).astype(np.float64)).astype(np.int64)  # trailing zero bits
+    return int(max(0, np.max(53 - expo - tz)))
+
+
+def _to_integers(values: np.ndarray, a: int) -> np.ndarray:
+    """``values * 2^a`` as exact integers: int64 when they fit, else Python ints."""
+    scaled = np.ldexp(values, a)
+    if scaled.size == 0 or np.max(np.abs(scaled)) < 2.0**62:
+        return scaled.astype(np.int64)
+    return np.array([int(Fraction(float(x)) * (1 << a)) for x in values], dtype=object)
+
+
+class _IntLayer:
+    """A layer as integers: ``W = Wi / 2^a`` (CSR parts), ``b = bi / 2^c``."""
+
+    def __init__(self, layer: Layer):
+        w = layer.weight
+        self.shape = w.shape
+        self.a = _dyadic_exponent(w.data)
+        self.c = _dyadic_exponent(layer.bias)
+        self.data = _to_integers(w.data, self.a)
+        self.bias = _to_integers(layer.bias, self.c)
+        self.indices = w.indices
+        self.indptr = w.indptr
+        if self.data.dtype == object or self.bias.dtype == object:
+            self.max_rowsum = self.max_bias = math.inf  # always take the Python-int path
+        else:
+            absw = sp.csr_array((np.abs(self.data).astype(np.float64), self.indices, self.indptr),
+                                shape=self.shape)
+            self.max_rowsum = float(absw.sum(axis=1).max()) if absw.nnz else 0.0
+            self.max_bias = float(np.max(np.abs(self.bias))) if self.bias.size else 0.0
+
+    def apply(self, num: np.ndarray, den: int) -> tuple[np.ndarray, int]:
+        s = max(self.a, self.c)
+        fw, fb = 1 << (s - self.a), den << (s - self.c)
+        if num.dtype != object:
+            max_num = float(np.max(np.abs(num))) if num.size else 0.0
+        else:
+            max_num = _as_float(max((abs(int(x)) for x in num.flat), default=0))
+        # A float upper bound on every |numerator| of the result; the factor 2 absorbs
+        # the rounding of the float arithmetic itself.
+        bound = 2 * (max_num * self.max_rowsum * _as_float(fw) + self.max_bias * _as_float(fb))
+        if bound < _INT64_SAFE and num.dtype != object:
+            w = sp.csr_array((self.data, self.indices, self.indptr), shape=self.shape)
+            out = np.asarray((w @ num.T).T, dtype=np.int64)
+            if fw != 1 and self.max_rowsum:
+                out *= fw
+            if self.max_bias:
+                out += self.bias * fb
+        else:
+            out = self._apply_object(num.astype(object)) * fw + self.bias.astype(object) * fb
+            if bound < _INT64_SAFE:
+                out = out.astype(np.int64)
+        return out, den << s
+
+    def _apply_object(self, num: np.ndarray) -> np.ndarray:
+        rows = self.shape[0]
+        out = np.zeros((num.shape[0], rows), dtype=object)
+        starts, ends = self.indptr[:-1], self.indptr[1:]
+        nonempty = starts < ends
+        if self.indices.size:
+            prods = num[:, self.indices] * self.data.astype(object)[None, :]
+            out[:, nonempty] = np.add.reduceat(prods, starts[nonempty], axis=1)
+        return out
+
+
+def _as_float(x: int) -> float:
+    try:
+        return float(x)
+    except OverflowError:
+        return math.inf
+
+
+def _cancel_twos(num: np.ndarray, den: int) -> tuple[np.ndarray, int]:
+    """Divide numerators and denominator by their largest common power of two."""
+    t = (den & -den).bit_length() - 1
+    if t == 0:
+        return num, den
+    if num.dtype == object:
+        acc = 0
+        for x in num.flat:
+            acc |= int(x)
+    else:
+        acc = int(np.bitwise_or.reduce(np.abs(num), axis=None)) if num.size else 0
+    if acc:
+        t = min(t, (acc & -acc).bit_length() - 1)
+    if t == 0:
+        return num, den
+    return (num >> t if num.dtype != object else num // (1 << t)), den >> t
+
+
+def evaluate(net: Net, inputs: Sequence[Sequence]) -> list[list[Fraction]]:
+    """Evaluate ``net`` exactly on rational inputs; returns one list of Fractions per row."""
+    rows = [[to_fraction(v) for v in row] for row in inputs]
+    for i, row in enumerate(rows):
+        if len(row) != net.n_in:
+            raise NetworkError(f"input row {i} has length {len(row)}, expected {net.n_in}")
+    if not rows:
+        return []
+    den = 1
+    for row in rows:
+        for v in row:
+            den = math.lcm(den, v.denominator)
+    num = np.array([[int(v * den) for v in row] for row in rows], dtype=object)
+    if max((abs(int(x)) for x in num.flat), default=0) < _INT64_SAFE:
+        num = num.astype(np.int64)
+    last = net.depth - 1
+    for i, layer in enumerate(net.layers):
+        num, den = _IntLayer(layer).apply(num, den)
+        if i < last:
+            num = np.maximum(num, 0) if num.dtype != object else np.where(num > 0, num, 0)
+        num, den = _cancel_twos(num, den)
+    return [[Fraction(int(x), den) for x in row] for row in num]

@@ -1,0 +1,76 @@
+"""``.npz`` files: the network as numpy arrays, each layer's weights in CSR form.
+
+Arrays (all loadable with ``numpy.load(path, allow_pickle=False)``):
+
+==================  ==================================================================
+``meta``            0-d unicode string: JSON ``{"format": 1, "layers": m,
+                    "dtype": "float32", "metadata": {reluc.* keys as in ONNX}}``
+``w<i>_shape``      int64 ``[out, in]`` of layer ``i`` (``i = 0 .. m-1``)
+``w<i>_indptr``     int64 CSR row pointers (length ``out + 1``)
+``w<i>_indices``    int32 (int64 if needed) column indices, sorted within each row
+``w<i>_data``       nonzero weights, float32 or float64
+``b<i>``            bias, length ``out``, float32 or float64
+==================  ==================================================================
+
+Layer ``i`` computes ``W_i h + b_i`` with ``W_i = scipy.sparse.csr_array((data, indices,
+indptr), shape)``; ReLU follows every layer but the last. The file is built in memory and
+written in one piece, so the zip has no data descriptors and equal networks give equal bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import scipy.sparse as sp
+
+from reluc.errors import NetworkError, NetworkFileError
+from reluc.formats.metadata import FileInfo
+from reluc.net import Layer, Net
+
+FORMAT = 1
+
+
+def npz_bytes(net: Net, info: FileInfo, dtype: str = "float32") -> bytes:
+    meta = {"format": FORMAT, "layers": net.depth, "dtype": dtype, "metadata": info.to_props()}
+    arrays = {"meta": np.array(json.dumps(meta, sort_keys=True, separators=(",", ":")))}
+    for i, layer in enumerate(net.layers):
+        w = layer.weight
+        idx_type = np.int32 if w.shape[1] < 2**31 else np.int64
+        arrays[f"w{i}_shape"] = np.array(w.shape, dtype=np.int64)
+        arrays[f"w{i}_indptr"] = w.indptr.astype(np.int64)
+        arrays[f"w{i}_indices"] = w.indices.astype(idx_type)
+        arrays[f"w{i}_data"] = w.data.astype(dtype)
+        arrays[f"b{i}"] = layer.bias.astype(dtype)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def read_npz(source) -> tuple[Net, FileInfo]:
+    """Read a reluc ``.npz`` network from a path or a binary file object."""
+    try:
+        with np.load(source, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"][()]))
+            m = int(meta["layers"])
+            dtype = str(meta.get("dtype", "float64"))
+            layers = []
+            for i in range(m):
+                shape = tuple(int(v) for v in z[f"w{i}_shape"])
+                w = sp.csr_array(
+                    (z[f"w{i}_data"].astype(np.float64), z[f"w{i}_indices"], z[f"w{i}_indptr"]),
+                    shape=shape,
+                )
+                w.check_format(full_check=True)
+                layers.append(Layer(w, z[f"b{i}"].astype(np.float64)))
+            net = Net(layers)
+    except FileNotFoundError:
+        raise NetworkFileError(f"no such file: {source}") from None
+    except NetworkError as e:
+        raise NetworkFileError(f"inconsistent network in .npz: {e}") from None
+    except (zipfile.BadZipFile, ValueError, KeyError, TypeError, OSError, EOFError) as e:
+        reason = str(e).strip("'\"") or type(e).__name__
+        raise NetworkFileError(f"not a valid reluc .npz file ({reason})") from None
+    return net, FileInfo.from_props(meta.get("metadata", {}), dtype=dtype)

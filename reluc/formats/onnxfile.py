@@ -1,0 +1,287 @@
+"""ONNX files: a plain chain ``Gemm(transB=1) -> Relu -> ... -> Gemm``.
+
+Written layout (opset 17, IR version 8, set explicitly):
+
+- one input ``x`` of shape ``[batch, n_in]`` (symbolic ``batch``), one output ``y`` of shape
+  ``[batch, n_out]``, element type float32 (default) or float64;
+- layer ``i`` is ``Gemm(h_i, W<i>, B<i>, transB=1)`` with ``W<i>`` of shape (out, in), the
+  ``torch.nn.Linear`` layout, and a bias always present, followed by ``Relu`` except after
+  the last layer; initializers are little-endian ``raw_data``;
+- ``producer_name="reluc"``, ``producer_version``, ``domain="org.reluc"``,
+  ``model_version=1``, ``metadata_props`` as in :mod:`reluc.formats.metadata`.
+
+The writer streams: the protobuf is assembled from small serialized pieces and each
+layer's dense weights are produced a block of rows at a time, so only the sparse network
+and one block of dense weights are ever in memory. The bytes are identical to
+``onnx.ModelProto.SerializeToString()`` of the same model (protobuf writes fields in
+field-number order; a test pins this).
+
+The reader accepts any single-input, single-output chain of Gemm / MatMul / Add / Sub /
+Relu (plus Identity, Flatten and Dropout as no-ops), as exported by PyTorch and others.
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+import numpy as np
+import onnx
+import scipy.sparse as sp
+from onnx import TensorProto, helper, numpy_helper
+
+from reluc import __version__
+from reluc.errors import NetworkError, NetworkFileError
+from reluc.formats.metadata import FileInfo
+from reluc.net import Layer, Net
+
+OPSET = 17
+IR_VERSION = 8
+MAX_PROTO = (1 << 31) - 1  # protobuf's 2 GiB limit
+_ELEM = {"float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE}
+_BLOCK_BYTES = 1 << 24  # dense rows produced per write: about 16 MiB
+
+
+# -- protobuf wire format (only what splicing needs) --------------------------------------
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _len_field(field: int, length: int) -> bytes:
+    """Tag and length prefix of a length-delimited field."""
+    return _varint(field << 3 | 2) + _varint(length)
+
+
+_MODEL_GRAPH, _GRAPH_INITIALIZER, _TENSOR_RAW_DATA = 7, 5, 9
+
+
+class _Tensor:
+    """A dense initializer whose raw bytes are produced in blocks when written."""
+
+    def __init__(self, name: str, matrix: sp.csr_array | np.ndarray, dtype: str):
+        self.matrix, self.dtype = matrix, np.dtype(dtype).newbyteorder("<")
+        shape = matrix.shape
+        head = TensorProto(name=name, data_type=_ELEM[dtype])
+        head.dims.extend(shape)
+        self.head = head.SerializeToString()
+        self.raw_len = int(np.prod(shape)) * self.dtype.itemsize
+        self.body_len = len(self.head) + len(_len_field(_TENSOR_RAW_DATA, self.raw_len)) + self.raw_len
+
+    def field_len(self) -> int:
+        return len(_len_field(_GRAPH_INITIALIZER, self.body_len)) + self.body_len
+
+    def write(self, out: BinaryIO) -> None:
+        out.write(_len_field(_GRAPH_INITIALIZER, self.body_len))
+        out.write(self.head)
+        out.write(_len_field(_TENSOR_RAW_DATA, self.raw_len))
+        m = self.matrix
+        if isinstance(m, np.ndarray):
+            out.write(m.astype(self.dtype).tobytes())
+            return
+        rows = max(1, _BLOCK_BYTES // max(1, m.shape[1] * self.dtype.itemsize))
+        for r in range(0, m.shape[0], rows):
+            out.write(m[r : r + rows].toarray().astype(self.dtype).tobytes())
+
+
+def _graph_pieces(net: Net, dtype: str, doc: str):
+    """The graph without initializers (nodes, name | inputs, outputs) and the tensors."""
+    nodes, tensors = [], []
+    h = "x"
+    last = net.depth - 1
+    for i, layer in enumerate(net.layers):
+        w, b = f"W{i}", f"B{i}"
+        tensors.append(_Tensor(w, layer.weight, dtype))
+        tensors.append(_Tensor(b, layer.bias, dtype))
+        z = "y" if i == last else f"z{i}"
+        nodes.append(helper.make_node("Gemm", [h, w, b], [z], name=f"gemm{i}", transB=1))
+        if i < last:
+            h = f"h{i + 1}"
+            nodes.append(helper.make_node("Relu", [z], [h], name=f"relu{i}"))
+    elem = _ELEM[dtype]
+    head = onnx.GraphProto(name="reluc", node=nodes)
+    tail = onnx.GraphProto(
+        doc_string=doc,
+        input=[helper.make_tensor_value_info("x", elem, ["batch", net.n_in])],
+        output=[helper.make_tensor_value_info("y", elem, ["batch", net.n_out])],
+    )
+    return head.SerializeToString(), tensors, tail.SerializeToString()
+
+
+def write_onnx(net: Net, info: FileInfo, out: BinaryIO, dtype: str = "float32") -> int:
+    """Stream ``net`` as an ONNX model to ``out``; returns the number of bytes written."""
+    doc = f"reluc {__version__}: {info.spec}" if info.spec else f"reluc {__version__}"
+    model_head = onnx.ModelProto(
+        ir_version=IR_VERSION, producer_name="reluc", producer_version=__version__,
+        domain="org.reluc", model_version=1, doc_string=doc,
+    ).SerializeToString()  # fmt: skip
+    model_tail = onnx.ModelProto(
+        opset_import=[helper.make_opsetid("", OPSET)],
+        metadata_props=[onnx.StringStringEntryProto(key=k, value=v)
+                        for k, v in info.to_props().items()],
+    ).SerializeToString()  # fmt: skip
+    graph_head, tensors, graph_tail = _graph_pieces(net, dtype, doc)
+    graph_len = len(graph_head) + sum(t.field_len() for t in tensors) + len(graph_tail)
+    prefix = model_head + _len_field(_MODEL_GRAPH, graph_len)
+    total = len(prefix) + graph_len + len(model_tail)
+    if total > MAX_PROTO:
+        raise NetworkFileError(
+            f"the dense ONNX model would take {total / 2**30:.1f} GiB, over protobuf's 2 GiB "
+            "limit; write .npz instead"
+        )
+    out.write(prefix)
+    out.write(graph_head)
+    for t in tensors:
+        t.write(out)
+    out.write(graph_tail)
+    out.write(model_tail)
+    return total
+
+
+# -- reading ------------------------------------------------------------------------------
+
+_PASS_THROUGH = {"Identity", "Dropout"}
+
+
+def load_model(source: str | bytes) -> onnx.ModelProto:
+    try:
+        if isinstance(source, bytes):
+            return onnx.load_model_from_string(source)
+        return onnx.load(source)
+    except FileNotFoundError:
+        raise NetworkFileError(f"no such file: {source}") from None
+    except Exception as e:  # protobuf's DecodeError and friends
+        raise NetworkFileError(f"not a valid ONNX file ({type(e).__name__}: {e})".strip()) from None
+
+
+def read_onnx(source: str | bytes) -> tuple[Net, FileInfo]:
+    """Read a ReLU MLP from an ONNX file (path) or serialized bytes."""
+    model = load_model(source)
+    graph = model.graph
+    consts: dict[str, np.ndarray] = {}
+    for t in graph.initializer:
+        consts[t.name] = t
+    inputs = [i for i in graph.input if i.name not in consts]
+    if len(inputs) != 1 or len(graph.output) != 1:
+        raise NetworkFileError(
+            f"expected one input and one output, found {len(inputs)} and {len(graph.output)}"
+        )
+    elem = inputs[0].type.tensor_type.elem_type
+    dtype = {TensorProto.FLOAT: "float32", TensorProto.DOUBLE: "float64"}.get(elem)
+    if dtype is None:
+        raise NetworkFileError("the input must be float32 or float64")
+    try:
+        dims = inputs[0].type.tensor_type.shape.dim
+        width = dims[-1].dim_value if len(dims) and dims[-1].dim_value > 0 else None
+        net = _walk_chain(graph, consts, inputs[0].name, width)
+    except NetworkError as e:
+        raise NetworkFileError(f"inconsistent network: {e}") from None
+    props = {p.key: p.value for p in model.metadata_props}
+    return net, FileInfo.from_props(props, dtype=dtype)
+
+
+def _array(consts, name: str, node) -> np.ndarray:
+    if name not in consts:
+        raise NetworkFileError(
+            f"node '{node.name or node.op_type}': '{name}' is not a constant; reluc reads "
+            "networks whose weights are initializers or Constant nodes"
+        )
+    t = consts[name]
+    try:
+        a = numpy_helper.to_array(t) if isinstance(t, TensorProto) else t
+    except Exception as e:
+        raise NetworkFileError(f"cannot read tensor '{name}': {e}") from None
+    return np.asarray(a, dtype=np.float64)
+
+
+def _walk_chain(graph, consts, x_name: str, width: int | None) -> Net:
+    """Fold the chain into layers; ``width`` is the current vector length when known."""
+    layers: list[Layer] = []
+    cur = x_name
+    w: sp.csr_array | None = None  # pending affine map (W, b) since the last Relu
+    b: np.ndarray | None = None
+
+    def pending_identity():
+        if width is None:
+            raise NetworkFileError("cannot infer the input width before the first layer")
+        return sp.identity(width, format="csr"), np.zeros(width)
+
+    for node in graph.node:
+        op = node.op_type
+        if op == "Constant":
+            attr = {a.name: a for a in node.attribute}
+            if "value" not in attr:
+                raise NetworkFileError("only dense Constant nodes are supported")
+            consts[node.output[0]] = numpy_helper.to_array(attr["value"].t)
+            continue
+        data_inputs = [i for i in node.input if i and i not in consts]
+        if data_inputs != [cur]:
+            raise NetworkFileError(
+                f"node '{node.name or op}' ({op}) does not continue a single chain from the "
+                "input; reluc reads feed-forward chains of Gemm/MatMul/Add/Relu"
+            )
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if op in ("Gemm", "MatMul"):
+            if op == "Gemm":
+                if node.input[0] != cur or attrs.get("transA", 0):
+                    raise NetworkFileError("Gemm must take the activations as its first input")
+                mat = _array(consts, node.input[1], node)
+                lin = mat if attrs.get("transB", 0) else mat.T
+                lin = lin * float(attrs.get("alpha", 1.0))
+                bias = np.zeros(lin.shape[0])
+                if len(node.input) > 2 and node.input[2]:
+                    c = _array(consts, node.input[2], node) * float(attrs.get("beta", 1.0))
+                    bias = np.broadcast_to(c.reshape(-1), (lin.shape[0],)).copy()
+            else:
+                if node.input[0] != cur:
+                    raise NetworkFileError("MatMul must take the activations as its first input")
+                lin = _array(consts, node.input[1], node).T
+                bias = np.zeros(lin.shape[0])
+            if lin.ndim != 2:
+                raise NetworkFileError(f"node '{node.name or op}': weights must be a matrix")
+            step = sp.csr_array(lin)
+            if w is None:
+                w, b = step, bias
+            else:
+                if step.shape[1] != w.shape[0]:
+                    raise NetworkFileError(f"node '{node.name or op}': shape mismatch")
+                w, b = sp.csr_array(step @ w), step @ b + bias
+            width = w.shape[0]
+        elif op in ("Add", "Sub"):
+            other = next(i for i in node.input if i != cur)
+            c = _array(consts, other, node).reshape(-1)
+            if w is None:
+                w, b = pending_identity()
+            sign = -1.0 if op == "Sub" else 1.0
+            if op == "Sub" and node.input[0] != cur:
+                raise NetworkFileError("Sub must subtract a constant from the activations")
+            b = b + sign * np.broadcast_to(c, b.shape)
+        elif op == "Relu":
+            if w is None:
+                w, b = pending_identity()
+            layers.append(Layer(w, b))
+            w, b = None, None
+        elif op in _PASS_THROUGH or (op == "Flatten" and attrs.get("axis", 1) == 1):
+            pass
+        else:
+            raise NetworkFileError(
+                f"unsupported ONNX operator '{op}' (node '{node.name or op}'); reluc reads "
+                "ReLU MLPs built from Gemm, MatMul, Add, Sub and Relu"
+            )
+        cur = node.output[0]
+        if width is None and w is not None:
+            width = w.shape[0]
+    if cur != graph.output[0].name:
+        raise NetworkFileError("the graph output is not the end of the chain")
+    if w is None:
+        w, b = pending_identity()
+    layers.append(Layer(w, b))
+    return Net(layers)

@@ -1,0 +1,259 @@
+"""The constructor registry.
+
+Adding an algorithm is one decorated function::
+
+    @register(
+        "max",
+        summary="Maximum of n numbers (balanced tree of max gadgets).",
+        params=[Param("n", Int(min=1), 2, "number of inputs")],
+        inputs="n", outputs="1",
+        domain=lambda p: Box.real(p["n"]),
+        reference=lambda p, x: [max(x)],
+        formulas={"hidden_layers": "clog2(n)"},
+    )
+    def max_net(n: int) -> Net: ...
+
+The metadata is mandatory: a constructor without a reference function, a domain, input
+and output dimensions, or an exactness claim (``exact=True`` or an ``error_bound``
+formula) cannot be registered. Dimension and size formulas are Python expressions in
+the parameters (with ``ceil``, ``floor``, ``log2``, ``clog2`` = ceil(log2), ``min``,
+``max``); the same string is shown by ``reluc list`` and evaluated by the tests.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from reluc.errors import SpecError
+from reluc.net import Net
+from reluc.spec import Param, RawSpec, Spec, format_number
+
+# Build options of ``reluc build``; parameters may not shadow them.
+RESERVED = {"o", "output", "format", "dtype", "help", "quiet", "layout", "force"}
+
+
+@dataclass(frozen=True)
+class Box:
+    """A box domain ``[lo_i, hi_i]``; ``None`` bounds are infinite."""
+
+    lo: tuple[Fraction | None, ...]
+    hi: tuple[Fraction | None, ...]
+
+    @classmethod
+    def real(cls, dim: int) -> Box:
+        return cls((None,) * dim, (None,) * dim)
+
+    @classmethod
+    def uniform(cls, dim: int, lo, hi) -> Box:
+        lo = None if lo is None else Fraction(lo)
+        hi = None if hi is None else Fraction(hi)
+        return cls((lo,) * dim, (hi,) * dim)
+
+    @property
+    def dim(self) -> int:
+        return len(self.lo)
+
+    def is_uniform(self) -> bool:
+        return len(set(self.lo)) <= 1 and len(set(self.hi)) <= 1
+
+    def to_json(self) -> dict[str, Any]:
+        def f(v):
+            return None if v is None else format_number(v)
+
+        if self.is_uniform():
+            return {"dim": self.dim, "lo": f(self.lo[0]), "hi": f(self.hi[0])}
+        return {"dim": self.dim, "lo": [f(v) for v in self.lo], "hi": [f(v) for v in self.hi]}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Box:
+        dim = int(obj["dim"])
+
+        def g(v):
+            return None if v is None else Fraction(v)
+
+        lo, hi = obj["lo"], obj["hi"]
+        lo = [g(v) for v in lo] if isinstance(lo, list) else [g(lo)] * dim
+        hi = [g(v) for v in hi] if isinstance(hi, list) else [g(hi)] * dim
+        return cls(tuple(lo), tuple(hi))
+
+    def describe(self) -> str:
+        if not self.is_uniform():
+            return " x ".join(_interval(a, b) for a, b in zip(self.lo, self.hi))
+        base = _interval(self.lo[0], self.hi[0])
+        return base if self.dim == 1 else f"{base}^{self.dim}"
+
+
+def _interval(lo, hi) -> str:
+    if lo is None and hi is None:
+        return "R"
+    a = "(-inf" if lo is None else f"[{format_number(lo)}"
+    b = "inf)" if hi is None else f"{format_number(hi)}]"
+    return f"{a},{b}"
+
+
+def _clog2(n: int) -> int:
+    return (int(n) - 1).bit_length() if n > 1 else 0
+
+
+_FORMULA_NAMES = {
+    "ceil": math.ceil, "floor": math.floor, "log2": math.log2, "clog2": _clog2,
+    "min": min, "max": max, "len": len, "abs": abs,
+}  # fmt: skip
+
+
+def eval_formula(expr: str, values: dict[str, Any]) -> Any:
+    """Evaluate one of the registry's own formula strings (never user input)."""
+    return eval(expr, {"__builtins__": {}, **_FORMULA_NAMES}, dict(values))  # noqa: S307
+
+
+@dataclass(frozen=True)
+class Constructor:
+    name: str
+    summary: str
+    build: Callable[..., Net]
+    params: tuple[Param, ...]
+    inputs: str
+    outputs: str
+    domain: Callable[[dict[str, Any]], Box]
+    reference: Callable[[dict[str, Any], Sequence[Fraction]], Sequence[Fraction]]
+    exact: bool
+    error_bound: str | None
+    formulas: dict[str, str] = field(default_factory=dict)
+    check: Callable[[dict[str, Any]], None] | None = None
+    example: str = ""
+    notes: str = ""
+
+    @property
+    def doc(self) -> str:
+        return inspect.cleandoc(self.build.__doc__ or self.summary)
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def bind(self, raw: RawSpec) -> Spec:
+        """Validate raw parameters; fill in defaults; return the resolved :class:`Spec`."""
+        given: dict[str, Any] = {}
+        valid = ", ".join(p.name for p in self.params) or "(none)"
+        for key, text in raw.items:
+            p = self.param(key)
+            if p is None:
+                hint = difflib.get_close_matches(key, [q.name for q in self.params], 1)
+                did = f" (did you mean '{hint[0]}'?)" if hint else ""
+                raise SpecError(
+                    f"{self.name}: unknown parameter '{key}'{did}; valid parameters: {valid}"
+                )
+            if key in given:
+                raise SpecError(f"{self.name}: parameter '{key}' is given twice")
+            try:
+                given[key] = p.type.parse(text)
+            except ValueError as e:
+                raise SpecError(f"{self.name}: {key} {e}") from None
+        values: dict[str, Any] = {}
+        for p in self.params:  # defaults may depend on earlier parameters
+            if p.name in given:
+                values[p.name] = given[p.name]
+            elif p.default is None:
+                raise SpecError(
+                    f"{self.name}: missing parameter '{p.name}' ({p.type.describe()}); "
+                    f"example: {self.example or self.name}"
+                )
+            else:
+                values[p.name] = p.default(values) if callable(p.default) else p.default
+        if self.check is not None:
+            try:
+                self.check(values)
+            except ValueError as e:
+                raise SpecError(f"{self.name}: {e}") from None
+        return Spec(self.name, tuple(values.items()), tuple(p.type for p in self.params))
+
+    def dims(self, values: dict[str, Any]) -> tuple[int, int]:
+        return eval_formula(self.inputs, values), eval_formula(self.outputs, values)
+
+    def formula_values(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {k: eval_formula(f, values) for k, f in self.formulas.items()}
+
+
+@dataclass(frozen=True)
+class Built:
+    """What a constructor may return instead of a bare Net: the network and the exact
+    worst-case error of this instance on its domain (nonzero only when data had to be
+    rounded to float64, e.g. pwl points with slopes like 1/3)."""
+
+    net: Net
+    error_bound: Fraction = Fraction(0)
+
+
+_REGISTRY: dict[str, Constructor] = {}
+
+
+def register(
+    name: str,
+    *,
+    summary: str,
+    params: Sequence[Param],
+    inputs: str,
+    outputs: str,
+    domain: Callable[[dict[str, Any]], Box],
+    reference: Callable[[dict[str, Any], Sequence[Fraction]], Sequence[Fraction]],
+    exact: bool = True,
+    error_bound: str | None = None,
+    formulas: dict[str, str] | None = None,
+    check: Callable[[dict[str, Any]], None] | None = None,
+    example: str = "",
+    notes: str = "",
+):
+    """Register a constructor function; see the module docstring."""
+
+    def deco(fn: Callable[..., Net]) -> Callable[..., Net]:
+        if name in _REGISTRY:
+            raise ValueError(f"constructor '{name}' is registered twice")
+        if reference is None or domain is None:
+            raise ValueError(f"constructor '{name}' needs a reference function and a domain")
+        if exact == (error_bound is not None):
+            raise ValueError(f"constructor '{name}': give exactly one of exact=True, error_bound")
+        for p in params:
+            if p.name in RESERVED:
+                raise ValueError(f"constructor '{name}': parameter '{p.name}' is reserved")
+        sig = inspect.signature(fn)
+        if list(sig.parameters) != [p.name for p in params]:
+            raise ValueError(f"constructor '{name}': function arguments must match its params")
+        _REGISTRY[name] = Constructor(
+            name=name, summary=summary, build=fn, params=tuple(params), inputs=inputs,
+            outputs=outputs, domain=domain, reference=reference, exact=exact,
+            error_bound=error_bound, formulas=dict(formulas or {}), check=check,
+            example=example or name, notes=notes,
+        )  # fmt: skip
+        return fn
+
+    return deco
+
+
+def _load() -> None:
+    import reluc.constructors  # noqa: F401  (registers every family)
+
+
+def get(name: str) -> Constructor:
+    _load()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        hint = difflib.get_close_matches(name, list(_REGISTRY), 1)
+        did = f" (did you mean '{hint[0]}'?)" if hint else ""
+        raise SpecError(
+            f"unknown constructor '{name}'{did}; choose from: {', '.join(sorted(_REGISTRY))}"
+        ) from None
+
+
+def all_constructors() -> list[Constructor]:
+    _load()
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+def resolve(raw: RawSpec) -> Spec:
+    return get(raw.name).bind(raw)

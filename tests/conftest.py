@@ -1,0 +1,37 @@
+"""Shared helpers: drive the CLI the way a user does (click's CliRunner)."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from reluc.cli import main
+
+
+class Cli:
+    def __init__(self):
+        self.runner = CliRunner()
+
+    def __call__(self, *args, input=None, ok=True):
+        result = self.runner.invoke(main, [str(a) for a in args], input=input,
+                                    catch_exceptions=False)
+        if ok and result.exit_code != 0:
+            raise AssertionError(f"reluc {' '.join(map(str, args))} failed "
+                                 f"({result.exit_code}): {result.stderr}")
+        return result
+
+
+@pytest.fixture
+def cli():
+    return Cli()
+
+
+def assert_one_line_error(result, *fragments, code=2):
+    """A user error: the exit code, exactly one line on stderr, no traceback."""
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    assert "Traceback" not in result.output
+    for f in fragments:
+        assert f in lines[0], (f, lines[0])

@@ -1,0 +1,216 @@
+"""Constructors against their reference functions, in exact rational arithmetic, and
+against their declared size formulas."""
+
+import itertools
+import random
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reluc import exact, registry
+from reluc.compiler import compile_spec
+from reluc.constructors.comparators import bitonic_stages
+
+
+def build(text):
+    return compile_spec(text).net
+
+
+def sort_inputs(n, rng):
+    """Random dyadic rationals, small integers with many ties, and structured cases."""
+    rows = [[Fraction(rng.randint(-10**6, 10**6), 2 ** rng.randint(0, 30)) for _ in range(n)]
+            for _ in range(12)]
+    rows += [[rng.randint(-2, 2) for _ in range(n)] for _ in range(12)]  # ties
+    rows += [[7] * n, list(range(n)), list(range(n, 0, -1)), [0] * n]
+    rows += [[(-1) ** i * Fraction(10**12 + i, 3 + i % 5) for i in range(n)]]  # non-dyadic, huge
+    return rows
+
+
+@pytest.mark.parametrize("n", range(1, 34))
+def test_sort_sorts_exactly_for_every_n(n):
+    net = build(f"sort n={n}")
+    rows = sort_inputs(n, random.Random(n))
+    assert exact.evaluate(net, rows) == [sorted(r) for r in rows]
+
+
+@pytest.mark.parametrize("n", range(1, 13))
+def test_sort_schedule_sorts_all_binary_inputs(n):
+    """0-1 principle on the comparator schedule itself (not only on samples)."""
+    x = np.array(list(itertools.product([0, 1], repeat=n)))
+    for lo, hi in bitonic_stages(n):
+        a, b = x[:, lo].copy(), x[:, hi].copy()
+        x[:, lo], x[:, hi] = np.minimum(a, b), np.maximum(a, b)
+    assert np.all(np.diff(x, axis=1) >= 0)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13, 16, 31, 32, 33, 64])
+def test_sort_matches_its_size_formulas(n):
+    ctor = registry.get("sort")
+    net = build(f"sort n={n}")
+    f = ctor.formula_values({"n": n})
+    assert net.hidden_layers == f["hidden_layers"]
+    assert net.width == f["width"]
+    assert net.neurons == f["neurons"]
+    if f["nonzero_params"] is not None:
+        assert net.nonzero_params == f["nonzero_params"]
+
+
+def test_sort_1024_depth_from_the_schedule_alone():
+    """The n = 1024 network has 55 stages (55 hidden layers, 57 Julia layers): checked on
+    the schedule so that the unit suite does not build the 0.9 GB network."""
+    stages = bitonic_stages(1024)
+    assert len(stages) == 55
+    assert sum(s[0].size for s in stages) == 28160  # N L (L+1) / 4 comparators
+
+
+@pytest.mark.parametrize("n", range(1, 18))
+def test_max_and_min(n):
+    rng = random.Random(100 + n)
+    rows = sort_inputs(n, rng)
+    mx, mn = build(f"max n={n}"), build(f"min n={n}")
+    assert exact.evaluate(mx, rows) == [[max(r)] for r in rows]
+    assert exact.evaluate(mn, rows) == [[min(r)] for r in rows]
+    f = registry.get("max").formula_values({"n": n})
+    assert mx.hidden_layers == f["hidden_layers"] == (n - 1).bit_length()
+    assert mx.width == f["width"] and mn.width == f["width"]
+
+
+def test_minmax_gadget():
+    net = build("minmax")
+    assert net.widths == (4,) and net.nonzero_params == 12
+    rows = [[3, -1], [-1, 3], [2, 2], [Fraction(1, 3), Fraction(-5, 7)]]
+    assert exact.evaluate(net, rows) == [[min(r), max(r)] for r in rows]
+
+
+def test_elementwise_and_identity():
+    rows = [[-3, 0, Fraction(5, 2)]]
+    assert exact.evaluate(build("relu n=3"), rows) == [[0, 0, Fraction(5, 2)]]
+    assert exact.evaluate(build("abs n=3"), rows) == [[3, 0, Fraction(5, 2)]]
+    ident = build("identity n=3 depth=4")
+    assert ident.depth == 4 and ident.widths == (6, 6, 6)
+    assert exact.evaluate(ident, rows) == rows
+
+
+def slope_changes(values):
+    d = np.diff(np.array(values, dtype=object))
+    return sum(1 for a, b in zip(d, d[1:]) if a != b)
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 10])
+def test_sawtooth_has_2_to_the_k_pieces_on_the_dyadic_grid(k):
+    net = build(f"sawtooth k={k}")
+    assert (net.hidden_layers, net.width, net.nonzero_params, net.params) == (k, 2, 5 * k, 6 * k + 1)
+    grid = [Fraction(j, 2 ** (k + 2)) for j in range(2 ** (k + 2) + 1)]
+    ys = [v[0] for v in exact.evaluate(net, [[x] for x in grid])]
+    ref = registry.get("sawtooth").reference
+    assert ys == [ref({"k": k}, [x])[0] for x in grid]
+    # linear between grid points 2^-k apart; pieces = slope changes + 1
+    assert slope_changes(ys) + 1 == 2**k
+
+
+def tent(x):
+    return 1 - abs(2 * x - 1)
+
+
+def test_sawtooth_is_the_composed_tent_map():
+    x = Fraction(37, 101)
+    net = build("sawtooth k=4")
+    y = x
+    for _ in range(4):
+        y = tent(y)
+    assert exact.evaluate(net, [[x]]) == [[y]]
+
+
+points_strategy = st.lists(
+    st.tuples(st.integers(-40, 40).map(lambda k: Fraction(k, 4)),
+              st.integers(-40, 40).map(lambda k: Fraction(k, 8))),
+    min_size=2, max_size=9, unique_by=lambda p: p[0],
+).map(sorted)
+
+
+def text_of(points):
+    return ",".join(f"{x}:{y}" for x, y in points)
+
+
+@settings(max_examples=80, deadline=None)
+@given(points_strategy)
+def test_pwl_interpolates_exactly_with_at_most_one_neuron_per_kink_plus_one(points):
+    from reluc.constructors.pwl import interpolate
+
+    compiled = compile_spec(f"pwl points={text_of(points)}")
+    net = compiled.net
+    slopes = [(b[1] - a[1]) / (b[0] - a[0]) for a, b in zip(points, points[1:])]
+    dyadic = all(s.denominator & (s.denominator - 1) == 0 for s in slopes)
+    assert compiled.exact == dyadic
+    kinks = sum(1 for s, t in zip(slopes, slopes[1:]) if s != t)
+    assert net.hidden_layers == (1 if kinks else 0)
+    assert net.neurons <= kinks + 1 and net.neurons <= len(points) - 1
+    if slopes[0] == 0 or slopes[-1] == 0:
+        assert net.neurons == kinks  # Arora et al., Cor. A.1
+    xs = [p[0] for p in points]
+    probes = xs + [(a + b) / 2 for a, b in zip(xs, xs[1:])] + [xs[0] - 3, xs[-1] + Fraction(7, 3)]
+    got = [g[0] for g in exact.evaluate(net, [[x] for x in probes])]
+    want = [interpolate(points, x) for x in probes]
+    lo, hi = compiled.spec.values["domain"]
+    for x, g, w in zip(probes, got, want):
+        if lo <= x <= hi:
+            assert abs(g - w) <= compiled.error_bound  # zero when exact
+    if dyadic:
+        assert got == want  # also outside the domain: linear extension
+
+
+def test_pwl_with_non_binary_data_is_rounded_and_says_how_much():
+    c = compile_spec("pwl points=0:0,3:1,6:0")  # slopes +-1/3
+    assert not c.exact
+    assert 0 < c.error_bound < Fraction(1, 2**50)
+    from reluc.constructors.pwl import interpolate
+
+    pts = c.spec.values["points"]
+    for x in [Fraction(j, 7) for j in range(0, 43)]:
+        err = abs(exact.evaluate(c.net, [[x]])[0][0] - interpolate(pts, x))
+        assert err <= c.error_bound
+
+
+def test_every_constructor_declares_its_metadata_and_matches_its_reference():
+    for ctor in registry.all_constructors():
+        spec = compile_spec(ctor.example)
+        values = spec.spec.values
+        assert ctor.dims(values) == (spec.net.n_in, spec.net.n_out)
+        box = ctor.domain(values)
+        assert box.dim == spec.net.n_in
+        rng = random.Random(ctor.name)
+        lo = [Fraction(-3) if b is None else b for b in box.lo]
+        hi = [Fraction(3) if b is None else b for b in box.hi]
+        xs = [[a + (b - a) * Fraction(rng.randint(0, 64), 64) for a, b in zip(lo, hi)]
+              for _ in range(20)]
+        got = exact.evaluate(spec.net, xs)
+        assert got == [list(ctor.reference(values, x)) for x in xs], ctor.name
+        for key, value in ctor.formula_values(values).items():
+            if value is not None and hasattr(spec.net, key):
+                assert getattr(spec.net, key) == value, (ctor.name, key)
+
+
+@pytest.mark.parametrize(
+    "text, neurons",
+    [
+        ("0:0,1:1,2:3", 2),  # slopes 1, 2: no slope change cancels the first slope: 1 + 1
+        ("0:0,1:1,2:0", 2),  # tent: slope change -2 cannot cancel the first slope 1
+        ("0:0,1:0,2:1", 1),  # first slope 0: one neuron per kink (Arora Cor. A.1)
+        ("0:1,1:0,2:0", 1),  # last slope 0
+        ("0:0,1:1,2:1,3:0", 2),  # middle slope 0 splits the kinks left | right
+        ("0:5,1:5,2:5", 0),  # constant: an affine network
+    ],
+)
+def test_pwl_neuron_counts(text, neurons):
+    from reluc.constructors.pwl import interpolate
+
+    c = compile_spec(f"pwl points={text}")
+    pts = c.spec.values["points"]
+    probes = [Fraction(j, 4) for j in range(-12, 21)]
+    assert [v[0] for v in exact.evaluate(c.net, [[x] for x in probes])] == [
+        interpolate(pts, x) for x in probes
+    ]
+    assert c.net.neurons == neurons

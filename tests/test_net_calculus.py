@@ -1,0 +1,132 @@
+"""The IR and the calculus: validation, semantics in exact arithmetic, size rules."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reluc import exact
+from reluc.calculus import affine, compose, fanout, identity, parallel, permute, select
+from reluc.errors import InexactError, NetworkError
+from reluc.net import Layer, Net
+from reluc.passes import prune_dead
+
+
+def test_layer_validation_fires():
+    with pytest.raises(NetworkError, match="bias has length 3"):
+        Layer(np.ones((2, 2)), np.zeros(3))
+    with pytest.raises(NetworkError, match="finite"):
+        Layer(np.array([[np.inf]]), np.zeros(1))
+    with pytest.raises(NetworkError, match="takes 3 inputs but layer 0 produces 2"):
+        Net([Layer(np.ones((2, 2)), np.zeros(2)), Layer(np.ones((1, 3)), np.zeros(1))])
+    with pytest.raises(NetworkError, match="at least one"):
+        Net([])
+
+
+def test_networks_are_immutable_and_negative_zero_is_normalised():
+    layer = Layer(np.array([[-0.0, 1.0]]), np.array([-0.0]))
+    assert not layer.bias.flags.writeable and not layer.weight.data.flags.writeable
+    assert np.signbit(layer.bias).sum() == 0
+    with pytest.raises(ValueError):
+        layer.bias[0] = 1.0
+
+
+def test_identity_size_rule_and_semantics():
+    for h in range(4):
+        net = identity(3, h)
+        assert net.hidden_layers == h and net.widths == (6,) * h
+        assert exact.evaluate(net, [[-1, Fraction(1, 3), 5]]) == [[-1, Fraction(1, 3), 5]]
+
+
+def test_select_permute_affine():
+    assert exact.evaluate(select(3, [2, 2, 0]), [[1, 2, 3]]) == [[3, 3, 1]]
+    assert exact.evaluate(permute([1, 2, 0]), [[1, 2, 3]]) == [[2, 3, 1]]
+    assert exact.evaluate(affine([[1, 2]], [Fraction(1, 2)]), [[1, 1]]) == [[Fraction(7, 2)]]
+    with pytest.raises(NetworkError):
+        permute([0, 0])
+
+
+def small_nets(n_in):
+    """Random small networks with dyadic weights, for exact-arithmetic properties."""
+    dy = st.integers(-8, 8).map(lambda k: k / 4)
+
+    @st.composite
+    def build(draw):
+        widths = [n_in] + draw(st.lists(st.integers(1, 4), min_size=0, max_size=3))
+        widths.append(draw(st.integers(1, 3)))
+        layers = []
+        for a, b in zip(widths, widths[1:]):
+            w = np.array(draw(st.lists(dy, min_size=a * b, max_size=a * b))).reshape(b, a)
+            layers.append(Layer(w, np.array(draw(st.lists(dy, min_size=b, max_size=b)))))
+        return Net(layers)
+
+    return build()
+
+
+inputs = st.lists(st.integers(-16, 16).map(lambda k: Fraction(k, 8)), min_size=2, max_size=2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(small_nets(2), st.data(), inputs)
+def test_compose_is_sequential_application_and_adds_hidden_layers(f, data, x):
+    g = data.draw(small_nets(f.n_out))
+    h = compose(f, g)
+    assert h.hidden_layers == f.hidden_layers + g.hidden_layers
+    assert h.widths == f.widths + g.widths
+    assert exact.evaluate(h, [x]) == exact.evaluate(g, exact.evaluate(f, [x]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(small_nets(2), small_nets(2), inputs, inputs)
+def test_parallel_stacks_and_pads_the_shallower_network(f, g, x, z):
+    p = parallel(f, g)
+    assert p.hidden_layers == max(f.hidden_layers, g.hidden_layers)
+    for k in range(p.hidden_layers):
+        wf = f.widths[k] if k < f.hidden_layers else 2 * f.n_out
+        wg = g.widths[k] if k < g.hidden_layers else 2 * g.n_out
+        assert p.widths[k] == wf + wg
+    out = exact.evaluate(p, [x + z])[0]
+    assert out == exact.evaluate(f, [x])[0] + exact.evaluate(g, [z])[0]
+
+
+@settings(max_examples=30, deadline=None)
+@given(small_nets(2), small_nets(2), inputs)
+def test_fanout_feeds_one_input_to_every_network(f, g, x):
+    out = exact.evaluate(fanout(f, g), [x])[0]
+    assert out == exact.evaluate(f, [x])[0] + exact.evaluate(g, [x])[0]
+
+
+def test_compose_refuses_to_round_and_checks_shapes():
+    with pytest.raises(InexactError):
+        compose(affine([[1 / 3]]), affine([[3.0]]))
+    with pytest.raises(InexactError):  # 2^40 + 2^-40 needs 81 bits
+        compose(affine([[1.0], [1.0]]), affine([[2.0**40, 2.0**-40]]))
+    with pytest.raises(NetworkError, match="cannot compose"):
+        compose(identity(2), identity(3))
+    inexact = compose(affine([[1 / 3]]), affine([[3.0]]), exact=False)
+    assert inexact.layers[0].weight.toarray()[0, 0] == 1 / 3 * 3.0
+
+
+def test_exact_evaluation_handles_huge_and_tiny_values():
+    net = compose(affine([[2.0**-60]]), identity(1, 2), affine([[2.0**70]], [2.0**-50]))
+    big = Fraction(3, 7) * 10**30
+    assert exact.evaluate(net, [[big]]) == [[big * 2**10 + Fraction(1, 2**50)]]
+
+
+def test_prune_removes_neurons_that_cannot_reach_the_output():
+    both = fanout(identity(2, 2), identity(2, 2))  # 4 outputs, widths 8
+    keep_first = compose(both, select(4, [0, 1]))
+    pruned = prune_dead(keep_first)
+    assert keep_first.widths == (8, 8) and pruned.widths == (4, 4)
+    x = [[3, -5]]
+    assert exact.evaluate(pruned, x) == exact.evaluate(keep_first, x) == [[3, -5]]
+
+
+def test_prune_removes_always_zero_neurons_but_keeps_a_layer_nonempty():
+    net = Net([Layer(sp.csr_array((2, 1)), [0.0, -1.0]), Layer(np.ones((1, 2)), [2.0])])
+    pruned = prune_dead(net)
+    assert pruned.widths == (1,)
+    assert exact.evaluate(pruned, [[5]]) == [[2]]
