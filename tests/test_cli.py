@@ -1,0 +1,219 @@
+"""The CLI as a user drives it: build, eval, stats, list; errors and exit codes."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from conftest import assert_one_line_error
+
+
+def test_three_spec_forms_give_byte_identical_files(cli, tmp_path):
+    spec_file = tmp_path / "sort64.spec"
+    spec_file.write_text("# 64 numbers\nsort n=64   # bitonic\n")
+    for ext in ("onnx", "npz"):
+        outs = [tmp_path / f"{i}.{ext}" for i in range(4)]
+        cli("build", "sort", "--n", "64", "-o", outs[0])
+        cli("build", "sort n=64", "-o", outs[1])
+        cli("build", spec_file, "-o", outs[2])
+        cli("build", "sort", "n=064", "-o", outs[3])
+        data = {p.read_bytes() for p in outs}
+        assert len(data) == 1
+
+
+def test_build_to_stdout_writes_the_same_bytes(cli, tmp_path):
+    cli("build", "max n=5", "-o", tmp_path / "m.onnx")
+    r = cli("build", "max n=5", "-o", "-")
+    assert r.stdout_bytes == (tmp_path / "m.onnx").read_bytes()
+    assert "wrote stdout" in r.stderr
+    r = cli("build", "max n=5", "-o", "-", "--format", "npz", "-q")
+    assert r.stdout_bytes[:4] == b"PK\x03\x04" and r.stderr == ""
+
+
+def test_build_reports_what_it_wrote_on_stderr(cli, tmp_path):
+    r = cli("build", "sort n=8", "-o", tmp_path / "s.onnx")
+    assert r.stdout == ""
+    assert "sort n=8, 6 hidden layers, width 16" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["sorter", "--n", "4"], ["unknown constructor 'sorter'", "choose from"]),
+        (["sort", "--m", "4"], ["unknown parameter 'm'", "valid parameters: n"]),
+        (["sort n=abc"], ["n must be an integer"]),
+        (["sort", "--n", "0"], ["n must be >= 1"]),
+        (["sort", "--n"], ["option --n needs a value"]),
+        (["pwl points=0:1,0:2"], ["strictly increasing"]),
+        (["missing.spec"], ["cannot read spec file 'missing.spec'"]),
+    ],
+)
+def test_bad_specs_fail_with_one_line_and_write_nothing(cli, tmp_path, args, fragments):
+    out = tmp_path / "out.onnx"
+    r = cli("build", *args, "-o", out, ok=False)
+    assert_one_line_error(r, *fragments)
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # no temporary files either
+
+
+def test_a_failed_build_leaves_an_existing_target_untouched(cli, tmp_path):
+    out = tmp_path / "s.onnx"
+    cli("build", "sort n=4", "-o", out)
+    before = out.read_bytes()
+    r = cli("build", "sort n=-4", "-o", out, ok=False)
+    assert r.exit_code == 2 and out.read_bytes() == before
+
+
+def test_output_problems_are_one_line_errors(cli, tmp_path):
+    r = cli("build", "sort n=4", "-o", tmp_path / "s.txt", ok=False)
+    assert_one_line_error(r, "cannot tell the format", "--format")
+    r = cli("build", "sort n=4", "-o", tmp_path / "no" / "such" / "dir.onnx", ok=False)
+    assert_one_line_error(r, "cannot access")
+    r = cli("build", "sort n=4", ok=False)
+    assert r.exit_code == 2 and "Missing option '-o'" in r.stderr
+
+
+@pytest.fixture
+def sort3(cli, tmp_path):
+    path = tmp_path / "sort3.onnx"
+    cli("build", "sort", "--n", "3", "-o", path)
+    return path
+
+
+def test_eval_reads_rows_on_stdin(cli, sort3):
+    r = cli("eval", sort3, input="3 1 2\n")
+    assert r.stdout == "1 2 3\n"
+    r = cli("eval", sort3, input="# header\n\n3,1,2\n0.5, -2 1e3\n")
+    assert r.stdout == "1 2 3\n-2 0.5 1000\n"
+
+
+def test_eval_files_in_and_out(cli, sort3, tmp_path):
+    rows = tmp_path / "rows.txt"
+    rows.write_text("3 1 2\n9 8 7\n")
+    cli("eval", sort3, "-i", rows, "-o", tmp_path / "y.txt")
+    assert (tmp_path / "y.txt").read_text() == "1 2 3\n7 8 9\n"
+    np.save(tmp_path / "x.npy", np.array([[3.0, 1, 2], [-1, -2, -3]]))
+    cli("eval", sort3, "-i", tmp_path / "x.npy", "-o", tmp_path / "y.npy")
+    y = np.load(tmp_path / "y.npy")
+    assert y.dtype == np.float32 and y.tolist() == [[1, 2, 3], [-3, -2, -1]]
+
+
+@pytest.mark.parametrize(
+    "text, fragments",
+    [
+        ("3 1 2\n4 5\n", ["row 2 has 2 values, expected 3"]),
+        ("3 1 2\n1 two 3\n", ["row 2: 'two' is not a number"]),
+        ("1 2 inf\n", ["row 1: 'inf' is not a finite number"]),
+    ],
+)
+def test_bad_rows_are_one_line_errors(cli, sort3, text, fragments):
+    r = cli("eval", sort3, input=text, ok=False)
+    assert_one_line_error(r, *fragments)
+    assert r.stdout == ""
+
+
+def test_bad_npy_input(cli, sort3, tmp_path):
+    np.save(tmp_path / "x.npy", np.zeros((2, 4)))
+    r = cli("eval", sort3, "-i", tmp_path / "x.npy", ok=False)
+    assert_one_line_error(r, "shape (2, 4), expected (rows, 3)")
+
+
+def test_npz_and_onnx_of_one_spec_evaluate_identically(cli, tmp_path):
+    for ext in ("onnx", "npz"):
+        cli("build", "sort n=32", "-o", tmp_path / f"s.{ext}")
+    rng = np.random.default_rng(1)
+    np.save(tmp_path / "ints.npy", rng.integers(-1000, 1000, size=(200, 32)).astype(np.float64))
+    np.save(tmp_path / "floats.npy", rng.normal(size=(200, 32)))
+    for data in ("ints", "floats"):
+        ys = []
+        for ext in ("onnx", "npz"):
+            cli("eval", tmp_path / f"s.{ext}", "-i", tmp_path / f"{data}.npy",
+                "-o", tmp_path / f"y-{ext}.npy")
+            ys.append(np.load(tmp_path / f"y-{ext}.npy"))
+        np.testing.assert_array_equal(ys[0], ys[1])
+        x = np.load(tmp_path / f"{data}.npy").astype(np.float32)
+        if data == "ints":
+            np.testing.assert_array_equal(ys[0], np.sort(x, axis=1))
+        else:  # min(x, y) = y - relu(y - x) rounds: each of the 15 stages may add a
+            # rounding of the order of the row's largest magnitude
+            scale = np.abs(x).max(axis=1, keepdims=True)
+            err = np.abs(ys[0] - np.sort(x, axis=1)) / (scale * np.finfo(np.float32).eps)
+            assert 0 < err.max() <= 2 * 15
+
+
+def test_sawtooth_10_has_1024_pieces_through_onnxruntime(cli, tmp_path):
+    path = tmp_path / "saw.onnx"
+    cli("build", "sawtooth k=10", "-o", path)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = (np.arange(2**12 + 1) / 2**12).astype(np.float32).reshape(-1, 1)
+    y = sess.run(None, {"x": x})[0].ravel().astype(np.float64)
+    j = np.arange(2**12 + 1)
+    phase = (j % 8) / 4  # t^10(x) = 1 - |2^10 x mod 2 - 1| on the grid j / 2^12
+    np.testing.assert_array_equal(y, 1 - np.abs(phase - 1))
+    slopes = np.diff(y) * 2**12
+    assert np.count_nonzero(np.diff(slopes)) + 1 == 1024
+
+
+def test_stats_json(cli, tmp_path):
+    path = tmp_path / "s.onnx"
+    cli("build", "sort n=16", "-o", path)
+    s = json.loads(cli("stats", path, "--json").stdout)
+    assert s["schema"] == 1 and s["spec"] == "sort n=16"
+    assert (s["inputs"], s["outputs"], s["depth"], s["hidden_layers"]) == (16, 16, 11, 10)
+    assert s["neuron_layers"] == 12 and s["width"] == 32 and s["widths"] == [32] * 10
+    assert s["neurons"] == 320
+    assert s["params"] == 32 * 16 + 32 + 9 * (32 * 32 + 32) + 16 * 32 + 16
+    assert s["nonzero_params"] == 9 * 16 * 10 - 3 * 16
+    assert s["file_size"] == path.stat().st_size and s["exact"] is True
+
+
+def test_stats_text_and_npz_agree(cli, tmp_path):
+    cli("build", "sawtooth k=5", "-o", tmp_path / "s.onnx")
+    cli("build", "sawtooth k=5", "-o", tmp_path / "s.npz")
+    a = json.loads(cli("stats", tmp_path / "s.onnx", "--json").stdout)
+    b = json.loads(cli("stats", tmp_path / "s.npz", "--json").stdout)
+    for key in ("depth", "widths", "params", "nonzero_params", "spec", "exact"):
+        assert a[key] == b[key]
+    text = cli("stats", tmp_path / "s.onnx").stdout
+    assert "hidden layers:  5" in text and "widths:         2 x5" in text
+
+
+@pytest.mark.parametrize("command", ["stats", "eval"])
+def test_damaged_or_missing_network_files(cli, tmp_path, command):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a network at all")
+    r = cli(command, bad, input="1\n", ok=False)
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = cli(command, tmp_path / "missing.onnx", input="1\n", ok=False)
+    assert r.exit_code == 2
+
+
+def test_list_shows_every_constructor_and_explains_one(cli):
+    out = cli("list").stdout
+    for name in ("sort", "max", "min", "minmax", "sawtooth", "pwl", "abs", "relu", "identity"):
+        assert f"\n{name} " in out
+    assert "continuous" in out
+    one = cli("list", "sort").stdout
+    assert "n: integer" in one and "default 8" in one and "hidden_layers" in one
+    data = json.loads(cli("list", "--json").stdout)
+    assert data["schema"] == 1 and {c["name"] for c in data["constructors"]} >= {"sort", "pwl"}
+    assert_one_line_error(cli("list", "sorter", ok=False), "unknown constructor")
+
+
+@pytest.mark.parametrize("command", [[], ["build"], ["eval"], ["stats"], ["list"]])
+def test_every_command_has_help_with_an_example(cli, command):
+    out = cli(*command, "--help").stdout
+    assert "Usage:" in out and "Example" in out
+
+
+def test_python_dash_m_runs_the_cli(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "reluc", "build", "sort n=3", "-o", "-"],
+                       capture_output=True, check=True)
+    r2 = subprocess.run([sys.executable, "-m", "reluc", "stats", "-", "--json"],
+                        input=r.stdout, capture_output=True, check=True)
+    assert json.loads(r2.stdout)["spec"] == "sort n=3"
+    r3 = subprocess.run([sys.executable, "-m", "reluc", "--help"], capture_output=True, text=True)
+    assert r3.stdout.startswith("Usage: reluc")
