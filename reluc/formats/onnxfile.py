@@ -22,6 +22,8 @@ Relu (plus Identity, Flatten and Dropout as no-ops), as exported by PyTorch and 
 
 from __future__ import annotations
 
+import io
+import os
 from typing import BinaryIO
 
 import numpy as np
@@ -151,24 +153,148 @@ def write_onnx(net: Net, info: FileInfo, out: BinaryIO, dtype: str = "float32") 
 _PASS_THROUGH = {"Identity", "Dropout"}
 
 
-def load_model(source: str | bytes) -> onnx.ModelProto:
+class _Reader:
+    """Sequential reads of a seekable binary file with protobuf varints."""
+
+    def __init__(self, f: BinaryIO):
+        self.f = f
+
+    def varint(self) -> int | None:
+        shift = result = 0
+        while True:
+            b = self.f.read(1)
+            if not b:
+                if shift == 0:
+                    return None  # clean end of input
+                raise NetworkFileError("truncated file")
+            result |= (b[0] & 0x7F) << shift
+            if not b[0] & 0x80:
+                return result
+            shift += 7
+            if shift > 63:
+                raise NetworkFileError("malformed varint")
+
+    def fields(self, end: int):
+        """Yield (field number, wire type, payload start, payload length) up to ``end``;
+        the caller may read the payload; the reader always continues after it."""
+        while self.f.tell() < end:
+            key = self.varint()
+            if key is None:
+                break
+            field, wire = key >> 3, key & 7
+            if wire == 0:
+                start = self.f.tell()
+                self.varint()
+                length = self.f.tell() - start
+            elif wire == 1:
+                start, length = self.f.tell(), 8
+            elif wire == 2:
+                length = self.varint()
+                if length is None:
+                    raise NetworkFileError("truncated file")
+                start = self.f.tell()
+            elif wire == 5:
+                start, length = self.f.tell(), 4
+            else:
+                raise NetworkFileError(f"not an ONNX file (protobuf wire type {wire})")
+            if start + length > end:
+                raise NetworkFileError("truncated file")
+            yield field, wire, start, length
+            self.f.seek(start + length)
+
+    def raw(self, start: int, length: int) -> bytes:
+        self.f.seek(start)
+        data = self.f.read(length)
+        if len(data) != length:
+            raise NetworkFileError("truncated file")
+        return data
+
+
+def _field_bytes(field: int, wire: int, payload: bytes) -> bytes:
+    key = _varint(field << 3 | wire)
+    return key + (_varint(len(payload)) if wire == 2 else b"") + payload
+
+
+class _LazyTensor:
+    """An initializer whose (possibly huge) raw data is read only when needed."""
+
+    def __init__(self, reader: _Reader, start: int, length: int, base_dir: str | None):
+        self.reader, self.base_dir = reader, base_dir
+        head = bytearray()
+        self.raw = None
+        for field, wire, s0, n in reader.fields(start + length):
+            if field == _TENSOR_RAW_DATA and wire == 2:
+                self.raw = (s0, n)
+            else:
+                head += _field_bytes(field, wire, reader.raw(s0, n))
+        self.proto = TensorProto()
+        try:
+            self.proto.ParseFromString(bytes(head))
+        except Exception:
+            raise NetworkFileError("damaged tensor in ONNX file") from None
+        self.name = self.proto.name
+
+    def array(self) -> np.ndarray:
+        t = self.proto
+        if self.raw is not None:
+            dtype = onnx.helper.tensor_dtype_to_np_dtype(t.data_type).newbyteorder("<")
+            data = np.frombuffer(self.reader.raw(*self.raw), dtype=dtype)
+            if data.size != int(np.prod(t.dims)):
+                raise NetworkFileError(f"tensor '{t.name}' has the wrong amount of data")
+            return data.reshape(tuple(t.dims))
+        if t.data_location == TensorProto.EXTERNAL:
+            if self.base_dir is None:
+                raise NetworkFileError("a model with external data must be read from a file")
+            return numpy_helper.to_array(t, self.base_dir)
+        return numpy_helper.to_array(t)
+
+
+def scan_model(f: BinaryIO, base_dir: str | None) -> tuple[onnx.ModelProto, dict[str, _LazyTensor]]:
+    """Read a model without its initializers' data: returns the model (graph without
+    initializers) and the initializers as lazy tensors. Peak memory: the small parts."""
+    reader = _Reader(f)
+    f.seek(0, 2)
+    size = f.tell()
+    f.seek(0)
+    model_rest, graph_rest = bytearray(), bytearray()
+    tensors: dict[str, _LazyTensor] = {}
+    for field, wire, start, length in reader.fields(size):
+        if field == _MODEL_GRAPH and wire == 2:
+            for gf, gw, gs, gl in reader.fields(start + length):
+                if gf == _GRAPH_INITIALIZER and gw == 2:
+                    t = _LazyTensor(reader, gs, gl, base_dir)
+                    tensors[t.name] = t
+                else:
+                    graph_rest += _field_bytes(gf, gw, reader.raw(gs, gl))
+        else:
+            model_rest += _field_bytes(field, wire, reader.raw(start, length))
+    model = onnx.ModelProto()
     try:
-        if isinstance(source, bytes):
-            return onnx.load_model_from_string(source)
-        return onnx.load(source)
-    except FileNotFoundError:
-        raise NetworkFileError(f"no such file: {source}") from None
-    except Exception as e:  # protobuf's DecodeError and friends
-        raise NetworkFileError(f"not a valid ONNX file ({type(e).__name__}: {e})".strip()) from None
+        model.ParseFromString(bytes(model_rest))
+        model.graph.ParseFromString(bytes(graph_rest))
+    except Exception as e:
+        raise NetworkFileError(f"not a valid ONNX file ({type(e).__name__})") from None
+    if not model.graph.node or not model.graph.output:
+        raise NetworkFileError("not a valid ONNX file (no graph)")
+    return model, tensors
 
 
 def read_onnx(source: str | bytes) -> tuple[Net, FileInfo]:
-    """Read a ReLU MLP from an ONNX file (path) or serialized bytes."""
-    model = load_model(source)
+    """Read a ReLU MLP from an ONNX file (path) or serialized bytes, one layer at a time."""
+    if isinstance(source, bytes):
+        model, consts = scan_model(io.BytesIO(source), None)
+        return _to_net(model, consts)
+    try:
+        f = open(source, "rb")
+    except FileNotFoundError:
+        raise NetworkFileError(f"no such file: {source}") from None
+    with f:
+        model, consts = scan_model(f, os.path.dirname(os.path.abspath(source)))
+        return _to_net(model, consts)
+
+
+def _to_net(model: onnx.ModelProto, consts: dict) -> tuple[Net, FileInfo]:
     graph = model.graph
-    consts: dict[str, np.ndarray] = {}
-    for t in graph.initializer:
-        consts[t.name] = t
     inputs = [i for i in graph.input if i.name not in consts]
     if len(inputs) != 1 or len(graph.output) != 1:
         raise NetworkFileError(
@@ -196,7 +322,9 @@ def _array(consts, name: str, node) -> np.ndarray:
         )
     t = consts[name]
     try:
-        a = numpy_helper.to_array(t) if isinstance(t, TensorProto) else t
+        a = t.array() if isinstance(t, _LazyTensor) else t
+    except NetworkFileError:
+        raise
     except Exception as e:
         raise NetworkFileError(f"cannot read tensor '{name}': {e}") from None
     return np.asarray(a, dtype=np.float64)
