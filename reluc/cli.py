@@ -104,7 +104,8 @@ def build(spec, params, output, fmt, dtype, quiet):
     if not quiet:
         where = "stdout" if output == "-" else output
         click.echo(
-            f"wrote {where}: {compiled.spec}, {net.hidden_layers} hidden layers, width "
+            f"wrote {where}: {compiled.spec}, {net.hidden_layers} hidden "
+            f"layer{'' if net.hidden_layers == 1 else 's'}, width "
             f"{net.width}, {net.nonzero_params} nonzero params, {written.size} bytes",
             err=True,
         )

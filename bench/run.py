@@ -1,0 +1,136 @@
+"""reluc's benchmark: large networks, measured as a user runs them (``make bench``).
+
+Each measured command runs in a fresh child process, through the installed ``reluc``
+CLI, so wall time and peak resident memory are those of that command alone. Results go
+to ``bench/out/results.json`` and a Markdown table to ``bench/out/results.md``.
+
+Run: ``make bench`` (or ``.venv/bin/python bench/run.py [--quick]``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "out")
+RELUC = [sys.executable, "-m", "reluc"]
+
+# Runs argv, then prints "<wall seconds> <peak RSS in KiB>" of that child alone.
+_MEASURE = (
+    "import resource, subprocess, sys, time\n"
+    "t = time.perf_counter()\n"
+    "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n"
+    "dt = time.perf_counter() - t\n"
+    "if r.returncode: sys.stderr.write(r.stderr.decode()); sys.exit(r.returncode)\n"
+    "print(dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+)
+
+
+def measure(argv: list[str]) -> dict:
+    out = subprocess.run([sys.executable, "-c", _MEASURE, *argv], capture_output=True,
+                         text=True, check=True).stdout.split()
+    return {"seconds": round(float(out[0]), 3), "peak_rss_mib": round(int(out[1]) / 1024, 1)}
+
+
+def cli_json(*args: str) -> dict:
+    return json.loads(subprocess.run(RELUC + list(args), capture_output=True, text=True,
+                                     check=True).stdout)
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform()}
+
+
+def bench_sort_dense(n: int, tmp: str) -> dict:
+    """Build sort n as dense float32 ONNX; stats; evaluate through onnxruntime."""
+    import onnxruntime as ort
+
+    path = os.path.join(tmp, f"sort{n}.onnx")
+    row = {"case": f"sort n={n} (dense onnx, float32)"}
+    row["build"] = measure(RELUC + ["build", f"sort n={n}", "-o", path, "-q"])
+    row["stats"] = measure(RELUC + ["stats", path, "--json"])
+    s = cli_json("stats", path, "--json")
+    row.update({k: s[k] for k in ("hidden_layers", "width", "neurons", "params",
+                                  "nonzero_params", "file_size")})
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    ints = rng.integers(-(2**21), 2**21, size=(256, n)).astype(np.float32)
+    floats = rng.normal(size=(256, n)).astype(np.float32)
+    sess.run(None, {"x": ints[:1]})  # warm up
+    t = time.perf_counter()
+    y_int = sess.run(None, {"x": ints})[0]
+    dt = time.perf_counter() - t
+    t = time.perf_counter()
+    ref = np.sort(ints, axis=1)
+    dt_np = time.perf_counter() - t
+    y_float = sess.run(None, {"x": floats})[0]
+    err = np.abs(y_float - np.sort(floats, axis=1))
+    scale = np.abs(floats).max(axis=1, keepdims=True) * np.finfo(np.float32).eps
+    row["eval"] = {
+        "rows_per_second_ort": round(256 / dt, 1),
+        "rows_per_second_numpy_sort": round(256 / dt_np, 1),
+        "integers_exact": bool(np.array_equal(y_int, ref)),
+        "float_max_abs_error": float(err.max()),
+        "float_max_error_in_eps_of_max_abs_input": round(float((err / scale).max()), 2),
+    }
+    os.unlink(path)
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
+    args = ap.parse_args()
+    sizes = [256] if args.quick else [1024]
+    os.makedirs(OUT, exist_ok=True)
+    results = {"schema": 1, "machine": machine(), "rows": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            row = bench_sort_dense(n, tmp)
+            results["rows"].append(row)
+            print(json.dumps(row), file=sys.stderr)
+    with open(os.path.join(OUT, "results.json"), "w") as f:
+        json.dump(results, f, indent=2, sort_keys=True)
+    table = to_markdown(results)
+    with open(os.path.join(OUT, "results.md"), "w") as f:
+        f.write(table)
+    print(table)
+
+
+def to_markdown(results: dict) -> str:
+    m = results["machine"]
+    lines = [f"Measured on {m['cpu']} ({m['cores']} cores), Python {m['python']}.", "",
+             "| case | build s | build peak MiB | file MB | stats s | stats peak MiB | hidden layers "
+             "| width | nonzeros | dense params | eval rows/s (ORT) | numpy.sort rows/s "
+             "| integers exact | float err (eps x max abs input) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results["rows"]:
+        e = r["eval"]
+        lines.append(
+            f"| {r['case']} | {r['build']['seconds']} | {r['build']['peak_rss_mib']} | "
+            f"{r['file_size'] / 1e6:.0f} | {r['stats']['seconds']} | {r['stats']['peak_rss_mib']} | "
+            f"{r['hidden_layers']} | {r['width']} | {r['nonzero_params']} | {r['params']:.3g} | "
+            f"{e['rows_per_second_ort']} | {e['rows_per_second_numpy_sort']:.0f} | "
+            f"{e['integers_exact']} | {e['float_max_error_in_eps_of_max_abs_input']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""The README's transcript is real: run each command and compare its output."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def transcript():
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    block = re.search(r"<!-- transcript:.*?-->\s*```console\n(.*?)```", text, re.S).group(1)
+    steps = []
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            steps.append((line[2:], []))
+        else:
+            steps[-1][1].append(line)
+    return steps
+
+
+def test_readme_transcript(tmp_path):
+    shutil.copytree(os.path.join(ROOT, "specs"), tmp_path / "specs")
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    steps = transcript()
+    assert len(steps) >= 8
+    for command, expected in steps:
+        r = subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True,
+                           text=True)
+        shown = r.stdout if r.returncode == 0 else r.stdout + r.stderr
+        assert shown.splitlines() == expected, command
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_makefile_rebuilds_only_changed_specs(tmp_path):
+    """The pattern rule behaves as a user's Makefile would."""
+    mk = tmp_path / "Makefile"
+    mk.write_text(
+        "build/%.onnx: specs/%.spec\n\t@mkdir -p build\n\t"
+        f"{sys.executable} -m reluc build $< -o $@ -q\n"
+    )
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "a.spec").write_text("sort n=4\n")
+    run = lambda: subprocess.run(["make", "build/a.onnx"], cwd=tmp_path, capture_output=True,
+                                 text=True, check=True).stdout  # noqa: E731
+    assert "reluc build" in run()
+    assert "up to date" in run()
+    spec = tmp_path / "specs" / "a.spec"
+    spec.write_text("sort n=5\n")
+    later = os.stat(tmp_path / "build" / "a.onnx").st_mtime + 10
+    os.utime(spec, (later, later))
+    assert "reluc build" in run()
