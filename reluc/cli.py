@@ -89,18 +89,20 @@ def build(spec, params, output, fmt, dtype, quiet):
 
     raw = read_spec_argument(spec, params)
     fmt = formats.format_for(output, fmt)
-    compiled = compile_spec(raw)
+    compiled = compile_spec(raw, dtype)
     if output == "-":
         if sys.stdout.isatty():
             raise UserError("refusing to write a binary network to a terminal; "
                             "redirect stdout or use -o FILE")
-        written = formats.write(compiled, sys.stdout.buffer, fmt, dtype)
+        written = formats.write(compiled, sys.stdout.buffer, fmt)
     else:
-        written = formats.write(compiled, output, fmt, dtype)
+        written = formats.write(compiled, output, fmt)
     net = compiled.net
-    if compiled.exact and not written.info.exact:
+    if compiled.dtype_rounded:
+        bound = compiled.error_bound
+        how = "an unknown error" if bound is None else f"error <= {float(bound):.3g}"
         click.echo(f"warning: some weights are not exactly representable in {dtype}; "
-                   "the file is not exact (try --dtype float64)", err=True)
+                   f"the file is not exact ({how}; try --dtype float64)", err=True)
     if not quiet:
         where = "stdout" if output == "-" else output
         click.echo(

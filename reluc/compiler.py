@@ -1,7 +1,7 @@
 """The pipeline, in one function: spec -> constructor -> Net -> passes -> (writer).
 
-    compiled = compile_spec("sort n=64")
-    formats.write(compiled, "sort64.onnx", dtype="float32")
+    compiled = compile_spec("sort n=64", dtype="float32")
+    formats.write(compiled, "sort64.onnx")
 """
 
 from __future__ import annotations
@@ -9,26 +9,37 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+import numpy as np
+
 from reluc import passes, registry
 from reluc.errors import NetworkError
-from reluc.net import Net
-from reluc.registry import Box, Built
+from reluc.net import Layer, Net
+from reluc.registry import Box, Built, Constructor
 from reluc.spec import RawSpec, Spec, parse_text
 
 
 @dataclass(frozen=True)
 class Compiled:
-    """A compiled network and what it promises: spec, domain, exactness."""
+    """A compiled network, with its weights already in the target dtype, and what it
+    promises: spec, domain, exactness and the sup-norm error bound on the domain."""
 
     spec: Spec
     net: Net
     domain: Box
+    dtype: str
     exact: bool
-    error_bound: Fraction  # sup-norm error bound on the domain (0 when exact)
-    error_formula: str  # the constructor's declared bound, "0" for exact constructors
+    error_bound: Fraction | None  # None: unknown (weights rounded, no way to bound it)
+    dtype_rounded: bool  # the cast to dtype changed some weight
 
 
-def compile_spec(spec: RawSpec | str) -> Compiled:
+def cast(net: Net, dtype: str) -> Net:
+    """The network with every weight rounded to ``dtype`` (and stored as float64)."""
+    t = np.dtype(dtype)
+    return Net(Layer(layer.weight.astype(t).astype(np.float64),
+                     layer.bias.astype(t).astype(np.float64)) for layer in net.layers)
+
+
+def compile_spec(spec: RawSpec | str, dtype: str = "float32") -> Compiled:
     raw = parse_text(spec) if isinstance(spec, str) else spec
     resolved = registry.resolve(raw)
     ctor = registry.get(resolved.name)
@@ -41,12 +52,27 @@ def compile_spec(spec: RawSpec | str) -> Compiled:
             f"constructor {ctor.name} built a {net.n_in}->{net.n_out} network, "
             f"declared {ctor.dims(values)}"
         )
-    if ctor.exact:
-        bound, formula = built.error_bound, "0"
-    else:
-        formula = ctor.error_bound or ""
-        bound = max(Fraction(registry.eval_formula(formula, values)), built.error_bound)
+    rounded_net = cast(net, dtype)
+    dtype_rounded = not rounded_net.equals(net)
+    domain = ctor.domain(values)
+    bound: Fraction | None = Fraction(0)
+    if built.rounded or dtype_rounded:
+        bound = _rounding_error(rounded_net, ctor, values, domain)
+    if not ctor.exact and bound is not None:
+        bound += Fraction(registry.eval_formula(ctor.error_bound, values))
     return Compiled(
-        spec=resolved, net=net, domain=ctor.domain(values), exact=bound == 0,
-        error_bound=bound, error_formula=formula,
+        spec=resolved, net=rounded_net, domain=domain, dtype=dtype,
+        exact=ctor.exact and bound == 0, error_bound=bound, dtype_rounded=dtype_rounded,
     )  # fmt: skip
+
+
+def _rounding_error(net: Net, ctor: Constructor, values, domain: Box) -> Fraction | None:
+    """Exact worst-case error of a rounded network, where it can be computed: one input,
+    a bounded domain and a piecewise-linear reference."""
+    from reluc.analysis.pieces import worst_error
+
+    lo, hi = domain.lo[0], domain.hi[0]
+    if net.n_in != 1 or ctor.breakpoints is None or lo is None or hi is None:
+        return None
+    return worst_error(net, lambda t: ctor.reference(values, [t]), ctor.breakpoints(values),
+                       lo, hi)

@@ -139,25 +139,41 @@ def _cancel_twos(num: np.ndarray, den: int) -> tuple[np.ndarray, int]:
     return (num >> t if num.dtype != object else num // (1 << t)), den >> t
 
 
+class Evaluator:
+    """Exact evaluation of one network on many batches (the integer layers are built once)."""
+
+    def __init__(self, net: Net):
+        self.net = net
+        self._layers = [_IntLayer(layer) for layer in net.layers]
+
+    def __call__(self, inputs: Sequence[Sequence]) -> list[list[Fraction]]:
+        """Evaluate exactly on rational inputs; returns one list of Fractions per row.
+
+        Rows share one denominator, so keep the rows of one call of similar scale
+        (int64 arithmetic is used while it provably cannot overflow)."""
+        net = self.net
+        rows = [[to_fraction(v) for v in row] for row in inputs]
+        for i, row in enumerate(rows):
+            if len(row) != net.n_in:
+                raise NetworkError(f"input row {i} has length {len(row)}, expected {net.n_in}")
+        if not rows:
+            return []
+        den = 1
+        for row in rows:
+            for v in row:
+                den = math.lcm(den, v.denominator)
+        num = np.array([[int(v * den) for v in row] for row in rows], dtype=object)
+        if max((abs(int(x)) for x in num.flat), default=0) < _INT64_SAFE:
+            num = num.astype(np.int64)
+        last = len(self._layers) - 1
+        for i, layer in enumerate(self._layers):
+            num, den = layer.apply(num, den)
+            if i < last:
+                num = np.maximum(num, 0) if num.dtype != object else np.where(num > 0, num, 0)
+            num, den = _cancel_twos(num, den)
+        return [[Fraction(int(x), den) for x in row] for row in num]
+
+
 def evaluate(net: Net, inputs: Sequence[Sequence]) -> list[list[Fraction]]:
     """Evaluate ``net`` exactly on rational inputs; returns one list of Fractions per row."""
-    rows = [[to_fraction(v) for v in row] for row in inputs]
-    for i, row in enumerate(rows):
-        if len(row) != net.n_in:
-            raise NetworkError(f"input row {i} has length {len(row)}, expected {net.n_in}")
-    if not rows:
-        return []
-    den = 1
-    for row in rows:
-        for v in row:
-            den = math.lcm(den, v.denominator)
-    num = np.array([[int(v * den) for v in row] for row in rows], dtype=object)
-    if max((abs(int(x)) for x in num.flat), default=0) < _INT64_SAFE:
-        num = num.astype(np.int64)
-    last = net.depth - 1
-    for i, layer in enumerate(net.layers):
-        num, den = _IntLayer(layer).apply(num, den)
-        if i < last:
-            num = np.maximum(num, 0) if num.dtype != object else np.where(num > 0, num, 0)
-        num, den = _cancel_twos(num, den)
-    return [[Fraction(int(x), den) for x in row] for row in num]
+    return Evaluator(net)(inputs)

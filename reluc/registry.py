@@ -128,6 +128,8 @@ class Constructor:
     check: Callable[[dict[str, Any]], None] | None = None
     example: str = ""
     notes: str = ""
+    breakpoints: Callable[[dict[str, Any]], Sequence[Fraction]] | None = None
+    prove: Callable[[Net, dict[str, Any]], Any] | None = None
 
     @property
     def doc(self) -> str:
@@ -180,13 +182,25 @@ class Constructor:
 
 
 @dataclass(frozen=True)
+class Proof:
+    """Outcome of a construction-specific complete check (``prove`` hook).
+
+    ``status`` is ``proved``, ``failed`` (``counterexample`` is an input row) or
+    ``unsupported`` (the check does not apply; ``method`` says why)."""
+
+    status: str
+    method: str
+    counterexample: Sequence | None = None
+
+
+@dataclass(frozen=True)
 class Built:
-    """What a constructor may return instead of a bare Net: the network and the exact
-    worst-case error of this instance on its domain (nonzero only when data had to be
-    rounded to float64, e.g. pwl points with slopes like 1/3)."""
+    """What a constructor may return instead of a bare Net: ``rounded=True`` says that
+    the float64 weights are roundings of the construction's exact (rational) weights, as
+    for pwl points with slopes like 1/3; the compiler then states the error it causes."""
 
     net: Net
-    error_bound: Fraction = Fraction(0)
+    rounded: bool = False
 
 
 _REGISTRY: dict[str, Constructor] = {}
@@ -207,8 +221,20 @@ def register(
     check: Callable[[dict[str, Any]], None] | None = None,
     example: str = "",
     notes: str = "",
+    breakpoints: Callable[[dict[str, Any]], Sequence[Fraction]] | None = None,
+    prove: Callable[[Net, dict[str, Any]], Any] | None = None,
 ):
-    """Register a constructor function; see the module docstring."""
+    """Register a constructor function; see the module docstring.
+
+    Optional hooks for ``reluc verify --complete``:
+
+    ``breakpoints(params)``
+        for a reference of one variable that is continuous piecewise linear: every
+        point where its slope may change (the exact 1-D check then proves equality);
+    ``prove(net, params)``
+        a complete check specific to the construction (e.g. the 0-1 principle for
+        comparator networks), returning a :class:`reluc.analysis.verify.Proof`.
+    """
 
     def deco(fn: Callable[..., Net]) -> Callable[..., Net]:
         if name in _REGISTRY:
@@ -227,7 +253,7 @@ def register(
             name=name, summary=summary, build=fn, params=tuple(params), inputs=inputs,
             outputs=outputs, domain=domain, reference=reference, exact=exact,
             error_bound=error_bound, formulas=dict(formulas or {}), check=check,
-            example=example or name, notes=notes,
+            example=example or name, notes=notes, breakpoints=breakpoints, prove=prove,
         )  # fmt: skip
         return fn
 

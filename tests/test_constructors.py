@@ -163,9 +163,11 @@ def test_pwl_interpolates_exactly_with_at_most_one_neuron_per_kink_plus_one(poin
 
 
 def test_pwl_with_non_binary_data_is_rounded_and_says_how_much():
-    c = compile_spec("pwl points=0:0,3:1,6:0")  # slopes +-1/3
-    assert not c.exact
+    c = compile_spec("pwl points=0:0,3:1,6:0", "float64")  # slopes +-1/3
+    assert not c.exact and not c.dtype_rounded
     assert 0 < c.error_bound < Fraction(1, 2**50)
+    c32 = compile_spec("pwl points=0:0,3:1,6:0", "float32")
+    assert c.error_bound < c32.error_bound < Fraction(1, 2**20)
     from reluc.constructors.pwl import interpolate
 
     pts = c.spec.values["points"]

@@ -3,6 +3,7 @@ clear errors for foreign or damaged files."""
 
 import io
 import json
+from fractions import Fraction
 
 import numpy as np
 import onnx
@@ -22,14 +23,14 @@ SPECS = ["sort n=5", "max n=7", "sawtooth k=3", "pwl points=-1:0,0:1,1:0.5,2:0.5
 
 def onnx_bytes(text, dtype="float32"):
     buf = io.BytesIO()
-    formats.write(compile_spec(text), buf, "onnx", dtype)
+    formats.write(compile_spec(text, dtype), buf, "onnx")
     return buf.getvalue()
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_streamed_onnx_equals_protobuf_serialization_of_the_same_model(dtype):
-    compiled = compile_spec("sort n=6")
-    info = FileInfo.for_build(compiled, dtype, True)
+    compiled = compile_spec("sort n=6", dtype)
+    info = FileInfo.for_build(compiled)
     buf = io.BytesIO()
     write_onnx(compiled.net, info, buf, dtype)
     model = onnx.load_model_from_string(buf.getvalue())
@@ -74,9 +75,9 @@ def test_onnx_conventions(text, tmp_path):
 @pytest.mark.parametrize("fmt", ["onnx", "npz"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_reading_back_gives_the_same_network(text, fmt, dtype, tmp_path):
-    compiled = compile_spec(text)
+    compiled = compile_spec(text, dtype)
     path = tmp_path / f"n.{fmt}"
-    formats.write(compiled, str(path), fmt, dtype)
+    formats.write(compiled, str(path), fmt)
     net, info = formats.read(str(path))
     assert net.equals(compiled.net)
     assert info.spec == compiled.spec.canonical() and info.dtype == dtype
@@ -112,11 +113,14 @@ def test_same_spec_same_bytes_and_negative_zero_is_normalised():
 
 def test_weights_not_representable_in_float32_make_the_file_inexact(tmp_path):
     text = "pwl points=0:0,1:1.000000000931322574615478515625,2:0"  # slope 1 + 2^-30
-    c = compile_spec(text)
-    assert c.exact
-    w32 = formats.write(c, str(tmp_path / "a.onnx"), "onnx", "float32")
-    w64 = formats.write(c, str(tmp_path / "b.onnx"), "onnx", "float64")
+    c32, c64 = compile_spec(text, "float32"), compile_spec(text, "float64")
+    assert c64.exact and not c64.dtype_rounded
+    assert c32.dtype_rounded and not c32.exact
+    assert c32.error_bound == Fraction(1, 2**30)  # exact worst case: at x = 1
+    w32 = formats.write(c32, str(tmp_path / "a.onnx"), "onnx")
+    w64 = formats.write(c64, str(tmp_path / "b.onnx"), "onnx")
     assert w32.info.exact is False and w64.info.exact is True
+    assert formats.read(str(tmp_path / "a.onnx"))[1].error_bound == Fraction(1, 2**30)
 
 
 def foreign_model(nodes, inits, n_in=3, n_out=2, elem=TensorProto.FLOAT, inputs=None):

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from reluc.calculus import affine, compose, identity
 from reluc.net import Layer, Net
-from reluc.registry import Box, register
+from reluc.registry import Box, Proof, register
 from reluc.spec import Int, Param
 
 Stage = tuple[np.ndarray, np.ndarray]  # (min wires, max wires), disjoint
@@ -82,6 +82,136 @@ def _stage_net(n: int, lo: np.ndarray, hi: np.ndarray) -> Net:
                            np.ones(i.size), -np.ones(i.size), -np.ones(i.size)])  # fmt: skip
     b = sp.csr_array((vals, (rows, cols)), shape=(n, 2 * n))
     return Net([Layer(a, np.zeros(2 * n)), Layer(b, np.zeros(n))])
+
+
+def _right_inverse(n: int, lo: np.ndarray, hi: np.ndarray) -> sp.csr_array:
+    """R (2n x n) with B R = I for the stage's output map B: a hidden vector that the
+    output map sends to e_w. Idle w: h[2w] = 1; max wire j: h[2j] = h[2i+1] = 1;
+    min wire i: h[2i+1] = -1."""
+    partner = np.full(n, -1)
+    partner[lo] = hi
+    idle = np.setdiff1d(np.arange(n), np.concatenate([lo, hi]))
+    rows = np.concatenate([2 * idle, 2 * hi, 2 * lo + 1, 2 * lo + 1])
+    cols = np.concatenate([idle, hi, hi, lo])
+    vals = np.concatenate([np.ones(idle.size), np.ones(hi.size), np.ones(lo.size),
+                           -np.ones(lo.size)])  # fmt: skip
+    return sp.csr_array((vals, (rows, cols)), shape=(2 * n, n))
+
+
+def _parse_stage(a: sp.csr_array, n: int) -> Stage | None:
+    """The comparators of a stage from its input map A (2n x n), or None if A is not
+    exactly this module's stage layout."""
+    a = sp.csr_array(a)
+    a.sort_indices()
+    starts = a.indptr[0 : 2 * n : 2]  # row 2w of every wire w
+    two = (a.indptr[1 : 2 * n + 1 : 2] - starts) == 2
+    w = np.flatnonzero(two)
+    c0, c1 = a.indices[starts[w]], a.indices[starts[w] + 1]
+    v0, v1 = a.data[starts[w]], a.data[starts[w] + 1]
+    # row 2w = e_w - e_j: +1 on w, -1 on the partner j
+    first = (c0 == w) & (v0 == 1) & (v1 == -1)
+    second = (c1 == w) & (v1 == 1) & (v0 == -1)
+    lo = w[first | second]
+    hi = np.where(first, c1, c0)[first | second]
+    stage = (lo.astype(np.int64), hi.astype(np.int64))
+    if np.unique(np.concatenate(stage)).size != 2 * lo.size:
+        return None
+    expected = _stage_net(n, *stage).layers[0].weight
+    return stage if (expected != a).nnz == 0 else None
+
+
+def decompile(net: Net) -> list[Stage] | None:
+    """Recover the comparator schedule of a network in this module's layout.
+
+    Every hidden layer must have width 2n and zero biases; the first layer must be a
+    stage's input map A_1; each merged layer M_s must equal A_{s+1} B_s exactly, where
+    A_{s+1} = M_s R_s is read off with the right inverse R_s of B_s; the last layer must
+    be B_S. Returns the stages, or None if the network is not such a comparator network."""
+    n = net.n_in
+    if net.n_out != n or any(w != 2 * n for w in net.widths):
+        return None
+    if any(np.any(layer.bias) for layer in net.layers):
+        return None
+    if net.depth == 1:
+        eye = sp.identity(n, format="csr")
+        return [] if (net.layers[0].weight != eye).nnz == 0 else None
+    stage = _parse_stage(net.layers[0].weight, n)
+    if stage is None:
+        return None
+    stages = [stage]
+    for layer in net.layers[1:-1]:
+        out_map = _stage_net(n, *stages[-1]).layers[1].weight
+        a = sp.csr_array(layer.weight @ _right_inverse(n, *stages[-1]))
+        stage = _parse_stage(a, n)
+        if stage is None:
+            return None
+        merged = _stage_net(n, *stage).layers[0].weight @ out_map
+        if (sp.csr_array(merged) != layer.weight).nnz:
+            return None
+        stages.append(stage)
+    last = _stage_net(n, *stages[-1]).layers[1].weight
+    return stages if (last != net.layers[-1].weight).nnz == 0 else None
+
+
+MAX_ZERO_ONE = 20  # 2^20 binary inputs
+
+
+def run_stages(x: np.ndarray, stages: list[Stage]) -> np.ndarray:
+    """Apply a comparator schedule to the rows of ``x`` (min to the first wire)."""
+    x = x.copy()
+    for lo, hi in stages:
+        a, b = x[:, lo], x[:, hi]
+        x[:, lo], x[:, hi] = np.minimum(a, b), np.maximum(a, b)
+    return x
+
+
+def binary_inputs(n: int) -> np.ndarray:
+    """All 2^n rows of 0s and 1s."""
+    return ((np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1).astype(np.int8)
+
+
+def prove_sort(net: Net, params) -> Proof:
+    """Structure, then the 0-1 principle: the network is exactly the ReLU encoding of a
+    comparator schedule, and a comparator network sorts every real input iff it sorts
+    every 0-1 input (Knuth, TAOCP 5.3.4)."""
+    n = net.n_in
+    stages = decompile(net)
+    if stages is None:
+        return Proof("unsupported", "not recognised as a comparator network in reluc's layout")
+    if n > MAX_ZERO_ONE:
+        return Proof("unsupported", f"comparator structure verified ({len(stages)} stages), "
+                     f"but the 0-1 principle needs 2^{n} inputs (at most 2^{MAX_ZERO_ONE})")
+    x = binary_inputs(n)
+    bad = np.flatnonzero(np.any(np.diff(run_stages(x, stages), axis=1) < 0, axis=1))
+    method = f"comparator structure ({len(stages)} stages) + 0-1 principle on {2**n} inputs"
+    if bad.size:
+        return Proof("failed", method, x[bad[0]].tolist())
+    return Proof("proved", method)
+
+
+def _prove_tree(take_max: bool):
+    def prove(net: Net, params) -> Proof:
+        """The network is exactly reluc's balanced tree of max (min) gadgets, whose
+        leaves are the n inputs, each once: it computes the max (min) of all inputs."""
+        n = params["n"]
+        if not net.equals(tree_net(n, take_max)):
+            return Proof("unsupported", "not identical to reluc's gadget tree for this n")
+        # The tree circuit is a min/max formula; like the reference it commutes with
+        # every nondecreasing map, so equality on all 0-1 inputs proves it for all reals.
+        if n > MAX_ZERO_ONE:
+            return Proof("unsupported", f"gadget tree verified; 0-1 check needs 2^{n} inputs")
+        x = binary_inputs(n)
+        while x.shape[1] > 1:
+            m = x.shape[1]
+            pairs = (np.maximum if take_max else np.minimum)(x[:, 0 : m - 1 : 2], x[:, 1:m:2])
+            x = np.concatenate([pairs, x[:, m - 1 :]] if m % 2 else [pairs], axis=1)
+        ref = (np.max if take_max else np.min)(binary_inputs(n), axis=1)
+        method = f"gadget tree structure + 0-1 principle on {2**n} inputs"
+        bad = np.flatnonzero(x[:, 0] != ref)
+        return Proof("failed", method, binary_inputs(n)[bad[0]].tolist()) if bad.size else \
+            Proof("proved", method)
+
+    return prove
 
 
 def comparator_net(n: int, stages: list[Stage]) -> Net:
@@ -149,6 +279,7 @@ _N = Param("n", Int(min=1, max=1 << 24), 2, "number of inputs")
     reference=lambda p, x: [min(x), max(x)],
     formulas={"hidden_layers": "1", "width": "4", "neurons": "4", "nonzero_params": "12"},
     example="minmax",
+    prove=prove_sort,
 )
 def minmax() -> Net:
     """(x, y) -> (min(x, y), max(x, y)) with the seed paper's 4-neuron gadget:
@@ -166,6 +297,8 @@ def minmax() -> Net:
     reference=lambda p, x: [max(x)],
     formulas={"hidden_layers": "clog2(n)", "width": "3*(n//2) + 2*(n%2) if n > 1 else 0"},
     example="max n=16",
+    breakpoints=lambda p: [],
+    prove=_prove_tree(take_max=True),
 )
 def max_(n: int) -> Net:
     """max(x_1..x_n) by a balanced tree; each node is max(a, b) = b + relu(a-b) with b
@@ -184,6 +317,8 @@ def max_(n: int) -> Net:
     reference=lambda p, x: [min(x)],
     formulas={"hidden_layers": "clog2(n)", "width": "3*(n//2) + 2*(n%2) if n > 1 else 0"},
     example="min n=16",
+    breakpoints=lambda p: [],
+    prove=_prove_tree(take_max=False),
 )
 def min_(n: int) -> Net:
     """min(x_1..x_n) by a balanced tree of min(a, b) = b - relu(b-a) gadgets (3 neurons),
@@ -209,6 +344,8 @@ _S = "clog2(n)*(clog2(n)+1)//2"
         "nonzero_params": f"9*n*({_S}) - 3*n if n > 1 and n == 2**clog2(n) else None",
     },
     example="sort n=64",
+    breakpoints=lambda p: [],
+    prove=prove_sort,
     notes="For n not a power of two the comparators touching padding wires are pruned, "
     "so the network has exactly n inputs and width 2n.",
 )

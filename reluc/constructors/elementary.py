@@ -24,6 +24,7 @@ _N = Param("n", Int(min=1, max=1 << 24), 1, "number of inputs")
     formulas={"hidden_layers": "depth - 1", "width": "2*n if depth > 1 else 0",
               "neurons": "2*n*(depth - 1)"},
     example="identity n=4 depth=3",
+    breakpoints=lambda p: [],
 )
 def identity(n: int, depth: int) -> Net:
     """x -> x with depth-1 hidden layers of width 2n: x = relu(x) - relu(-x).
@@ -41,6 +42,7 @@ def identity(n: int, depth: int) -> Net:
     reference=lambda p, x: [max(v, 0) for v in x],
     formulas={"hidden_layers": "1", "width": "n", "neurons": "n", "nonzero_params": "2*n"},
     example="relu n=3",
+    breakpoints=lambda p: [0],
 )
 def relu(n: int) -> Net:
     """x -> max(x, 0) elementwise: one hidden layer of n neurons, identity output map."""
@@ -58,6 +60,7 @@ def relu(n: int) -> Net:
     reference=lambda p, x: [abs(v) for v in x],
     formulas={"hidden_layers": "1", "width": "2*n", "neurons": "2*n", "nonzero_params": "4*n"},
     example="abs n=2",
+    breakpoints=lambda p: [0],
 )
 def abs_(n: int) -> Net:
     """x -> |x| elementwise as relu(x) + relu(-x); hidden layout [relu(x), relu(-x)]."""

@@ -6,7 +6,6 @@ from fractions import Fraction
 
 import numpy as np
 
-from reluc import exact
 from reluc.net import Layer, Net
 from reluc.registry import Box, Built, register
 from reluc.spec import Int, Interval, Param, Points
@@ -30,6 +29,7 @@ def tent_power(k: int, x: Fraction) -> Fraction:
     formulas={"hidden_layers": "k", "width": "2", "neurons": "2*k", "params": "6*k + 1",
               "nonzero_params": "5*k", "pieces": "2**k"},
     example="sawtooth k=5",
+    breakpoints=lambda p: [Fraction(j, 2 ** p["k"]) for j in range(2 ** p["k"] + 1)],
 )
 def sawtooth(k: int) -> Net:
     """t^k on [0, 1], t(x) = 2 relu(x) - 4 relu(x - 1/2) (2x, then 2 - 2x). Each
@@ -124,6 +124,7 @@ def _is_double(v: Fraction) -> bool:
     domain=lambda p: Box.uniform(1, *p["domain"]),
     reference=lambda p, x: [interpolate(p["points"], x[0])],
     example="pwl points=0:0,1:1,2:0",
+    breakpoints=lambda p: [x for x, _ in p["points"]],
     notes="Outside the points the first and last pieces extend linearly. One neuron per "
     "kink (point where the slope changes), plus one when no set of slope changes cancels "
     "the first slope. Exact when kinks, slope changes and the constant are binary "
@@ -143,21 +144,4 @@ def pwl(points, domain) -> Built:
         w2 = np.array([[float(c) for _, _, c in terms]])
         net = Net([Layer(w1, b1), Layer(w2, np.array([float(const)]))])
         exact_data = [const] + [xk for xk, _, _ in terms] + [c for _, _, c in terms]
-    if all(_is_double(v) for v in exact_data):
-        return Built(net)
-    return Built(net, _worst_error(net, points, domain))
-
-
-def _worst_error(net: Net, points, domain) -> Fraction:
-    """max |net - f| on the domain: both are linear between consecutive kinks of either,
-    so the maximum is attained at a kink, a data point or an end of the domain."""
-    lo, hi = domain
-    cands = {lo, hi} | {x for x, _ in points}
-    if net.depth == 2:
-        layer = net.layers[0]
-        for a, b in zip(layer.weight.toarray().ravel(), layer.bias):
-            if a != 0:
-                cands.add(-Fraction(float(b)) / Fraction(float(a)))
-    cands = sorted(c for c in cands if lo <= c <= hi)
-    values = exact.evaluate(net, [[c] for c in cands])
-    return max(abs(v[0] - interpolate(points, c)) for v, c in zip(values, cands))
+    return Built(net, rounded=not all(_is_double(v) for v in exact_data))

@@ -13,8 +13,6 @@ import sys
 from dataclasses import dataclass
 from typing import BinaryIO
 
-import numpy as np
-
 from reluc.errors import NetworkFileError, RelucError
 from reluc.formats.atomic import atomic_output
 from reluc.formats.metadata import FileInfo
@@ -41,29 +39,21 @@ def format_for(path: str, explicit: str | None) -> str:
     return ext
 
 
-def representable(net: Net, dtype: str) -> bool:
-    """True if every weight and bias survives the cast to ``dtype`` unchanged."""
-    t = np.dtype(dtype)
-    return all(
-        np.array_equal(layer.weight.data.astype(t).astype(np.float64), layer.weight.data)
-        and np.array_equal(layer.bias.astype(t).astype(np.float64), layer.bias)
-        for layer in net.layers
-    )
-
-
 @dataclass(frozen=True)
 class Written:
     info: FileInfo
     size: int
 
 
-def write(compiled, target: str | BinaryIO, fmt: str, dtype: str = "float32") -> Written:
-    """Write a compiled network; ``target`` is a path (written atomically) or a stream."""
+def write(compiled, target: str | BinaryIO, fmt: str) -> Written:
+    """Write a compiled network (in its dtype); ``target`` is a path (written atomically)
+    or a binary stream."""
     if fmt not in FORMATS:
         raise RelucError(f"unknown format '{fmt}'; choose from {', '.join(FORMATS)}")
+    dtype = compiled.dtype
     if dtype not in DTYPES:
         raise RelucError(f"unknown dtype '{dtype}'; choose from {', '.join(DTYPES)}")
-    info = FileInfo.for_build(compiled, dtype, representable(compiled.net, dtype))
+    info = FileInfo.for_build(compiled)
 
     def emit(out: BinaryIO) -> int:
         if fmt == "onnx":

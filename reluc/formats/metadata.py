@@ -8,7 +8,8 @@ Stored as ONNX ``metadata_props`` (and as a JSON object in ``.npz``), keys sorte
 ``reluc.params``    the parameters as canonical JSON (rationals as exact strings)
 ``reluc.domain``    the input domain as JSON ``{"dim", "lo", "hi"}`` (null = unbounded)
 ``reluc.exact``     ``true`` if the file's own weights compute the reference exactly
-``reluc.error_bound`` sup-norm error bound on the domain (exact rational string)
+``reluc.error_bound`` sup-norm error bound on the domain (exact rational string; absent
+                    when unknown)
 ``reluc.dtype``     ``float32`` or ``float64``
 ``reluc.format``    version of this layout (``1``)
 ``reluc.version``   the reluc version that wrote the file
@@ -43,12 +44,12 @@ class FileInfo:
     format: str | None = None
 
     @classmethod
-    def for_build(cls, compiled, dtype: str, representable: bool) -> FileInfo:
+    def for_build(cls, compiled) -> FileInfo:
         return cls(
             spec=compiled.spec.canonical(), constructor=compiled.spec.name,
             params=compiled.spec.params_json(), domain=compiled.domain,
-            exact=compiled.exact and representable, error_bound=compiled.error_bound,
-            dtype=dtype, version=__version__, format=FORMAT_VERSION,
+            exact=compiled.exact, error_bound=compiled.error_bound,
+            dtype=compiled.dtype, version=__version__, format=FORMAT_VERSION,
         )  # fmt: skip
 
     def to_props(self) -> dict[str, str]:

@@ -1,0 +1,124 @@
+"""Exact linear pieces of a network with one input, in rational arithmetic.
+
+Along the input ``x`` every pre-activation is piecewise linear. Starting from one
+interval on which ``h(x) = x``, each layer maps the affine functions on every interval
+through ``W h + b``; ReLU then splits an interval where a pre-activation changes sign
+inside it and zeroes the inactive neurons on each part. The result is a partition of
+``[lo, hi]`` into intervals on which the network's output is affine: exact
+``(t0, t1, slope, intercept)`` per output, with no sampling. ReLU at most doubles the
+pieces of each neuron (Arora et al., Lemma D.5), so this is tractable for the deep, narrow
+1-D networks of the seed papers (sawtooth k=12: 4096 pieces).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from reluc.errors import NetworkError
+from reluc.net import Net
+
+
+@dataclass(frozen=True)
+class Piece:
+    t0: Fraction | None  # None: unbounded (-inf)
+    t1: Fraction | None  # None: unbounded (+inf)
+    slope: tuple[Fraction, ...]  # one per output
+    intercept: tuple[Fraction, ...]
+
+    def value(self, t: Fraction) -> tuple[Fraction, ...]:
+        return tuple(a * t + b for a, b in zip(self.slope, self.intercept))
+
+
+def _dense_fractions(layer):
+    w = layer.weight.toarray()
+    rows = [[Fraction(float(v)) for v in row] for row in w]
+    return rows, [Fraction(float(v)) for v in layer.bias]
+
+
+def _inside(r: Fraction, t0, t1) -> bool:
+    return (t0 is None or t0 < r) and (t1 is None or r < t1)
+
+
+def interior_point(t0, t1) -> Fraction:
+    """A point strictly inside the (possibly unbounded) interval."""
+    if t0 is None and t1 is None:
+        return Fraction(0)
+    if t0 is None:
+        return t1 - 1
+    if t1 is None:
+        return t0 + 1
+    return (t0 + t1) / 2
+
+
+def pieces(net: Net, lo: Fraction | None, hi: Fraction | None,
+           max_pieces: int = 1 << 20) -> list[Piece]:
+    """The affine pieces of ``net`` on ``[lo, hi]`` (None: unbounded), in order; adjacent
+    pieces with the same affine function are not merged (see :func:`merge`)."""
+    if net.n_in != 1:
+        raise NetworkError("exact piece enumeration needs a network with one input")
+    if lo is not None and hi is not None and not lo < hi:
+        raise NetworkError("piece enumeration needs an interval lo < hi")
+    lo = None if lo is None else Fraction(lo)
+    hi = None if hi is None else Fraction(hi)
+    # Each interval carries the affine functions a*x + b of the current layer's values.
+    cur = [(lo, hi, [Fraction(1)], [Fraction(0)])]
+    last = net.depth - 1
+    for k, layer in enumerate(net.layers):
+        w, bias = _dense_fractions(layer)
+        nxt = []
+        for t0, t1, a, b in cur:
+            za = [sum((wi * ai for wi, ai in zip(row, a) if wi), Fraction(0)) for row in w]
+            zb = [sum((wi * bi for wi, bi in zip(row, b) if wi), Fraction(0)) + c
+                  for row, c in zip(w, bias)]
+            if k == last:
+                nxt.append((t0, t1, za, zb))
+                continue
+            cuts = sorted({-q / p for p, q in zip(za, zb) if p and _inside(-q / p, t0, t1)})
+            bounds = [t0, *cuts, t1]
+            for s0, s1 in zip(bounds, bounds[1:]):
+                mid = interior_point(s0, s1)
+                on = [p * mid + q > 0 for p, q in zip(za, zb)]
+                nxt.append((s0, s1, [p if o else Fraction(0) for p, o in zip(za, on)],
+                            [q if o else Fraction(0) for q, o in zip(zb, on)]))
+        cur = nxt
+        if len(cur) > max_pieces:
+            raise NetworkError(f"more than {max_pieces} pieces; the complete check stops here")
+    return [Piece(t0, t1, tuple(a), tuple(b)) for t0, t1, a, b in cur]
+
+
+def merge(ps: list[Piece]) -> list[Piece]:
+    """Merge adjacent pieces on which the network has the same affine function."""
+    out: list[Piece] = []
+    for p in ps:
+        if out and out[-1].slope == p.slope and out[-1].intercept == p.intercept:
+            out[-1] = Piece(out[-1].t0, p.t1, p.slope, p.intercept)
+        else:
+            out.append(p)
+    return out
+
+
+def kinks(net: Net, lo: Fraction | None, hi: Fraction | None) -> list[Fraction]:
+    """Points of ``(lo, hi)`` where the output's slope changes."""
+    return [p.t0 for p in merge(pieces(net, lo, hi))[1:]]
+
+
+
+def describe_interval(lo, hi) -> str:
+    from reluc.spec import format_number
+
+    a = "(-inf" if lo is None else f"[{format_number(lo)}"
+    b = "inf)" if hi is None else f"{format_number(hi)}]"
+    return f"{a}, {b}"
+
+
+def worst_error(net: Net, reference, breakpoints, lo, hi) -> Fraction:
+    """Exact max |net - reference| on [lo, hi] (finite) for a continuous piecewise-linear
+    reference with the given breakpoints: both are affine between consecutive points of
+    (piece ends, breakpoints), so the maximum is attained at one of those points."""
+    worst = Fraction(0)
+    marks = sorted({Fraction(b) for b in breakpoints})
+    for p in pieces(net, lo, hi):
+        for t in [p.t0, *[m for m in marks if _inside(m, p.t0, p.t1)], p.t1]:
+            worst = max(worst, max(abs(g - Fraction(w)) for g, w in zip(p.value(t), reference(t))))
+    return worst
