@@ -32,7 +32,9 @@ build/%.npz: specs/%.spec | $(STAMP)
 	$(RELUC) build $< -o $@
 
 demo: $(NETWORKS)
-	@echo '--- sort 8 inputs: echo "5 -1 3 3 0 2.5 -7 1" | reluc eval build/sort8.onnx'
+	@echo '--- reluc verify --complete build/*.onnx'
+	@$(RELUC) verify --complete $(NETWORKS)
+	@echo '--- echo "5 -1 3 3 0 2.5 -7 1" | reluc eval build/sort8.onnx'
 	@echo "5 -1 3 3 0 2.5 -7 1" | $(RELUC) eval build/sort8.onnx
 	@echo '--- reluc stats build/sort64.onnx'
 	@$(RELUC) stats build/sort64.onnx

@@ -65,6 +65,7 @@ def bench_sort_dense(n: int, tmp: str) -> dict:
     row = {"case": f"sort n={n} (dense onnx, float32)"}
     row["build"] = measure(RELUC + ["build", f"sort n={n}", "-o", path, "-q"])
     row["stats"] = measure(RELUC + ["stats", path, "--json"])
+    row["verify"] = measure(RELUC + ["verify", path, "-q"])
     s = cli_json("stats", path, "--json")
     row.update({k: s[k] for k in ("hidden_layers", "width", "neurons", "params",
                                   "nonzero_params", "file_size")})
@@ -116,15 +117,17 @@ def main() -> None:
 def to_markdown(results: dict) -> str:
     m = results["machine"]
     lines = [f"Measured on {m['cpu']} ({m['cores']} cores), Python {m['python']}.", "",
-             "| case | build s | build peak MiB | file MB | stats s | stats peak MiB | hidden layers "
-             "| width | nonzeros | dense params | eval rows/s (ORT) | numpy.sort rows/s "
-             "| integers exact | float err (eps x max abs input) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| case | build s | build peak MiB | file MB | stats s | stats peak MiB | verify s "
+             "| verify peak MiB | hidden layers | width | nonzeros | dense params "
+             "| eval rows/s (ORT) | numpy.sort rows/s | integers exact "
+             "| float err (eps x max abs input) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results["rows"]:
         e = r["eval"]
         lines.append(
             f"| {r['case']} | {r['build']['seconds']} | {r['build']['peak_rss_mib']} | "
             f"{r['file_size'] / 1e6:.0f} | {r['stats']['seconds']} | {r['stats']['peak_rss_mib']} | "
+            f"{r['verify']['seconds']} | {r['verify']['peak_rss_mib']} | "
             f"{r['hidden_layers']} | {r['width']} | {r['nonzero_params']} | {r['params']:.3g} | "
             f"{e['rows_per_second_ort']} | {e['rows_per_second_numpy_sort']:.0f} | "
             f"{e['integers_exact']} | {e['float_max_error_in_eps_of_max_abs_input']} |"

@@ -56,6 +56,7 @@ def main():
       reluc build sort --n 64 -o sort64.onnx  build a network (or "sort n=64", or a .spec file)
       echo "3 1 2" | reluc eval sort3.onnx    evaluate rows of inputs
       reluc stats sort64.onnx --json          depth, widths, neurons, parameters
+      reluc verify --complete sort64.onnx     is the file what its spec promises?
     """
 
 
@@ -249,6 +250,100 @@ def eval_(network, input_, output):
         rows.write_text_rows(y, buf)
         with atomic_output(output) as f:
             f.write(buf.getvalue().encode())
+
+
+# -- verify -------------------------------------------------------------------------------
+
+
+def _short(values: list[str], limit: int = 12) -> str:
+    from fractions import Fraction
+
+    def show(v: str) -> str:
+        return f"{v} (~{float(Fraction(v)):.9g})" if "/" in v else v
+
+    head = " ".join(show(v) for v in values[:limit])
+    return head + (f" ... ({len(values)} values)" if len(values) > limit else "")
+
+
+def _verdict_line(r) -> str:
+    if r.verdict == "error":
+        return f"{r.file}: ERROR: {r.error}"
+    checks = {c.name: c for c in r.checks}
+    if r.verdict == "failed":
+        failed = next(c for c in r.checks if c.status == "fail")
+        return f"{r.file}: FAILED ({r.spec}): {failed.name} check: {failed.detail}"
+    parts = [checks[k].detail for k in ("complete", "exact", "float") if k in checks
+             and checks[k].status != "skip"]
+    if "complete" in checks and checks["complete"].status == "skip":
+        parts.append(f"no proof: {checks['complete'].detail}")
+    return f"{r.file}: {r.verdict} ({r.spec}): " + "; ".join(parts)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--spec", "spec_text", help="Verify against this spec instead of the file's own "
+              "(for foreign or hand-edited networks).")
+@click.option("--samples", type=click.IntRange(8, 10**6), default=200, show_default=True,
+              help="Number of test inputs for the exact and float checks.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the test inputs.")
+@click.option("--complete", is_flag=True,
+              help="Also prove, where tractable: exact linear pieces of one-input networks, "
+                   "the 0-1 principle for comparator networks.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON report.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
+def verify(files, spec_text, samples, seed, complete, as_json, quiet):
+    """Check that each network file computes what its spec promises.
+
+    The spec comes from the file's metadata (or --spec). The file's own weights are
+    evaluated in exact rational arithmetic on adversarial inputs from the constructor's
+    domain (exact constructions must give zero error, approximations stay within their
+    bound), then run through the file's runtime in its dtype (errors reported, and
+    judged against the network's floating-point rounding bound). With --complete the
+    check becomes a proof where one is tractable. Each verdict says which guarantee it
+    carries: proved or tested.
+
+    Exit status: 0 if every file passes, 1 if one fails (a counterexample is printed),
+    2 if a file cannot be read or checked.
+
+    \b
+    Examples:
+      reluc verify sort64.onnx
+      reluc verify --complete build/*.onnx
+      reluc verify --spec "sort n=8" exported.onnx --json
+    """
+    from reluc.analysis.verify import verify_file
+
+    show = not quiet and not as_json and sys.stderr.isatty()
+    reports = []
+    for path in files:
+        def progress(msg, path=path):
+            if show:
+                click.echo(f"verifying {path}: {msg}...", err=True)
+
+        r = verify_file(path, spec_text=spec_text, samples=samples, seed=seed,
+                        complete=complete, progress=progress)
+        reports.append(r)
+        if not as_json:
+            click.echo(_verdict_line(r))
+            cex = r.counterexample
+            if cex:
+                click.echo(f"  input:    {_short(cex['input'])}")
+                click.echo(f"  expected: {_short(cex['expected'])}")
+                click.echo(f"  actual:   {_short(cex['actual'])}")
+                click.echo(f"  (output {cex['output_index']} is off by {_short([cex['error']])})")
+    counts = {k: sum(r.verdict == k for r in reports)
+              for k in ("proved", "tested", "failed", "error")}
+    words = {"proved": "proved", "tested": "tested", "failed": "failed", "error": "unreadable"}
+    if as_json:
+        click.echo(json.dumps({"schema": 1, "files": [r.to_json() for r in reports],
+                               "summary": counts}, indent=2, sort_keys=True))
+    elif len(reports) > 1:
+        click.echo(f"{len(reports)} files: "
+                   + ", ".join(f"{v} {words[k]}" for k, v in counts.items()))
+    if counts["error"]:
+        sys.exit(2)
+    if counts["failed"]:
+        sys.exit(1)
 
 
 # -- stats --------------------------------------------------------------------------------

@@ -244,10 +244,10 @@ def verify_file(path: str, spec_text: str | None = None, samples: int = 200, see
         all_rows += rows
         all_want += want
     ok = worst_err <= tolerance
-    promise = "exact" if tolerance == 0 else f"error <= {_fmt(tolerance)}"
+    promise = "promised: exact" if tolerance == 0 else f"promised: error <= {_fmt(tolerance)}"
     report.checks.append(Check(
         "exact", "pass" if ok else "fail",
-        f"{len(all_rows)} inputs in exact arithmetic: max error {_fmt(worst_err)} ({promise})",
+        f"exact arithmetic on {len(all_rows)} inputs: max error {_fmt(worst_err)} ({promise})",
         {"inputs": len(all_rows), "max_error": _fmt(worst_err), "tolerance": _fmt(tolerance),
          "same_weights_as_build": bool(same)},
     ))  # fmt: skip
@@ -307,9 +307,8 @@ def _float_check(path, net, dtype, rows, want, tolerance, runner_factory) -> Che
         "max_bound": float(bound.max()),
         "max_error_over_bound": float((err / bound).max()) if np.all(bound > 0) else None,
     }  # fmt: skip
-    detail = (f"{dtype} runtime on {len(rows)} inputs: max error {err.max():.3g} "
-              f"({ulps.max():.3g} ulp of the output range), "
-              f"{'within' if ok else 'OVER'} the rounding bound")
+    detail = (f"{dtype} runtime: max error {err.max():.3g} ({ulps.max():.2g} ulp of the output "
+              f"range), {'within' if ok else 'OVER'} the rounding bound")
     return Check("float", "pass" if ok else "fail", detail, data)
 
 
