@@ -208,3 +208,40 @@ def test_the_rounding_bound_holds_for_float32_evaluation(data):
     ex = np.array([float(v) for v in exact.evaluate(net, [x.tolist()])[0]])
     bound = rounding_bound(net, x.reshape(1, -1), "float32")[0]
     assert np.all(np.abs(y32[0] - ex) <= bound)
+
+
+def test_a_runtime_that_errs_beyond_the_rounding_bound_fails_the_float_check(cli, tmp_path):
+    from reluc.analysis.evaluate import Runner
+    from reluc.analysis.verify import verify_file
+
+    path = build(cli, tmp_path, "sort n=4", "s.onnx")
+
+    class Sloppy(Runner):
+        def __call__(self, x):
+            y = super().__call__(x)
+            return y + np.float32(1e-2) * np.abs(y).max()
+
+    report = verify_file(str(path), runner_factory=Sloppy)
+    checks = {c.name: c for c in report.checks}
+    assert checks["exact"].status == "pass" and checks["float"].status == "fail"
+    assert report.verdict == "failed" and "OVER the rounding bound" in checks["float"].detail
+
+
+def test_the_registry_refuses_a_constructor_without_its_promises():
+    from reluc.registry import Box, register
+    from reluc.spec import Int, Param
+
+    def fn(n):
+        return None
+
+    common = dict(summary="x", params=[Param("n", Int(), 1)], inputs="n", outputs="n",
+                  domain=lambda p: Box.real(p["n"]))
+    with pytest.raises(ValueError, match="reference function"):
+        register("nothing1", reference=None, **common)(fn)
+    with pytest.raises(ValueError, match="exactly one of"):
+        register("nothing2", reference=lambda p, x: x, exact=False, **common)(fn)
+    with pytest.raises(ValueError, match="reserved"):
+        register("nothing3", reference=lambda p, x: x, **{**common, "params": [
+            Param("dtype", Int(), 1)]})(lambda dtype: None)
+    with pytest.raises(ValueError, match="registered twice"):
+        register("sort", reference=lambda p, x: x, **common)(fn)

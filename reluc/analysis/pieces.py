@@ -12,6 +12,7 @@ pieces of each neuron (Arora et al., Lemma D.5), so this is tractable for the de
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -104,6 +105,13 @@ def kinks(net: Net, lo: Fraction | None, hi: Fraction | None) -> list[Fraction]:
 
 
 
+def marks_inside(marks: list[Fraction], t0, t1) -> list[Fraction]:
+    """The sorted ``marks`` strictly inside (t0, t1) (None: unbounded), by bisection."""
+    i = 0 if t0 is None else bisect.bisect_right(marks, t0)
+    j = len(marks) if t1 is None else bisect.bisect_left(marks, t1)
+    return marks[i:j]
+
+
 def describe_interval(lo, hi) -> str:
     from reluc.spec import format_number
 
@@ -119,6 +127,6 @@ def worst_error(net: Net, reference, breakpoints, lo, hi) -> Fraction:
     worst = Fraction(0)
     marks = sorted({Fraction(b) for b in breakpoints})
     for p in pieces(net, lo, hi):
-        for t in [p.t0, *[m for m in marks if _inside(m, p.t0, p.t1)], p.t1]:
+        for t in [p.t0, *marks_inside(marks, p.t0, p.t1), p.t1]:
             worst = max(worst, max(abs(g - Fraction(w)) for g, w in zip(p.value(t), reference(t))))
     return worst

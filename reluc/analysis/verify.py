@@ -343,7 +343,7 @@ def _prove_1d(net, ctor, values, box, tolerance) -> Proof:
     checked = 0
     where = pieces_mod.describe_interval(lo, hi)
     for p in ps:
-        inner = [m for m in marks if pieces_mod._inside(m, p.t0, p.t1)]
+        inner = pieces_mod.marks_inside(marks, p.t0, p.t1)
         bounds = [p.t0, *inner, p.t1]
         for s0, s1 in zip(bounds, bounds[1:]):
             if s0 is None and s1 is None:
