@@ -172,7 +172,11 @@ class Constructor:
                 self.check(values)
             except ValueError as e:
                 raise SpecError(f"{self.name}: {e}") from None
-        return Spec(self.name, tuple(values.items()), tuple(p.type for p in self.params))
+        from reluc.spec import _SHOWN
+
+        implicit = tuple(p.default if p.implicit else _SHOWN for p in self.params)
+        return Spec(self.name, tuple(values.items()), tuple(p.type for p in self.params),
+                    implicit)
 
     def dims(self, values: dict[str, Any]) -> tuple[int, int]:
         return eval_formula(self.inputs, values), eval_formula(self.outputs, values)
@@ -266,6 +270,13 @@ def _load() -> None:
 
 def get(name: str) -> Constructor:
     _load()
+    from reluc.constructors.comparators import REFUSED
+
+    if name in REFUSED:
+        raise SpecError(
+            f"{name} cannot be built: {REFUSED[name]}, and a ReLU network computes only "
+            "continuous (piecewise-linear) functions; see max, min, sort, topk, kth, median"
+        )
     try:
         return _REGISTRY[name]
     except KeyError:

@@ -130,27 +130,40 @@ class Number(ParamType):
 
 
 class Interval(ParamType):
-    """A closed interval ``lo,hi`` with ``lo < hi``."""
+    """A closed interval ``lo,hi`` with ``lo < hi``; with ``infinite=True`` an end may be
+    ``-inf`` / ``inf`` (stored as None)."""
 
     name = "interval lo,hi"
 
-    def parse(self, text: str) -> tuple[Fraction, Fraction]:
+    def __init__(self, infinite: bool = False):
+        self.infinite = infinite
+
+    def parse(self, text: str):
         parts = text.split(",")
         if len(parts) != 2:
             raise ValueError(f"must be an interval lo,hi like -1,1, got '{text}'")
-        try:
-            lo, hi = (parse_number(p) for p in parts)
-        except ValueError:
-            raise ValueError(f"must be an interval of two numbers lo,hi, got '{text}'")
-        if not lo < hi:
+        ends = []
+        for part, inf in zip(parts, ("-inf", "inf")):
+            if self.infinite and part.strip() in (inf, inf.replace("inf", "infinity")):
+                ends.append(None)
+                continue
+            try:
+                ends.append(parse_number(part))
+            except ValueError:
+                extra = " (or -inf / inf)" if self.infinite else ""
+                raise ValueError(f"must be an interval of two numbers{extra} lo,hi, got '{text}'")
+        lo, hi = ends
+        if lo is not None and hi is not None and not lo < hi:
             raise ValueError(f"must have lo < hi, got '{text}'")
         return (lo, hi)
 
     def format(self, value) -> str:
-        return ",".join(format_number(v) for v in value)
+        lo, hi = value
+        return ",".join(["-inf" if lo is None else format_number(lo),
+                         "inf" if hi is None else format_number(hi)])
 
-    def to_json(self, value) -> list[str]:
-        return [format_number(v) for v in value]
+    def to_json(self, value) -> list[str | None]:
+        return [None if v is None else format_number(v) for v in value]
 
 
 class Points(ParamType):
@@ -204,12 +217,15 @@ class Choice(ParamType):
 
 @dataclass(frozen=True)
 class Param:
-    """A constructor parameter. ``default=None`` means the parameter is required."""
+    """A constructor parameter. ``default=None`` means the parameter is required.
+    ``implicit=True``: the canonical spec leaves the parameter out while it has its
+    default (for neutral defaults such as an unbounded domain)."""
 
     name: str
     type: ParamType
     default: Any = None
     help: str = ""
+    implicit: bool = False
 
 
 # -- specs --------------------------------------------------------------------------------
@@ -230,14 +246,17 @@ class Spec:
     name: str
     params: tuple[tuple[str, Any], ...]
     types: tuple[ParamType, ...]
+    implicit: tuple[Any, ...] = ()  # per parameter: its default if implicit, else _SHOWN
 
     @property
     def values(self) -> dict[str, Any]:
         return dict(self.params)
 
     def canonical(self) -> str:
-        """The one text form of this spec, e.g. ``sort n=64``."""
-        parts = [self.name] + [f"{k}={t.format(v)}" for (k, v), t in zip(self.params, self.types)]
+        """The one text form of this spec, e.g. ``sort n=64 method=best``."""
+        hide = self.implicit or (_SHOWN,) * len(self.params)
+        parts = [self.name] + [f"{k}={t.format(v)}" for (k, v), t, h in
+                               zip(self.params, self.types, hide) if h is _SHOWN or v != h]
         return " ".join(parts)
 
     def params_json(self) -> dict[str, Any]:
@@ -247,6 +266,7 @@ class Spec:
         return self.canonical()
 
 
+_SHOWN = object()
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 

@@ -35,7 +35,7 @@ def test_build_to_stdout_writes_the_same_bytes(cli, tmp_path):
 def test_build_reports_what_it_wrote_on_stderr(cli, tmp_path):
     r = cli("build", "sort n=8", "-o", tmp_path / "s.onnx")
     assert r.stdout == ""
-    assert "sort n=8, 6 hidden layers, width 16" in r.stderr
+    assert "sort n=8 method=best, 6 hidden layers, width 16" in r.stderr
 
 
 @pytest.mark.parametrize(
@@ -158,9 +158,9 @@ def test_sawtooth_10_has_1024_pieces_through_onnxruntime(cli, tmp_path):
 
 def test_stats_json(cli, tmp_path):
     path = tmp_path / "s.onnx"
-    cli("build", "sort n=16", "-o", path)
+    cli("build", "sort n=16 method=bitonic", "-o", path)
     s = json.loads(cli("stats", path, "--json").stdout)
-    assert s["schema"] == 1 and s["spec"] == "sort n=16"
+    assert s["schema"] == 1 and s["spec"] == "sort n=16 method=bitonic"
     assert (s["inputs"], s["outputs"], s["depth"], s["hidden_layers"]) == (16, 16, 11, 10)
     assert s["neuron_layers"] == 12 and s["width"] == 32 and s["widths"] == [32] * 10
     assert s["neurons"] == 320
@@ -214,6 +214,6 @@ def test_python_dash_m_runs_the_cli(tmp_path):
                        capture_output=True, check=True)
     r2 = subprocess.run([sys.executable, "-m", "reluc", "stats", "-", "--json"],
                         input=r.stdout, capture_output=True, check=True)
-    assert json.loads(r2.stdout)["spec"] == "sort n=3"
+    assert json.loads(r2.stdout)["spec"] == "sort n=3 method=best"
     r3 = subprocess.run([sys.executable, "-m", "reluc", "--help"], capture_output=True, text=True)
     assert r3.stdout.startswith("Usage: reluc")

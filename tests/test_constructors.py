@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from reluc import exact, registry
 from reluc.compiler import compile_spec
-from reluc.constructors.comparators import bitonic_stages
+from reluc.constructors.schedules import (PUBLISHED_DEPTH, binary_inputs, bitonic_stages,
+                                          oddeven_stages, run_stages, sort_stages)
 
 
 def build(text):
@@ -29,33 +30,78 @@ def sort_inputs(n, rng):
     return rows
 
 
+@pytest.mark.parametrize("method", ["bitonic", "oddeven", "best"])
 @pytest.mark.parametrize("n", range(1, 34))
-def test_sort_sorts_exactly_for_every_n(n):
-    net = build(f"sort n={n}")
+def test_sort_sorts_exactly_for_every_n(n, method):
+    net = build(f"sort n={n} method={method}")
     rows = sort_inputs(n, random.Random(n))
     assert exact.evaluate(net, rows) == [sorted(r) for r in rows]
 
 
-@pytest.mark.parametrize("n", range(1, 13))
-def test_sort_schedule_sorts_all_binary_inputs(n):
+@pytest.mark.parametrize("n", [2, 3, 7, 16, 33])
+def test_sort_on_a_bounded_domain_is_exact_and_narrower(n):
+    lo, hi = Fraction(-5, 2), Fraction(7)
+    net = build(f"sort n={n} method=bitonic domain=-2.5,7")
+    wide = build(f"sort n={n} method=bitonic")
+    rng = random.Random(n)
+    rows = [[lo + (hi - lo) * Fraction(rng.randint(0, 2**20), 2**20) for _ in range(n)]
+            for _ in range(40)] + [[lo] * n, [hi] * n]
+    assert exact.evaluate(net, rows) == [sorted(r) for r in rows]
+    stages = bitonic_stages(n)
+    assert net.widths == tuple(n + s[0].size for s in stages)  # 3 per comparator, 1 per idle wire
+    assert net.width < wide.width == 2 * n
+
+
+def test_bounded_bitonic_1024_has_width_1536_from_its_schedule():
+    stages = bitonic_stages(1024)
+    assert max(1024 + s[0].size for s in stages) == 1536
+
+
+@pytest.mark.parametrize("method", ["bitonic", "oddeven", "best"])
+@pytest.mark.parametrize("n", range(1, 17))
+def test_every_schedule_sorts_all_binary_inputs(n, method):
     """0-1 principle on the comparator schedule itself (not only on samples)."""
-    x = np.array(list(itertools.product([0, 1], repeat=n)))
-    for lo, hi in bitonic_stages(n):
-        a, b = x[:, lo].copy(), x[:, hi].copy()
-        x[:, lo], x[:, hi] = np.minimum(a, b), np.maximum(a, b)
+    x = run_stages(binary_inputs(n), sort_stages(n, method))
     assert np.all(np.diff(x, axis=1) >= 0)
+    for lo, hi in sort_stages(n, method):
+        assert np.all(lo < hi) and np.unique(np.concatenate([lo, hi])).size == 2 * lo.size
 
 
+def test_comparator_counts_match_batcher():
+    for p in range(1, 11):
+        n = 2**p
+        assert sum(s[0].size for s in bitonic_stages(n)) == n * p * (p + 1) // 4
+        assert sum(s[0].size for s in oddeven_stages(n)) == (p * p - p + 4) * 2 ** (p - 2) - 1
+        assert len(bitonic_stages(n)) == len(oddeven_stages(n)) == p * (p + 1) // 2
+
+
+def test_best_reaches_the_published_depth():
+    for n in range(1, 17):
+        depth = len(sort_stages(n, "best"))
+        if n in (11, 12):  # best available here: pruned from 16 inputs
+            assert depth == PUBLISHED_DEPTH[n] + 1
+        else:
+            assert depth == PUBLISHED_DEPTH[n], n
+        assert depth <= len(bitonic_stages(n))
+
+
+@pytest.mark.parametrize("method", ["bitonic", "oddeven", "best"])
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13, 16, 31, 32, 33, 64])
-def test_sort_matches_its_size_formulas(n):
+def test_sort_matches_its_size_formulas(n, method):
     ctor = registry.get("sort")
-    net = build(f"sort n={n}")
-    f = ctor.formula_values({"n": n})
-    assert net.hidden_layers == f["hidden_layers"]
+    net = build(f"sort n={n} method={method}")
+    f = ctor.formula_values({"n": n, "method": method, "domain": (None, None)})
+    assert net.hidden_layers == f["hidden_layers"] == len(sort_stages(n, method))
     assert net.width == f["width"]
-    assert net.neurons == f["neurons"]
+    assert net.neurons == 2 * n * net.hidden_layers
     if f["nonzero_params"] is not None:
         assert net.nonzero_params == f["nonzero_params"]
+
+
+def test_oddeven_has_fewer_nonzeros_than_bitonic():
+    for n in (8, 16, 64, 100):
+        a, b = build(f"sort n={n} method=oddeven"), build(f"sort n={n} method=bitonic")
+        assert a.nonzero_params < b.nonzero_params and a.depth == b.depth
 
 
 def test_sort_1024_depth_from_the_schedule_alone():
@@ -66,6 +112,34 @@ def test_sort_1024_depth_from_the_schedule_alone():
     assert sum(s[0].size for s in stages) == 28160  # N L (L+1) / 4 comparators
 
 
+@pytest.mark.parametrize("n", [1, 2, 5, 8, 9, 16])
+def test_selection_networks_are_exact_and_strictly_smaller_than_sort(n):
+    rows = sort_inputs(n, random.Random(7 * n))
+    full = build(f"sort n={n}")
+    for k in range(1, n + 1):
+        top, kth = build(f"topk n={n} k={k}"), build(f"kth n={n} k={k}")
+        assert exact.evaluate(top, rows) == [sorted(r, reverse=True)[:k] for r in rows]
+        assert exact.evaluate(kth, rows) == [[sorted(r)[k - 1]] for r in rows]
+        if n > 1:
+            assert kth.nonzero_params < full.nonzero_params and kth.neurons < full.neurons
+            if k < n:
+                assert top.neurons < full.neurons
+    med = build(f"median n={n}")
+    want = [[sorted(r)[n // 2] if n % 2 else (sorted(r)[n // 2 - 1] + sorted(r)[n // 2]) / 2]
+            for r in rows]
+    assert exact.evaluate(med, rows) == want
+    if n > 2:
+        assert med.neurons < full.neurons
+
+
+@pytest.mark.parametrize("name", ["argmax", "step", "sign"])
+def test_discontinuous_functions_are_refused_with_the_reason(name):
+    from reluc.errors import SpecError
+
+    with pytest.raises(SpecError, match="continuous"):
+        compile_spec(name)
+
+
 @pytest.mark.parametrize("n", range(1, 18))
 def test_max_and_min(n):
     rng = random.Random(100 + n)
@@ -73,7 +147,7 @@ def test_max_and_min(n):
     mx, mn = build(f"max n={n}"), build(f"min n={n}")
     assert exact.evaluate(mx, rows) == [[max(r)] for r in rows]
     assert exact.evaluate(mn, rows) == [[min(r)] for r in rows]
-    f = registry.get("max").formula_values({"n": n})
+    f = registry.get("max").formula_values({"n": n, "domain": (None, None)})
     assert mx.hidden_layers == f["hidden_layers"] == (n - 1).bit_length()
     assert mx.width == f["width"] and mn.width == f["width"]
 
@@ -81,6 +155,7 @@ def test_max_and_min(n):
 def test_minmax_gadget():
     net = build("minmax")
     assert net.widths == (4,) and net.nonzero_params == 12
+    assert build("minmax domain=0,1").widths == (3,)
     rows = [[3, -1], [-1, 3], [2, 2], [Fraction(1, 3), Fraction(-5, 7)]]
     assert exact.evaluate(net, rows) == [[min(r), max(r)] for r in rows]
 

@@ -92,7 +92,7 @@ def test_npz_layout_is_plain_arrays(tmp_path):
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(str(z["meta"][()]))
         assert meta["layers"] == 4 and meta["dtype"] == "float32"
-        assert meta["metadata"]["reluc.spec"] == "sort n=4"
+        assert meta["metadata"]["reluc.spec"] == "sort n=4 method=best"
         assert z["w0_shape"].tolist() == [8, 4] and z["b0"].dtype == np.float32
         assert z["w0_indices"].dtype == np.int32 and z["w0_indptr"].shape == (9,)
 

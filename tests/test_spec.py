@@ -16,7 +16,9 @@ def resolve(text):
 
 
 def test_defaults_are_filled_in_and_canonical_form_lists_every_parameter():
-    assert resolve("sort").canonical() == "sort n=8"
+    assert resolve("sort").canonical() == "sort n=8 method=best"
+    assert resolve("sort domain=-inf,inf").canonical() == "sort n=8 method=best"  # implicit
+    assert resolve("sort domain=0,1").canonical() == "sort n=8 method=best domain=0,1"
     assert resolve("pwl points=0:0,1:1,2:0").canonical() == "pwl points=0:0,1:1,2:0 domain=0,2"
 
 

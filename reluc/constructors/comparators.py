@@ -1,173 +1,177 @@
-"""Comparator networks: minmax, max, min, sort.
+"""Comparator networks as ReLU networks: minmax, max, min, sort, topk, kth, median.
 
-A comparator stage on ``n`` wires becomes one hidden layer of ``2n`` neurons; wire ``w``
-owns neurons ``2w`` and ``2w+1``. For a comparator sending ``min`` to wire ``i`` and
-``max`` to wire ``j`` (``x = x_i``, ``y = x_j``)::
+A comparator stage becomes one hidden layer. For a comparator sending ``min`` to wire
+``i`` and ``max`` to wire ``j`` (``x = x_i``, ``y = x_j``), on the real line::
 
-    h[2i] = relu(x - y)   h[2i+1] = relu(y - x)   h[2j] = relu(y)   h[2j+1] = relu(-y)
-    min = h[2j] - h[2j+1] - h[2i+1]   ( = y - relu(y - x) )
-    max = h[2j] - h[2j+1] + h[2i]     ( = y + relu(x - y) )
+    relu(x - y), relu(y - x)      (owned by wire i)
+    relu(y), relu(-y)             (owned by wire j: y = relu(y) - relu(-y))
+    min = y - relu(y - x),  max = y + relu(x - y)
 
-and an idle wire passes through ``h[2w] = relu(x_w)``, ``h[2w+1] = relu(-x_w)``,
-``x_w = h[2w] - h[2w+1]``. This is the minmax gadget of the seed paper (4 neurons per
-comparator, 2 per idle wire), so every hidden layer has width exactly ``2n`` and a
-comparator network of depth ``D`` becomes a ReLU network with ``D`` hidden layers.
-The output map of one stage is merged with the input map of the next
-(:func:`reluc.calculus.compose`). All weights are 0 or +-1, so the network is exact.
+and an idle wire passes as ``relu(x), relu(-x)``: the seed paper's 4-neuron gadget, so a
+hidden layer has width exactly ``2n``. With a bounded domain (``domain=lo,hi``) the
+inputs are first shifted by ``c = floor(lo)`` so that every wire value ``u = x - c`` is
+``>= 0`` and ``relu(u) = u``: a comparator needs 3 neurons (``relu(x-y), relu(y-x),
+relu(y)``) and an idle wire 1, and ``c`` is added back at the end. Neurons are laid out
+wire by wire (wire ``w``'s neurons, then wire ``w+1``'s). The output map of one stage is
+merged with the input map of the next (:func:`reluc.calculus.compose`); all weights
+are 0 or +-1, so the networks are exact.
 
-``max``/``min`` of ``n`` numbers use a balanced tree of 3-neuron gadgets
-(``max(a, b) = b + relu(a - b)``, with ``b = relu(b) - relu(-b)``), ``ceil(log2 n)``
-hidden layers.
+Selection networks (``topk``, ``kth``, ``median``) are a sort followed by the selection
+of the wanted outputs, after :func:`reluc.passes.prune_dead` removed every neuron that
+cannot reach them. ``max``/``min`` use a balanced tree of 3-neuron gadgets
+(``max(a, b) = b + relu(a - b)``), 2 with a bounded domain.
+
+ReLU networks compute continuous functions only, so ``argmax`` or a threshold cannot be
+computed exactly; those names are refused with that explanation (:data:`REFUSED`).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 
-from reluc.calculus import affine, compose, identity
+from reluc import passes
+from reluc.calculus import affine, compose, identity, select
+from reluc.constructors.schedules import Stage, binary_inputs, run_stages, sort_stages
 from reluc.net import Layer, Net
 from reluc.registry import Box, Proof, register
-from reluc.spec import Int, Param
+from reluc.spec import Choice, Int, Interval, Param
 
-Stage = tuple[np.ndarray, np.ndarray]  # (min wires, max wires), disjoint
-
-
-def _clog2(n: int) -> int:
-    return (n - 1).bit_length() if n > 1 else 0
+# -- the gadget layout --------------------------------------------------------------------
 
 
-def bitonic_stages(n: int) -> list[Stage]:
-    """Batcher's bitonic sorter for ``n`` wires, every comparator ascending (min to the
-    lower wire), pruned to ``n`` wires.
-
-    The schedule is the one for ``N = 2^ceil(log2 n)`` wires in the form whose merges
-    start with a mirrored step (compare ``i`` with ``i XOR (k-1)`` in blocks of ``k``)
-    followed by half-cleaners (``i`` with ``i XOR j``). Since every comparator puts the
-    maximum on the higher wire, wires ``>= n`` padded with ``+inf`` never change, so the
-    comparators touching them are no-ops and are dropped instead of padding the network.
-    For ``N/2 < n <= N`` no stage becomes empty: ``p(p+1)/2`` stages, ``p = ceil(log2 n)``.
-    """
-    size = 1 << _clog2(n)
-    wires = np.arange(size)
-    stages = []
-    k = 2
-    while k <= size:
-        steps = [k - 1] + [j for j in (k >> s for s in range(2, k.bit_length())) if j >= 1]
-        for mask in steps:
-            partner = wires ^ mask
-            lo = wires[(wires < partner) & (partner < n)]
-            stages.append((lo, lo ^ mask))
-        k *= 2
-    return [s for s in stages if s[0].size]
+def _offsets(n: int, lo: np.ndarray, bounded: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Neurons per wire (2 for a min wire; otherwise 2 on R, 1 when bounded) and offsets."""
+    is_lo = np.zeros(n, dtype=bool)
+    is_lo[lo] = True
+    count = np.where(is_lo, 2, 1 if bounded else 2)
+    return count, np.concatenate([[0], np.cumsum(count)[:-1]])
 
 
-def _stage_net(n: int, lo: np.ndarray, hi: np.ndarray) -> Net:
-    """One comparator stage as a one-hidden-layer net (layout in the module docstring)."""
-    partner = np.full(n, -1)
-    partner[lo] = hi
-    is_lo = partner >= 0
-    rest = np.flatnonzero(~is_lo)  # max wires and idle wires: relu(x), relu(-x)
-    i, j = lo, hi
-    rows = np.concatenate([2 * rest, 2 * rest + 1, 2 * i, 2 * i, 2 * i + 1, 2 * i + 1])
-    cols = np.concatenate([rest, rest, i, j, i, j])
-    vals = np.concatenate([np.ones(rest.size), -np.ones(rest.size),
-                           np.ones(i.size), -np.ones(i.size), -np.ones(i.size), np.ones(i.size)])  # fmt: skip
-    a = sp.csr_array((vals, (rows, cols)), shape=(2 * n, n))
+def _coo(rows, cols, vals, shape) -> sp.csr_array:
+    return sp.csr_array((np.concatenate(vals).astype(np.float64),
+                         (np.concatenate(rows), np.concatenate(cols))), shape=shape)
+
+
+def stage_maps(n: int, lo: np.ndarray, hi: np.ndarray, bounded: bool):
+    """Input map A (H x n), output map B (n x H) and right inverse R (H x n, B R = I)."""
+    count, off = _offsets(n, lo, bounded)
+    h = int(count.sum())
+    rest = np.setdiff1d(np.arange(n), lo)  # max wires and idle wires
     idle = np.setdiff1d(rest, hi)
-    rows = np.concatenate([idle, idle, j, j, j, i, i, i])
-    cols = np.concatenate([2 * idle, 2 * idle + 1, 2 * j, 2 * j + 1, 2 * i, 2 * j, 2 * j + 1, 2 * i + 1])
-    vals = np.concatenate([np.ones(idle.size), -np.ones(idle.size),
-                           np.ones(j.size), -np.ones(j.size), np.ones(j.size),
-                           np.ones(i.size), -np.ones(i.size), -np.ones(i.size)])  # fmt: skip
-    b = sp.csr_array((vals, (rows, cols)), shape=(n, 2 * n))
-    return Net([Layer(a, np.zeros(2 * n)), Layer(b, np.zeros(n))])
+    one = np.ones
+    # A: rest wires relu(x) (and relu(-x) on R); min wires relu(x-y), relu(y-x)
+    rows, cols, vals = [off[rest], off[lo], off[lo], off[lo] + 1, off[lo] + 1], \
+        [rest, lo, hi, lo, hi], [one(rest.size), one(lo.size), -one(lo.size), -one(lo.size),
+                                 one(lo.size)]  # fmt: skip
+    if not bounded:
+        rows.append(off[rest] + 1)
+        cols.append(rest)
+        vals.append(-one(rest.size))
+    a = _coo(rows, cols, vals, (h, n))
+    # B: idle u = h[o]; min = y - relu(y-x); max = y + relu(x-y), y read from wire j's neurons
+    y_rows = [idle, lo, hi]
+    y_src = [idle, hi, hi]
+    rows = [r for r in y_rows] + [lo, hi]
+    cols = [off[s] for s in y_src] + [off[lo] + 1, off[lo]]
+    vals = [one(r.size) for r in y_rows] + [-one(lo.size), one(lo.size)]
+    if not bounded:  # y = relu(y) - relu(-y)
+        rows += y_rows
+        cols += [off[s] + 1 for s in y_src]
+        vals += [-one(r.size) for r in y_rows]
+    b = _coo(rows, cols, vals, (n, h))
+    # R: idle e_o; max wire j: h[o_j] = h[o_i + 1] = 1; min wire i: h[o_i + 1] = -1
+    r = _coo([off[idle], off[hi], off[lo] + 1, off[lo] + 1], [idle, hi, hi, lo],
+             [one(idle.size), one(hi.size), one(lo.size), -one(lo.size)], (h, n))
+    return a, b, r
 
 
-def _right_inverse(n: int, lo: np.ndarray, hi: np.ndarray) -> sp.csr_array:
-    """R (2n x n) with B R = I for the stage's output map B: a hidden vector that the
-    output map sends to e_w. Idle w: h[2w] = 1; max wire j: h[2j] = h[2i+1] = 1;
-    min wire i: h[2i+1] = -1."""
-    partner = np.full(n, -1)
-    partner[lo] = hi
-    idle = np.setdiff1d(np.arange(n), np.concatenate([lo, hi]))
-    rows = np.concatenate([2 * idle, 2 * hi, 2 * lo + 1, 2 * lo + 1])
-    cols = np.concatenate([idle, hi, hi, lo])
-    vals = np.concatenate([np.ones(idle.size), np.ones(hi.size), np.ones(lo.size),
-                           -np.ones(lo.size)])  # fmt: skip
-    return sp.csr_array((vals, (rows, cols)), shape=(2 * n, n))
+def shift_of(domain) -> int | None:
+    """The input shift for a bounded domain: floor(lo), or None on R (lo = -inf)."""
+    lo = domain[0] if domain else None
+    return None if lo is None else math.floor(lo)
 
 
-def _parse_stage(a: sp.csr_array, n: int) -> Stage | None:
-    """The comparators of a stage from its input map A (2n x n), or None if A is not
-    exactly this module's stage layout."""
+def comparator_net(n: int, stages: list[Stage], shift: int | None = None) -> Net:
+    """The ReLU network of a comparator schedule on ``n`` wires (one hidden layer a stage);
+    ``shift``: a lower bound of every input (the bounded layout), None for R."""
+    if not stages:
+        return identity(n)
+    bounded = shift is not None
+    nets = []
+    for lo, hi in stages:
+        a, b, _ = stage_maps(n, lo, hi, bounded)
+        nets.append(Net([Layer(a, np.zeros(a.shape[0])), Layer(b, np.zeros(n))]))
+    if bounded:
+        eye = sp.identity(n, format="csr")
+        nets = [affine(eye, np.full(n, -float(shift)))] + nets + [affine(eye, np.full(n, float(shift)))]
+    return compose(*nets)
+
+
+def _parse_stage(a: sp.csr_array, n: int, bounded: bool) -> Stage | None:
+    """The comparators of a stage from its input map, or None if the map is not exactly
+    this module's layout for them. A min wire i with partner j owns two consecutive rows
+    e_i - e_j and e_j - e_i; read the first of each such pair, then rebuild and compare."""
     a = sp.csr_array(a)
     a.sort_indices()
-    starts = a.indptr[0 : 2 * n : 2]  # row 2w of every wire w
-    two = (a.indptr[1 : 2 * n + 1 : 2] - starts) == 2
-    w = np.flatnonzero(two)
-    c0, c1 = a.indices[starts[w]], a.indices[starts[w] + 1]
-    v0, v1 = a.data[starts[w]], a.data[starts[w] + 1]
-    # row 2w = e_w - e_j: +1 on w, -1 on the partner j
-    first = (c0 == w) & (v0 == 1) & (v1 == -1)
-    second = (c1 == w) & (v1 == 1) & (v0 == -1)
-    lo = w[first | second]
-    hi = np.where(first, c1, c0)[first | second]
-    stage = (lo.astype(np.int64), hi.astype(np.int64))
-    if np.unique(np.concatenate(stage)).size != 2 * lo.size:
+    rows = np.flatnonzero(np.diff(a.indptr) == 2)  # only min wires own 2-entry rows
+    if rows.size % 2 or np.any(rows[1::2] != rows[0::2] + 1):
         return None
-    expected = _stage_net(n, *stage).layers[0].weight
-    return stage if (expected != a).nnz == 0 else None
+    start = a.indptr[rows[0::2]]
+    c0, c1, v0 = a.indices[start], a.indices[start + 1], a.data[start]
+    plus, minus = np.where(v0 > 0, c0, c1), np.where(v0 > 0, c1, c0)
+    stage = (plus.astype(np.int64), minus.astype(np.int64))
+    if np.unique(np.concatenate(stage)).size != 2 * stage[0].size:
+        return None
+    expected = stage_maps(n, *stage, bounded)[0]
+    if expected.shape != a.shape or (expected != a).nnz:
+        return None
+    return stage
 
 
-def decompile(net: Net) -> list[Stage] | None:
+def decompile(net: Net, shift: int | None = None) -> list[Stage] | None:
     """Recover the comparator schedule of a network in this module's layout.
 
-    Every hidden layer must have width 2n and zero biases; the first layer must be a
-    stage's input map A_1; each merged layer M_s must equal A_{s+1} B_s exactly, where
-    A_{s+1} = M_s R_s is read off with the right inverse R_s of B_s; the last layer must
-    be B_S. Returns the stages, or None if the network is not such a comparator network."""
+    The first layer must be a stage's input map A_1 (with bias ``-shift A_1 1`` when
+    bounded); each merged layer M_s must equal A_{s+1} B_s exactly, where A_{s+1} = M_s R_s
+    is read off with the right inverse R_s of B_s; the last layer must be B_S (plus
+    ``shift``). Returns the stages, or None if the network is not such a network."""
     n = net.n_in
-    if net.n_out != n or any(w != 2 * n for w in net.widths):
+    bounded = shift is not None
+    if net.n_out != n:
         return None
-    if any(np.any(layer.bias) for layer in net.layers):
-        return None
+    layers = net.layers
+    c = float(shift) if bounded else 0.0
     if net.depth == 1:
-        eye = sp.identity(n, format="csr")
-        return [] if (net.layers[0].weight != eye).nnz == 0 else None
-    stage = _parse_stage(net.layers[0].weight, n)
+        ok = (layers[0].weight != sp.identity(n, format="csr")).nnz == 0 and not np.any(layers[0].bias)
+        return [] if ok else None
+    if np.any(layers[-1].bias != c) or any(np.any(layer.bias) for layer in layers[1:-1]):
+        return None
+    stage = _parse_stage(layers[0].weight, n, bounded)
     if stage is None:
         return None
+    a1 = stage_maps(n, *stage, bounded)[0]
+    if not np.array_equal(layers[0].bias, -c * np.asarray(a1.sum(axis=1)).ravel()):
+        return None
     stages = [stage]
-    for layer in net.layers[1:-1]:
-        out_map = _stage_net(n, *stages[-1]).layers[1].weight
-        a = sp.csr_array(layer.weight @ _right_inverse(n, *stages[-1]))
-        stage = _parse_stage(a, n)
+    for layer in layers[1:-1]:
+        _, b, r = stage_maps(n, *stages[-1], bounded)
+        stage = _parse_stage(sp.csr_array(layer.weight @ r), n, bounded)
         if stage is None:
             return None
-        merged = _stage_net(n, *stage).layers[0].weight @ out_map
-        if (sp.csr_array(merged) != layer.weight).nnz:
+        merged = sp.csr_array(stage_maps(n, *stage, bounded)[0] @ b)
+        if merged.shape != layer.weight.shape or (merged != layer.weight).nnz:
             return None
         stages.append(stage)
-    last = _stage_net(n, *stages[-1]).layers[1].weight
-    return stages if (last != net.layers[-1].weight).nnz == 0 else None
+    last = stage_maps(n, *stages[-1], bounded)[1]
+    return stages if (last != layers[-1].weight).nnz == 0 else None
 
+
+# -- proofs -------------------------------------------------------------------------------
 
 MAX_ZERO_ONE = 20  # 2^20 binary inputs
-
-
-def run_stages(x: np.ndarray, stages: list[Stage]) -> np.ndarray:
-    """Apply a comparator schedule to the rows of ``x`` (min to the first wire)."""
-    x = x.copy()
-    for lo, hi in stages:
-        a, b = x[:, lo], x[:, hi]
-        x[:, lo], x[:, hi] = np.minimum(a, b), np.maximum(a, b)
-    return x
-
-
-def binary_inputs(n: int) -> np.ndarray:
-    """All 2^n rows of 0s and 1s."""
-    return ((np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1).astype(np.int8)
 
 
 def prove_sort(net: Net, params) -> Proof:
@@ -175,7 +179,7 @@ def prove_sort(net: Net, params) -> Proof:
     comparator schedule, and a comparator network sorts every real input iff it sorts
     every 0-1 input (Knuth, TAOCP 5.3.4)."""
     n = net.n_in
-    stages = decompile(net)
+    stages = decompile(net, shift_of(params.get("domain")))
     if stages is None:
         return Proof("unsupported", "not recognised as a comparator network in reluc's layout")
     if n > MAX_ZERO_ONE:
@@ -189,169 +193,323 @@ def prove_sort(net: Net, params) -> Proof:
     return Proof("proved", method)
 
 
-def _prove_tree(take_max: bool):
-    def prove(net: Net, params) -> Proof:
-        """The network is exactly reluc's balanced tree of max (min) gadgets, whose
-        leaves are the n inputs, each once: it computes the max (min) of all inputs."""
-        n = params["n"]
-        if not net.equals(tree_net(n, take_max)):
-            return Proof("unsupported", "not identical to reluc's gadget tree for this n")
-        # The tree circuit is a min/max formula; like the reference it commutes with
-        # every nondecreasing map, so equality on all 0-1 inputs proves it for all reals.
-        if n > MAX_ZERO_ONE:
-            return Proof("unsupported", f"gadget tree verified; 0-1 check needs 2^{n} inputs")
-        x = binary_inputs(n)
-        while x.shape[1] > 1:
-            m = x.shape[1]
-            pairs = (np.maximum if take_max else np.minimum)(x[:, 0 : m - 1 : 2], x[:, 1:m:2])
-            x = np.concatenate([pairs, x[:, m - 1 :]] if m % 2 else [pairs], axis=1)
-        ref = (np.max if take_max else np.min)(binary_inputs(n), axis=1)
-        method = f"gadget tree structure + 0-1 principle on {2**n} inputs"
-        bad = np.flatnonzero(x[:, 0] != ref)
-        return Proof("failed", method, binary_inputs(n)[bad[0]].tolist()) if bad.size else \
-            Proof("proved", method)
-
-    return prove
+def _zero_one_against(net: Net, rebuilt: Net, circuit, reference, n: int, what: str) -> Proof:
+    """The network is identical to reluc's construction for these parameters, whose
+    circuit is a min/max formula; such formulas, like order statistics, commute with every
+    nondecreasing map, so equality on all 0-1 inputs proves equality on all reals."""
+    if not net.equals(rebuilt):
+        return Proof("unsupported", f"not identical to reluc's {what} for these parameters")
+    if n > MAX_ZERO_ONE:
+        return Proof("unsupported", f"{what} structure verified; the 0-1 check needs 2^{n} inputs")
+    x = binary_inputs(n)
+    got, want = circuit(x), reference(x)
+    method = f"{what} structure + 0-1 principle on {2**n} inputs"
+    bad = np.flatnonzero(np.any(got != want, axis=1))
+    return Proof("failed", method, x[bad[0]].tolist()) if bad.size else Proof("proved", method)
 
 
-def comparator_net(n: int, stages: list[Stage]) -> Net:
-    """The ReLU network of a comparator network on ``n`` wires (one hidden layer a stage)."""
-    if not stages:
-        return identity(n)
-    return compose(*(_stage_net(n, lo, hi) for lo, hi in stages))
+# -- max / min trees ----------------------------------------------------------------------
 
 
-def _tree_stage(m: int, take_max: bool) -> Net:
-    """Pair up ``m`` wires (0,1), (2,3), ...; each pair -> max (or min); an odd wire passes."""
-    pairs = m // 2
+def _tree_stage(m: int, take_max: bool, bounded: bool) -> Net:
+    """Pair up ``m`` wires (0,1), (2,3), ...; each pair -> max (min); an odd wire passes.
+    Per pair: relu(s(a - b)), relu(b) [, relu(-b) on R]; out = b + s relu(s(a - b))."""
+    pairs, odd = m // 2, m % 2
+    per = 2 if bounded else 3
+    s = 1.0 if take_max else -1.0
+    h = per * np.arange(pairs)
     a_idx, b_idx = 2 * np.arange(pairs), 2 * np.arange(pairs) + 1
-    sign = 1.0 if take_max else -1.0
-    n_hidden = 3 * pairs + 2 * (m % 2)
-    h = 3 * np.arange(pairs)
-    # hidden: relu(sign*(a-b)), relu(b), relu(-b) per pair; relu(x), relu(-x) for the odd wire
-    rows = [h, h, h + 1, h + 2]
-    cols = [a_idx, b_idx, b_idx, b_idx]
-    vals = [np.full(pairs, sign), np.full(pairs, -sign), np.ones(pairs), -np.ones(pairs)]
-    out_rows, out_cols = [np.arange(pairs)] * 3, [h, h + 1, h + 2]
-    out_vals = [np.full(pairs, sign), np.ones(pairs), -np.ones(pairs)]
-    if m % 2:
-        k = 3 * pairs
-        rows += [np.array([k, k + 1])]
-        cols += [np.array([m - 1, m - 1])]
-        vals += [np.array([1.0, -1.0])]
-        out_rows += [np.array([pairs, pairs])]
-        out_cols += [np.array([k, k + 1])]
-        out_vals += [np.array([1.0, -1.0])]
-    a = sp.csr_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                     shape=(n_hidden, m))
-    b = sp.csr_array(
-        (np.concatenate(out_vals), (np.concatenate(out_rows), np.concatenate(out_cols))),
-        shape=(pairs + m % 2, n_hidden),
-    )
-    return Net([Layer(a, np.zeros(n_hidden)), Layer(b, np.zeros(b.shape[0]))])
+    one = np.ones(pairs)
+    rows, cols, vals = [h, h, h + 1], [a_idx, b_idx, b_idx], [s * one, -s * one, one]
+    out_rows, out_cols, out_vals = [np.arange(pairs)] * 2, [h, h + 1], [s * one, one]
+    if not bounded:
+        rows.append(h + 2)
+        cols.append(b_idx)
+        vals.append(-one)
+        out_rows.append(np.arange(pairs))
+        out_cols.append(h + 2)
+        out_vals.append(-one)
+    width = per * pairs
+    if odd:
+        k = width
+        extra = [k] if bounded else [k, k + 1]
+        rows.append(np.array(extra))
+        cols.append(np.full(len(extra), m - 1))
+        vals.append(np.array([1.0, -1.0][: len(extra)]))
+        out_rows.append(np.full(len(extra), pairs))
+        out_cols.append(np.array(extra))
+        out_vals.append(np.array([1.0, -1.0][: len(extra)]))
+        width += len(extra)
+    a = _coo(rows, cols, vals, (width, m))
+    b = _coo(out_rows, out_cols, out_vals, (pairs + odd, width))
+    return Net([Layer(a, np.zeros(width)), Layer(b, np.zeros(pairs + odd))])
 
 
-def tree_net(n: int, take_max: bool) -> Net:
-    """max (or min) of ``n`` numbers by a balanced tree: ``ceil(log2 n)`` hidden layers."""
+def tree_net(n: int, take_max: bool, shift: int | None = None) -> Net:
+    """max (min) of ``n`` numbers by a balanced tree: ``ceil(log2 n)`` hidden layers."""
     if n == 1:
         return affine(np.ones((1, 1)))
     stages, m = [], n
     while m > 1:
-        stages.append(_tree_stage(m, take_max))
+        stages.append(_tree_stage(m, take_max, shift is not None))
         m = (m + 1) // 2
+    if shift is not None:
+        stages = [affine(sp.identity(n, format="csr"), np.full(n, -float(shift)))] + stages + \
+            [affine(np.ones((1, 1)), [float(shift)])]
     return compose(*stages)
 
 
-def _real(p):
-    return Box.real(p["n"])
+def _tree_circuit(take_max: bool):
+    def run(x):
+        while x.shape[1] > 1:
+            m = x.shape[1]
+            pairs = (np.maximum if take_max else np.minimum)(x[:, 0 : m - 1 : 2], x[:, 1:m:2])
+            x = np.concatenate([pairs, x[:, m - 1 :]] if m % 2 else [pairs], axis=1)
+        return x
+    return run
 
+
+def _prove_tree(take_max: bool):
+    def prove(net: Net, params) -> Proof:
+        n, shift = params["n"], shift_of(params.get("domain"))
+        ref = (np.max if take_max else np.min)
+        return _zero_one_against(net, tree_net(n, take_max, shift), _tree_circuit(take_max),
+                                 lambda x: ref(x, axis=1, keepdims=True), n, "gadget tree")
+    return prove
+
+
+# -- selection ----------------------------------------------------------------------------
+
+
+def selection_net(n: int, outputs: list[int], method: str, shift: int | None,
+                  weights: np.ndarray | None = None) -> Net:
+    """Sorted wires ``outputs`` (or their combination ``weights @ sorted[outputs]``) of a
+    sorting network, with every neuron that cannot reach them pruned."""
+    net = comparator_net(n, sort_stages(n, method), shift)
+    pick = select(n, outputs)
+    if weights is not None:
+        pick = compose(pick, affine(np.atleast_2d(weights)))
+    return passes.prune_dead(compose(net, pick))
+
+
+def _selection_prover(outputs_of, weights_of=None, what="pruned sorting network"):
+    def prove(net: Net, params) -> Proof:
+        n, shift, method = params["n"], shift_of(params.get("domain")), params["method"]
+        outs = outputs_of(params)
+        w = weights_of(params) if weights_of else None
+        rebuilt = selection_net(n, outs, method, shift, w)
+        stages = sort_stages(n, method)
+
+        def circuit(x):
+            y = run_stages(x, stages)[:, outs].astype(np.float64)
+            return y if w is None else y @ np.atleast_2d(w).T
+
+        def reference(x):
+            y = np.sort(x, axis=1)[:, outs].astype(np.float64)
+            return y if w is None else y @ np.atleast_2d(w).T
+
+        return _zero_one_against(net, rebuilt, circuit, reference, n, what)
+    return prove
+
+
+# -- registrations ------------------------------------------------------------------------
+
+REFUSED = {
+    "argmax": "argmax is discontinuous (it jumps where two inputs tie)",
+    "argmin": "argmin is discontinuous (it jumps where two inputs tie)",
+    "argsort": "argsort is discontinuous (it jumps where two inputs tie)",
+    "step": "a step function is discontinuous",
+    "heaviside": "a step function is discontinuous",
+    "sign": "sign is discontinuous at 0",
+    "threshold": "a threshold is discontinuous",
+    "round": "rounding is discontinuous",
+    "floor": "floor is discontinuous",
+    "ceil": "ceil is discontinuous",
+}
 
 _N = Param("n", Int(min=1, max=1 << 24), 2, "number of inputs")
+_DOMAIN = Param("domain", Interval(infinite=True), (None, None),
+                "interval holding every input; a finite lower bound saves neurons "
+                "(3 per comparator and 1 per idle wire instead of 4 and 2)", implicit=True)
+_METHOD = Param("method", Choice("bitonic", "oddeven", "best"), "best",
+                "bitonic or odd-even merge (Batcher), or best: the best published network "
+                "for n <= 16, odd-even merge beyond")
+
+
+def _box(p):
+    lo, hi = p.get("domain", (None, None))
+    return Box.uniform(p.get("n", 2), lo, hi)
+
+
+def _check_kn(p):
+    if not 1 <= p["k"] <= p["n"]:
+        raise ValueError(f"k must lie in 1..n = 1..{p['n']}, got {p['k']}")
+
+
+_DEPTHS = "[" + ", ".join(map(str, [0, 0, 1, 3, 3, 5, 5, 6, 6, 7, 7, 9, 9, 9, 9, 9, 9])) + "]"
+_BATCHER = "clog2(n)*(clog2(n)+1)//2"
+_SORT_DEPTH = f"{_DEPTHS}[n] if method == 'best' and n <= 16 else {_BATCHER}"
 
 
 @register(
     "minmax",
-    summary="The comparator gadget: (x, y) -> (min, max), 4 neurons.",
-    params=[],
+    summary="The comparator gadget: (x, y) -> (min, max), 4 neurons (3 on a bounded domain).",
+    params=[_DOMAIN],
     inputs="2",
     outputs="2",
-    domain=lambda p: Box.real(2),
+    domain=lambda p: Box.uniform(2, *p["domain"]),
     reference=lambda p, x: [min(x), max(x)],
-    formulas={"hidden_layers": "1", "width": "4", "neurons": "4", "nonzero_params": "12"},
+    formulas={"hidden_layers": "1", "width": "4 if domain[0] is None else 3"},
     example="minmax",
     prove=prove_sort,
 )
-def minmax() -> Net:
+def minmax(domain) -> Net:
     """(x, y) -> (min(x, y), max(x, y)) with the seed paper's 4-neuron gadget:
     relu(x-y), relu(y-x), relu(y), relu(-y); min = y - relu(y-x), max = y + relu(x-y)."""
-    return comparator_net(2, bitonic_stages(2))
+    return comparator_net(2, sort_stages(2, "best"), shift_of(domain))
 
 
 @register(
     "max",
-    summary="Maximum of n numbers (balanced tree of 3-neuron max gadgets).",
-    params=[_N],
+    summary="Maximum of n numbers (balanced tree of max gadgets).",
+    params=[_N, _DOMAIN],
     inputs="n",
     outputs="1",
-    domain=_real,
+    domain=_box,
     reference=lambda p, x: [max(x)],
-    formulas={"hidden_layers": "clog2(n)", "width": "3*(n//2) + 2*(n%2) if n > 1 else 0"},
+    formulas={"hidden_layers": "clog2(n)",
+              "width": "(3*(n//2) + 2*(n%2) if domain[0] is None else 2*(n//2) + n%2) "
+                       "if n > 1 else 0"},
     example="max n=16",
     breakpoints=lambda p: [],
     prove=_prove_tree(take_max=True),
+    notes="A max of n numbers needs at least ceil(log2 n) hidden layers with these gadgets.",
 )
-def max_(n: int) -> Net:
+def max_(n: int, domain) -> Net:
     """max(x_1..x_n) by a balanced tree; each node is max(a, b) = b + relu(a-b) with b
-    carried as relu(b) - relu(-b) (3 neurons); an odd wire passes with 2 neurons.
-    ceil(log2 n) hidden layers, the widest being the first: 3*floor(n/2) + 2*(n mod 2)."""
-    return tree_net(n, take_max=True)
+    carried as relu(b) - relu(-b) (3 neurons; 2 on a bounded domain, where relu(b) = b);
+    an odd wire passes. ceil(log2 n) hidden layers, the widest being the first."""
+    return tree_net(n, True, shift_of(domain))
 
 
 @register(
     "min",
-    summary="Minimum of n numbers (balanced tree of 3-neuron min gadgets).",
-    params=[_N],
+    summary="Minimum of n numbers (balanced tree of min gadgets).",
+    params=[_N, _DOMAIN],
     inputs="n",
     outputs="1",
-    domain=_real,
+    domain=_box,
     reference=lambda p, x: [min(x)],
-    formulas={"hidden_layers": "clog2(n)", "width": "3*(n//2) + 2*(n%2) if n > 1 else 0"},
+    formulas={"hidden_layers": "clog2(n)",
+              "width": "(3*(n//2) + 2*(n%2) if domain[0] is None else 2*(n//2) + n%2) "
+                       "if n > 1 else 0"},
     example="min n=16",
     breakpoints=lambda p: [],
     prove=_prove_tree(take_max=False),
 )
-def min_(n: int) -> Net:
-    """min(x_1..x_n) by a balanced tree of min(a, b) = b - relu(b-a) gadgets (3 neurons),
+def min_(n: int, domain) -> Net:
+    """min(x_1..x_n) by a balanced tree of min(a, b) = b - relu(b-a) gadgets,
     ceil(log2 n) hidden layers."""
-    return tree_net(n, take_max=False)
-
-
-_S = "clog2(n)*(clog2(n)+1)//2"
+    return tree_net(n, False, shift_of(domain))
 
 
 @register(
     "sort",
-    summary="Sort n numbers ascending: Batcher's bitonic network, exact for all real inputs.",
-    params=[Param("n", Int(min=1, max=1 << 24), 8, "number of inputs")],
+    summary="Sort n numbers ascending (comparator network), exact for all real inputs.",
+    params=[Param("n", Int(min=1, max=1 << 24), 8, "number of inputs"), _METHOD, _DOMAIN],
     inputs="n",
     outputs="n",
-    domain=_real,
+    domain=_box,
     reference=lambda p, x: sorted(x),
     formulas={
-        "hidden_layers": _S,
-        "width": "2*n if n > 1 else 0",
-        "neurons": f"2*n*({_S})",
-        "nonzero_params": f"9*n*({_S}) - 3*n if n > 1 and n == 2**clog2(n) else None",
+        "hidden_layers": _SORT_DEPTH,
+        "width": "(2*n if domain[0] is None else None) if n > 1 else 0",
+        "nonzero_params": f"9*n*({_BATCHER}) - 3*n if method == 'bitonic' and n > 1 and "
+                          "n == 2**clog2(n) and domain[0] is None else None",
     },
     example="sort n=64",
     breakpoints=lambda p: [],
     prove=prove_sort,
-    notes="For n not a power of two the comparators touching padding wires are pruned, "
-    "so the network has exactly n inputs and width 2n.",
+    notes="Comparators touching padding wires are pruned, so any n works. Width is 2n on "
+    "R; on a bounded domain n plus the comparators of the stage (1536 for bitonic "
+    "n=1024 instead of 2048).",
 )
-def sort(n: int) -> Net:
-    """Ascending sort of n numbers. Bitonic schedule with p(p+1)/2 stages, p = ceil(log2 n);
-    each stage is one hidden layer of width 2n (4 neurons per comparator, 2 per idle
-    wire). For n = 1024: 55 hidden layers (56 affine layers; 57 "layers" as
-    AlgorithmicNeuralNets.jl counts them), width 2048."""
-    return comparator_net(n, bitonic_stages(n))
+def sort(n: int, method: str, domain) -> Net:
+    """Ascending sort of n numbers. One hidden layer per comparator stage: bitonic and
+    odd-even merge have p(p+1)/2 stages (p = ceil(log2 n); odd-even has fewer
+    comparators, hence fewer nonzeros); best uses the shallowest published network for
+    n <= 16. For n = 1024 (bitonic): 55 hidden layers, width 2048 -- the seed paper's
+    57 "layers" counting input and output."""
+    return comparator_net(n, sort_stages(n, method), shift_of(domain))
+
+
+_K = Param("k", Int(min=1, max=1 << 24), 1, "which / how many (1-based)")
+
+
+@register(
+    "topk",
+    summary="The k largest of n numbers, largest first (a pruned sorting network).",
+    params=[Param("n", Int(min=1, max=1 << 24), 8, "number of inputs"), _K, _METHOD, _DOMAIN],
+    inputs="n",
+    outputs="k",
+    domain=_box,
+    reference=lambda p, x: sorted(x, reverse=True)[: p["k"]],
+    formulas={"hidden_layers": _SORT_DEPTH},
+    check=_check_kn,
+    example="topk n=8 k=3",
+    prove=_selection_prover(lambda p: list(range(p["n"] - 1, p["n"] - p["k"] - 1, -1))),
+)
+def topk(n: int, k: int, method: str, domain) -> Net:
+    """The k largest inputs in descending order: a sorting network's top k wires, with
+    every neuron that cannot reach them removed (dead-code pass), so it is strictly
+    smaller than the sort whenever k < n."""
+    return selection_net(n, list(range(n - 1, n - k - 1, -1)), method, shift_of(domain))
+
+
+@register(
+    "kth",
+    summary="The k-th smallest of n numbers (a pruned sorting network).",
+    params=[Param("n", Int(min=1, max=1 << 24), 8, "number of inputs"), _K, _METHOD, _DOMAIN],
+    inputs="n",
+    outputs="1",
+    domain=_box,
+    reference=lambda p, x: [sorted(x)[p["k"] - 1]],
+    formulas={"hidden_layers": _SORT_DEPTH},
+    check=_check_kn,
+    example="kth n=8 k=2",
+    prove=_selection_prover(lambda p: [p["k"] - 1]),
+)
+def kth(n: int, k: int, method: str, domain) -> Net:
+    """The k-th smallest input (k = 1: the minimum): one output wire of a sorting
+    network, pruned to the neurons that reach it."""
+    return selection_net(n, [k - 1], method, shift_of(domain))
+
+
+def _median_outputs(p):
+    n = p["n"]
+    return [n // 2] if n % 2 else [n // 2 - 1, n // 2]
+
+
+def _median_weights(p):
+    return None if p["n"] % 2 else np.array([0.5, 0.5])
+
+
+@register(
+    "median",
+    summary="The median of n numbers (mean of the two middle ones for even n).",
+    params=[Param("n", Int(min=1, max=1 << 24), 5, "number of inputs"), _METHOD, _DOMAIN],
+    inputs="n",
+    outputs="1",
+    domain=_box,
+    reference=lambda p, x: [sorted(x)[p["n"] // 2] if p["n"] % 2 else
+                            (sorted(x)[p["n"] // 2 - 1] + sorted(x)[p["n"] // 2]) / 2],
+    formulas={"hidden_layers": _SORT_DEPTH},
+    example="median n=5",
+    prove=_selection_prover(_median_outputs, _median_weights),
+)
+def median(n: int, method: str, domain) -> Net:
+    """The median: the middle wire of a sorting network for odd n, the mean of the two
+    middle wires for even n (a weight of 1/2, exact), pruned to what reaches them."""
+    return selection_net(n, _median_outputs({"n": n}), method, shift_of(domain),
+                         _median_weights({"n": n}))
+
