@@ -130,6 +130,7 @@ class Constructor:
     notes: str = ""
     breakpoints: Callable[[dict[str, Any]], Sequence[Fraction]] | None = None
     prove: Callable[[Net, dict[str, Any]], Any] | None = None
+    sup_error: Callable[..., Sequence[Fraction]] | None = None
 
     @property
     def doc(self) -> str:
@@ -227,6 +228,7 @@ def register(
     notes: str = "",
     breakpoints: Callable[[dict[str, Any]], Sequence[Fraction]] | None = None,
     prove: Callable[[Net, dict[str, Any]], Any] | None = None,
+    sup_error: Callable[..., Sequence[Fraction]] | None = None,
 ):
     """Register a constructor function; see the module docstring.
 
@@ -237,7 +239,11 @@ def register(
         point where its slope may change (the exact 1-D check then proves equality);
     ``prove(net, params)``
         a complete check specific to the construction (e.g. the 0-1 principle for
-        comparator networks), returning a :class:`reluc.analysis.verify.Proof`.
+        comparator networks), returning a :class:`Proof`;
+    ``sup_error(params, t0, t1, slopes, intercepts)``
+        for a smooth reference of one variable: per output, an upper bound (exact where
+        possible) of ``sup |reference - affine|`` on ``[t0, t1]``; the exact pieces of the
+        network then give its worst-case error on the whole domain.
     """
 
     def deco(fn: Callable[..., Net]) -> Callable[..., Net]:
@@ -258,6 +264,7 @@ def register(
             outputs=outputs, domain=domain, reference=reference, exact=exact,
             error_bound=error_bound, formulas=dict(formulas or {}), check=check,
             example=example or name, notes=notes, breakpoints=breakpoints, prove=prove,
+            sup_error=sup_error,
         )  # fmt: skip
         return fn
 

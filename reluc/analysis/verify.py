@@ -335,9 +335,23 @@ def _prove_1d(net, ctor, values, box, tolerance) -> Proof:
     between consecutive points of (piece ends, reference breakpoints) both are affine, so
     agreeing at two distinct points of each such interval proves agreement on all of it
     (an unbounded interval is checked at its finite end and one step further)."""
-    if ctor.breakpoints is None:
-        return Proof("unsupported", "the reference is not declared piecewise linear")
     lo, hi = box.lo[0], box.hi[0]
+    if ctor.breakpoints is None and ctor.sup_error is not None and lo is not None \
+            and hi is not None:
+        ps = pieces_mod.pieces(net, lo, hi)
+        worst, where = Fraction(0), lo
+        for p in ps:
+            err = max(ctor.sup_error(values, p.t0, p.t1, p.slope, p.intercept))
+            if err > worst:
+                worst, where = err, p.t0
+        span = pieces_mod.describe_interval(lo, hi)
+        method = (f"{len(ps)} exact linear pieces on {span}: worst-case error "
+                  f"{_fmt(worst)} (~{float(worst):.3g}), bound {_fmt(tolerance)}")
+        return Proof("proved" if worst <= tolerance else "failed", method,
+                     None if worst <= tolerance else [where])
+    if ctor.breakpoints is None:
+        return Proof("unsupported", "the reference is not declared piecewise linear and "
+                     "has no sup-error rule")
     ps = pieces_mod.pieces(net, lo, hi)
     marks = sorted({Fraction(b) for b in ctor.breakpoints(values)})
     checked = 0

@@ -3,8 +3,10 @@
 One module per family of constructions:
 
 - :mod:`.elementary`: identity, relu, abs
-- :mod:`.comparators`: minmax, max, min, sort
+- :mod:`.comparators`: minmax, max, min, sort, topk, kth, median
+  (schedules in :mod:`.schedules`)
 - :mod:`.pwl`: sawtooth, pwl
+- :mod:`.approx`: square, mul (approximations with exponentially small error)
 """
 
-from reluc.constructors import comparators, elementary, pwl  # noqa: F401
+from reluc.constructors import approx, comparators, elementary, pwl  # noqa: F401
