@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 SPECS    := $(wildcard specs/*.spec)
 NETWORKS := $(patsubst specs/%.spec,build/%.onnx,$(SPECS))
 
-.PHONY: all demo test bench clean venv
+.PHONY: all demo test bench tables clean venv
 all: $(NETWORKS)
 
 venv: $(STAMP)
@@ -44,6 +44,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# README tables (sizes beside the seed paper's numbers; error against L), from the registry
+tables: $(STAMP)
+	$(BIN)/python bench/tables.py
 
 clean:
 	rm -rf build

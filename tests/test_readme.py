@@ -55,3 +55,13 @@ def test_makefile_rebuilds_only_changed_specs(tmp_path):
     later = os.stat(tmp_path / "build" / "a.onnx").st_mtime + 10
     os.utime(spec, (later, later))
     assert "reluc build" in run()
+
+
+def test_readme_size_table_is_what_the_registry_builds():
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import tables
+
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    section = re.search(r"<!-- table:sizes -->\n(.*?)<!-- end table:sizes -->", text, re.S)
+    assert section.group(1) == tables.size_table(), "run `make tables` to update README.md"

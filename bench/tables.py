@@ -1,0 +1,102 @@
+"""README tables from the registry: ``make tables`` rewrites them in README.md.
+
+- sizes: each constructor at a few sizes (depth, width, neurons, nonzeros, error bound)
+  beside what AlgorithmicNeuralNets.jl reports for the same construction and known lower
+  bounds; ``tests/test_readme.py`` regenerates this table and compares it with the README.
+- errors: the measured worst-case error of the approximations for L = 4..16 against the
+  declared bound (exact, from the networks' linear pieces for square; on sample points
+  for mul: x = y at cell midpoints, where the error peaks, and random points).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from fractions import Fraction
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+README = os.path.join(os.path.dirname(HERE), "README.md")
+
+# spec, what the seed paper's Julia code reports for it (or a lower bound), and a note
+SIZE_ROWS = [
+    ("sort n=1024 method=bitonic", "57 layers (55 hidden), width 2048, 503808 nnz", ""),
+    ("sort n=1024 method=oddeven", "", "fewer comparators: fewer nonzeros"),
+    ("sort n=1024 method=bitonic domain=0,1", "", "bounded inputs: 3 neurons a comparator"),
+    ("sort n=16 method=bitonic", "", ""),
+    ("sort n=16 method=best", "optimal depth 9 (Bundala, Zavodny)", "best published network"),
+    ("topk n=16 k=2", "", "pruned sort"),
+    ("median n=15", "", "pruned sort"),
+    ("max n=16", "lower bound: ceil(log2 n) = 4 hidden layers", ""),
+    ("square L=10", "12 layers (10 hidden), width 4", "same function, one neuron less"),
+    ("mul L=24", "74 layers (72 hidden), width 102", "polarisation: 3x shallower"),
+    ("sawtooth k=10", "", "2^k pieces; depth-k' nets need ~k' 2^(k/k')/2 neurons"),
+    ("pwl points=-1:0,0:1,1:0.5,2:0.5,3:0", "Arora Thm 2.2: <= p neurons for p pieces", ""),
+]
+
+
+def size_table() -> str:
+    from reluc.compiler import compile_spec
+    from reluc.spec import format_number
+
+    lines = ["| spec | hidden layers | width | neurons | nonzero params | error bound "
+             "| AlgorithmicNeuralNets.jl / bound | note |",
+             "|---|---|---|---|---|---|---|---|"]
+    for spec, julia, note in SIZE_ROWS:
+        c = compile_spec(spec, "float64")
+        n = c.net
+        err = "exact" if c.exact else format_number(c.error_bound)
+        lines.append(f"| `{c.spec.canonical()}` | {n.hidden_layers} | {n.width} | {n.neurons} "
+                     f"| {n.nonzero_params} | {err} | {julia} | {note} |")
+    return "\n".join(lines) + "\n"
+
+
+def error_table(levels=range(4, 17)) -> str:
+    from reluc import exact
+    from reluc.analysis.pieces import pieces
+    from reluc.compiler import compile_spec
+    from reluc.constructors.approx import _square_piece_error
+
+    import random
+
+    lines = ["| L | square: bound 2^(-2L-2) | square: measured (exact sup) | mul: bound "
+             "| mul: measured (max on 600 points) |", "|---|---|---|---|---|"]
+    rng = random.Random(0)
+    for L in levels:
+        # x = y at cell midpoints of the 2^-L grid (where the square's error peaks), and
+        # random binary fractions
+        mids = [Fraction(2 * rng.randrange(2**L) + 1, 2 ** (L + 1)) for _ in range(100)]
+        rows = [[m, m] for m in mids] + [[Fraction(rng.randrange(2**30), 2**30),
+                                          Fraction(rng.randrange(2**30), 2**30)]
+                                         for _ in range(500)]
+        sq = compile_spec(f"square L={L}", "float64")
+        worst = max(max(_square_piece_error({}, p.t0, p.t1, p.slope, p.intercept))
+                    for p in pieces(sq.net, Fraction(0), Fraction(1)))
+        mu = compile_spec(f"mul L={L}", "float64")
+        got = exact.evaluate(mu.net, rows)
+        m = max(abs(v[0] - x * y) for v, (x, y) in zip(got, rows))
+        lines.append(f"| {L} | {float(sq.error_bound):.3e} | {float(worst):.3e} | "
+                     f"{float(mu.error_bound):.3e} | {float(m):.3e} |")
+    return "\n".join(lines) + "\n"
+
+
+def replace_section(text: str, name: str, table: str) -> str:
+    pattern = re.compile(rf"(<!-- table:{name} -->\n).*?(<!-- end table:{name} -->)", re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"README.md has no <!-- table:{name} --> section")
+    return pattern.sub(lambda m: m.group(1) + table + m.group(2), text)
+
+
+def main() -> None:
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    text = replace_section(text, "sizes", size_table())
+    if "--sizes-only" not in sys.argv:
+        text = replace_section(text, "errors", error_table())
+    with open(README, "w", encoding="utf-8") as f:
+        f.write(text)
+    print("README.md tables updated")
+
+
+if __name__ == "__main__":
+    main()
