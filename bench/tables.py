@@ -32,6 +32,10 @@ SIZE_ROWS = [
     ("mul L=24", "74 layers (72 hidden), width 102", "polarisation: 3x shallower"),
     ("sawtooth k=10", "", "2^k pieces; depth-k' nets need ~k' 2^(k/k')/2 neurons"),
     ("pwl points=-1:0,0:1,1:0.5,2:0.5,3:0", "Arora Thm 2.2: <= p neurons for p pieces", ""),
+    ("hardcomp a=0.25,0.5,0.75;0.25,0.5,0.75;0.25,0.5,0.75",
+     "Arora Thm 3.2: w^k = 64 pieces with k layers of width w = 4", ""),
+    ("maxaffine planes=1,0,0;0,1,0;-1,-1,1;1,1,-1",
+     "Arora Thm 2.1: depth ceil(log2 m) + 1 = 3", ""),
 ]
 
 

@@ -201,6 +201,44 @@ class Points(ParamType):
         return [[format_number(x), format_number(y)] for x, y in value]
 
 
+class NumberList(ParamType):
+    """Numbers separated by commas, ``0.25,0.5,1``; with ``rows=True`` several such lists
+    separated by semicolons, ``1,2,0;3,-1,1`` (rows of equal length)."""
+
+    def __init__(self, min_count: int = 1, rows: bool = False, increasing: bool = False,
+                 equal_rows: bool = True):
+        self.min_count, self.rows, self.increasing = min_count, rows, increasing
+        self.equal_rows = equal_rows
+        self.name = "rows a,b,..;c,d,.." if rows else "numbers a,b,.."
+
+    def _one(self, text: str) -> tuple[Fraction, ...]:
+        try:
+            vals = tuple(parse_number(t) for t in text.split(","))
+        except ValueError:
+            raise ValueError(f"must be numbers separated by commas, got '{text}'")
+        if len(vals) < self.min_count:
+            raise ValueError(f"needs at least {self.min_count} numbers, got '{text}'")
+        if self.increasing and any(not a < b for a, b in zip(vals, vals[1:])):
+            raise ValueError(f"must be strictly increasing, got '{text}'")
+        return vals
+
+    def parse(self, text: str):
+        if not self.rows:
+            return self._one(text)
+        rows = tuple(self._one(t) for t in text.split(";"))
+        if self.equal_rows and len({len(r) for r in rows}) != 1:
+            raise ValueError(f"rows must have equal lengths, got '{text}'")
+        return rows
+
+    def format(self, value) -> str:
+        one = lambda r: ",".join(format_number(v) for v in r)  # noqa: E731
+        return ";".join(one(r) for r in value) if self.rows else one(value)
+
+    def to_json(self, value):
+        one = lambda r: [format_number(v) for v in r]  # noqa: E731
+        return [one(r) for r in value] if self.rows else one(value)
+
+
 class Choice(ParamType):
     def __init__(self, *choices: str):
         self.choices = choices

@@ -323,3 +323,30 @@ def test_mul_error_is_within_its_bound_on_a_grid(L):
     errs = [abs(v[0] - x * y) for v, (x, y) in zip(got, rows)]
     assert max(errs) <= Fraction(1, 2 ** (2 * L + 2))
     assert max(errs) > 0 or L >= 4
+
+
+@pytest.mark.parametrize("rows", [["0.25,0.5,0.75"], ["0.5"] * 5, ["0.25,0.5,0.75", "0.5", "0.25,0.75"],
+                                  ["0.125,0.25,0.5,0.75", "0.25,0.5"]])
+def test_hard_compositions_multiply_their_pieces(rows):
+    from reluc.analysis.pieces import merge, pieces
+
+    c = compile_spec(f"hardcomp a={';'.join(rows)}", "float64")
+    assert c.exact
+    widths = [len(r.split(",")) + 1 for r in rows]
+    assert c.net.hidden_layers == len(rows) and c.net.widths == tuple(widths)
+    ps = merge(pieces(c.net, Fraction(0), Fraction(1)))
+    assert len(ps) == int(np.prod(widths))
+    ctor = registry.get("hardcomp")
+    xs = [Fraction(j, 97) for j in range(98)]
+    got = exact.evaluate(c.net, [[x] for x in xs])
+    assert [g[0] for g in got] == [ctor.reference(c.spec.values, [x])[0] for x in xs]
+
+
+def test_maxaffine_is_a_max_tree_over_the_planes():
+    c = compile_spec("maxaffine planes=1,0,0;0,1,0;-1,-1,1;0.5,0.5,-2;2,-1,0.25")
+    assert c.net.hidden_layers == 3 and c.exact  # ceil(log2 5)
+    rng = random.Random(3)
+    rows = [[Fraction(rng.randint(-50, 50), 8) for _ in range(2)] for _ in range(100)]
+    planes = c.spec.values["planes"]
+    want = [[max(r[0] * x + r[1] * y + r[2] for r in planes)] for x, y in rows]
+    assert exact.evaluate(c.net, rows) == want

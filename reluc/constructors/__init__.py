@@ -7,6 +7,7 @@ One module per family of constructions:
   (schedules in :mod:`.schedules`)
 - :mod:`.pwl`: sawtooth, pwl
 - :mod:`.approx`: square, mul (approximations with exponentially small error)
+- :mod:`.arora`: maxaffine, hard, hardcomp (Arora, Basu, Mianjy, Mukherjee 2018)
 """
 
-from reluc.constructors import approx, comparators, elementary, pwl  # noqa: F401
+from reluc.constructors import approx, arora, comparators, elementary, pwl  # noqa: F401

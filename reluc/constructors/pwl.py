@@ -134,6 +134,13 @@ def _is_double(v: Fraction) -> bool:
 def pwl(points, domain) -> Built:
     """The interpolant f of the points (linear outside them) as
     f(x) = c + sum_i coef_i relu(+-(x - x_i)), one neuron per kink (+1 at most)."""
+    net, rounded = pwl_net(points)
+    return Built(net, rounded=rounded)
+
+
+def pwl_net(points) -> tuple[Net, bool]:
+    """One-hidden-layer network of the interpolant of ``points`` (or an affine network
+    when there is no kink), and whether any weight had to be rounded to float64."""
     terms, slope, const = _pwl_terms(points)
     if not terms:
         net = Net([Layer(np.array([[float(slope)]]), np.array([float(const)]))])
@@ -144,4 +151,4 @@ def pwl(points, domain) -> Built:
         w2 = np.array([[float(c) for _, _, c in terms]])
         net = Net([Layer(w1, b1), Layer(w2, np.array([float(const)]))])
         exact_data = [const] + [xk for xk, _, _ in terms] + [c for _, _, c in terms]
-    return Built(net, rounded=not all(_is_double(v) for v in exact_data))
+    return net, not all(_is_double(v) for v in exact_data)

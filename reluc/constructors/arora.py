@@ -1,0 +1,156 @@
+"""Constructions of Arora, Basu, Mianjy and Mukherjee (ICLR 2018): maxaffine, hard,
+hardcomp.
+
+``maxaffine planes=a_1,..,a_n,b;...``: the convex piecewise-linear function
+max_i (a_i . x + b_i) of n inputs, as the affine map x -> (a_i . x + b_i)_i merged into a
+balanced tree of max gadgets: ceil(log2 m) hidden layers for m planes (depth
+ceil(log2 m) + 1), the depth of Arora et al.'s Theorem 2.1 for a max of m affine terms.
+
+``hard a=a_1,..,a_p M=``: the zig-zag h_a of Section 3.1 on [0, M], for 0 < a_1 < .. <
+a_p < M: it is 0 on (-inf, 0] and affine between the points 0, a_1, .., a_p, M, going
+alternately from 0 up to M and back (p + 1 pieces on [0, M]). One hidden layer of exactly
+w = p + 1 neurons: one per kink, the flat left piece making the extra neuron unnecessary
+(Corollary A.1).
+
+``hardcomp a=a^1;a^2;..;a^k M=``: H = h_{a^k} o .. o h_{a^1}, k hidden layers of width
+w; every h maps [0, M] onto [0, M] and each piece of the inner function is stretched over
+the whole zig-zag of the next, so H has (p + 1)^k pieces on [0, M] (Lemma B.1,
+Theorem 3.2): the deep side of the depth-size trade-off of Theorem 3.1 (a network with
+k' < k hidden layers needs size at least k' w^(k/k') / 2 - 1).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from reluc.calculus import affine, compose
+from reluc.constructors.comparators import tree_net
+from reluc.constructors.pwl import interpolate, pwl_net
+from reluc.registry import Box, Built, register
+from reluc.spec import Number, NumberList, Param
+
+
+def _planes_check(p):
+    if len(p["planes"][0]) < 2:
+        raise ValueError("planes need at least one coefficient and a constant: a_1,..,a_n,b")
+
+
+@register(
+    "maxaffine",
+    summary="max of m affine functions of n inputs (convex PWL), ceil(log2 m) hidden layers.",
+    params=[Param("planes", NumberList(rows=True, min_count=2), None,
+                  "rows a_1,..,a_n,b separated by ';', one per affine function a.x + b")],
+    inputs="len(planes[0]) - 1",
+    outputs="1",
+    domain=lambda p: Box.real(len(p["planes"][0]) - 1),
+    reference=lambda p, x: [max(sum((a * v for a, v in zip(r[:-1], x)), Fraction(0)) + r[-1]
+                                for r in p["planes"])],
+    formulas={"hidden_layers": "clog2(len(planes))"},
+    check=_planes_check,
+    example="maxaffine planes=1,0,0;0,1,0;-1,-1,1",
+)
+def maxaffine(planes) -> Built:
+    """max_i (a_i . x + b_i): the affine map to the m plane values merged into the first
+    layer of a balanced max tree (3 neurons a pair), ceil(log2 m) hidden layers."""
+    a = np.array([[float(v) for v in r[:-1]] for r in planes])
+    b = np.array([float(r[-1]) for r in planes])
+    rounded = any(Fraction(float(v)) != v for r in planes for v in r)
+    return Built(compose(affine(a, b), tree_net(len(planes), True), exact=not rounded), rounded)
+
+
+def _zigzag_points(a, m):
+    """(-1, 0), (0, 0), (a_1, M), (a_2, 0), ...: the flat left piece, then the zig-zag."""
+    ys = [m if i % 2 == 0 else Fraction(0) for i in range(len(a) + 1)]
+    return [(Fraction(-1), Fraction(0)), (Fraction(0), Fraction(0))] + \
+        list(zip(list(a) + [m], ys))
+
+
+def _zigzag_check(a, m):
+    if not (0 < a[0] and a[-1] < m):
+        raise ValueError(f"the breakpoints must lie strictly inside (0, M) = (0, {m})")
+
+
+def _hard_net(rows, m) -> Built:
+    nets, rounded = [], False
+    for a in rows:
+        net, r = pwl_net(_zigzag_points(a, m))
+        nets.append(net)
+        rounded = rounded or r
+    return Built(compose(*nets, exact=not rounded), rounded)
+
+
+def _compose_reference(rows, m, x):
+    for a in rows:
+        x = interpolate(_zigzag_points(a, m), x)
+    return x
+
+
+def _compose_breakpoints(rows, m):
+    """Every kink of H on [0, M]: points where an inner composition reaches a kink of the
+    next zig-zag (found exactly, segment by segment, since each inner H is affine between
+    consecutive kinks)."""
+    pts = [Fraction(0), m]
+    for j, a in enumerate(rows):
+        targets = [Fraction(0), *a, m] if j else []
+        inner = rows[:j]
+        new = set(pts)
+        for s, t in zip(pts, pts[1:]):
+            hs, ht = _compose_reference(inner, m, s), _compose_reference(inner, m, t)
+            for c in targets:
+                if hs != ht and min(hs, ht) < c < max(hs, ht):
+                    new.add(s + (c - hs) * (t - s) / (ht - hs))
+        if j == 0:
+            new |= set(a)
+        pts = sorted(new)
+    return pts
+
+
+_M = Param("M", Number(min=Fraction(1, 2**20)), 1, "height and width of the zig-zag: [0, M]")
+
+
+def _rows_check(p):
+    for a in p["a"]:
+        _zigzag_check(a, p["M"])
+
+
+@register(
+    "hard",
+    summary="Arora et al.'s zig-zag h_a on [0, M]: p+1 pieces, one hidden layer of p+1.",
+    params=[Param("a", NumberList(increasing=True), None, "breakpoints 0 < a_1 < .. < a_p < M"),
+            _M],
+    inputs="1",
+    outputs="1",
+    domain=lambda p: Box.uniform(1, 0, p["M"]),
+    reference=lambda p, x: [_compose_reference([p["a"]], p["M"], x[0])],
+    formulas={"hidden_layers": "1", "width": "len(a) + 1", "pieces": "len(a) + 1"},
+    check=lambda p: _zigzag_check(p["a"], p["M"]),
+    example="hard a=0.25,0.5,0.75",
+    breakpoints=lambda p: _compose_breakpoints([p["a"]], p["M"]),
+)
+def hard(a, M) -> Built:
+    """h_a: 0 left of 0, then affine through (0, 0), (a_1, M), (a_2, 0), ..., ending at M:
+    one neuron per kink (0, a_1, .., a_p), width p + 1."""
+    return _hard_net([a], M)
+
+
+@register(
+    "hardcomp",
+    summary="Composition of k zig-zags h_a: (p+1)^k pieces on [0, M] with k layers of width p+1.",
+    params=[Param("a", NumberList(rows=True, increasing=True, equal_rows=False), None,
+                  "breakpoint lists a^1;a^2;..;a^k (each 0 < .. < M), innermost first"), _M],
+    inputs="1",
+    outputs="1",
+    domain=lambda p: Box.uniform(1, 0, p["M"]),
+    reference=lambda p, x: [_compose_reference(p["a"], p["M"], x[0])],
+    formulas={"hidden_layers": "len(a)", "width": "max(len(r) for r in a) + 1"},
+    check=_rows_check,
+    example="hardcomp a=0.25,0.5,0.75;0.5;0.25,0.75",
+    breakpoints=lambda p: _compose_breakpoints(p["a"], p["M"]),
+)
+def hardcomp(a, M) -> Built:
+    """H = h_{a^k} o .. o h_{a^1}: k one-hidden-layer zig-zags composed (the affine maps
+    between them merged), k hidden layers of width p + 1, prod (p_j + 1) pieces on [0, M]."""
+    return _hard_net(a, M)
+
