@@ -55,24 +55,35 @@ def compile_spec(spec: RawSpec | str, dtype: str = "float32") -> Compiled:
     rounded_net = cast(net, dtype)
     dtype_rounded = not rounded_net.equals(net)
     domain = ctor.domain(values)
-    bound: Fraction | None = Fraction(0)
+    declared = Fraction(0) if ctor.exact else Fraction(registry.eval_formula(ctor.error_bound,
+                                                                               values))
+    bound: Fraction | None = declared
     if built.rounded or dtype_rounded:
-        bound = _rounding_error(rounded_net, ctor, values, domain)
-    if not ctor.exact and bound is not None:
-        bound += Fraction(registry.eval_formula(ctor.error_bound, values))
+        # the declared bound is for the construction's own weights: measure the rounded ones
+        bound = _worst_error(rounded_net, ctor, values, domain)
     return Compiled(
         spec=resolved, net=rounded_net, domain=domain, dtype=dtype,
         exact=ctor.exact and bound == 0, error_bound=bound, dtype_rounded=dtype_rounded,
     )  # fmt: skip
 
 
-def _rounding_error(net: Net, ctor: Constructor, values, domain: Box) -> Fraction | None:
-    """Exact worst-case error of a rounded network, where it can be computed: one input,
-    a bounded domain and a piecewise-linear reference."""
-    from reluc.analysis.pieces import worst_error
+def _worst_error(net: Net, ctor: Constructor, values, domain: Box,
+                 max_pieces: int = 1 << 16) -> Fraction | None:
+    """Worst-case error of a rounded network on its domain, where it can be computed: one
+    input, a bounded domain, and a piecewise-linear reference (exact) or a reference with
+    a sup-error rule; otherwise None (unknown)."""
+    from reluc.analysis.pieces import pieces, worst_error
 
     lo, hi = domain.lo[0], domain.hi[0]
-    if net.n_in != 1 or ctor.breakpoints is None or lo is None or hi is None:
+    if net.n_in != 1 or lo is None or hi is None:
         return None
-    return worst_error(net, lambda t: ctor.reference(values, [t]), ctor.breakpoints(values),
-                       lo, hi)
+    try:
+        if ctor.breakpoints is not None:
+            return worst_error(net, lambda t: ctor.reference(values, [t]),
+                               ctor.breakpoints(values), lo, hi)
+        if ctor.sup_error is not None:
+            return max(max(ctor.sup_error(values, p.t0, p.t1, p.slope, p.intercept))
+                       for p in pieces(net, lo, hi, max_pieces))
+    except NetworkError:  # too many pieces to enumerate
+        return None
+    return None

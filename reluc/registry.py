@@ -103,7 +103,7 @@ def _clog2(n: int) -> int:
 
 _FORMULA_NAMES = {
     "ceil": math.ceil, "floor": math.floor, "log2": math.log2, "clog2": _clog2,
-    "min": min, "max": max, "len": len, "abs": abs,
+    "min": min, "max": max, "len": len, "abs": abs, "e": math.e, "pi": math.pi,
 }  # fmt: skip
 
 

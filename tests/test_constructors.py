@@ -350,3 +350,55 @@ def test_maxaffine_is_a_max_tree_over_the_planes():
     planes = c.spec.values["planes"]
     want = [[max(r[0] * x + r[1] * y + r[2] for r in planes)] for x, y in rows]
     assert exact.evaluate(c.net, rows) == want
+
+
+def exp_recursion(L, x):
+    """The seed paper's scalar algorithm for (e^x, e^-x), interpolating start, in exact
+    arithmetic on the same float64 constants as the network."""
+    import math
+
+    F = lambda v: Fraction(float(v))  # noqa: E731
+    piv = [Fraction(1, 2**j) for j in range(1, L + 1)]
+    xs = [x]
+    for s in piv:
+        xs.append(s - abs(xs[-1] - s))
+    d = piv[-1]
+    t = xs[-1]
+    u = 1 + F((math.exp(float(d)) - 1) / float(d)) * t
+    v = 1 + F((math.exp(-float(d)) - 1) / float(d)) * t
+    for j in range(L - 1, -1, -1):
+        s = piv[j]
+        if xs[j] > s:
+            u, v = F(math.exp(2 * float(s))) * v, F(math.exp(-2 * float(s))) * u
+    return [u, v]
+
+
+@pytest.mark.parametrize("L", [1, 2, 3, 6, 10])
+def test_exp_network_computes_its_recursion(L):
+    """The branch gadget's wedge conditions hold: the network equals the recursion up to
+    the rounding of its constants (the seed code's Taylor start is off by 1e-2 at L=3)."""
+    import math
+
+    c = compile_spec(f"exp L={L}", "float64")
+    assert c.net.hidden_layers == 2 * L and c.net.width == L + 5
+    xs = [Fraction(j, 257) for j in range(258)] + [Fraction(k, 2**L) for k in range(2**L + 1)]
+    got = exact.evaluate(c.net, [[x] for x in xs])
+    for x, g in zip(xs, got):
+        want = exp_recursion(L, x)
+        assert max(abs(a - b) for a, b in zip(g, want)) < Fraction(1, 2**45)
+        assert abs(float(g[0]) - math.exp(x)) <= float(c.error_bound)
+        assert abs(float(g[1]) - math.exp(-x)) <= float(c.error_bound)
+
+
+@pytest.mark.parametrize("L", [1, 4, 8])
+def test_sincos_error_is_within_its_bound(L):
+    import math
+
+    c = compile_spec(f"sincos L={L}", "float64")
+    assert c.net.hidden_layers == 2 * L
+    xs = [Fraction(math.pi) * j / 300 for j in range(301)]
+    got = exact.evaluate(c.net, [[x] for x in xs])
+    err = max(max(abs(float(g[0]) - math.cos(x)), abs(float(g[1]) - math.sin(x)))
+              for x, g in zip(xs, got))
+    assert err <= float(c.error_bound)
+    assert err > float(c.error_bound) / 8  # and the bound is not loose

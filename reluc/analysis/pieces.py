@@ -115,8 +115,12 @@ def marks_inside(marks: list[Fraction], t0, t1) -> list[Fraction]:
 def describe_interval(lo, hi) -> str:
     from reluc.spec import format_number
 
-    a = "(-inf" if lo is None else f"[{format_number(lo)}"
-    b = "inf)" if hi is None else f"{format_number(hi)}]"
+    def show(v):
+        t = format_number(v)
+        return t if len(t) <= 16 else f"~{float(v):.9g}"
+
+    a = "(-inf" if lo is None else f"[{show(lo)}"
+    b = "inf)" if hi is None else f"{show(hi)}]"
     return f"{a}, {b}"
 
 

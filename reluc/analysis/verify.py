@@ -86,6 +86,12 @@ def _fmt(v) -> str:
     return format_number(v) if isinstance(v, (Fraction, int)) else repr(v)
 
 
+def _show(v) -> str:
+    """A value for a message: exact when short, else a 6-digit approximation."""
+    text = _fmt(v)
+    return text if len(text) <= 24 else f"~{float(v):.6g}"
+
+
 def _counterexample(x, want, got) -> dict[str, Any]:
     errs = [abs(g - w) for g, w in zip(got, want)]
     worst = max(range(len(errs)), key=lambda i: errs[i])
@@ -244,10 +250,10 @@ def verify_file(path: str, spec_text: str | None = None, samples: int = 200, see
         all_rows += rows
         all_want += want
     ok = worst_err <= tolerance
-    promise = "promised: exact" if tolerance == 0 else f"promised: error <= {_fmt(tolerance)}"
+    promise = "promised: exact" if tolerance == 0 else f"promised: error <= {_show(tolerance)}"
     report.checks.append(Check(
         "exact", "pass" if ok else "fail",
-        f"exact arithmetic on {len(all_rows)} inputs: max error {_fmt(worst_err)} ({promise})",
+        f"exact arithmetic on {len(all_rows)} inputs: max error {_show(worst_err)} ({promise})",
         {"inputs": len(all_rows), "max_error": _fmt(worst_err), "tolerance": _fmt(tolerance),
          "same_weights_as_build": bool(same)},
     ))  # fmt: skip
@@ -346,7 +352,9 @@ def _prove_1d(net, ctor, values, box, tolerance) -> Proof:
                 worst, where = err, p.t0
         span = pieces_mod.describe_interval(lo, hi)
         method = (f"{len(ps)} exact linear pieces on {span}: worst-case error "
-                  f"{_fmt(worst)} (~{float(worst):.3g}), bound {_fmt(tolerance)}")
+                  f"{_show(worst)} <= bound {_show(tolerance)}" if worst <= tolerance else
+                  f"{len(ps)} exact linear pieces on {span}: worst-case error "
+                  f"{_show(worst)} exceeds the bound {_show(tolerance)}")
         return Proof("proved" if worst <= tolerance else "failed", method,
                      None if worst <= tolerance else [where])
     if ctor.breakpoints is None:

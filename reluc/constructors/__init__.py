@@ -8,6 +8,14 @@ One module per family of constructions:
 - :mod:`.pwl`: sawtooth, pwl
 - :mod:`.approx`: square, mul (approximations with exponentially small error)
 - :mod:`.arora`: maxaffine, hard, hardcomp (Arora, Basu, Mianjy, Mukherjee 2018)
+- :mod:`.unfolding`: exp, sincos (Huybrechs's fold-and-unfold recursion)
 """
 
-from reluc.constructors import approx, arora, comparators, elementary, pwl  # noqa: F401
+from reluc.constructors import (  # noqa: F401
+    approx,
+    arora,
+    comparators,
+    elementary,
+    pwl,
+    unfolding,
+)
