@@ -30,18 +30,43 @@ SIZE_ROWS = [
     ("max n=16", "lower bound: ceil(log2 n) = 4 hidden layers", ""),
     ("square L=10", "12 layers (10 hidden), width 4", "same function, one neuron less"),
     ("mul L=24", "74 layers (72 hidden), width 102", "polarisation: 3x shallower"),
+    ("exp L=10", "22 layers (20 hidden), width 24", "x_i carried with 1 neuron, not 2"),
+    ("sincos L=10", "22 layers (20 hidden), width 24", "x_i carried with 1 neuron, not 2"),
+    ("monomials L=10 d=5", "22 layers (20 hidden), width 28, 1206 nnz",
+     "x_i carried with 1 neuron, not 2"),
+    ("norm2 levels=10", "13 layers (11 hidden), width 6", "coordinates >= 0 after one fold: "
+     "1 neuron each"),
+    ("norm n=4 levels=10", "24 layers (22 hidden), width 12", "tree levels share layers"),
+    ("norm n=8 levels=10", "35 layers (33 hidden), width 24", "tree levels share layers"),
+    ("disk levels=10", "14 layers (12 hidden), width 6", ""),
     ("sawtooth k=10", "", "2^k pieces; depth-k' nets need ~k' 2^(k/k')/2 neurons"),
     ("pwl points=-1:0,0:1,1:0.5,2:0.5,3:0", "Arora Thm 2.2: <= p neurons for p pieces", ""),
     ("hardcomp a=0.25,0.5,0.75;0.25,0.5,0.75;0.25,0.5,0.75",
      "Arora Thm 3.2: w^k = 64 pieces with k layers of width w = 4", ""),
     ("maxaffine planes=1,0,0;0,1,0;-1,-1,1;1,1,-1",
      "Arora Thm 2.1: depth ceil(log2 m) + 1 = 3", ""),
+    ("zonotope b=1,0;0,1;1,1;1,-1 a=0.25,0.5,0.75;0.25,0.5,0.75",
+     "Arora Thm 3.9: depth k + 2 = 4, size 2m + wk = 16", ""),
+    ("lattice planes=1,0,0;0,1,0;-1,-1,1 groups=1,2,3", "Arora Thm 2.1: depth "
+     "ceil(log2(n+1)) + 1 = 3", "one group of n + 1 planes"),
+    ("pwl2d xs=0,1,2,3 ys=0,1,2,3 values=0,0,0,0;0,1,2,0;0,2,1,0;0,0,0,0",
+     "Arora Thm 2.1: depth 3 (2 hidden) possible", "hat-function sum: 3 hidden layers"),
 ]
+
+
+def _error_cell(c) -> str:
+    from reluc.spec import format_number
+
+    if c.exact:
+        return "exact"
+    b = c.error_bound
+    if b.denominator & (b.denominator - 1) == 0 and len(format_number(b)) <= 24:
+        return format_number(b)
+    return f"{float(b):.3g}"
 
 
 def size_table() -> str:
     from reluc.compiler import compile_spec
-    from reluc.spec import format_number
 
     lines = ["| spec | hidden layers | width | neurons | nonzero params | error bound "
              "| AlgorithmicNeuralNets.jl / bound | note |",
@@ -49,7 +74,7 @@ def size_table() -> str:
     for spec, julia, note in SIZE_ROWS:
         c = compile_spec(spec, "float64")
         n = c.net
-        err = "exact" if c.exact else format_number(c.error_bound)
+        err = _error_cell(c)
         lines.append(f"| `{c.spec.canonical()}` | {n.hidden_layers} | {n.width} | {n.neurons} "
                      f"| {n.nonzero_params} | {err} | {julia} | {note} |")
     return "\n".join(lines) + "\n"
@@ -84,6 +109,28 @@ def error_table(levels=range(4, 17)) -> str:
     return "\n".join(lines) + "\n"
 
 
+def unfolding_table(levels=range(4, 15)) -> str:
+    """exp and sincos: the exact worst case over the network's linear pieces (each piece
+    bounded by the reference's sup-error rule) against the declared bound."""
+    from reluc.analysis.pieces import pieces
+    from reluc.compiler import compile_spec
+    from reluc.registry import get
+
+    lines = ["| L | exp: bound e 4^-L / 8 + 2^-40 | exp: measured | sincos: bound "
+             "pi^2 4^-L / 8 + 2^-40 | sincos: measured |", "|---|---|---|---|---|"]
+    for L in levels:
+        cells = [str(L)]
+        for name in ("exp", "sincos"):
+            c = compile_spec(f"{name} L={L}", "float64")
+            ctor, v = get(name), c.spec.values
+            lo, hi = c.domain.lo[0], c.domain.hi[0]
+            worst = max(max(ctor.sup_error(v, p.t0, p.t1, p.slope, p.intercept))
+                        for p in pieces(c.net, lo, hi))
+            cells += [f"{float(c.error_bound):.3e}", f"{float(worst):.3e}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def replace_section(text: str, name: str, table: str) -> str:
     pattern = re.compile(rf"(<!-- table:{name} -->\n).*?(<!-- end table:{name} -->)", re.S)
     if not pattern.search(text):
@@ -97,6 +144,7 @@ def main() -> None:
     text = replace_section(text, "sizes", size_table())
     if "--sizes-only" not in sys.argv:
         text = replace_section(text, "errors", error_table())
+        text = replace_section(text, "unfolding", unfolding_table())
     with open(README, "w", encoding="utf-8") as f:
         f.write(text)
     print("README.md tables updated")

@@ -99,11 +99,16 @@ def build(spec, params, output, fmt, dtype, quiet):
     else:
         written = formats.write(compiled, output, fmt)
     net = compiled.net
-    if compiled.dtype_rounded:
+    exact_ctor = registry.get(compiled.spec.name).exact
+    if compiled.dtype_rounded or (exact_ctor and not compiled.exact):
         bound = compiled.error_bound
         how = "an unknown error" if bound is None else f"error <= {float(bound):.3g}"
-        click.echo(f"warning: some weights are not exactly representable in {dtype}; "
-                   f"the file is not exact ({how}; try --dtype float64)", err=True)
+        if exact_ctor:
+            click.echo(f"warning: some weights are not exactly representable in {dtype}; "
+                       f"the file is not exact ({how}; try --dtype float64)", err=True)
+        else:
+            click.echo(f"note: weights rounded to {dtype}; the file's error bound is "
+                       f"{how.replace('error <= ', '')}", err=True)
     if not quiet:
         where = "stdout" if output == "-" else output
         click.echo(

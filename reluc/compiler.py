@@ -59,8 +59,15 @@ def compile_spec(spec: RawSpec | str, dtype: str = "float32") -> Compiled:
                                                                                values))
     bound: Fraction | None = declared
     if built.rounded or dtype_rounded:
-        # the declared bound is for the construction's own weights: measure the rounded ones
+        # the declared bound is for the construction's own weights: measure the rounded
+        # ones where that is tractable, else add the effect of rounding to the bound
         bound = _worst_error(rounded_net, ctor, values, domain)
+        if bound is None and (built.rounded_once or not built.rounded):
+            extra = perturbation_bound(net, rounded_net, domain)
+            if extra is not None and built.rounded:
+                own = perturbation_bound(net, None, domain, rel=Fraction(1, 2**52))
+                extra = None if own is None else extra + own
+            bound = None if extra is None else declared + extra
     return Compiled(
         spec=resolved, net=rounded_net, domain=domain, dtype=dtype,
         exact=ctor.exact and bound == 0, error_bound=bound, dtype_rounded=dtype_rounded,
@@ -87,3 +94,41 @@ def _worst_error(net: Net, ctor: Constructor, values, domain: Box,
     except NetworkError:  # too many pieces to enumerate
         return None
     return None
+
+
+def perturbation_bound(net: Net, other: Net | None, domain: Box,
+                       rel: Fraction = Fraction(0)) -> Fraction | None:
+    """A bound on sup |other(x) - net(x)| over a bounded box for two networks of the same
+    shape (``other``: ``net`` with rounded weights), or with ``other=None`` on the
+    distance from ``net`` to any network whose weights and biases are within a relative
+    ``rel`` of its own (the exact network that ``net`` rounds). Interval arithmetic bounds
+    every neuron of ``net`` by |h| <= m; then, ReLU being 1-Lipschitz, the output
+    difference obeys e' = |W'| e + |W' - W| m + |b' - b| layer by layer. O(nonzeros);
+    computed in float64 and inflated to cover its own rounding. None on an unbounded
+    domain."""
+    if any(v is None for v in domain.lo + domain.hi):
+        return None
+    lo = np.array([float(v) for v in domain.lo])
+    hi = np.array([float(v) for v in domain.hi])
+    e = np.zeros(len(lo))
+    last = net.depth - 1
+    r = float(rel)
+    for k, a in enumerate(net.layers):
+        mag = np.maximum(np.abs(lo), np.abs(hi))
+        w = a.weight.tocsr()
+        if other is not None:
+            b = other.layers[k]
+            w2 = b.weight.tocsr()
+            e = abs(w2) @ e + abs(w2 - w) @ mag + np.abs(b.bias - a.bias)
+        else:
+            e = (abs(w) * (1 + r)) @ e + (abs(w) * r) @ mag + np.abs(a.bias) * r
+        center, radius = (lo + hi) / 2, (hi - lo) / 2
+        zc, zr = w @ center + a.bias, abs(w) @ radius
+        slack = 1e-12 * (np.abs(zc) + zr) + 1e-300  # covers the rounding of zc, zr
+        lo, hi = zc - zr - slack, zc + zr + slack
+        if k < last:
+            lo, hi = np.maximum(lo, 0), np.maximum(hi, 0)
+    worst = float(e.max()) if len(e) else 0.0
+    if not np.isfinite(worst):
+        return None
+    return Fraction(worst) * (1 + Fraction(1, 10**6)) + Fraction(1, 2**1000)

@@ -103,7 +103,7 @@ def _clog2(n: int) -> int:
 
 _FORMULA_NAMES = {
     "ceil": math.ceil, "floor": math.floor, "log2": math.log2, "clog2": _clog2,
-    "min": min, "max": max, "len": len, "abs": abs, "e": math.e, "pi": math.pi,
+    "min": min, "max": max, "len": len, "abs": abs, "sum": sum, "comb": math.comb, "sqrt": math.sqrt, "cos": math.cos, "e": math.e, "pi": math.pi,
 }  # fmt: skip
 
 
@@ -202,10 +202,14 @@ class Proof:
 class Built:
     """What a constructor may return instead of a bare Net: ``rounded=True`` says that
     the float64 weights are roundings of the construction's exact (rational) weights, as
-    for pwl points with slopes like 1/3; the compiler then states the error it causes."""
+    for pwl points with slopes like 1/3; the compiler then states the error it causes.
+    ``rounded_once=True`` adds that every weight and bias is the float64 rounding of its
+    exact value (no arithmetic on rounded values), so each is within a relative 2^-53 of
+    it, which lets the compiler bound the effect on a bounded domain."""
 
     net: Net
     rounded: bool = False
+    rounded_once: bool = False
 
 
 _REGISTRY: dict[str, Constructor] = {}

@@ -2,6 +2,7 @@
 against their declared size formulas."""
 
 import itertools
+import math
 import random
 from fractions import Fraction
 
@@ -402,3 +403,186 @@ def test_sincos_error_is_within_its_bound(L):
               for x, g in zip(xs, got))
     assert err <= float(c.error_bound)
     assert err > float(c.error_bound) / 8  # and the bound is not loose
+
+
+@pytest.mark.parametrize("b,a", [("1,0;0,1;1,1", "0.5;0.5"), ("1,2;-1,0.5;0.25,1;1,-1", "0.25,0.75"),
+                                 ("1,0,0;0,1,0;0,0,1;1,1,1", "0.5")])
+def test_zonotope_is_the_zigzag_of_the_support_function(b, a):
+    c = compile_spec(f"zonotope b={b} a={a}", "float64")
+    m, n, rows = len(b.split(";")), len(b.split(";")[0].split(",")), a.split(";")
+    assert c.exact and c.net.n_in == n
+    # Lemma 3.7 + Prop 3.8: 2m neurons for gamma_Z, then the zig-zags; depth k + 2.
+    assert c.net.depth == len(rows) + 2
+    assert c.net.widths == (2 * m, *[len(r.split(",")) + 1 for r in rows])
+    R = c.domain.hi[0]
+    assert c.domain.lo[0] == -R and R == 1 / sum(abs(Fraction(v)) for v in b.replace(";", ",").split(","))
+    rng = random.Random(n)
+    xs = [[R * Fraction(rng.randint(-64, 64), 64) for _ in range(n)] for _ in range(300)]
+    ctor = registry.get("zonotope")
+    assert [g[0] for g in exact.evaluate(c.net, xs)] == \
+        [ctor.reference(c.spec.values, x)[0] for x in xs]
+
+
+def test_one_dimensional_zonotope_is_proved_piece_by_piece():
+    from reluc.analysis.pieces import merge, pieces
+
+    c = compile_spec("zonotope b=1;2 a=0.25,0.5,0.75;0.5", "float64")
+    ps = merge(pieces(c.net, c.domain.lo[0], c.domain.hi[0]))
+    assert len(ps) == 2 * 4 * 2  # |x| doubles the pieces of H on [0, M]
+
+
+@pytest.mark.parametrize("L,d", [(1, 2), (2, 3), (3, 5), (5, 8)])
+def test_monomials_are_the_grid_interpolants_of_the_powers(L, d):
+    from reluc.analysis.pieces import merge, pieces
+
+    c = compile_spec(f"monomials L={L} d={d}", "float64")
+    assert not c.dtype_rounded  # dyadic constants: the network is its own recursion, exactly
+    assert c.net.hidden_layers == 2 * L and c.net.n_out == d - 1
+    assert c.net.width == (2 * d + L if L > 1 else 2 * d)
+    assert c.net.width < 2 * (L + d - 1) or L <= 2  # the Julia package's width
+    ps = merge(pieces(c.net, Fraction(0), Fraction(1)))
+    assert [p.t0 for p in ps] == [Fraction(j, 2**L) for j in range(2**L)]
+    for p in ps:
+        for t in (p.t0, p.t1):
+            assert list(p.value(t)) == [t**k for k in range(2, d + 1)]
+    # the interpolation error of x^k on a grid of step h is at most k(k-1)/8 h^2
+    ctor = registry.get("monomials")
+    worst = [max(e) for e in zip(*(ctor.sup_error(c.spec.values, p.t0, p.t1, p.slope,
+                                                  p.intercept) for p in ps))]
+    for k, w in zip(range(2, d + 1), worst):
+        assert w <= Fraction(k * (k - 1), 8 * 4**L) * (1 + Fraction(1, 10**8))
+    assert worst[-1] > c.error_bound / 2
+
+
+def _angles(count):
+    return [2 * math.pi * j / count for j in range(count)]
+
+
+@pytest.mark.parametrize("levels", [2, 4, 7])
+def test_norm2_underestimates_by_at_most_cos_delta(levels):
+    c = compile_spec(f"norm2 levels={levels}", "float64")
+    assert (c.net.hidden_layers, c.net.width) == (levels, 4)
+    delta = math.pi / 2**levels
+    xs = [[Fraction(math.cos(t)), Fraction(math.sin(t))] for t in _angles(997)]
+    got = [float(v[0]) for v in exact.evaluate(c.net, xs)]
+    r = [math.hypot(*map(float, x)) for x in xs]
+    ratio = [g / q for g, q in zip(got, r)]
+    assert min(ratio) >= math.cos(delta) - 1e-12 and max(ratio) <= 1 + 1e-12
+    assert min(ratio) < math.cos(delta / 2)  # the bound is approached, not loose
+    # positively homogeneous: scaling the input scales the output
+    scaled = exact.evaluate(c.net, [[3 * a, 3 * b] for a, b in xs[:50]])
+    assert [s[0] for s in scaled] == [3 * g[0] for g in exact.evaluate(c.net, xs[:50])]
+
+
+@pytest.mark.parametrize("n,levels", [(4, 3), (8, 5)])
+def test_norm_tree_shares_layers_and_multiplies_the_factors(n, levels):
+    c = compile_spec(f"norm n={n} levels={levels}", "float64")
+    j = int(math.log2(n))
+    assert c.net.hidden_layers == levels + (j - 1) * (levels - 1) and c.net.width == 2 * n
+    rng = random.Random(n)
+    xs = [[Fraction(rng.randint(-64, 64), 64) for _ in range(n)] for _ in range(200)]
+    got = [float(v[0]) for v in exact.evaluate(c.net, xs)]
+    for g, x in zip(got, xs):
+        r = math.sqrt(sum(float(v) ** 2 for v in x))
+        assert math.cos(math.pi / 2**levels) ** j * r - 1e-12 <= g <= r + 1e-12
+
+
+def test_disk_is_a_bump_inside_the_disk():
+    c = compile_spec("disk levels=6 radius=2", "float64")
+    pts = [[Fraction(0), Fraction(0)], [Fraction(2), Fraction(0)], [Fraction(0), Fraction(-3)],
+           [Fraction(1), Fraction(1)]]
+    got = [v[0] for v in exact.evaluate(c.net, pts)]
+    assert got[0] == 2 and got[2] == 0  # centre: the radius; outside: zero
+    assert 0 <= got[1] <= c.error_bound  # on the rim: zero up to the bound
+    assert abs(float(got[3]) - (2 - math.sqrt(2))) <= float(c.error_bound)
+
+
+def test_rounding_to_float32_widens_the_bound_soundly():
+    c64, c32 = compile_spec("norm2 levels=6", "float64"), compile_spec("norm2 levels=6")
+    assert c32.dtype_rounded and c32.error_bound > c64.error_bound
+    rng = random.Random(0)
+    xs = [[Fraction(rng.randint(-256, 256), 256) for _ in range(2)] for _ in range(300)]
+    got = exact.evaluate(c32.net, xs)
+    err = max(abs(float(g[0]) - math.hypot(*map(float, x))) for g, x in zip(got, xs))
+    assert err <= c32.error_bound
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(2, 4), st.integers(2, 4), st.data())
+def test_pwl2d_is_the_triangulated_interpolant_exactly(nx, ny, data):
+    from reluc.constructors.lattice import interpolate2d
+
+    steps = st.sampled_from([Fraction(1, 4), Fraction(1, 2), Fraction(1), Fraction(2)])
+    xs = [Fraction(-1)]
+    for _ in range(nx - 1):
+        xs.append(xs[-1] + data.draw(steps))
+    ys = [Fraction(0)]
+    for _ in range(ny - 1):
+        ys.append(ys[-1] + data.draw(steps))
+    vals = [[Fraction(data.draw(st.integers(-8, 8)), 4) for _ in xs] for _ in ys]
+    fmt = lambda r: ",".join(str(float(v)) for v in r)  # noqa: E731
+    c = compile_spec(f"pwl2d xs={fmt(xs)} ys={fmt(ys)} values={';'.join(fmt(r) for r in vals)}",
+                     "float64")
+    assert c.exact and c.net.hidden_layers == (3 if any(v for r in vals for v in r) else 0)
+    rng = random.Random(nx * 10 + ny)
+    pts = [[x, y] for x in xs for y in ys]  # the nodes
+    pts += [[(xs[i] + xs[i + 1]) / 2, (ys[j] + ys[j + 1]) / 2] for i in range(nx - 1)
+            for j in range(ny - 1)]  # cell centres, on the diagonals
+    pts += [[xs[0] + (xs[-1] - xs[0]) * Fraction(rng.randint(0, 128), 128),
+             ys[0] + (ys[-1] - ys[0]) * Fraction(rng.randint(0, 128), 128)] for _ in range(100)]
+    got = [g[0] for g in exact.evaluate(c.net, pts)]
+    assert got == [interpolate2d(xs, ys, vals, x, y) for x, y in pts]
+    assert all(g == vals[ys.index(y)][xs.index(x)] for g, (x, y) in zip(got, pts[: nx * ny]))
+
+
+def test_pwl2d_triangles_follow_the_rising_diagonal():
+    # one cell, value 1 at (1, 0) only: the hat's support is the lower-right triangle
+    c = compile_spec("pwl2d xs=0,1 ys=0,1 values=0,1;0,0", "float64")
+    got = [g[0] for g in exact.evaluate(c.net, [[Fraction(1, 2), Fraction(1, 2)],
+                                                [Fraction(3, 4), Fraction(1, 4)],
+                                                [Fraction(1, 4), Fraction(3, 4)]])]
+    assert got == [0, Fraction(1, 2), 0]
+    # zero nodes cost nothing: one non-zero node, a handful of neurons
+    assert c.net.neurons <= 8
+
+
+def test_pwl2d_with_non_binary_cells_states_a_sound_bound():
+    c = compile_spec("pwl2d xs=0,3,4 ys=0,1 values=1,2,0;3,5,1", "float64")
+    assert not c.exact and 0 < c.error_bound < Fraction(1, 10**12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 3), st.data())
+def test_lattice_is_max_of_mins(n, data):
+    m = data.draw(st.integers(1, 6))
+    planes = [[data.draw(st.integers(-3, 3)) for _ in range(n + 1)] for _ in range(m)]
+    groups = [data.draw(st.lists(st.integers(1, m), min_size=1, max_size=5))
+              for _ in range(data.draw(st.integers(1, 4)))]
+    text = (f"lattice planes={';'.join(','.join(map(str, r)) for r in planes)} "
+            f"groups={';'.join(','.join(map(str, g)) for g in groups)}")
+    c = compile_spec(text, "float64")
+    clog2 = lambda k: (k - 1).bit_length()  # noqa: E731
+    assert c.net.hidden_layers <= clog2(max(map(len, groups))) + clog2(len(groups))
+    rng = random.Random(m)
+    xs = [[Fraction(rng.randint(-40, 40), 8) for _ in range(n)] for _ in range(60)]
+    want = [max(min(sum(a * v for a, v in zip(planes[i - 1][:-1], x)) + planes[i - 1][-1]
+                    for i in g) for g in groups) for x in xs]
+    assert [g[0] for g in exact.evaluate(c.net, xs)] == want
+
+
+def test_lattice_with_one_group_of_n_plus_1_planes_has_aroras_depth():
+    # a max-min of one group of n + 1 = 3 planes: depth ceil(log2(n + 1)) + 1 = 3
+    c = compile_spec("lattice planes=1,0,0;0,1,0;-1,-1,1 groups=1,2,3", "float64")
+    assert c.net.depth == 3
+
+
+@pytest.mark.parametrize("text", ["norm2 levels=2", "norm2 levels=5", "norm n=2 levels=3",
+                                  "norm n=4 levels=2", "norm n=8 levels=3", "disk levels=2",
+                                  "disk levels=4 radius=3", "monomials L=1 d=2",
+                                  "monomials L=4 d=7", "zonotope b=1,2;3,-1 a=0.5;0.25,0.75"])
+def test_size_formulas_hold_beyond_the_examples(text):
+    c = compile_spec(text, "float64")
+    ctor = registry.get(c.spec.name)
+    for key, value in ctor.formula_values(c.spec.values).items():
+        if value is not None and hasattr(c.net, key):
+            assert getattr(c.net, key) == value, key

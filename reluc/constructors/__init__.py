@@ -7,8 +7,10 @@ One module per family of constructions:
   (schedules in :mod:`.schedules`)
 - :mod:`.pwl`: sawtooth, pwl
 - :mod:`.approx`: square, mul (approximations with exponentially small error)
-- :mod:`.arora`: maxaffine, hard, hardcomp (Arora, Basu, Mianjy, Mukherjee 2018)
-- :mod:`.unfolding`: exp, sincos (Huybrechs's fold-and-unfold recursion)
+- :mod:`.arora`: maxaffine, hard, hardcomp, zonotope (Arora, Basu, Mianjy, Mukherjee 2018)
+- :mod:`.unfolding`: exp, sincos, monomials (Huybrechs's fold-and-unfold recursion)
+- :mod:`.lattice`: lattice, pwl2d (continuous PWL functions of several inputs)
+- :mod:`.norms`: norm2, norm, disk (folding the plane across lines)
 """
 
 from reluc.constructors import (  # noqa: F401
@@ -16,6 +18,8 @@ from reluc.constructors import (  # noqa: F401
     arora,
     comparators,
     elementary,
+    lattice,
+    norms,
     pwl,
     unfolding,
 )

@@ -1,5 +1,5 @@
 """Constructions of Arora, Basu, Mianjy and Mukherjee (ICLR 2018): maxaffine, hard,
-hardcomp.
+hardcomp, zonotope.
 
 ``maxaffine planes=a_1,..,a_n,b;...``: the convex piecewise-linear function
 max_i (a_i . x + b_i) of n inputs, as the affine map x -> (a_i . x + b_i)_i merged into a
@@ -28,6 +28,7 @@ import numpy as np
 from reluc.calculus import affine, compose
 from reluc.constructors.comparators import tree_net
 from reluc.constructors.pwl import interpolate, pwl_net
+from reluc.net import Layer, Net
 from reluc.registry import Box, Built, register
 from reluc.spec import Number, NumberList, Param
 
@@ -154,3 +155,60 @@ def hardcomp(a, M) -> Built:
     between them merged), k hidden layers of width p + 1, prod (p_j + 1) pieces on [0, M]."""
     return _hard_net(a, M)
 
+
+def _gamma(rows_b, r):
+    return sum((abs(sum((bi * ri for bi, ri in zip(b, r)), Fraction(0))) for b in rows_b),
+               Fraction(0))
+
+
+def _zono_radius(p) -> Fraction:
+    """Half-width R of the input box [-R, R]^n on which gamma_Z <= M."""
+    g = sum(abs(v) for b in p["b"] for v in b)
+    return p["M"] / g
+
+
+def _zono_breakpoints(p):
+    """One input: gamma_Z(x) = G |x| with G = sum_i |b^i|, so the kinks are 0 and
+    +-t / G for every kink t of H on [0, M]."""
+    g = sum(abs(b[0]) for b in p["b"])
+    ts = _compose_breakpoints(p["a"], p["M"])
+    return sorted({Fraction(0)} | {s * t / g for t in ts for s in (-1, 1)})
+
+
+def _zono_check(p):
+    if not any(v != 0 for b in p["b"] for v in b):
+        raise ValueError("the generators b must not all be zero")
+    _rows_check(p)
+
+
+@register(
+    "zonotope",
+    summary="Arora et al.'s zonotope family: hardcomp composed with the support function "
+    "of a zonotope.",
+    params=[Param("b", NumberList(rows=True), None,
+                  "generators b^1;..;b^m of the zonotope, each in R^n"),
+            Param("a", NumberList(rows=True, increasing=True, equal_rows=False), None,
+                  "zig-zag breakpoints a^1;..;a^k as for hardcomp"), _M],
+    inputs="len(b[0])",
+    outputs="1",
+    domain=lambda p: Box.uniform(len(p["b"][0]), -_zono_radius(p), _zono_radius(p)),
+    reference=lambda p, x: [_compose_reference(p["a"], p["M"], _gamma(p["b"], x))],
+    formulas={"hidden_layers": "len(a) + 1", "width": "max(2*len(b), max(len(r) for r in a) + 1)",
+              "neurons": "2*len(b) + sum(len(r) + 1 for r in a)"},
+    check=_zono_check,
+    example="zonotope b=1,0;0,1;1,1 a=0.5;0.5",
+    breakpoints=_zono_breakpoints,
+    notes="The domain is the box on which the support function stays within [0, M]. For "
+    "generators in general position the function has (sum_{i<n} C(m-1, i)) * prod(p_j + 1) "
+    "pieces (Thm 3.9), with depth k + 2 and size 2m + sum(p_j + 1).",
+)
+def zonotope(b, a, M) -> Built:
+    """H_{a^1..a^k}(gamma_Z(r)), gamma_Z(r) = sum_i |<r, b^i>| = sum_i relu(<r,b^i>) +
+    relu(-<r,b^i>): one hidden layer of 2m neurons (Lemma 3.7), its output merged into
+    the first zig-zag; k + 1 hidden layers in all."""
+    g = np.array([[float(v) for v in row] for row in b])
+    split = np.vstack([g, -g])  # relu(<r, b^i>), relu(-<r, b^i>)
+    gamma = Net([Layer(split, np.zeros(2 * len(b))), Layer(np.ones((1, 2 * len(b))), [0.0])])
+    inner = _hard_net(a, M)
+    rounded = inner.rounded or any(Fraction(float(v)) != v for row in b for v in row)
+    return Built(compose(gamma, inner.net, exact=not rounded), rounded)

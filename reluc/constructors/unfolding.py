@@ -36,7 +36,7 @@ from reluc.registry import Box, register
 from reluc.spec import Int, Param
 
 
-class _Builder:
+class Builder:
     """Build a network one hidden layer at a time from affine forms.
 
     A form is (coefficients over the current hidden layer, constant)."""
@@ -77,12 +77,14 @@ def lin(*terms):
     return row, const
 
 
-def unfolding_net(levels: int, scale: float, base, branch, slopes, pivot) -> Net:
-    """The fold-and-unfold network. ``base(delta)``: for the two outputs, (value at 0,
-    slope) of the interpolant on [0, delta]; ``branch(s)``: the 2x2 map B; ``slopes(s)``:
-    per output (beta, gamma); ``pivot(s)``: the outputs' values at s; pivots
-    s_j = scale 2^-j."""
-    bld = _Builder(1)
+def unfolding_net(levels: int, scale: float, base, branch, slopes, pivot, shift=None) -> Net:
+    """The fold-and-unfold network for r outputs. ``base(delta)``: per output, (value at
+    0, slope) of the interpolant on [0, delta]; ``branch(s)``: the r x r map B on the
+    outputs at the folded point h = x_{j+1}; ``shift(s)`` (optional): per output
+    (c_h, c_0), adding c_h h + c_0 to B (for polynomials, whose mirror formula also involves
+    h^1 and h^0; h is then carried one level longer, one neuron more); ``slopes(s)``: per output (beta, gamma); ``pivot(s)``: the outputs' values at s;
+    pivots s_j = scale 2^-j."""
+    bld = Builder(1)
     x = bld.var(0)
     piv = [scale / 2**j for j in range(1, levels + 1)]
     carried = []  # forms of x_1..x_{j-1} over the current layer
@@ -92,30 +94,35 @@ def unfolding_net(levels: int, scale: float, base, branch, slopes, pivot) -> Net
         carried = neurons[2:] + [lin((1, pos), (-1, neg), s)]  # x_j = s + P - N
         x = lin((-1, pos), (-1, neg), s)  # x_{j+1} = s - P - N
     delta = piv[-1]
-    (u0, du), (v0, dv) = base(delta)
-    out = [lin((du, x), u0), lin((dv, x), v0)]  # values at x_{L+1}
+    out = [lin((dv, x), v0) for v0, dv in base(delta)]  # values at x_{L+1}
+    r_out = len(out)
     for j in range(levels - 1, -1, -1):
         s = piv[j]
         xj = carried[j]
         a = lin((1, xj), -s)
         m = branch(s)
-        bvals = [lin((m[r][0], out[0]), (m[r][1], out[1])) for r in range(2)]
+        bvals = [lin(*[(m[r][c], out[c]) for c in range(r_out)]) for r in range(r_out)]
+        if shift:
+            h = carried[j + 1] if j + 1 < len(carried) else x  # x_{j+1}: the folded point
+            bvals = [lin((1, bv), (ch, h), c0) for bv, (ch, c0) in zip(bvals, shift(s))]
         p = pivot(s)
         wedge = slopes(s)
         forms = [a, lin((-1, a))]
-        for r in range(2):
+        for r in range(r_out):
             beta, gamma = wedge[r]
             forms.append(lin((beta, a), (-1, bvals[r]), p[r]))
             forms.append(lin((1, out[r]), -p[r], (-gamma, a)))
-        neurons = bld.layer(forms + carried[:j])
+        # the affine part of B needs x_{j+1} at the next level: keep it one level longer
+        keep = j + 1 if shift and j > 0 else j
+        neurons = bld.layer(forms + carried[:keep])
         ra, rna = neurons[0], neurons[1]
         new = []
-        for r in range(2):
+        for r in range(r_out):
             beta, gamma = wedge[r]
             g1, g2 = neurons[2 + 2 * r], neurons[3 + 2 * r]
             new.append(lin((beta, ra), (-gamma, rna), (-1, g1), (1, g2), p[r]))
         out = new
-        carried = neurons[6:]
+        carried = neurons[2 + 2 * r_out:]
     return bld.finish(out)
 
 
@@ -220,4 +227,64 @@ def sincos(L: int) -> Net:
         branch=lambda s: [[math.cos(2 * s), math.sin(2 * s)], [math.sin(2 * s), -math.cos(2 * s)]],
         slopes=lambda s: [(1.0, 1.0), (1.0, 1.0)],
         pivot=lambda s: (math.cos(s), math.sin(s)),
+    )  # fmt: skip
+
+
+# -- monomials ----------------------------------------------------------------------------
+
+
+def _mono_error(p, t0, t1, slopes, intercepts):
+    """sup |t^k - (a t + b)| on [t0, t1] for k = 2..d: t^k is convex on [0, 1], so the
+    maximum is at an end or where k t^(k-1) = a. Ends exactly; the inner point in float64
+    with a margin."""
+    out = []
+    for k, (a, b) in enumerate(zip(slopes, intercepts), start=2):
+        worst = max(abs(t**k - a * t - b) for t in (t0, t1))
+        if a > 0:
+            t = (float(a) / k) ** (1.0 / (k - 1))
+            if float(t0) < t < float(t1):
+                inner = abs(t**k - float(a) * t - float(b))
+                worst = max(worst, Fraction(inner) * (1 + Fraction(1, 10**9)) + Fraction(1, 2**60))
+        out.append(Fraction(worst))
+    return out
+
+
+def _mono_check(p):
+    if p["L"] * (p["d"] - 1) > 1000:
+        raise ValueError("L*(d-1) must stay <= 1000: the constant s_L^(d-1) = 2^(-L(d-1)) must "
+                         "be a float64 number")
+
+
+@register(
+    "monomials",
+    summary="(x^2, .., x^d) on [0,1] by fold-and-unfold, 2L hidden layers, exact dyadic weights.",
+    params=[_L, Param("d", Int(min=2, max=24), 5, "highest power: outputs x^2..x^d")],
+    inputs="1",
+    outputs="d - 1",
+    domain=lambda p: Box.uniform(1, 0, 1),
+    reference=lambda p, x: [x[0] ** k for k in range(2, p["d"] + 1)],
+    exact=False,
+    error_bound="d*(d-1)/8*4**(-L)",
+    formulas={"hidden_layers": "2*L", "width": "2*d + L - 1 + min(L - 1, 1)",
+              "pieces": "2**L"},
+    check=_mono_check,
+    example="monomials L=8 d=5",
+    sup_error=_mono_error,
+    notes="Outputs the piecewise-linear interpolants of x^k on the grid j/2^L, exactly (all "
+    "constants are dyadic); the error of x^k is k(k-1)/8 4^-L, the bound is that of x^d.",
+)
+def monomials(L: int, d: int) -> Net:
+    """x^k, k = 2..d, on [0, 1]: for x > s, with the folded point h = 2s - x,
+    x^k = (2s - h)^k = sum_l C(k, l) (2s)^(k-l) (-h)^l, linear in h^2..h^k (the outputs at
+    h) plus h and 1. Gadget slopes (x^k is convex and increasing): beta = ((2s)^k - s^k)/s,
+    the secant on [s, 2s], and gamma = k s^(k-1), the slope at s."""
+    ks = range(2, d + 1)
+    return unfolding_net(
+        L, 1.0,
+        base=lambda t: [(0.0, t ** (k - 1)) for k in ks],
+        branch=lambda s: [[math.comb(k, l) * (2 * s) ** (k - l) * (-1) ** l if l <= k else 0.0
+                           for l in ks] for k in ks],
+        shift=lambda s: [(-k * (2 * s) ** (k - 1), (2 * s) ** k) for k in ks],
+        slopes=lambda s: [(((2 * s) ** k - s**k) / s, k * s ** (k - 1)) for k in ks],
+        pivot=lambda s: [s**k for k in ks],
     )  # fmt: skip
