@@ -61,6 +61,12 @@ def exact_matmul(a: sp.csr_array, b: sp.csr_array) -> sp.csr_array:
     ia = sp.csr_array((np.ldexp(a.data, ea), a.indices, a.indptr), shape=a.shape)
     ib = sp.csr_array((np.ldexp(b.data, eb), b.indices, b.indptr), shape=b.shape)
     bound = _max_abs_rowsum(ia) * (float(np.max(np.abs(ib.data))) if ib.nnz else 0.0)
+    if ea == 0 and eb == 0 and bound < 2.0**53:
+        # integer factors, every partial sum an integer below 2^53: float64 is exact
+        out = sp.csr_array(a @ b)
+        out.sum_duplicates()
+        out.eliminate_zeros()
+        return out
     if bound < 2.0**61:
         prod = sp.csr_array(ia.astype(np.int64) @ ib.astype(np.int64))
         prod.sum_duplicates()

@@ -71,8 +71,15 @@ def main():
               help="Output format (default: from the file extension; onnx for -).")
 @click.option("--dtype", type=click.Choice(formats.DTYPES), default="float32", show_default=True,
               help="Floating-point type of the weights in the file.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
-def build(spec, params, output, fmt, dtype, quiet):
+@click.option("--layout", type=click.Choice(formats.LAYOUTS), default="auto", show_default=True,
+              help="ONNX layout: dense (a Gemm chain, what verification tools read), sparse "
+              "(Gather/Mul/ReduceSum per layer: only the nonzeros), auto (dense while the "
+              "dense weights take at most 64 MiB).")
+@click.option("--external-data", is_flag=True,
+              help="ONNX: put the weights into FILE.data beside the model (automatic past "
+              "protobuf's 2 GiB limit).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success, no progress.")
+def build(spec, params, output, fmt, dtype, layout, external_data, quiet):
     """Compile SPEC into a network file.
 
     SPEC is a constructor name followed by parameters (--n 64, or n=64), a quoted spec
@@ -88,17 +95,25 @@ def build(spec, params, output, fmt, dtype, quiet):
     from reluc.compiler import compile_spec
     from reluc.spec import read_spec_argument
 
+    from reluc.progress import Progress
+
     raw = read_spec_argument(spec, params)
     fmt = formats.format_for(output, fmt)
+    progress = Progress("writing", enabled=None if not quiet else False)
+    progress.note(f"compiling {raw.name}")
     compiled = compile_spec(raw, dtype)
+    ext = True if external_data else None
     if output == "-":
         if sys.stdout.isatty():
             raise UserError("refusing to write a binary network to a terminal; "
                             "redirect stdout or use -o FILE")
-        written = formats.write(compiled, sys.stdout.buffer, fmt)
+        written = formats.write(compiled, sys.stdout.buffer, fmt, layout, ext, progress)
     else:
-        written = formats.write(compiled, output, fmt)
+        written = formats.write(compiled, output, fmt, layout, ext, progress)
+    progress.done()
     net = compiled.net
+    if fmt == "onnx" and layout == "auto" and written.layout == "sparse" and not quiet:
+        click.echo(f"layout: sparse ({written.why})", err=True)
     exact_ctor = registry.get(compiled.spec.name).exact
     if compiled.dtype_rounded or (exact_ctor and not compiled.exact):
         bound = compiled.error_bound
@@ -114,7 +129,8 @@ def build(spec, params, output, fmt, dtype, quiet):
         click.echo(
             f"wrote {where}: {compiled.spec}, {net.hidden_layers} hidden "
             f"layer{'' if net.hidden_layers == 1 else 's'}, width "
-            f"{net.width}, {net.nonzero_params} nonzero params, {written.size} bytes",
+            f"{net.width}, {net.nonzero_params} nonzero params, {written.size} bytes"
+            + (f" (+ {written.external})" if written.external else ""),
             err=True,
         )
 

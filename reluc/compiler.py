@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+import scipy.sparse as sp
 
 from reluc import passes, registry
 from reluc.errors import NetworkError
@@ -33,10 +34,23 @@ class Compiled:
 
 
 def cast(net: Net, dtype: str) -> Net:
-    """The network with every weight rounded to ``dtype`` (and stored as float64)."""
+    """The network with every weight rounded to ``dtype`` (and stored as float64); layers
+    that round to themselves are shared, not copied (the network may be large)."""
     t = np.dtype(dtype)
-    return Net(Layer(layer.weight.astype(t).astype(np.float64),
-                     layer.bias.astype(t).astype(np.float64)) for layer in net.layers)
+
+    def same(a: np.ndarray) -> bool:
+        return bool(np.array_equal(a.astype(t).astype(np.float64), a))
+
+    layers, changed = [], False
+    for layer in net.layers:
+        data = sp.csr_array(layer.weight).data
+        if same(data) and same(layer.bias):
+            layers.append(layer)
+        else:
+            changed = True
+            layers.append(Layer(layer.weight.astype(t).astype(np.float64),
+                                layer.bias.astype(t).astype(np.float64)))
+    return Net(layers) if changed else net
 
 
 def compile_spec(spec: RawSpec | str, dtype: str = "float32") -> Compiled:
@@ -53,7 +67,7 @@ def compile_spec(spec: RawSpec | str, dtype: str = "float32") -> Compiled:
             f"declared {ctor.dims(values)}"
         )
     rounded_net = cast(net, dtype)
-    dtype_rounded = not rounded_net.equals(net)
+    dtype_rounded = rounded_net is not net and not rounded_net.equals(net)
     domain = ctor.domain(values)
     declared = Fraction(0) if ctor.exact else Fraction(registry.eval_formula(ctor.error_bound,
                                                                                values))

@@ -59,8 +59,11 @@ def stage_maps(n: int, lo: np.ndarray, hi: np.ndarray, bounded: bool):
     """Input map A (H x n), output map B (n x H) and right inverse R (H x n, B R = I)."""
     count, off = _offsets(n, lo, bounded)
     h = int(count.sum())
-    rest = np.setdiff1d(np.arange(n), lo)  # max wires and idle wires
-    idle = np.setdiff1d(rest, hi)
+    mask = np.ones(n, dtype=bool)
+    mask[lo] = False
+    rest = np.flatnonzero(mask)  # max wires and idle wires
+    mask[hi] = False
+    idle = np.flatnonzero(mask)
     one = np.ones
     # A: rest wires relu(x) (and relu(-x) on R); min wires relu(x-y), relu(y-x)
     rows, cols, vals = [off[rest], off[lo], off[lo], off[lo] + 1, off[lo] + 1], \

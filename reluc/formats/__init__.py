@@ -17,11 +17,27 @@ from reluc.errors import NetworkFileError, RelucError
 from reluc.formats.atomic import atomic_output
 from reluc.formats.metadata import FileInfo
 from reluc.formats.npzfile import npz_bytes, read_npz
-from reluc.formats.onnxfile import read_onnx, write_onnx
+from reluc.formats.onnxfile import (ExternalData, dense_bytes, external_name, read_onnx,
+                                    write_onnx)
 from reluc.net import Net
 
 FORMATS = ("onnx", "npz")
 DTYPES = ("float32", "float64")
+LAYOUTS = ("auto", "dense", "sparse")
+# --layout auto: dense while the dense weights take at most this many bytes
+AUTO_DENSE_LIMIT = 64 << 20
+PROTO_LIMIT = (1 << 31) - (1 << 20)  # protobuf's 2 GiB, less room for the graph
+
+
+def choose_layout(net: Net, dtype: str, layout: str) -> tuple[str, str]:
+    """The ONNX layout to write and why (for ``--layout auto``)."""
+    if layout != "auto":
+        return layout, f"--layout {layout}"
+    size = dense_bytes(net, dtype)
+    if size <= AUTO_DENSE_LIMIT:
+        return "dense", f"dense weights {size / 2**20:.1f} MiB <= {AUTO_DENSE_LIMIT >> 20} MiB"
+    return "sparse", (f"dense weights would take {size / 2**20:.0f} MiB > "
+                      f"{AUTO_DENSE_LIMIT >> 20} MiB; --layout dense to force the Gemm chain")
 
 
 def format_for(path: str, explicit: str | None) -> str:
@@ -43,32 +59,63 @@ def format_for(path: str, explicit: str | None) -> str:
 class Written:
     info: FileInfo
     size: int
+    layout: str = "dense"
+    why: str = ""
+    external: str | None = None  # path of the external data file, if any
 
 
-def write(compiled, target: str | BinaryIO, fmt: str) -> Written:
+def write(compiled, target: str | BinaryIO, fmt: str, layout: str = "dense",
+          external_data: bool | None = None, progress=None) -> Written:
     """Write a compiled network (in its dtype); ``target`` is a path (written atomically)
-    or a binary stream."""
+    or a binary stream. ONNX: ``layout`` dense, sparse or auto; ``external_data`` True
+    forces the tensors into ``<file>.data`` beside the model, None uses it only when the
+    model would pass protobuf's 2 GiB limit (never possible on a stream)."""
     if fmt not in FORMATS:
         raise RelucError(f"unknown format '{fmt}'; choose from {', '.join(FORMATS)}")
+    if layout not in LAYOUTS:
+        raise RelucError(f"unknown layout '{layout}'; choose from {', '.join(LAYOUTS)}")
     dtype = compiled.dtype
     if dtype not in DTYPES:
         raise RelucError(f"unknown dtype '{dtype}'; choose from {', '.join(DTYPES)}")
     info = FileInfo.for_build(compiled)
+    net = compiled.net
+    chosen, why = choose_layout(net, dtype, layout) if fmt == "onnx" else ("csr", "")
+    is_path = isinstance(target, (str, os.PathLike))
+    if fmt == "onnx" and external_data is None:
+        from reluc.formats.onnxfile import sparse_bytes
 
-    def emit(out: BinaryIO) -> int:
+        size = dense_bytes(net, dtype) if chosen == "dense" else sparse_bytes(net, dtype)
+        external_data = size > PROTO_LIMIT
+        if external_data and not is_path:
+            raise RelucError(
+                f"the model needs external data ({size / 2**30:.1f} GiB of weights, over "
+                "protobuf's 2 GiB limit), which a stream cannot carry: write to a file, or "
+                "use --layout sparse or .npz")
+    if fmt == "onnx" and external_data and not is_path:
+        raise RelucError("external data needs a file to go beside the model; -o - cannot "
+                         "carry it")
+
+    def emit(out: BinaryIO, ext: ExternalData | None = None) -> int:
         if fmt == "onnx":
-            return write_onnx(compiled.net, info, out, dtype)
-        data = npz_bytes(compiled.net, info, dtype)
+            return write_onnx(net, info, out, dtype, chosen, ext, progress)
+        data = npz_bytes(net, info, dtype)
         out.write(data)
         return len(data)
 
-    if isinstance(target, (str, os.PathLike)):
+    ext_path = None
+    if is_path and fmt == "onnx" and external_data:
+        path = os.fspath(target)
+        ext_path = os.path.join(os.path.dirname(os.path.abspath(path)), external_name(path))
+        # the data file first, then the model: a reader never sees a model without its data
+        with atomic_output(path) as f, atomic_output(ext_path) as d:
+            size = emit(f, ExternalData(external_name(path), d))
+    elif is_path:
         with atomic_output(target) as f:
             size = emit(f)
     else:
         size = emit(target)
         target.flush()
-    return Written(info, size)
+    return Written(info, size, chosen, why, ext_path)
 
 
 def read(source: str | bytes) -> tuple[Net, FileInfo]:

@@ -67,16 +67,36 @@ _MODEL_GRAPH, _GRAPH_INITIALIZER, _TENSOR_RAW_DATA = 7, 5, 9
 
 
 class _Tensor:
-    """A dense initializer whose raw bytes are produced in blocks when written."""
+    """An initializer whose raw bytes are produced in blocks when written (a sparse
+    matrix densified a block of rows at a time), inline or into an external data file."""
 
     def __init__(self, name: str, matrix: sp.csr_array | np.ndarray, dtype: str):
-        self.matrix, self.dtype = matrix, np.dtype(dtype).newbyteorder("<")
-        shape = matrix.shape
-        head = TensorProto(name=name, data_type=_ELEM[dtype])
-        head.dims.extend(shape)
+        self.name, self.matrix = name, matrix
+        self.dtype = np.dtype(dtype).newbyteorder("<")
+        self.elem = {"int64": TensorProto.INT64, "int32": TensorProto.INT32}.get(dtype) \
+            or _ELEM[dtype]
+        self.raw_len = int(np.prod(matrix.shape)) * self.dtype.itemsize
+        self.external: tuple[str, int] | None = None
+        self._layout()
+
+    def _layout(self) -> None:
+        head = TensorProto(name=self.name, data_type=self.elem)
+        head.dims.extend(self.matrix.shape)
+        if self.external is not None:
+            location, offset = self.external
+            head.data_location = TensorProto.EXTERNAL
+            for k, v in (("location", location), ("offset", str(offset)),
+                         ("length", str(self.raw_len))):
+                head.external_data.add(key=k, value=v)
+            self.head = head.SerializeToString()
+            self.body_len = len(self.head)
+            return
         self.head = head.SerializeToString()
-        self.raw_len = int(np.prod(shape)) * self.dtype.itemsize
         self.body_len = len(self.head) + len(_len_field(_TENSOR_RAW_DATA, self.raw_len)) + self.raw_len
+
+    def make_external(self, location: str, offset: int) -> None:
+        self.external = (location, offset)
+        self._layout()
 
     def field_len(self) -> int:
         return len(_len_field(_GRAPH_INITIALIZER, self.body_len)) + self.body_len
@@ -84,7 +104,11 @@ class _Tensor:
     def write(self, out: BinaryIO) -> None:
         out.write(_len_field(_GRAPH_INITIALIZER, self.body_len))
         out.write(self.head)
-        out.write(_len_field(_TENSOR_RAW_DATA, self.raw_len))
+        if self.external is None:
+            out.write(_len_field(_TENSOR_RAW_DATA, self.raw_len))
+            self.write_data(out)
+
+    def write_data(self, out: BinaryIO) -> None:
         m = self.matrix
         if isinstance(m, np.ndarray):
             out.write(m.astype(self.dtype).tobytes())
@@ -94,17 +118,55 @@ class _Tensor:
             out.write(m[r : r + rows].toarray().astype(self.dtype).tobytes())
 
 
-def _graph_pieces(net: Net, dtype: str, doc: str):
+def ell(weight: sp.csr_array) -> tuple[np.ndarray, np.ndarray]:
+    """The ELLPACK form of a sparse matrix: per row, the column indices and values of its
+    nonzeros, padded with (0, 0.0) to the longest row: arrays of shape (rows, K)."""
+    w = sp.csr_array(weight)
+    w.sum_duplicates()
+    counts = np.diff(w.indptr)
+    k = max(1, int(counts.max()) if counts.size else 1)
+    row = np.repeat(np.arange(w.shape[0]), counts)
+    pos = np.arange(w.nnz) - w.indptr[row]
+    idx = np.zeros((w.shape[0], k), dtype=np.int64)
+    val = np.zeros((w.shape[0], k), dtype=np.float64)
+    idx[row, pos] = w.indices
+    val[row, pos] = w.data
+    return idx, val
+
+
+def _graph_pieces(net: Net, dtype: str, doc: str, layout: str = "dense"):
     """The graph without initializers (nodes, name | inputs, outputs) and the tensors."""
     nodes, tensors = [], []
     h = "x"
     last = net.depth - 1
+    if layout == "sparse":  # activations are kept transposed, (width, batch)
+        tensors.append(_Tensor("reduce_axes", np.array([1], dtype=np.int64), "int64"))
+        nodes.append(helper.make_node("Transpose", ["x"], ["xt"], name="transpose_in",
+                                      perm=[1, 0]))
+        h = "xt"
     for i, layer in enumerate(net.layers):
         w, b = f"W{i}", f"B{i}"
-        tensors.append(_Tensor(w, layer.weight, dtype))
-        tensors.append(_Tensor(b, layer.bias, dtype))
         z = "y" if i == last else f"z{i}"
-        nodes.append(helper.make_node("Gemm", [h, w, b], [z], name=f"gemm{i}", transB=1))
+        if layout == "dense":
+            tensors.append(_Tensor(w, layer.weight, dtype))
+            tensors.append(_Tensor(b, layer.bias, dtype))
+            nodes.append(helper.make_node("Gemm", [h, w, b], [z], name=f"gemm{i}", transB=1))
+        else:  # z[r, :] = sum_k h[I[r, k], :] V[r, k] + b[r]: Gather, Mul, ReduceSum, Add
+            idx, val = ell(layer.weight)
+            zt = "yt" if i == last else z
+            tensors.append(_Tensor(f"I{i}", idx, "int32" if layer.n_in < 2**31 else "int64"))
+            tensors.append(_Tensor(w, val.reshape(val.shape + (1,)), dtype))
+            tensors.append(_Tensor(b, layer.bias.reshape(-1, 1), dtype))
+            nodes += [
+                helper.make_node("Gather", [h, f"I{i}"], [f"g{i}"], name=f"gather{i}", axis=0),
+                helper.make_node("Mul", [f"g{i}", w], [f"m{i}"], name=f"mul{i}"),
+                helper.make_node("ReduceSum", [f"m{i}", "reduce_axes"], [f"s{i}"],
+                                 name=f"sum{i}", keepdims=0),
+                helper.make_node("Add", [f"s{i}", b], [zt], name=f"add{i}"),
+            ]  # fmt: skip
+            if i == last:
+                nodes.append(helper.make_node("Transpose", ["yt"], ["y"], name="transpose_out",
+                                              perm=[1, 0]))
         if i < last:
             h = f"h{i + 1}"
             nodes.append(helper.make_node("Relu", [z], [h], name=f"relu{i}"))
@@ -118,8 +180,29 @@ def _graph_pieces(net: Net, dtype: str, doc: str):
     return head.SerializeToString(), tensors, tail.SerializeToString()
 
 
-def write_onnx(net: Net, info: FileInfo, out: BinaryIO, dtype: str = "float32") -> int:
-    """Stream ``net`` as an ONNX model to ``out``; returns the number of bytes written."""
+def dense_bytes(net: Net, dtype: str) -> int:
+    """Bytes of the dense weights and biases of ``net`` in ``dtype``."""
+    size = np.dtype(dtype).itemsize
+    return sum((layer.n_out * layer.n_in + layer.n_out) * size for layer in net.layers)
+
+
+def sparse_bytes(net: Net, dtype: str) -> int:
+    size = np.dtype(dtype).itemsize
+    total = 0
+    for layer in net.layers:
+        counts = np.diff(sp.csr_array(layer.weight).indptr)
+        k = max(1, int(counts.max()) if counts.size else 1)
+        total += layer.n_out * k * (4 + size) + layer.n_out * size
+    return total
+
+
+def write_onnx(net: Net, info: FileInfo, out: BinaryIO, dtype: str = "float32",
+               layout: str = "dense", external: "ExternalData | None" = None,
+               progress=None) -> int:
+    """Stream ``net`` as an ONNX model to ``out``; returns the number of bytes written.
+    ``layout``: ``dense`` (Gemm chain) or ``sparse`` (Gather/Mul/ReduceSum/Add per layer).
+    ``external``: put every large initializer's data into that file instead.
+    ``progress(done, total)`` is called as tensors are written."""
     doc = f"reluc {__version__}: {info.spec}" if info.spec else f"reluc {__version__}"
     model_head = onnx.ModelProto(
         ir_version=IR_VERSION, producer_name="reluc", producer_version=__version__,
@@ -130,22 +213,62 @@ def write_onnx(net: Net, info: FileInfo, out: BinaryIO, dtype: str = "float32") 
         metadata_props=[onnx.StringStringEntryProto(key=k, value=v)
                         for k, v in info.to_props().items()],
     ).SerializeToString()  # fmt: skip
-    graph_head, tensors, graph_tail = _graph_pieces(net, dtype, doc)
+    graph_head, tensors, graph_tail = _graph_pieces(net, dtype, doc, layout)
+    if external is not None:
+        offset = 0
+        for t in tensors:
+            if t.raw_len >= EXTERNAL_MIN_BYTES:
+                offset = -(-offset // 4096) * 4096  # page-aligned, as onnx does
+                t.make_external(external.location, offset)
+                offset += t.raw_len
     graph_len = len(graph_head) + sum(t.field_len() for t in tensors) + len(graph_tail)
     prefix = model_head + _len_field(_MODEL_GRAPH, graph_len)
     total = len(prefix) + graph_len + len(model_tail)
     if total > MAX_PROTO:
         raise NetworkFileError(
-            f"the dense ONNX model would take {total / 2**30:.1f} GiB, over protobuf's 2 GiB "
-            "limit; write .npz instead"
+            f"the ONNX model would take {total / 2**30:.1f} GiB, over protobuf's 2 GiB "
+            "limit; use --external-data, --layout sparse or .npz"
         )
     out.write(prefix)
     out.write(graph_head)
+    data_total = sum(t.raw_len for t in tensors)
+    done = 0
     for t in tensors:
         t.write(out)
+        if t.external is None:
+            done += t.raw_len
+            if progress:
+                progress(done, data_total)
     out.write(graph_tail)
     out.write(model_tail)
+    if external is not None:
+        pos = 0
+        for t in tensors:
+            if t.external is not None:
+                gap = t.external[1] - pos
+                external.stream.write(b"\0" * gap)
+                t.write_data(external.stream)
+                pos = t.external[1] + t.raw_len
+                done += t.raw_len
+                if progress:
+                    progress(done, data_total)
     return total
+
+
+EXTERNAL_MIN_BYTES = 1024  # smaller tensors stay inside the model, as onnx's converter does
+
+
+class ExternalData:
+    """Where the external tensor data goes: ``location`` is the file name recorded in the
+    model (relative to the model's directory); ``stream`` receives the bytes."""
+
+    def __init__(self, location: str, stream: BinaryIO):
+        self.location, self.stream = location, stream
+
+
+def external_name(model_path: str) -> str:
+    """The deterministic name of a model's external data file: ``<model file>.data``."""
+    return os.path.basename(model_path) + ".data"
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -342,6 +465,9 @@ def _walk_chain(graph, consts, x_name: str, width: int | None) -> Net:
             raise NetworkFileError("cannot infer the input width before the first layer")
         return sp.identity(width, format="csr"), np.zeros(width)
 
+    gathered = None  # (indices, values) of a Gather -> Mul -> ReduceSum in progress
+    transposed = False  # activations held as (width, batch), as in reluc's sparse layout
+
     for node in graph.node:
         op = node.op_type
         if op == "Constant":
@@ -357,7 +483,51 @@ def _walk_chain(graph, consts, x_name: str, width: int | None) -> Net:
                 "input; reluc reads feed-forward chains of Gemm/MatMul/Add/Relu"
             )
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        if op in ("Gemm", "MatMul"):
+        if gathered is not None and op not in ("Mul", "ReduceSum"):
+            raise NetworkFileError(f"node '{node.name or op}': a Gather must be followed by "
+                                   "Mul and ReduceSum (reluc's sparse layout)")
+        if op == "Transpose":
+            if list(attrs.get("perm", [1, 0])) != [1, 0]:
+                raise NetworkFileError("only 2-D transposes (perm 1,0) are supported")
+            transposed = not transposed
+        elif op == "Gather":  # reluc's sparse layout: Gather -> Mul -> ReduceSum
+            if width is None:
+                raise NetworkFileError("cannot infer the input width before a Gather")
+            if attrs.get("axis", 0) != (0 if transposed else 1) or node.input[0] != cur:
+                raise NetworkFileError("Gather must pick the features of the activations")
+            idx = _array(consts, node.input[1], node).astype(np.int64)
+            if idx.ndim != 2 or (idx.size and (idx.min() < 0 or idx.max() >= width)):
+                raise NetworkFileError(f"node '{node.name or op}': bad gather indices")
+            gathered = [idx, None]
+        elif op == "Mul" and gathered is not None:
+            val = _array(consts, next(i for i in node.input if i != cur), node)
+            if val.size != gathered[0].size:
+                raise NetworkFileError(f"node '{node.name or op}': values do not match the "
+                                       "gather indices")
+            gathered[1] = val.reshape(gathered[0].shape)
+        elif op == "ReduceSum" and gathered is not None:
+            axes = _array(consts, node.input[1], node) if len(node.input) > 1 else None
+            want = [[1]] if transposed else [[2], [-1]]
+            if gathered[1] is None or axes is None or list(axes.astype(int)) not in want \
+                    or attrs.get("keepdims", 1) != 0:
+                raise NetworkFileError(f"node '{node.name or op}': expected ReduceSum over "
+                                       "the last axis without keepdims")
+            idx, val = gathered
+            gathered = None
+            rows = np.repeat(np.arange(idx.shape[0]), idx.shape[1])
+            keep = val.ravel() != 0
+            step = sp.csr_array((val.ravel()[keep], (rows[keep], idx.ravel()[keep])),
+                                shape=(idx.shape[0], width))
+            step.sum_duplicates()
+            bias = np.zeros(step.shape[0])
+            if w is None:
+                w, b = step, bias
+            else:
+                w, b = sp.csr_array(step @ w), step @ b + bias
+            width = w.shape[0]
+        elif op in ("Gemm", "MatMul") and transposed:
+            raise NetworkFileError(f"node '{node.name or op}': {op} on transposed activations")
+        elif op in ("Gemm", "MatMul"):
             if op == "Gemm":
                 if node.input[0] != cur or attrs.get("transA", 0):
                     raise NetworkFileError("Gemm must take the activations as its first input")
@@ -402,13 +572,16 @@ def _walk_chain(graph, consts, x_name: str, width: int | None) -> Net:
         else:
             raise NetworkFileError(
                 f"unsupported ONNX operator '{op}' (node '{node.name or op}'); reluc reads "
-                "ReLU MLPs built from Gemm, MatMul, Add, Sub and Relu"
+                "ReLU MLPs built from Gemm, MatMul, Add, Sub and Relu (and its own sparse "
+                "layout, Gather-Mul-ReduceSum)"
             )
         cur = node.output[0]
         if width is None and w is not None:
             width = w.shape[0]
     if cur != graph.output[0].name:
         raise NetworkFileError("the graph output is not the end of the chain")
+    if transposed or gathered is not None:
+        raise NetworkFileError("the chain ends with transposed or half-reduced activations")
     if w is None:
         w, b = pending_identity()
     layers.append(Layer(w, b))
