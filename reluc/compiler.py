@@ -67,7 +67,7 @@ def compile_spec(spec: RawSpec | str, dtype: str = "float32") -> Compiled:
             f"declared {ctor.dims(values)}"
         )
     rounded_net = cast(net, dtype)
-    dtype_rounded = rounded_net is not net and not rounded_net.equals(net)
+    dtype_rounded = rounded_net is not net  # cast copies only when a weight changed
     domain = ctor.domain(values)
     declared = Fraction(0) if ctor.exact else Fraction(registry.eval_formula(ctor.error_bound,
                                                                                values))

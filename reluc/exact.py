@@ -41,6 +41,11 @@ def to_fraction(v) -> Fraction:
     return Fraction(str(v))
 
 
+def is_double(v: Fraction) -> bool:
+    """Whether the rational ``v`` is a float64 number (so a weight ``v`` is stored exactly)."""
+    return Fraction(float(v)) == v
+
+
 def _dyadic_exponent(values: np.ndarray) -> int:
     """Smallest ``a >= 0`` with ``values * 2^a`` all integers (values finite float64)."""
     v = values[values != 0]

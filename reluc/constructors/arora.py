@@ -28,14 +28,20 @@ import numpy as np
 from reluc.calculus import affine, compose
 from reluc.constructors.comparators import tree_net
 from reluc.constructors.pwl import interpolate, pwl_net
+from reluc.exact import is_double
 from reluc.net import Layer, Net
 from reluc.registry import Box, Built, register
 from reluc.spec import Number, NumberList, Param
 
 
-def _planes_check(p):
+def planes_check(p):
     if len(p["planes"][0]) < 2:
         raise ValueError("planes need at least one coefficient and a constant: a_1,..,a_n,b")
+
+
+def affine_value(plane, x) -> Fraction:
+    """a . x + b for a plane a_1,..,a_n,b."""
+    return sum((a * v for a, v in zip(plane[:-1], x)), Fraction(0)) + plane[-1]
 
 
 @register(
@@ -46,10 +52,9 @@ def _planes_check(p):
     inputs="len(planes[0]) - 1",
     outputs="1",
     domain=lambda p: Box.real(len(p["planes"][0]) - 1),
-    reference=lambda p, x: [max(sum((a * v for a, v in zip(r[:-1], x)), Fraction(0)) + r[-1]
-                                for r in p["planes"])],
+    reference=lambda p, x: [max(affine_value(r, x) for r in p["planes"])],
     formulas={"hidden_layers": "clog2(len(planes))"},
-    check=_planes_check,
+    check=planes_check,
     example="maxaffine planes=1,0,0;0,1,0;-1,-1,1",
 )
 def maxaffine(planes) -> Built:
@@ -57,7 +62,7 @@ def maxaffine(planes) -> Built:
     layer of a balanced max tree (3 neurons a pair), ceil(log2 m) hidden layers."""
     a = np.array([[float(v) for v in r[:-1]] for r in planes])
     b = np.array([float(r[-1]) for r in planes])
-    rounded = any(Fraction(float(v)) != v for r in planes for v in r)
+    rounded = not all(is_double(v) for r in planes for v in r)
     return Built(compose(affine(a, b), tree_net(len(planes), True), exact=not rounded), rounded)
 
 
@@ -210,5 +215,5 @@ def zonotope(b, a, M) -> Built:
     split = np.vstack([g, -g])  # relu(<r, b^i>), relu(-<r, b^i>)
     gamma = Net([Layer(split, np.zeros(2 * len(b))), Layer(np.ones((1, 2 * len(b))), [0.0])])
     inner = _hard_net(a, M)
-    rounded = inner.rounded or any(Fraction(float(v)) != v for row in b for v in row)
+    rounded = inner.rounded or not all(is_double(v) for row in b for v in row)
     return Built(compose(gamma, inner.net, exact=not rounded), rounded)

@@ -35,31 +35,24 @@ import numpy as np
 import scipy.sparse as sp
 
 from reluc.calculus import affine, compose, pad, parallel
+from reluc.constructors.arora import affine_value, planes_check
 from reluc.constructors.comparators import tree_net
+from reluc.exact import is_double
 from reluc.net import Layer, Net
 from reluc.registry import Box, Built, register
 from reluc.spec import NumberList, Param
-
-
-def _exact(v) -> bool:
-    return Fraction(float(v)) == v
 
 
 # -- lattice ------------------------------------------------------------------------------
 
 
 def _lattice_check(p):
-    if len(p["planes"][0]) < 2:
-        raise ValueError("planes need at least one coefficient and a constant: a_1,..,a_n,b")
+    planes_check(p)
     m = len(p["planes"])
     for g in p["groups"]:
         for i in g:
             if i.denominator != 1 or not 1 <= i <= m:
                 raise ValueError(f"groups hold plane numbers 1..{m}, got {i}")
-
-
-def _plane(r, x):
-    return sum((a * v for a, v in zip(r[:-1], x)), Fraction(0)) + r[-1]
 
 
 @register(
@@ -72,7 +65,7 @@ def _plane(r, x):
     inputs="len(planes[0]) - 1",
     outputs="1",
     domain=lambda p: Box.real(len(p["planes"][0]) - 1),
-    reference=lambda p, x: [max(min(_plane(p["planes"][int(i) - 1], x) for i in g)
+    reference=lambda p, x: [max(min(affine_value(p["planes"][int(i) - 1], x) for i in g)
                                 for g in p["groups"])],
     formulas={"hidden_layers": "clog2(max(len(g) for g in groups)) + clog2(len(groups))"},
     check=_lattice_check,
@@ -84,7 +77,7 @@ def lattice(planes, groups) -> Built:
     order = [int(i) - 1 for g in groups for i in g]
     a = np.array([[float(v) for v in planes[i][:-1]] for i in order])
     b = np.array([float(planes[i][-1]) for i in order])
-    rounded = not all(_exact(v) for r in planes for v in r)
+    rounded = not all(is_double(v) for r in planes for v in r)
     depth = max(tree_net(len(g), False).hidden_layers for g in groups)
     mins = parallel(*[pad(tree_net(len(g), False), depth) for g in groups])
     net = compose(affine(a, b), mins, tree_net(len(groups), True), exact=not rounded)
@@ -195,4 +188,4 @@ def pwl2d(xs, ys, values) -> Built:
     layers = [Layer(w1, b1), Layer(w2, np.zeros(n2)), Layer(w3, np.ones(len(nodes))),
               Layer(out, np.zeros(1))]
     weights = vals + vals3 + [v for _, _, v in nodes] + list(xs) + list(ys)
-    return Built(Net(layers), not all(_exact(v) for v in weights), rounded_once=True)
+    return Built(Net(layers), not all(is_double(v) for v in weights), rounded_once=True)

@@ -6,6 +6,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from reluc.exact import is_double
 from reluc.net import Layer, Net
 from reluc.registry import Box, Built, register
 from reluc.spec import Int, Interval, Param, Points
@@ -106,10 +107,6 @@ def _pwl_terms(points):
     return terms, None, const
 
 
-def _is_double(v: Fraction) -> bool:
-    return Fraction(float(v)) == v
-
-
 @register(
     "pwl",
     summary="Continuous piecewise-linear interpolant of points x:y, one hidden layer.",
@@ -151,4 +148,4 @@ def pwl_net(points) -> tuple[Net, bool]:
         w2 = np.array([[float(c) for _, _, c in terms]])
         net = Net([Layer(w1, b1), Layer(w2, np.array([float(const)]))])
         exact_data = [const] + [xk for xk, _, _ in terms] + [c for _, _, c in terms]
-    return net, not all(_is_double(v) for v in exact_data)
+    return net, not all(is_double(v) for v in exact_data)

@@ -129,6 +129,13 @@ def unfolding_net(levels: int, scale: float, base, branch, slopes, pivot, shift=
 _L = Param("L", Int(min=1, max=40), 8, "recursion depth: 2L hidden layers, grid of 2^L cells")
 
 
+def _float_sup(f, a, b, lo: float, hi: float, candidates) -> Fraction:
+    """max |f(t) - (a t + b)| over the candidate points t inside [lo, hi], computed in
+    float64 and inflated by a relative 1e-9 and 2^-60 to cover its own rounding."""
+    worst = max(abs(f(t) - a * t - b) for t in candidates if lo <= t <= hi)
+    return Fraction(worst) * (1 + Fraction(1, 10**9)) + Fraction(1, 2**60)
+
+
 # -- exp ----------------------------------------------------------------------------------
 
 
@@ -144,9 +151,7 @@ def _exp_error(p, t0, t1, slopes, intercepts):
             pts.append(math.log(af))
         if r == 1 and af < 0:
             pts.append(-math.log(-af))
-        pts = [t for t in pts if float(t0) <= t <= float(t1)]
-        worst = max(abs(f(t) - af * t - bf) for t in pts)
-        out.append(Fraction(worst) * (1 + Fraction(1, 10**9)) + Fraction(1, 2**60))
+        out.append(_float_sup(f, af, bf, float(t0), float(t1), pts))
     return out
 
 
@@ -196,9 +201,7 @@ def _trig_error(p, t0, t1, slopes, intercepts):
         if r == 1 and -1 <= af <= 1:  # sin' = cos = a
             pts.append(math.acos(af))
         f = math.cos if r == 0 else math.sin
-        pts = [t for t in pts if lo <= t <= hi]
-        worst = max(abs(f(t) - af * t - bf) for t in pts)
-        out.append(Fraction(worst) * (1 + Fraction(1, 10**9)) + Fraction(1, 2**60))
+        out.append(_float_sup(f, af, bf, lo, hi, pts))
     return out
 
 
@@ -243,8 +246,8 @@ def _mono_error(p, t0, t1, slopes, intercepts):
         if a > 0:
             t = (float(a) / k) ** (1.0 / (k - 1))
             if float(t0) < t < float(t1):
-                inner = abs(t**k - float(a) * t - float(b))
-                worst = max(worst, Fraction(inner) * (1 + Fraction(1, 10**9)) + Fraction(1, 2**60))
+                worst = max(worst, _float_sup(lambda s: s**k, float(a), float(b), float(t0),
+                                              float(t1), [t]))
         out.append(Fraction(worst))
     return out
 

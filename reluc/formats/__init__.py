@@ -18,7 +18,7 @@ from reluc.formats.atomic import atomic_output
 from reluc.formats.metadata import FileInfo
 from reluc.formats.npzfile import npz_bytes, read_npz
 from reluc.formats.onnxfile import (ExternalData, dense_bytes, external_name, read_onnx,
-                                    write_onnx)
+                                    sparse_bytes, write_onnx)
 from reluc.net import Net
 
 FORMATS = ("onnx", "npz")
@@ -82,8 +82,6 @@ def write(compiled, target: str | BinaryIO, fmt: str, layout: str = "dense",
     chosen, why = choose_layout(net, dtype, layout) if fmt == "onnx" else ("csr", "")
     is_path = isinstance(target, (str, os.PathLike))
     if fmt == "onnx" and external_data is None:
-        from reluc.formats.onnxfile import sparse_bytes
-
         size = dense_bytes(net, dtype) if chosen == "dense" else sparse_bytes(net, dtype)
         external_data = size > PROTO_LIMIT
         if external_data and not is_path:

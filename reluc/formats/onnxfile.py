@@ -118,13 +118,19 @@ class _Tensor:
             out.write(m[r : r + rows].toarray().astype(self.dtype).tobytes())
 
 
+def ell_width(weight: sp.csr_array) -> int:
+    """K of the ELLPACK form: the most nonzeros in a row (at least 1)."""
+    counts = np.diff(sp.csr_array(weight).indptr)
+    return max(1, int(counts.max()) if counts.size else 1)
+
+
 def ell(weight: sp.csr_array) -> tuple[np.ndarray, np.ndarray]:
     """The ELLPACK form of a sparse matrix: per row, the column indices and values of its
     nonzeros, padded with (0, 0.0) to the longest row: arrays of shape (rows, K)."""
     w = sp.csr_array(weight)
     w.sum_duplicates()
     counts = np.diff(w.indptr)
-    k = max(1, int(counts.max()) if counts.size else 1)
+    k = ell_width(w)
     row = np.repeat(np.arange(w.shape[0]), counts)
     pos = np.arange(w.nnz) - w.indptr[row]
     idx = np.zeros((w.shape[0], k), dtype=np.int64)
@@ -190,9 +196,7 @@ def sparse_bytes(net: Net, dtype: str) -> int:
     size = np.dtype(dtype).itemsize
     total = 0
     for layer in net.layers:
-        counts = np.diff(sp.csr_array(layer.weight).indptr)
-        k = max(1, int(counts.max()) if counts.size else 1)
-        total += layer.n_out * k * (4 + size) + layer.n_out * size
+        total += layer.n_out * ell_width(layer.weight) * (4 + size) + layer.n_out * size
     return total
 
 
