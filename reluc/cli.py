@@ -111,7 +111,7 @@ def build(spec, params, output, fmt, dtype, layout, external_data, quiet):
     else:
         written = formats.write(compiled, output, fmt, layout, ext, progress)
     progress.done()
-    net = compiled.net
+    net = compiled.source  # its shape; the nonzeros were counted while writing
     if fmt == "onnx" and layout == "auto" and written.layout == "sparse" and not quiet:
         click.echo(f"layout: sparse ({written.why})", err=True)
     exact_ctor = registry.get(compiled.spec.name).exact
@@ -129,7 +129,7 @@ def build(spec, params, output, fmt, dtype, layout, external_data, quiet):
         click.echo(
             f"wrote {where}: {compiled.spec}, {net.hidden_layers} hidden "
             f"layer{'' if net.hidden_layers == 1 else 's'}, width "
-            f"{net.width}, {net.nonzero_params} nonzero params, {written.size} bytes"
+            f"{net.width}, {written.nonzeros} nonzero params, {written.size} bytes"
             + (f" (+ {written.external})" if written.external else ""),
             err=True,
         )

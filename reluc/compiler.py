@@ -2,6 +2,12 @@
 
     compiled = compile_spec("sort n=64", dtype="float32")
     formats.write(compiled, "sort64.onnx")
+
+A constructor may return a :class:`~reluc.net.LayerStream` instead of a Net (the
+comparator networks do): then nothing is built here; the writer pulls the layers one at
+a time, so peak memory is a few layers. A stream is materialised into a Net only when
+the weights must be rounded to the file's dtype (the error analysis needs all of them)
+or when someone asks for ``compiled.net``.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import scipy.sparse as sp
 
 from reluc import passes, registry
 from reluc.errors import NetworkError
-from reluc.net import Layer, Net
+from reluc.net import Layer, LayerStream, Net
 from reluc.registry import Box, Built, Constructor
 from reluc.spec import RawSpec, Spec, parse_text
 
@@ -25,12 +31,17 @@ class Compiled:
     promises: spec, domain, exactness and the sup-norm error bound on the domain."""
 
     spec: Spec
-    net: Net
+    source: Net | LayerStream  # what the writer consumes
     domain: Box
     dtype: str
     exact: bool
     error_bound: Fraction | None  # None: unknown (weights rounded, no way to bound it)
     dtype_rounded: bool  # the cast to dtype changed some weight
+
+    @property
+    def net(self) -> Net:
+        """The whole network in memory (built from the stream if it is one)."""
+        return self.source.materialise()
 
 
 def cast(net: Net, dtype: str) -> Net:
@@ -53,6 +64,14 @@ def cast(net: Net, dtype: str) -> Net:
     return Net(layers) if changed else net
 
 
+def stream_exact_in(stream: LayerStream, dtype: str) -> bool:
+    """Whether every value the stream's weights take (as it declares) is exact in dtype."""
+    if stream.values is None:
+        return False
+    v = np.array(stream.values, dtype=np.float64)
+    return bool(np.array_equal(v.astype(dtype).astype(np.float64), v))
+
+
 def compile_spec(spec: RawSpec | str, dtype: str = "float32") -> Compiled:
     raw = parse_text(spec) if isinstance(spec, str) else spec
     resolved = registry.resolve(raw)
@@ -60,15 +79,23 @@ def compile_spec(spec: RawSpec | str, dtype: str = "float32") -> Compiled:
     values = resolved.values
     out = ctor.build(**values)
     built = out if isinstance(out, Built) else Built(out)
-    net = passes.optimize(built.net)
+    net = built.net
     if (net.n_in, net.n_out) != ctor.dims(values):
         raise NetworkError(  # a bug in a constructor, never a user error
             f"constructor {ctor.name} built a {net.n_in}->{net.n_out} network, "
             f"declared {ctor.dims(values)}"
         )
+    domain = ctor.domain(values)
+    if isinstance(net, LayerStream) and not built.rounded and stream_exact_in(net, dtype):
+        # streamed as it comes: no pass, no cast (constructors that stream emit no dead
+        # neurons; a test holds them to it)
+        declared = Fraction(0) if ctor.exact else Fraction(
+            registry.eval_formula(ctor.error_bound, values))
+        return Compiled(spec=resolved, source=net, domain=domain, dtype=dtype,
+                        exact=ctor.exact, error_bound=declared, dtype_rounded=False)
+    net = passes.optimize(net.materialise())
     rounded_net = cast(net, dtype)
     dtype_rounded = rounded_net is not net  # cast copies only when a weight changed
-    domain = ctor.domain(values)
     declared = Fraction(0) if ctor.exact else Fraction(registry.eval_formula(ctor.error_bound,
                                                                                values))
     bound: Fraction | None = declared
@@ -83,7 +110,7 @@ def compile_spec(spec: RawSpec | str, dtype: str = "float32") -> Compiled:
                 extra = None if own is None else extra + own
             bound = None if extra is None else declared + extra
     return Compiled(
-        spec=resolved, net=rounded_net, domain=domain, dtype=dtype,
+        spec=resolved, source=rounded_net, domain=domain, dtype=dtype,
         exact=ctor.exact and bound == 0, error_bound=bound, dtype_rounded=dtype_rounded,
     )  # fmt: skip
 

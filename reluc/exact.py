@@ -98,8 +98,8 @@ class _IntLayer:
         if bound < _INT64_SAFE and num.dtype != object:
             w = sp.csr_array((self.data, self.indices, self.indptr), shape=self.shape)
             out = np.asarray((w @ num.T).T, dtype=np.int64)
-            if fw != 1 and self.max_rowsum:
-                out *= fw
+            if fw != 1 and self.max_rowsum and max_num:  # (the bound does not cover fw
+                out *= fw  # when every numerator is 0, and then the product is 0 anyway)
             if self.max_bias:
                 out += self.bias * fb
         else:

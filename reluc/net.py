@@ -23,7 +23,7 @@ Counting conventions (used by ``reluc stats`` and everywhere else):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,8 +44,9 @@ class Layer:
     weight: sp.csr_array
     bias: np.ndarray
 
-    def __init__(self, weight, bias):
-        w = sp.csr_array(weight, dtype=np.float64, copy=True)
+    def __init__(self, weight, bias, owned: bool = False):
+        # owned: the caller hands over a fresh matrix nobody else holds (no defensive copy)
+        w = sp.csr_array(weight, dtype=np.float64, copy=not owned)
         w.sum_duplicates()
         w.eliminate_zeros()
         w.sort_indices()
@@ -117,6 +118,13 @@ class Net:
     def layers(self) -> tuple[Layer, ...]:
         return self._layers
 
+    def iter_layers(self, ahead: int = 0) -> Iterator[Layer]:
+        """The layers in order (what writers consume; see :class:`LayerStream`)."""
+        return iter(self._layers)
+
+    def materialise(self) -> Net:
+        return self
+
     @property
     def n_in(self) -> int:
         return self._layers[0].n_in
@@ -159,10 +167,8 @@ class Net:
     def nonzero_params(self) -> int:
         return sum(layer.nnz for layer in self._layers)
 
-    def equals(self, other: Net) -> bool:
-        return self.depth == other.depth and all(
-            a.equals(b) for a, b in zip(self._layers, other._layers)
-        )
+    def equals(self, other: Net | LayerStream) -> bool:
+        return same_layers(self, other)
 
     def __repr__(self) -> str:
         return (
@@ -189,3 +195,133 @@ class Net:
             if i < last:
                 np.maximum(h, 0, out=h)
         return h[0] if single else h
+
+
+class LayerStream:
+    """A network whose layers are produced on demand, one at a time, so that a writer can
+    write each layer as it comes and hold only a few layers in memory.
+
+    ``make()`` returns a fresh iterator of :class:`Layer` (a stream can be read more than
+    once); the shape is declared up front (``n_in`` and the output size of every layer,
+    ``widths_out``) and checked as the layers come. ``values``: every distinct number
+    the weights and biases take, if the constructor knows them (the compiler decides
+    from them whether a cast to float32 is exact without generating the layers).
+    Counts that need the weights (``nonzero_params``) are only known after a pass:
+    call :meth:`materialise` for a :class:`Net`, or count while writing.
+    """
+
+    __slots__ = ("n_in", "widths_out", "_make", "values")
+
+    def __init__(self, n_in: int, widths_out: Sequence[int],
+                 make: Callable[[], Iterator[Layer]], values: Sequence[float] | None = None):
+        if not widths_out or n_in < 1 or min(widths_out) < 1:
+            raise NetworkError("a layer stream needs at least one layer and no empty dimension")
+        self.n_in, self.widths_out = int(n_in), tuple(int(w) for w in widths_out)
+        self._make, self.values = make, None if values is None else tuple(values)
+
+    @property
+    def n_out(self) -> int:
+        return self.widths_out[-1]
+
+    @property
+    def depth(self) -> int:
+        return len(self.widths_out)
+
+    @property
+    def hidden_layers(self) -> int:
+        return self.depth - 1
+
+    @property
+    def neuron_layers(self) -> int:
+        return self.depth + 1
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        return self.widths_out[:-1]
+
+    @property
+    def width(self) -> int:
+        return max(self.widths, default=0)
+
+    @property
+    def neurons(self) -> int:
+        return sum(self.widths)
+
+    @property
+    def params(self) -> int:
+        ins = (self.n_in,) + self.widths_out[:-1]
+        return sum(o * (i + 1) for i, o in zip(ins, self.widths_out))
+
+    def iter_layers(self, ahead: int = 0) -> Iterator[Layer]:
+        """The layers, checked against the declared shape. ``ahead > 0``: a worker thread
+        makes up to that many layers ahead of the consumer (a writer writing one layer
+        while the next is made; numpy and file writes release the GIL)."""
+        n_in, count = self.n_in, 0
+        for layer in (_ahead(self._make(), ahead) if ahead > 0 else self._make()):
+            if count >= self.depth or layer.weight.shape != (self.widths_out[count], n_in):
+                want = self.widths_out[count] if count < self.depth else None
+                raise NetworkError(  # a bug in a constructor, never a user error
+                    f"layer {count} of a stream has shape {layer.weight.shape}, declared "
+                    f"({want}, {n_in})")
+            n_in, count = layer.n_out, count + 1
+            yield layer
+        if count != self.depth:
+            raise NetworkError(f"a stream declared {self.depth} layers and produced {count}")
+
+    def materialise(self) -> Net:
+        return Net(self.iter_layers())
+
+    def equals(self, other: Net | LayerStream) -> bool:
+        return same_layers(self, other)
+
+    def __repr__(self) -> str:
+        return f"LayerStream({self.n_in} -> {self.n_out}, depth={self.depth})"
+
+
+def same_layers(a: Net | LayerStream, b: Net | LayerStream) -> bool:
+    """Exact equality of two networks, a layer at a time (streams are not held)."""
+    return a.depth == b.depth and a.n_in == b.n_in and all(
+        x.equals(y) for x, y in zip(a.iter_layers(), b.iter_layers()))
+
+
+def _ahead(items: Iterator, n: int) -> Iterator:
+    """``items``, produced by a worker thread at most ``n`` items ahead; the worker's
+    exceptions are raised in the consumer, and a consumer that stops early stops it."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=n)
+    stop = threading.Event()
+    done = object()
+
+    def offer(entry) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work():
+        try:
+            for item in items:
+                if not offer((item, None)):
+                    return
+            offer((done, None))
+        except BaseException as e:  # handed to the consumer
+            offer((done, e))
+
+    worker = threading.Thread(target=work, name="reluc-layers", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = q.get()
+            if item is done:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()

@@ -11,8 +11,9 @@ class Progress:
     """``p(done, total)`` redraws one status line at most ten times a second;
     ``p.done()`` clears it."""
 
-    def __init__(self, label: str, enabled: bool | None = None, stream=None):
-        self.stream = stream or sys.stderr
+    def __init__(self, label: str, enabled: bool | None = None, stream=None,
+                 unit: str = "layers"):
+        self.stream, self.unit = stream or sys.stderr, unit
         if enabled is None:
             enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.enabled, self.label = enabled, label
@@ -27,7 +28,7 @@ class Progress:
             return
         self.last = now
         pct = 100.0 * done / total if total else 100.0
-        self.stream.write(f"\r{self.label}: {pct:5.1f}% ({done / 2**20:,.0f} MiB)")
+        self.stream.write(f"\r{self.label}: {pct:5.1f}% ({done}/{total} {self.unit})\033[K")
         self.stream.flush()
         self.shown = True
 

@@ -114,3 +114,102 @@ def test_stdout_refuses_a_model_that_needs_external_data(cli, tmp_path, monkeypa
     r = cli("build", "sort n=8", "-o", "-", "--layout", "dense", ok=False)
     assert_one_line_error(r, "external data")
     assert r.stdout_bytes == b""
+
+
+# -- streaming: constructors that yield layers, writers that write them as they come --
+
+
+@pytest.mark.parametrize("spec", ["sort n=1", "sort n=2", "sort n=11 method=bitonic",
+                                  "sort n=16 method=oddeven", "sort n=13 domain=-3,9",
+                                  "sort n=9 method=best domain=0.5,2"])
+def test_streamed_sort_is_a_plain_network_with_no_dead_neurons(spec):
+    from reluc import passes
+    from reluc.net import LayerStream
+
+    c = compile_spec(spec)
+    assert isinstance(c.source, LayerStream)  # nothing was built at compile time
+    net = c.source.materialise()
+    assert net.equals(passes.prune_dead(net))  # the pass the stream skips has nothing to do
+    assert (net.depth, net.widths, net.params) == (c.source.depth, c.source.widths,
+                                                    c.source.params)
+    declared = set(c.source.values)
+    for layer in net.layers:  # the values the compiler trusts for the cast decision
+        assert set(layer.weight.data) | set(layer.bias) <= declared
+    x = np.random.default_rng(3).integers(-9, 10, (30, net.n_in)).astype(float)
+    if c.domain.lo[0] is not None:
+        x = np.clip(x, float(c.domain.lo[0]), float(c.domain.hi[0]))
+    assert np.array_equal(net.evaluate(x), np.sort(x, axis=1))
+
+
+def test_a_stream_whose_values_round_is_materialised_and_its_error_stated():
+    big = 2**30 + 1  # the input shift is a bias: not exact in float32
+    c32 = compile_spec(f"sort n=3 domain={big},{big + 8}", "float32")
+    c64 = compile_spec(f"sort n=3 domain={big},{big + 8}", "float64")
+    assert c64.exact and c64.source.__class__.__name__ == "LayerStream"
+    assert c32.dtype_rounded and not c32.exact
+
+
+def test_stream_checks_its_declared_shape():
+    from reluc.errors import NetworkError
+    from reluc.net import Layer, LayerStream
+
+    layer = Layer(np.eye(2), np.zeros(2))
+    with pytest.raises(NetworkError, match="declared"):
+        LayerStream(2, [3], lambda: iter([layer])).materialise()
+    with pytest.raises(NetworkError, match="declared 2 layers"):
+        LayerStream(2, [2, 2], lambda: iter([layer])).materialise()
+
+
+def test_layers_made_ahead_by_a_worker_pass_errors_and_stop_early():
+    from reluc.net import _ahead
+
+    def items():
+        yield 1
+        yield 2
+        raise ValueError("constructor bug")
+
+    got = []
+    with pytest.raises(ValueError, match="constructor bug"):
+        for v in _ahead(items(), 1):
+            got.append(v)
+    assert got == [1, 2]
+    endless = _ahead(iter(range(10**9)), 2)  # the consumer stops: the worker must too
+    assert [next(endless) for _ in range(3)] == [0, 1, 2]
+    endless.close()
+
+
+@pytest.mark.parametrize("fmt,layout", [("onnx", "sparse"), ("onnx", "dense"), ("npz", "auto")])
+def test_stdout_gets_the_same_bytes_as_a_file(cli, tmp_path, fmt, layout):
+    path = tmp_path / f"s.{fmt}"
+    cli("build", "sort n=12", "-o", path, "--layout", layout)
+    r = cli("build", "sort n=12", "-o", "-", "--format", fmt, "--layout", layout)
+    assert r.stdout_bytes == path.read_bytes()
+
+
+def test_npz_bytes_do_not_depend_on_the_clock(tmp_path, monkeypatch):
+    import time
+    import zipfile
+
+    a = tmp_path / "a.npz"
+    formats.write(compile_spec("sort n=6"), str(a), "npz")
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 86400 * 400)
+    b = tmp_path / "b.npz"
+    formats.write(compile_spec("sort n=6"), str(b), "npz")
+    assert a.read_bytes() == b.read_bytes()
+    assert {i.date_time for i in zipfile.ZipFile(a).infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_sparse_model_past_the_limit_moves_to_external_data(cli, tmp_path, monkeypatch):
+    # the sparse size is known only while writing: the writer starts again with the
+    # data beside the model (to a file) or refuses (on stdout)
+    monkeypatch.setattr(formats, "PROTO_LIMIT", 3000)
+    m = tmp_path / "m.onnx"
+    out = cli("build", "sort n=16", "-o", m, "--layout", "sparse")
+    assert (tmp_path / "m.onnx.data").exists() and "m.onnx.data" in out.stderr
+    x = np.random.default_rng(2).integers(-99, 99, (5, 16)).astype(np.float32)
+    assert np.array_equal(run(m, x), np.sort(x, axis=1))
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    r = cli("build", "sort n=16", "-o", "-", "--layout", "sparse", ok=False)
+    assert_one_line_error(r, "external data")
+    assert r.stdout_bytes == b""

@@ -130,3 +130,11 @@ def test_prune_removes_always_zero_neurons_but_keeps_a_layer_nonempty():
     pruned = prune_dead(net)
     assert pruned.widths == (1,)
     assert exact.evaluate(pruned, [[5]]) == [[2]]
+
+
+def test_exact_evaluation_of_zero_activations_beside_a_tiny_bias():
+    # found by hypothesis: zero activations and a bias of 2^-100 made the integer fast
+    # path scale the (zero) products by 2^100, past int64
+    net = Net([Layer(np.zeros((1, 3)), np.zeros(1)),
+               Layer(np.array([[0.0], [1.0]]), np.array([2.0**-100, 0.0]))])
+    assert exact.evaluate(net, [[0, 0, 0]]) == [[Fraction(1, 2**100), Fraction(0)]]

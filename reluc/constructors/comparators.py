@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from reluc import passes
 from reluc.calculus import affine, compose, identity, select
 from reluc.constructors.schedules import Stage, binary_inputs, run_stages, sort_stages
-from reluc.net import Layer, Net
+from reluc.net import Layer, LayerStream, Net
 from reluc.registry import Box, Proof, register
 from reluc.spec import Choice, Int, Interval, Param
 
@@ -97,20 +97,100 @@ def shift_of(domain) -> int | None:
     return None if lo is None else math.floor(lo)
 
 
-def comparator_net(n: int, stages: list[Stage], shift: int | None = None) -> Net:
-    """The ReLU network of a comparator schedule on ``n`` wires (one hidden layer a stage);
+def _ell_csr(cols: np.ndarray, vals: np.ndarray, n_cols: int, merge: bool) -> sp.csr_array:
+    """A CSR matrix from a padded row table (ELLPACK: zeros are padding); ``merge``: rows
+    may name a column twice (the entries are added)."""
+    keep = vals != 0
+    indptr = np.zeros(cols.shape[0] + 1, dtype=np.int64)
+    np.cumsum(keep.view(np.uint8) @ np.ones(keep.shape[1], dtype=np.uint8), out=indptr[1:])
+    at = np.flatnonzero(keep)  # row-major: CSR order
+    w = sp.csr_array((vals.ravel().take(at), cols.ravel().take(at), indptr),
+                     shape=(cols.shape[0], n_cols))
+    if merge:
+        w.sum_duplicates()  # sorts and adds; eliminate_zeros drops what cancelled
+        w.eliminate_zeros()
+    else:
+        w.has_canonical_format = False
+        w.sort_indices()
+    return w
+
+
+class _StageTables:
+    """One comparator stage as padded row tables: ``a`` (the stage's input map: each
+    neuron reads +-x_w or +-(x_i - x_j)) and ``e`` (each wire's value after the stage as a
+    combination of the stage's neurons: the output map); :func:`stage_maps` in table form."""
+
+    def __init__(self, n: int, lo: np.ndarray, hi: np.ndarray, bounded: bool):
+        count, off = _offsets(n, lo, bounded)
+        self.h = h = int(count.sum())
+        it = np.int32 if max(n, h) < 2**31 else np.int64
+        off = off.astype(it)
+        self.partner = np.full(n, -1, dtype=it)
+        self.partner[lo], self.partner[hi] = hi, lo
+        idle = np.flatnonzero(self.partner < 0)
+        is_rest = np.ones(n, dtype=bool)
+        is_rest[lo] = False
+        rest = np.flatnonzero(is_rest)  # max wires and idle wires
+        acol, aval = np.zeros((h, 2), dtype=it), np.zeros((h, 2))
+        acol[off[rest], 0], aval[off[rest], 0] = rest, 1.0
+        if not bounded:
+            acol[off[rest] + 1, 0], aval[off[rest] + 1, 0] = rest, -1.0
+        for r, sign in ((off[lo], 1.0), (off[lo] + 1, -1.0)):
+            acol[r, 0], acol[r, 1], aval[r, 0], aval[r, 1] = lo, hi, sign, -sign
+        k = 2 if bounded else 3
+        ecol, evals = np.zeros((n, k), dtype=it), np.zeros((n, k))
+        if bounded:  # idle u; min y - relu(y-x); max y + relu(x-y); y = h[o_j]
+            ecol[idle, 0], evals[idle, 0] = off[idle], 1.0
+            ecol[lo, 0], ecol[lo, 1], evals[lo] = off[hi], off[lo] + 1, (1.0, -1.0)
+            ecol[hi, 0], ecol[hi, 1], evals[hi] = off[hi], off[lo], (1.0, 1.0)
+        else:  # y = relu(y) - relu(-y)
+            ecol[idle, 0], ecol[idle, 1], evals[idle, :2] = off[idle], off[idle] + 1, (1.0, -1.0)
+            for w, last, sign in ((lo, off[lo] + 1, -1.0), (hi, off[lo], 1.0)):
+                ecol[w, 0], ecol[w, 1], ecol[w, 2] = off[hi], off[hi] + 1, last
+                evals[w] = (1.0, -1.0, sign)
+        self.a, self.e = (acol, aval), (ecol, evals)
+        # the merged layer's rows are +-(rows of e): row r of [e; -e; 0] for each entry of
+        # a (the zero row for padding), picked with one take per table
+        self.pick = np.where(aval > 0, acol, np.where(aval < 0, acol + n, 2 * n))
+        self.signed_e = (np.concatenate([ecol, ecol, np.zeros((1, k), dtype=it)]),
+                         np.concatenate([evals, -evals, np.zeros((1, k))]))
+
+
+def comparator_stream(n: int, stages: list[Stage], shift: int | None = None) -> LayerStream:
+    """The ReLU network of a comparator schedule on ``n`` wires (one hidden layer a stage)
+    as a stream of layers: stage ``s``'s output map merged with stage ``s+1``'s input map,
+    computed from the two stages' row tables (no matrix product), one layer at a time.
     ``shift``: a lower bound of every input (the bounded layout), None for R."""
     if not stages:
-        return identity(n)
+        return LayerStream(n, [n], lambda: iter(identity(n).layers), values=(0.0, 1.0))
     bounded = shift is not None
-    nets = []
-    for lo, hi in stages:
-        a, b, _ = stage_maps(n, lo, hi, bounded)
-        nets.append(Net([Layer(a, np.zeros(a.shape[0])), Layer(b, np.zeros(n))]))
-    if bounded:
-        eye = sp.identity(n, format="csr")
-        nets = [affine(eye, np.full(n, -float(shift)))] + nets + [affine(eye, np.full(n, float(shift)))]
-    return compose(*nets)
+    c = float(shift) if bounded else 0.0
+    widths = [int(_offsets(n, lo, bounded)[0].sum()) for lo, _ in stages] + [n]
+
+    def make():
+        prev = _StageTables(n, *stages[0], bounded)
+        acol, aval = prev.a
+        w = _ell_csr(acol, aval, n, merge=False)
+        yield Layer(w, -c * aval.sum(axis=1), owned=True)
+        for lo, hi in stages[1:]:
+            cur = _StageTables(n, lo, hi, bounded)
+            (acol, aval), (ecol, evals) = cur.a, prev.signed_e
+            cols = ecol.take(cur.pick, axis=0).reshape(cur.h, -1)
+            vals = evals.take(cur.pick, axis=0).reshape(cur.h, -1)
+            # a row names a neuron twice only if its two wires were compared by the
+            # previous stage too (both read that comparator's neurons)
+            merge = bool(np.any((aval[:, 1] != 0) & (prev.partner[acol[:, 0]] == acol[:, 1])))
+            yield Layer(_ell_csr(cols, vals, prev.h, merge), np.zeros(cur.h), owned=True)
+            prev = cur
+        ecol, evals = prev.e
+        yield Layer(_ell_csr(ecol, evals, prev.h, merge=False), np.full(n, c), owned=True)
+
+    return LayerStream(n, widths, make, values=(0.0, 1.0, -1.0, c, -c))
+
+
+def comparator_net(n: int, stages: list[Stage], shift: int | None = None) -> Net:
+    """:func:`comparator_stream`, held in memory."""
+    return comparator_stream(n, stages, shift).materialise()
 
 
 def _parse_stage(a: sp.csr_array, n: int, bounded: bool) -> Stage | None:
@@ -437,13 +517,14 @@ def min_(n: int, domain) -> Net:
     "R; on a bounded domain n plus the comparators of the stage (1536 for bitonic "
     "n=1024 instead of 2048).",
 )
-def sort(n: int, method: str, domain) -> Net:
+def sort(n: int, method: str, domain) -> LayerStream:
     """Ascending sort of n numbers. One hidden layer per comparator stage: bitonic and
     odd-even merge have p(p+1)/2 stages (p = ceil(log2 n); odd-even has fewer
     comparators, hence fewer nonzeros); best uses the shallowest published network for
     n <= 16. For n = 1024 (bitonic): 55 hidden layers, width 2048 -- the seed paper's
-    57 "layers" counting input and output."""
-    return comparator_net(n, sort_stages(n, method), shift_of(domain))
+    57 "layers" counting input and output. Streamed: the layers are made as the writer
+    asks for them."""
+    return comparator_stream(n, sort_stages(n, method), shift_of(domain))
 
 
 _K = Param("k", Int(min=1, max=1 << 24), 1, "which / how many (1-based)")

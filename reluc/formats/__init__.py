@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from reluc.errors import NetworkFileError, RelucError
 from reluc.formats.atomic import atomic_output
 from reluc.formats.metadata import FileInfo
-from reluc.formats.npzfile import npz_bytes, read_npz
-from reluc.formats.onnxfile import (ExternalData, dense_bytes, external_name, read_onnx,
-                                    sparse_bytes, write_onnx)
+from reluc.formats.npzfile import read_npz, write_npz
+from reluc.formats.onnxfile import (MAX_PROTO, ExternalData, ModelTooLarge, dense_bytes,
+                                    external_name, read_onnx, write_onnx)
 from reluc.net import Net
 
 FORMATS = ("onnx", "npz")
@@ -29,8 +31,9 @@ AUTO_DENSE_LIMIT = 64 << 20
 PROTO_LIMIT = (1 << 31) - (1 << 20)  # protobuf's 2 GiB, less room for the graph
 
 
-def choose_layout(net: Net, dtype: str, layout: str) -> tuple[str, str]:
-    """The ONNX layout to write and why (for ``--layout auto``)."""
+def choose_layout(net, dtype: str, layout: str) -> tuple[str, str]:
+    """The ONNX layout to write and why (for ``--layout auto``); ``net`` is a Net or a
+    stream (only its declared shape is used)."""
     if layout != "auto":
         return layout, f"--layout {layout}"
     size = dense_bytes(net, dtype)
@@ -62,14 +65,17 @@ class Written:
     layout: str = "dense"
     why: str = ""
     external: str | None = None  # path of the external data file, if any
+    nonzeros: int = 0  # nonzero weights and biases, counted as they were written
 
 
 def write(compiled, target: str | BinaryIO, fmt: str, layout: str = "dense",
           external_data: bool | None = None, progress=None) -> Written:
-    """Write a compiled network (in its dtype); ``target`` is a path (written atomically)
-    or a binary stream. ONNX: ``layout`` dense, sparse or auto; ``external_data`` True
-    forces the tensors into ``<file>.data`` beside the model, None uses it only when the
-    model would pass protobuf's 2 GiB limit (never possible on a stream)."""
+    """Write a compiled network (in its dtype) a layer at a time; ``target`` is a path
+    (written atomically) or a binary stream. ONNX: ``layout`` dense, sparse or auto;
+    ``external_data`` True forces the tensors into ``<file>.data`` beside the model, None
+    uses it only when the model would pass protobuf's 2 GiB limit (never possible on a
+    stream): known in advance for dense weights; for sparse ones the writer finds out as
+    it goes and, writing to a path, starts again with external data."""
     if fmt not in FORMATS:
         raise RelucError(f"unknown format '{fmt}'; choose from {', '.join(FORMATS)}")
     if layout not in LAYOUTS:
@@ -78,42 +84,52 @@ def write(compiled, target: str | BinaryIO, fmt: str, layout: str = "dense",
     if dtype not in DTYPES:
         raise RelucError(f"unknown dtype '{dtype}'; choose from {', '.join(DTYPES)}")
     info = FileInfo.for_build(compiled)
-    net = compiled.net
-    chosen, why = choose_layout(net, dtype, layout) if fmt == "onnx" else ("csr", "")
+    source = compiled.source
+    chosen, why = choose_layout(source, dtype, layout) if fmt == "onnx" else ("csr", "")
     is_path = isinstance(target, (str, os.PathLike))
-    if fmt == "onnx" and external_data is None:
-        size = dense_bytes(net, dtype) if chosen == "dense" else sparse_bytes(net, dtype)
-        external_data = size > PROTO_LIMIT
-        if external_data and not is_path:
-            raise RelucError(
-                f"the model needs external data ({size / 2**30:.1f} GiB of weights, over "
-                "protobuf's 2 GiB limit), which a stream cannot carry: write to a file, or "
-                "use --layout sparse or .npz")
+    needs_external = ("the model needs external data (it passes protobuf's 2 GiB limit), "
+                      "which a stream cannot carry: write to a file, or use .npz")
+    if fmt == "onnx" and external_data is None and chosen == "dense" \
+            and dense_bytes(source, dtype) > PROTO_LIMIT:
+        if not is_path:
+            raise RelucError(f"{needs_external} or --layout sparse")
+        external_data = True
     if fmt == "onnx" and external_data and not is_path:
         raise RelucError("external data needs a file to go beside the model; -o - cannot "
                          "carry it")
 
-    def emit(out: BinaryIO, ext: ExternalData | None = None) -> int:
+    def emit(out: BinaryIO, ext: ExternalData | None = None) -> tuple[int, int]:
         if fmt == "onnx":
-            return write_onnx(net, info, out, dtype, chosen, ext, progress)
-        data = npz_bytes(net, info, dtype)
-        out.write(data)
-        return len(data)
+            return write_onnx(source, info, out, dtype, chosen, ext, progress,
+                              limit=MAX_PROTO if ext is not None else PROTO_LIMIT)
+        return write_npz(source, info, out, dtype, progress)
 
     ext_path = None
+    if is_path and fmt == "onnx" and external_data is None:
+        try:
+            with atomic_output(target) as f:
+                size, nnz = emit(f)
+        except ModelTooLarge:
+            external_data = True  # start again, the data beside the model
     if is_path and fmt == "onnx" and external_data:
         path = os.fspath(target)
         ext_path = os.path.join(os.path.dirname(os.path.abspath(path)), external_name(path))
         # the data file first, then the model: a reader never sees a model without its data
         with atomic_output(path) as f, atomic_output(ext_path) as d:
-            size = emit(f, ExternalData(external_name(path), d))
-    elif is_path:
+            size, nnz = emit(f, ExternalData(external_name(path), d))
+    elif is_path and not (fmt == "onnx" and external_data is None):
         with atomic_output(target) as f:
-            size = emit(f)
-    else:
-        size = emit(target)
+            size, nnz = emit(f)
+    elif not is_path:  # through a temporary file: nothing reaches the stream on failure
+        with tempfile.TemporaryFile() as tmp:
+            try:
+                size, nnz = emit(tmp)
+            except ModelTooLarge:
+                raise RelucError(needs_external) from None
+            tmp.seek(0)
+            shutil.copyfileobj(tmp, target, 1 << 22)
         target.flush()
-    return Written(info, size, chosen, why, ext_path)
+    return Written(info, size, chosen, why, ext_path, nnz)
 
 
 def read(source: str | bytes) -> tuple[Net, FileInfo]:

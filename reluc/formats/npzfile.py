@@ -19,9 +19,9 @@ written in one piece, so the zip has no data descriptors and equal networks give
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
+from typing import BinaryIO
 
 import numpy as np
 import scipy.sparse as sp
@@ -33,20 +33,38 @@ from reluc.net import Layer, Net
 FORMAT = 1
 
 
-def npz_bytes(net: Net, info: FileInfo, dtype: str = "float32") -> bytes:
-    meta = {"format": FORMAT, "layers": net.depth, "dtype": dtype, "metadata": info.to_props()}
-    arrays = {"meta": np.array(json.dumps(meta, sort_keys=True, separators=(",", ":")))}
-    for i, layer in enumerate(net.layers):
-        w = layer.weight
-        idx_type = np.int32 if w.shape[1] < 2**31 else np.int64
-        arrays[f"w{i}_shape"] = np.array(w.shape, dtype=np.int64)
-        arrays[f"w{i}_indptr"] = w.indptr.astype(np.int64)
-        arrays[f"w{i}_indices"] = w.indices.astype(idx_type)
-        arrays[f"w{i}_data"] = w.data.astype(dtype)
-        arrays[f"b{i}"] = layer.bias.astype(dtype)
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    return buf.getvalue()
+_EPOCH = (1980, 1, 1, 0, 0, 0)  # a fixed member date: equal networks give equal bytes
+
+
+def write_npz(source, info: FileInfo, out: BinaryIO, dtype: str = "float32",
+              progress=None) -> tuple[int, int]:
+    """Write a network (a :class:`Net` or a stream) as ``.npz`` to ``out``, one layer at
+    a time, as ``numpy.savez`` lays it out (one uncompressed ``.npy`` member per array)
+    but with a fixed member date; returns (bytes written, nonzero parameters). ``out``
+    must be seekable."""
+    start = out.tell()
+    meta = {"format": FORMAT, "layers": source.depth, "dtype": dtype,
+            "metadata": info.to_props()}
+    nnz = 0
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+        def put(name: str, array: np.ndarray) -> None:
+            member = zipfile.ZipInfo(name + ".npy", date_time=_EPOCH)
+            with zf.open(member, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(array), allow_pickle=False)
+
+        put("meta", np.array(json.dumps(meta, sort_keys=True, separators=(",", ":"))))
+        for i, layer in enumerate(source.iter_layers(ahead=2)):
+            w = layer.weight
+            idx_type = np.int32 if w.shape[1] < 2**31 else np.int64
+            put(f"w{i}_shape", np.array(w.shape, dtype=np.int64))
+            put(f"w{i}_indptr", w.indptr.astype(np.int64))
+            put(f"w{i}_indices", w.indices.astype(idx_type))
+            put(f"w{i}_data", w.data.astype(dtype))
+            put(f"b{i}", layer.bias.astype(dtype))
+            nnz += layer.nnz
+            if progress:
+                progress(i + 1, source.depth)
+    return out.tell() - start, nnz
 
 
 def read_npz(source) -> tuple[Net, FileInfo]:

@@ -102,6 +102,7 @@ class _Tensor:
         return len(_len_field(_GRAPH_INITIALIZER, self.body_len)) + self.body_len
 
     def write(self, out: BinaryIO) -> None:
+        """The initializer field (with its data unless the data is external)."""
         out.write(_len_field(_GRAPH_INITIALIZER, self.body_len))
         out.write(self.head)
         if self.external is None:
@@ -111,7 +112,7 @@ class _Tensor:
     def write_data(self, out: BinaryIO) -> None:
         m = self.matrix
         if isinstance(m, np.ndarray):
-            out.write(m.astype(self.dtype).tobytes())
+            out.write(np.ascontiguousarray(m, dtype=self.dtype).data)
             return
         rows = max(1, _BLOCK_BYTES // max(1, m.shape[1] * self.dtype.itemsize))
         for r in range(0, m.shape[0], rows):
@@ -124,45 +125,43 @@ def ell_width(weight: sp.csr_array) -> int:
     return max(1, int(counts.max()) if counts.size else 1)
 
 
-def ell(weight: sp.csr_array) -> tuple[np.ndarray, np.ndarray]:
+def ell(weight: sp.csr_array, idx_dtype=np.int64, val_dtype=np.float64
+        ) -> tuple[np.ndarray, np.ndarray]:
     """The ELLPACK form of a sparse matrix: per row, the column indices and values of its
     nonzeros, padded with (0, 0.0) to the longest row: arrays of shape (rows, K)."""
     w = sp.csr_array(weight)
     w.sum_duplicates()
+    rows, k = w.shape[0], ell_width(w)
     counts = np.diff(w.indptr)
-    k = ell_width(w)
-    row = np.repeat(np.arange(w.shape[0]), counts)
-    pos = np.arange(w.nnz) - w.indptr[row]
-    idx = np.zeros((w.shape[0], k), dtype=np.int64)
-    val = np.zeros((w.shape[0], k), dtype=np.float64)
-    idx[row, pos] = w.indices
-    val[row, pos] = w.data
+    idx = np.zeros((rows, k), dtype=idx_dtype)
+    val = np.zeros((rows, k), dtype=val_dtype)
+    if w.nnz == rows * k:  # no padding: the CSR arrays are the table
+        idx.ravel()[:] = w.indices
+        val.ravel()[:] = w.data
+        return idx, val
+    # row r's entries fill its first counts[r] slots, in order (row-major mask order)
+    used = np.arange(k, dtype=counts.dtype) < counts[:, None]
+    idx[used] = w.indices
+    val[used] = w.data
     return idx, val
 
 
-def _graph_pieces(net: Net, dtype: str, doc: str, layout: str = "dense"):
-    """The graph without initializers (nodes, name | inputs, outputs) and the tensors."""
-    nodes, tensors = [], []
+def _nodes(depth: int, layout: str) -> list[onnx.NodeProto]:
+    """The graph's nodes, which depend only on the number of layers and the layout."""
+    nodes = []
     h = "x"
-    last = net.depth - 1
+    last = depth - 1
     if layout == "sparse":  # activations are kept transposed, (width, batch)
-        tensors.append(_Tensor("reduce_axes", np.array([1], dtype=np.int64), "int64"))
         nodes.append(helper.make_node("Transpose", ["x"], ["xt"], name="transpose_in",
                                       perm=[1, 0]))
         h = "xt"
-    for i, layer in enumerate(net.layers):
+    for i in range(depth):
         w, b = f"W{i}", f"B{i}"
         z = "y" if i == last else f"z{i}"
         if layout == "dense":
-            tensors.append(_Tensor(w, layer.weight, dtype))
-            tensors.append(_Tensor(b, layer.bias, dtype))
             nodes.append(helper.make_node("Gemm", [h, w, b], [z], name=f"gemm{i}", transB=1))
         else:  # z[r, :] = sum_k h[I[r, k], :] V[r, k] + b[r]: Gather, Mul, ReduceSum, Add
-            idx, val = ell(layer.weight)
             zt = "yt" if i == last else z
-            tensors.append(_Tensor(f"I{i}", idx, "int32" if layer.n_in < 2**31 else "int64"))
-            tensors.append(_Tensor(w, val.reshape(val.shape + (1,)), dtype))
-            tensors.append(_Tensor(b, layer.bias.reshape(-1, 1), dtype))
             nodes += [
                 helper.make_node("Gather", [h, f"I{i}"], [f"g{i}"], name=f"gather{i}", axis=0),
                 helper.make_node("Mul", [f"g{i}", w], [f"m{i}"], name=f"mul{i}"),
@@ -176,87 +175,113 @@ def _graph_pieces(net: Net, dtype: str, doc: str, layout: str = "dense"):
         if i < last:
             h = f"h{i + 1}"
             nodes.append(helper.make_node("Relu", [z], [h], name=f"relu{i}"))
-    elem = _ELEM[dtype]
-    head = onnx.GraphProto(name="reluc", node=nodes)
-    tail = onnx.GraphProto(
-        doc_string=doc,
-        input=[helper.make_tensor_value_info("x", elem, ["batch", net.n_in])],
-        output=[helper.make_tensor_value_info("y", elem, ["batch", net.n_out])],
-    )
-    return head.SerializeToString(), tensors, tail.SerializeToString()
+    return nodes
 
 
-def dense_bytes(net: Net, dtype: str) -> int:
-    """Bytes of the dense weights and biases of ``net`` in ``dtype``."""
-    size = np.dtype(dtype).itemsize
-    return sum((layer.n_out * layer.n_in + layer.n_out) * size for layer in net.layers)
+def _tensors(source, dtype: str, layout: str):
+    """The initializers, produced one layer at a time as the source yields its layers;
+    each item: (layer number or None, tensors, layer)."""
+    if layout == "sparse":
+        yield None, [_Tensor("reduce_axes", np.array([1], dtype=np.int64), "int64")], None
+    for i, layer in enumerate(source.iter_layers(ahead=2)):
+        w, b = f"W{i}", f"B{i}"
+        if layout == "dense":
+            yield i, [_Tensor(w, layer.weight, dtype), _Tensor(b, layer.bias, dtype)], layer
+        else:
+            it = "int32" if layer.n_in < 2**31 else "int64"
+            idx, val = ell(layer.weight, it, dtype)
+            yield i, [_Tensor(f"I{i}", idx, it),
+                      _Tensor(w, val.reshape(val.shape + (1,)), dtype),
+                      _Tensor(b, layer.bias.reshape(-1, 1), dtype)], layer
 
 
-def sparse_bytes(net: Net, dtype: str) -> int:
-    size = np.dtype(dtype).itemsize
-    total = 0
-    for layer in net.layers:
-        total += layer.n_out * ell_width(layer.weight) * (4 + size) + layer.n_out * size
-    return total
+def dense_bytes(net, dtype: str) -> int:
+    """Bytes of the dense weights and biases of ``net`` (a Net or a stream) in ``dtype``."""
+    return net.params * np.dtype(dtype).itemsize
 
 
-def write_onnx(net: Net, info: FileInfo, out: BinaryIO, dtype: str = "float32",
+class ModelTooLarge(NetworkFileError):
+    """The model passed protobuf's 2 GiB limit while being written inline."""
+
+
+_MODEL_DOC = 6
+
+
+def write_onnx(source, info: FileInfo, out: BinaryIO, dtype: str = "float32",
                layout: str = "dense", external: "ExternalData | None" = None,
-               progress=None) -> int:
-    """Stream ``net`` as an ONNX model to ``out``; returns the number of bytes written.
+               progress=None, limit: int = MAX_PROTO) -> tuple[int, int]:
+    """Stream a network (a :class:`Net` or a :class:`LayerStream`) as an ONNX model to
+    ``out``, one layer at a time; returns (bytes written, nonzero parameters).
     ``layout``: ``dense`` (Gemm chain) or ``sparse`` (Gather/Mul/ReduceSum/Add per layer).
     ``external``: put every large initializer's data into that file instead.
-    ``progress(done, total)`` is called as tensors are written."""
-    doc = f"reluc {__version__}: {info.spec}" if info.spec else f"reluc {__version__}"
+    ``progress(done, total)`` is called with layers written. Raises
+    :class:`ModelTooLarge` when an inline model would pass ``limit`` bytes.
+
+    The graph's length prefix precedes the graph, but is known only after the last layer:
+    the writer reserves room for it, together with the model's doc string, and fills the
+    room in at the end; the doc string is padded with up to four spaces so that the two
+    fields fill it exactly. Fields stay in field-number order, so the bytes are those
+    protobuf itself would serialise. ``out`` must be seekable."""
+    start = out.tell()
+    doc = (f"reluc {__version__}: {info.spec}" if info.spec else f"reluc {__version__}").encode()
     model_head = onnx.ModelProto(
         ir_version=IR_VERSION, producer_name="reluc", producer_version=__version__,
-        domain="org.reluc", model_version=1, doc_string=doc,
+        domain="org.reluc", model_version=1,
     ).SerializeToString()  # fmt: skip
     model_tail = onnx.ModelProto(
         opset_import=[helper.make_opsetid("", OPSET)],
         metadata_props=[onnx.StringStringEntryProto(key=k, value=v)
                         for k, v in info.to_props().items()],
     ).SerializeToString()  # fmt: skip
-    graph_head, tensors, graph_tail = _graph_pieces(net, dtype, doc, layout)
-    if external is not None:
-        offset = 0
-        for t in tensors:
-            if t.raw_len >= EXTERNAL_MIN_BYTES:
-                offset = -(-offset // 4096) * 4096  # page-aligned, as onnx does
-                t.make_external(external.location, offset)
-                offset += t.raw_len
-    graph_len = len(graph_head) + sum(t.field_len() for t in tensors) + len(graph_tail)
-    prefix = model_head + _len_field(_MODEL_GRAPH, graph_len)
-    total = len(prefix) + graph_len + len(model_tail)
-    if total > MAX_PROTO:
-        raise NetworkFileError(
-            f"the ONNX model would take {total / 2**30:.1f} GiB, over protobuf's 2 GiB "
-            "limit; use --external-data, --layout sparse or .npz"
-        )
-    out.write(prefix)
+    # room for: doc field (length doc_len .. doc_len + 4), graph key, graph length (<= 5)
+    doc_len = len(doc)
+    while len(_varint(doc_len)) != len(_varint(doc_len + 4)):
+        doc_len += 1
+    room = len(_len_field(_MODEL_DOC, doc_len)) + doc_len + 1 + 5
+    elem = _ELEM[dtype]
+    graph_head = onnx.GraphProto(name="reluc", node=_nodes(source.depth, layout)).SerializeToString()
+    graph_tail = onnx.GraphProto(
+        doc_string=doc.decode(),
+        input=[helper.make_tensor_value_info("x", elem, ["batch", source.n_in])],
+        output=[helper.make_tensor_value_info("y", elem, ["batch", source.n_out])],
+    ).SerializeToString()
+    out.write(model_head)
+    out.write(bytes(room))
     out.write(graph_head)
-    data_total = sum(t.raw_len for t in tensors)
-    done = 0
-    for t in tensors:
-        t.write(out)
-        if t.external is None:
-            done += t.raw_len
-            if progress:
-                progress(done, data_total)
-    out.write(graph_tail)
-    out.write(model_tail)
-    if external is not None:
-        pos = 0
+    graph_len, nnz, ext_pos = len(graph_head), 0, 0
+    fixed = len(model_head) + room + len(graph_tail) + len(model_tail)
+    for i, tensors, layer in _tensors(source, dtype, layout):
         for t in tensors:
-            if t.external is not None:
-                gap = t.external[1] - pos
-                external.stream.write(b"\0" * gap)
+            if external is not None and t.raw_len >= EXTERNAL_MIN_BYTES:
+                offset = -(-ext_pos // 4096) * 4096  # page-aligned, as onnx does
+                external.stream.write(bytes(offset - ext_pos))
+                t.make_external(external.location, offset)
                 t.write_data(external.stream)
-                pos = t.external[1] + t.raw_len
-                done += t.raw_len
-                if progress:
-                    progress(done, data_total)
-    return total
+                ext_pos = offset + t.raw_len
+            graph_len += t.field_len()
+            if fixed + graph_len > limit:
+                raise ModelTooLarge(
+                    f"the ONNX model would pass protobuf's 2 GiB limit (layer {i}); use "
+                    "--external-data, --layout sparse or .npz")
+            t.write(out)
+        if layer is not None:
+            nnz += layer.nnz
+            if progress:
+                progress(i + 1, source.depth)
+    out.write(graph_tail)
+    graph_len += len(graph_tail)
+    out.write(model_tail)
+    end = out.tell()
+    pad = 5 - len(_varint(graph_len))
+    if pad < 0:
+        raise ModelTooLarge("the ONNX graph passes 32 GiB")
+    text = doc + b" " * (doc_len + pad - len(doc))
+    fill = _len_field(_MODEL_DOC, len(text)) + text + _len_field(_MODEL_GRAPH, graph_len)
+    assert len(fill) == room
+    out.seek(start + len(model_head))
+    out.write(fill)
+    out.seek(end)
+    return end - start, nnz
 
 
 EXTERNAL_MIN_BYTES = 1024  # smaller tensors stay inside the model, as onnx's converter does
