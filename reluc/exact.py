@@ -144,6 +144,110 @@ def _cancel_twos(num: np.ndarray, den: int) -> tuple[np.ndarray, int]:
     return (num >> t if num.dtype != object else num // (1 << t)), den >> t
 
 
+def int_array(values) -> np.ndarray:
+    """Integers as int64 when every one is safely inside int64, else as Python ints."""
+    a = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
+    if a.dtype != object:
+        return a.astype(np.int64)
+    if a.size == 0 or max(abs(int(x)) for x in a.flat) < _INT64_SAFE:
+        return a.astype(np.int64)
+    return a
+
+
+class Scaled:
+    """A batch of rational rows held as integer numerators over one positive common
+    denominator: ``rows = num / den`` (``num`` int64, or Python ints where int64 could
+    overflow). The vectorised form of exact inputs and outputs: millions of values
+    cost numpy arrays, not Fraction objects."""
+
+    __slots__ = ("num", "den")
+
+    def __init__(self, num: np.ndarray, den: int = 1):
+        if den <= 0:
+            raise ValueError("the denominator must be positive")
+        self.num, self.den = int_array(np.atleast_2d(num)), int(den)
+
+    @classmethod
+    def of(cls, rows: Sequence[Sequence]) -> Scaled:
+        """From rows of exact values (Fractions, ints, floats)."""
+        rows = [[to_fraction(v) for v in row] for row in rows]
+        den = 1
+        for row in rows:
+            for v in row:
+                den = math.lcm(den, v.denominator)
+        return cls(np.array([[v.numerator * (den // v.denominator) for v in row]
+                             for row in rows], dtype=object).reshape(len(rows), -1), den)
+
+    def rescaled(self, den: int) -> Scaled:
+        """The same rows over ``den`` (a multiple of the current denominator)."""
+        f, r = divmod(den, self.den)
+        if r:
+            raise ValueError("the new denominator must be a multiple of the old one")
+        if f == 1:
+            return self
+        if self.num.dtype == object:
+            num = self.num * f
+        else:
+            top = float(np.abs(self.num).max()) if self.num.size else 0.0
+            if top == 0:
+                num = self.num  # zeros stay zeros
+            elif top * _as_float(f) >= _INT64_SAFE:
+                num = self.num.astype(object) * f
+            else:
+                num = self.num * f
+        return Scaled(num, den)
+
+    def rows(self, index=slice(None)) -> list[list[Fraction]]:
+        return [[Fraction(int(x), self.den) for x in row] for row in self.num[index]]
+
+    def __len__(self) -> int:
+        return self.num.shape[0]
+
+    def take(self, rows: np.ndarray) -> Scaled:
+        return Scaled(self.num[rows], self.den)
+
+    def approx(self) -> np.ndarray:
+        """The rows as float64 (rounded)."""
+        if self.num.dtype == object:
+            return np.array([[float(Fraction(int(v), self.den)) for v in row]
+                             for row in self.num]).reshape(self.num.shape)
+        return self.num / self.den
+
+    def floats(self, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+        """Which rows are exactly representable in ``dtype``, and their values as float64
+        (exact; the values of the other rows are meaningless)."""
+        den, num = self.den, self.num
+        k = (den & -den).bit_length() - 1
+        q = den >> k  # den = q 2^k, q odd: a value is a binary fraction iff q divides num
+        if num.dtype == object:
+            x = np.array([[float(Fraction(int(v), den)) for v in row] for row in num])
+            ok = np.array([[Fraction(float(np.dtype(dtype).type(f))) == Fraction(int(v), den)
+                            for f, v in zip(fr, row)] for fr, row in zip(x, num)], dtype=bool)
+            return x, ok.all(axis=1) if ok.size else np.ones(len(num), dtype=bool)
+        m, rem = np.divmod(num, q) if q > 1 else (num, np.zeros_like(num))
+        mf = m.astype(np.float64)  # |m| < 2^62, so the round trip cannot overflow
+        x = np.ldexp(mf, -k)
+        # exact: m fits a float64 significand, and scaling by 2^-k did not round (underflow)
+        held = (rem == 0) & (mf.astype(np.int64) == m) & (np.ldexp(x, k) == mf)
+        ok = held & (x.astype(dtype).astype(np.float64) == x)
+        return x, ok.all(axis=1)
+
+
+def max_abs_difference(a: Scaled, b: Scaled) -> tuple[Fraction, int]:
+    """max over all entries of |a - b| (exact) and the row where it occurs."""
+    den = math.lcm(a.den, b.den)
+    a, b = a.rescaled(den), b.rescaled(den)
+    if a.num.dtype == object or b.num.dtype == object:
+        d = np.abs(a.num.astype(object) - b.num.astype(object))
+    else:
+        d = np.abs(a.num - b.num)  # |a|, |b| < 2^62: no overflow
+    if d.size == 0:
+        return Fraction(0), 0
+    per_row = d.max(axis=1)
+    row = int(np.argmax(per_row))
+    return Fraction(int(per_row[row]), den), row
+
+
 class Evaluator:
     """Exact evaluation of one network on many batches (the integer layers are built once)."""
 
@@ -151,32 +255,34 @@ class Evaluator:
         self.net = net
         self._layers = [_IntLayer(layer) for layer in net.layers]
 
-    def __call__(self, inputs: Sequence[Sequence]) -> list[list[Fraction]]:
-        """Evaluate exactly on rational inputs; returns one list of Fractions per row.
-
-        Rows share one denominator, so keep the rows of one call of similar scale
-        (int64 arithmetic is used while it provably cannot overflow)."""
-        net = self.net
-        rows = [[to_fraction(v) for v in row] for row in inputs]
-        for i, row in enumerate(rows):
-            if len(row) != net.n_in:
-                raise NetworkError(f"input row {i} has length {len(row)}, expected {net.n_in}")
-        if not rows:
-            return []
-        den = 1
-        for row in rows:
-            for v in row:
-                den = math.lcm(den, v.denominator)
-        num = np.array([[int(v * den) for v in row] for row in rows], dtype=object)
-        if max((abs(int(x)) for x in num.flat), default=0) < _INT64_SAFE:
-            num = num.astype(np.int64)
+    def scaled(self, batch: Scaled) -> Scaled:
+        """Exact outputs of a batch (keep its rows of similar scale: int64 arithmetic is
+        used while it provably cannot overflow)."""
+        if batch.num.shape[1] != self.net.n_in:
+            raise NetworkError(f"inputs have length {batch.num.shape[1]}, expected "
+                               f"{self.net.n_in}")
+        num, den = batch.num, batch.den
         last = len(self._layers) - 1
         for i, layer in enumerate(self._layers):
             num, den = layer.apply(num, den)
             if i < last:
                 num = np.maximum(num, 0) if num.dtype != object else np.where(num > 0, num, 0)
             num, den = _cancel_twos(num, den)
-        return [[Fraction(int(x), den) for x in row] for row in num]
+        return Scaled(num, den)
+
+    def __call__(self, inputs: Sequence[Sequence]) -> list[list[Fraction]]:
+        """Evaluate exactly on rational inputs; returns one list of Fractions per row.
+
+        Rows share one denominator, so keep the rows of one call of similar scale
+        (int64 arithmetic is used while it provably cannot overflow)."""
+        rows = [[to_fraction(v) for v in row] for row in inputs]
+        for i, row in enumerate(rows):
+            if len(row) != self.net.n_in:
+                raise NetworkError(f"input row {i} has length {len(row)}, expected "
+                                   f"{self.net.n_in}")
+        if not rows:
+            return []
+        return self.scaled(Scaled.of(rows)).rows()
 
 
 def evaluate(net: Net, inputs: Sequence[Sequence]) -> list[list[Fraction]]:

@@ -131,6 +131,7 @@ class Constructor:
     breakpoints: Callable[[dict[str, Any]], Sequence[Fraction]] | None = None
     prove: Callable[[Net, dict[str, Any]], Any] | None = None
     sup_error: Callable[..., Sequence[Fraction]] | None = None
+    batch_reference: Callable[..., tuple[Any, int]] | None = None
 
     @property
     def doc(self) -> str:
@@ -233,6 +234,7 @@ def register(
     breakpoints: Callable[[dict[str, Any]], Sequence[Fraction]] | None = None,
     prove: Callable[[Net, dict[str, Any]], Any] | None = None,
     sup_error: Callable[..., Sequence[Fraction]] | None = None,
+    batch_reference: Callable[..., tuple[Any, int]] | None = None,
 ):
     """Register a constructor function; see the module docstring.
 
@@ -248,6 +250,14 @@ def register(
         for a smooth reference of one variable: per output, an upper bound (exact where
         possible) of ``sup |reference - affine|`` on ``[t0, t1]``; the exact pieces of the
         network then give its worst-case error on the whole domain.
+
+    And one for ``reluc verify`` on wide networks:
+
+    ``batch_reference(params, num, den)``
+        the reference on a whole batch of rows ``num / den`` (integer numpy arrays over
+        one denominator), returning ``(num, den)`` of the outputs, exactly: what makes
+        checking a network with 65536 inputs cost numpy, not Fractions. Without it the
+        reference is called row by row.
     """
 
     def deco(fn: Callable[..., Net]) -> Callable[..., Net]:
@@ -268,7 +278,7 @@ def register(
             outputs=outputs, domain=domain, reference=reference, exact=exact,
             error_bound=error_bound, formulas=dict(formulas or {}), check=check,
             example=example or name, notes=notes, breakpoints=breakpoints, prove=prove,
-            sup_error=sup_error,
+            sup_error=sup_error, batch_reference=batch_reference,
         )  # fmt: skip
         return fn
 

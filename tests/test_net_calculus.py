@@ -138,3 +138,34 @@ def test_exact_evaluation_of_zero_activations_beside_a_tiny_bias():
     net = Net([Layer(np.zeros((1, 3)), np.zeros(1)),
                Layer(np.array([[0.0], [1.0]]), np.array([2.0**-100, 0.0]))])
     assert exact.evaluate(net, [[0, 0, 0]]) == [[Fraction(1, 2**100), Fraction(0)]]
+
+
+_rationals = st.one_of(
+    st.fractions(max_denominator=10**6).filter(lambda v: abs(v) < 10**12),
+    st.builds(lambda m, e: Fraction(m) * Fraction(2) ** e, st.integers(-(2**60), 2**60),
+              st.integers(-80, 40)),
+    st.floats(-(2.0**60), 2.0**60, width=32).map(Fraction))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(_rationals, min_size=3, max_size=3), min_size=1, max_size=4),
+       st.sampled_from(["float32", "float64"]))
+def test_scaled_batches_know_which_rows_a_dtype_holds_exactly(rows, dtype):
+    batch = exact.Scaled.of(rows)
+    assert batch.rows() == [[Fraction(v) for v in r] for r in rows]
+    x, ok = batch.floats(dtype)
+    t = np.dtype(dtype).type
+    want = [all(Fraction(float(t(float(v)))) == v for v in r) for r in rows]
+    assert ok.tolist() == want
+    for r, xr, k in zip(rows, x, ok):
+        if k:
+            assert [Fraction(float(v)) for v in xr] == r
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(_rationals, min_size=2, max_size=2), min_size=2, max_size=2),
+       st.lists(st.lists(_rationals, min_size=2, max_size=2), min_size=2, max_size=2))
+def test_scaled_max_abs_difference_is_exact(a, b):
+    err, row = exact.max_abs_difference(exact.Scaled.of(a), exact.Scaled.of(b))
+    per_row = [max(abs(x - y) for x, y in zip(ra, rb)) for ra, rb in zip(a, b)]
+    assert err == max(per_row) and per_row[row] == err

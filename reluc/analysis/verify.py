@@ -27,8 +27,8 @@ complete (``--complete``, where tractable)
 
 from __future__ import annotations
 
+import math
 import os
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -107,85 +107,135 @@ def _counterexample(x, want, got) -> dict[str, Any]:
 # -- inputs -------------------------------------------------------------------------------
 
 
-def _dyadic(rng: random.Random, lo: Fraction, hi: Fraction, bits: int = 20) -> Fraction:
-    """A random binary fraction in [lo, hi] on a grid of 2^bits steps (float32-exact for
-    modest ranges)."""
-    return lo + (hi - lo) * Fraction(rng.randint(0, 2**bits), 2**bits)
+def _ints_at(values: list[Fraction], den: int) -> np.ndarray:
+    """``values * den`` as integers (each must be one), computed once per distinct value."""
+    cache = {v: int(v * den) for v in set(values)}
+    return exact.int_array(np.array([cache[v] for v in values], dtype=object))
 
 
-def sample_batches(box: Box, count: int, rng: random.Random,
-                   near: list[Fraction] | None = None) -> list[tuple[str, list[list[Fraction]]]]:
+def _clip(batch: exact.Scaled, box: Box) -> exact.Scaled:
+    """The rows clipped to the box, exactly (over a denominator the bounds share)."""
+    bounds = [v for v in box.lo + box.hi if v is not None]
+    if not bounds:
+        return batch
+    den = math.lcm(batch.den, *{v.denominator for v in bounds})
+    num = batch.rescaled(den).num
+    for vals, pick in ((box.lo, np.maximum), (box.hi, np.minimum)):
+        has = np.array([v is not None for v in vals])
+        if has.any():
+            limit = _ints_at([v if v is not None else Fraction(0) for v in vals], den)
+            if num.dtype != limit.dtype:
+                num, limit = num.astype(object), limit.astype(object)
+            num = np.where(has, pick(num, limit), num)
+    return exact.Scaled(num, den)
+
+
+def sample_batches(box: Box, count: int, rng: np.random.Generator,
+                   near: list[Fraction] | None = None) -> list[tuple[str, exact.Scaled]]:
     """Input rows in the domain, grouped into batches of similar scale (so exact integer
-    arithmetic stays in int64). ``near``: points of interest for one-input networks."""
+    arithmetic stays in int64), each an exact :class:`~reluc.exact.Scaled` batch made
+    with numpy. ``near``: points of interest for one-input networks."""
     n = box.dim
     per = max(2, count // 8)
     lo = [Fraction(-(2**10)) if v is None else v for v in box.lo]
     hi = [Fraction(2**10) if v is None else v for v in box.hi]
     unbounded = any(v is None for v in box.lo + box.hi)
+    ints = rng.integers
 
-    def clip(row):
-        return [min(max(v, a), b) if (a is not None and b is not None) else
-                max(v, a) if a is not None else min(v, b) if b is not None else v
-                for v, a, b in zip(row, box.lo, box.hi)]  # fmt: skip
-
-    def rows(make, k=per):
-        return [clip([make(i) for i in range(n)]) for _ in range(k)]
-
+    # random binary fractions lo + (hi - lo) k / 2^20 on a grid of 2^20 steps
+    step = [(b - a) / 2**20 for a, b in zip(lo, hi)]
+    den = math.lcm(*{v.denominator for v in lo + step})
+    grid = _ints_at(lo, den) + _ints_at(step, den) * ints(0, 2**20 + 1, (2 * per, n))
+    i = np.arange(n)
+    structured = np.array([np.zeros(n, np.int64), np.full(n, 7), np.full(n, -3), i, n - i]) * 420
+    structured = np.vstack([structured, (-1) ** i * i * (420 // (3 + i % 5))])
     batches = [
-        ("random binary fractions", rows(lambda i: _dyadic(rng, lo[i], hi[i]), 2 * per)),
-        ("integers", rows(lambda i: Fraction(rng.randint(-1000, 1000)))),
-        ("ties", rows(lambda i: Fraction(rng.randint(-2, 2)))),
-        ("near ties", rows(lambda i: Fraction(rng.randint(-2, 2)) + rng.choice([0, 1, -1]) *
-                           Fraction(1, 2**20))),
-        ("structured", [clip(r) for r in [[Fraction(0)] * n, [Fraction(7)] * n,
-                                          [Fraction(-3)] * n, [Fraction(i) for i in range(n)],
-                                          [Fraction(n - i) for i in range(n)],
-                                          [Fraction((-1) ** i * i, 3 + i % 5) for i in range(n)]]]),
-        ("domain corners", [list(lo), list(hi), [(a + b) / 2 for a, b in zip(lo, hi)]]),
+        ("random binary fractions", exact.Scaled(grid, den)),
+        ("integers", exact.Scaled(ints(-1000, 1001, (per, n)))),
+        ("ties", exact.Scaled(ints(-2, 3, (per, n)))),
+        ("near ties", exact.Scaled(ints(-2, 3, (per, n)) * 2**20 + ints(-1, 2, (per, n)),
+                                   2**20)),
+        ("structured", exact.Scaled(structured, 420)),
+        ("domain corners", exact.Scaled.of([lo, hi, [(a + b) / 2 for a, b in zip(lo, hi)]])),
     ]  # fmt: skip
     if unbounded:
+        extreme = np.arange(min(n, per))[:, None] - i[None, :]
+        extreme[np.arange(extreme.shape[0]), np.arange(extreme.shape[0])] = 2**50
         batches += [
-            ("large magnitudes", rows(lambda i: Fraction(rng.randint(-(2**20), 2**20) * 2**30))),
-            ("tiny magnitudes", rows(lambda i: Fraction(rng.randint(-(2**20), 2**20), 2**60))),
-            ("one extreme value", [clip([Fraction(2**50) if i == j else Fraction(j - i)
-                                         for i in range(n)]) for j in range(min(n, per))]),
-        ]  # fmt: skip
+            ("large magnitudes", exact.Scaled(ints(-(2**20), 2**20 + 1, (per, n)) * 2**30)),
+            ("tiny magnitudes", exact.Scaled(ints(-(2**20), 2**20 + 1, (per, n)), 2**60)),
+            ("one extreme value", exact.Scaled(extreme)),
+        ]
     if near:
         eps = [Fraction(1, 2**30), Fraction(1, 2**12)]
         pts = sorted({p + s * e for p in near for e in eps for s in (-1, 0, 1)})
         pts = [p for p in pts if (box.lo[0] is None or p >= box.lo[0])
                and (box.hi[0] is None or p <= box.hi[0])]  # fmt: skip
         if len(pts) > 4 * per:
-            pts = sorted(rng.sample(pts, 4 * per))
-        batches.append(("on and next to breakpoints", [[p] for p in pts]))
-    return [(name, [list(r) for r in b]) for name, b in batches if b]
+            pts = sorted(rng.choice(np.array(pts, dtype=object), 4 * per, replace=False))
+        if pts:
+            batches.append(("on and next to breakpoints", exact.Scaled.of([[p] for p in pts])))
+    return [(name, _clip(b, box)) for name, b in batches if len(b)]
+
+
+def reference_batch(ctor, values, batch: exact.Scaled) -> tuple[exact.Scaled, bool]:
+    """The reference on a batch, exactly; and whether it is exact (a reference that
+    returns floats is an approximation of the true function)."""
+    if ctor.batch_reference is not None:
+        num, den = ctor.batch_reference(values, batch.num, batch.den)
+        return exact.Scaled(num, den), True
+    outs = [ctor.reference(values, r) for r in batch.rows()]
+    is_exact = all(isinstance(v, (Fraction, int)) for out in outs for v in out)
+    return exact.Scaled.of([[_as_exact(v) for v in out] for out in outs]), is_exact
 
 
 # -- checks -------------------------------------------------------------------------------
 
 
+def _threads(fn: Callable, items: list) -> list:
+    """``[fn(i) for i in items]`` on one thread per core: the work is scipy sparse
+    products and numpy array arithmetic, which release the GIL."""
+    workers = min(len(items), os.cpu_count() or 1)
+    if workers <= 1:
+        return [fn(i) for i in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(fn, items))
+
+
 def rounding_bound(net: Net, x: np.ndarray, dtype: str) -> np.ndarray:
     """Per-row bound on |float evaluation - exact evaluation| of ``net`` in ``dtype``
     (see the module docstring). Computed in float64 and inflated by 1% to cover the
-    bound's own rounding."""
+    bound's own rounding; rows are split over the cores."""
+    x = np.asarray(x, dtype=np.float64)
+    parts = np.array_split(np.arange(len(x)), max(1, min(len(x), os.cpu_count() or 1)))
+    return np.concatenate(_threads(lambda rows: _rounding_bound(net, x[rows], dtype), parts))
+
+
+def _rounding_bound(net: Net, x: np.ndarray, dtype: str) -> np.ndarray:
     u = _UNIT_ROUNDOFF[dtype]
-    h = np.asarray(x, dtype=np.float64)
-    e = np.zeros_like(h)
+    h = np.array(x, dtype=np.float64).T.copy()  # (features, rows): no transposes per layer
+    e = None  # zero before the first layer
     last = net.depth - 1
     for i, layer in enumerate(net.layers):
         w = layer.weight
         absw = abs(w)
         k = np.diff(w.indptr) + (layer.bias != 0) + 1
-        gamma = k * u / (1 - k * u)
-        z = (w @ h.T).T + layer.bias
-        e = (absw @ e.T).T + gamma * ((absw @ (np.abs(h) + e).T).T + np.abs(layer.bias))
-        h = np.maximum(z, 0) if i < last else z
-    return e.max(axis=1) * 1.01
-
-
-def _representable(rows: list[list[Fraction]], dtype: str) -> list[bool]:
-    t = np.dtype(dtype).type
-    return [all(Fraction(float(t(float(v)))) == v for v in r) for r in rows]
+        gamma = (k * u / (1 - k * u))[:, None]
+        habs = np.abs(h) if i == 0 else h  # after a ReLU, h >= 0
+        # e' = |W| e + gamma (|W| (|h| + e) + |b|)
+        s = absw @ (habs if e is None else habs + e)
+        s += np.abs(layer.bias)[:, None]
+        s *= gamma
+        if e is not None:
+            s += absw @ e
+        z = w @ h
+        z += layer.bias[:, None]
+        if i < last:
+            np.maximum(z, 0, out=z)
+        h, e = z, s
+    return e.max(axis=0) * 1.01
 
 
 def _as_exact(v) -> Fraction | float:
@@ -224,11 +274,11 @@ def verify_file(path: str, spec_text: str | None = None, samples: int = 200, see
 
     say("compiling the spec for comparison")
     compiled = compile_spec(parse_text(report.spec), dtype)
-    same = net.equals(compiled.net)
+    same = net.equals(compiled.source)  # a stream is compared a layer at a time
     # Rounded weights whose error cannot be bounded (several inputs) are held to exactness.
     tolerance = compiled.error_bound if compiled.error_bound is not None else Fraction(0)
     box = ctor.domain(values)
-    rng = random.Random(seed)
+    rng = np.random.default_rng(seed)
     near = None
     if net.n_in == 1 and box.lo[0] is not None and box.hi[0] is not None:
         near = [box.lo[0], box.hi[0]] + list(ctor.breakpoints(values) if ctor.breakpoints else [])
@@ -238,23 +288,30 @@ def verify_file(path: str, spec_text: str | None = None, samples: int = 200, see
     # -- exact check --
     say("exact check")
     evaluator = exact.Evaluator(net)
-    worst_err, worst = Fraction(0), None
-    all_rows, all_want = [], []
-    for _, rows in batches:
-        got = evaluator(rows)
-        want = [[_as_exact(v) for v in ctor.reference(values, r)] for r in rows]
-        for r, g, w in zip(rows, got, want):
-            err = max(abs(a - b) for a, b in zip(g, w))
-            if err > worst_err or worst is None:
-                worst_err, worst = err, (r, w, g)
-        all_rows += rows
-        all_want += want
+    worst_err, worst, inputs, ref_exact = Fraction(0), None, 0, True
+    checked = []
+
+    def check(batch):
+        got = evaluator.scaled(batch)
+        want, is_exact = reference_batch(ctor, values, batch)
+        return got, want, is_exact, *exact.max_abs_difference(got, want)
+
+    for (_, batch), (got, want, is_exact, err, row) in zip(
+            batches, _threads(check, [b for _, b in batches])):
+        ref_exact &= is_exact
+        if err > worst_err or worst is None:
+            worst_err, worst = err, (batch.rows([row])[0], want.rows([row])[0],
+                                     got.rows([row])[0])
+        inputs += len(batch)
+        checked.append((batch, want))
+    if not ref_exact:  # the reference itself is a float approximation
+        worst_err = float(worst_err)
     ok = worst_err <= tolerance
     promise = "promised: exact" if tolerance == 0 else f"promised: error <= {_show(tolerance)}"
     report.checks.append(Check(
         "exact", "pass" if ok else "fail",
-        f"exact arithmetic on {len(all_rows)} inputs: max error {_show(worst_err)} ({promise})",
-        {"inputs": len(all_rows), "max_error": _fmt(worst_err), "tolerance": _fmt(tolerance),
+        f"exact arithmetic on {inputs} inputs: max error {_show(worst_err)} ({promise})",
+        {"inputs": inputs, "max_error": _fmt(worst_err), "tolerance": _fmt(tolerance),
          "same_weights_as_build": bool(same)},
     ))  # fmt: skip
     if not ok:
@@ -262,8 +319,7 @@ def verify_file(path: str, spec_text: str | None = None, samples: int = 200, see
 
     # -- float check --
     say(f"float check through the file's runtime ({dtype})")
-    report.checks.append(_float_check(path, net, dtype, all_rows, all_want, tolerance,
-                                      runner_factory))
+    report.checks.append(_float_check(path, net, dtype, checked, tolerance, runner_factory))
 
     # -- complete check --
     if complete:
@@ -287,18 +343,19 @@ def _first_layer_kinks(net: Net) -> list[Fraction]:
     return [-Fraction(float(b)) / Fraction(float(a)) for a, b in zip(w, layer.bias) if a != 0]
 
 
-def _float_check(path, net, dtype, rows, want, tolerance, runner_factory) -> Check:
+def _float_check(path, net, dtype, checked, tolerance, runner_factory) -> Check:
     from reluc.analysis.evaluate import Runner
 
-    keep = _representable(rows, dtype)
-    rows = [r for r, k in zip(rows, keep) if k]
-    want = [w for w, k in zip(want, keep) if k]
-    if not rows:
+    xs, ys = [], []
+    for batch, want in checked:  # the inputs the file's dtype holds exactly
+        x, ok = batch.floats(dtype)
+        xs.append(x[ok])
+        ys.append(want.approx()[ok])
+    x, exact_y = np.vstack(xs), np.vstack(ys)
+    if not len(x):
         return Check("float", "skip", f"no test input is exactly representable in {dtype}")
-    x = np.array([[float(v) for v in r] for r in rows])
     runner = (runner_factory or Runner)(path)
     y = runner(x).astype(np.float64)
-    exact_y = np.array([[float(v) for v in w] for w in want])
     err = np.abs(y - exact_y)
     bound = rounding_bound(net, x, dtype)[:, None] + float(tolerance)
     ok = bool(np.all(err <= bound))
@@ -307,7 +364,7 @@ def _float_check(path, net, dtype, rows, want, tolerance, runner_factory) -> Che
     ulps = err / float(np.spacing(np.dtype(dtype).type(scale)))
     rel = err / np.maximum(np.abs(exact_y), np.finfo(dtype).tiny)
     data = {
-        "dtype": dtype, "inputs": len(rows), "max_abs_error": float(err.max()),
+        "dtype": dtype, "inputs": len(x), "max_abs_error": float(err.max()),
         "max_rel_error": float(rel.max()), "max_ulps_of_output_range": float(ulps.max()),
         "bitwise_exact_fraction": float(np.mean(err == 0)),
         "max_bound": float(bound.max()),

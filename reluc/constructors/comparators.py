@@ -442,6 +442,7 @@ _SORT_DEPTH = f"{_DEPTHS}[n] if method == 'best' and n <= 16 else {_BATCHER}"
     outputs="2",
     domain=lambda p: Box.uniform(2, *p["domain"]),
     reference=lambda p, x: [min(x), max(x)],
+    batch_reference=lambda p, num, den: (np.sort(num, axis=1), den),
     formulas={"hidden_layers": "1", "width": "4 if domain[0] is None else 3"},
     example="minmax",
     prove=prove_sort,
@@ -460,6 +461,7 @@ def minmax(domain) -> Net:
     outputs="1",
     domain=_box,
     reference=lambda p, x: [max(x)],
+    batch_reference=lambda p, num, den: (num.max(axis=1, keepdims=True), den),
     formulas={"hidden_layers": "clog2(n)",
               "width": "(3*(n//2) + 2*(n%2) if domain[0] is None else 2*(n//2) + n%2) "
                        "if n > 1 else 0"},
@@ -483,6 +485,7 @@ def max_(n: int, domain) -> Net:
     outputs="1",
     domain=_box,
     reference=lambda p, x: [min(x)],
+    batch_reference=lambda p, num, den: (num.min(axis=1, keepdims=True), den),
     formulas={"hidden_layers": "clog2(n)",
               "width": "(3*(n//2) + 2*(n%2) if domain[0] is None else 2*(n//2) + n%2) "
                        "if n > 1 else 0"},
@@ -504,6 +507,7 @@ def min_(n: int, domain) -> Net:
     outputs="n",
     domain=_box,
     reference=lambda p, x: sorted(x),
+    batch_reference=lambda p, num, den: (np.sort(num, axis=1), den),
     formulas={
         "hidden_layers": _SORT_DEPTH,
         "width": "(2*n if domain[0] is None else None) if n > 1 else 0",
@@ -538,6 +542,7 @@ _K = Param("k", Int(min=1, max=1 << 24), 1, "which / how many (1-based)")
     outputs="k",
     domain=_box,
     reference=lambda p, x: sorted(x, reverse=True)[: p["k"]],
+    batch_reference=lambda p, num, den: (np.sort(num, axis=1)[:, ::-1][:, : p["k"]], den),
     formulas={"hidden_layers": _SORT_DEPTH},
     check=_check_kn,
     example="topk n=8 k=3",
@@ -558,6 +563,7 @@ def topk(n: int, k: int, method: str, domain) -> Net:
     outputs="1",
     domain=_box,
     reference=lambda p, x: [sorted(x)[p["k"] - 1]],
+    batch_reference=lambda p, num, den: (np.sort(num, axis=1)[:, p["k"] - 1 : p["k"]], den),
     formulas={"hidden_layers": _SORT_DEPTH},
     check=_check_kn,
     example="kth n=8 k=2",
@@ -574,6 +580,13 @@ def _median_outputs(p):
     return [n // 2] if n % 2 else [n // 2 - 1, n // 2]
 
 
+def _median_batch(p, num, den):
+    s, m = np.sort(num, axis=1), p["n"] // 2
+    if p["n"] % 2:
+        return s[:, m : m + 1], den
+    return s[:, m - 1 : m] + s[:, m : m + 1], 2 * den  # |entries| < 2^62: no overflow
+
+
 def _median_weights(p):
     return None if p["n"] % 2 else np.array([0.5, 0.5])
 
@@ -587,6 +600,7 @@ def _median_weights(p):
     domain=_box,
     reference=lambda p, x: [sorted(x)[p["n"] // 2] if p["n"] % 2 else
                             (sorted(x)[p["n"] // 2 - 1] + sorted(x)[p["n"] // 2]) / 2],
+    batch_reference=_median_batch,
     formulas={"hidden_layers": _SORT_DEPTH},
     example="median n=5",
     prove=_selection_prover(_median_outputs, _median_weights),
