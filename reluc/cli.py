@@ -258,7 +258,11 @@ def eval_(network, input_, output):
     else:
         with open(input_, encoding="utf-8") as f:
             x = rows.parse_text_rows(f.read(), runner.n_in)
-    y = runner(x) if len(x) else np.zeros((0, 0))
+    from reluc.progress import Progress
+
+    progress = Progress("evaluating", unit="rows")
+    y = runner(x, progress) if len(x) else np.zeros((0, 0))
+    progress.done()
     if output.endswith(".npy"):
         with atomic_output(output) as f:
             np.save(f, y)

@@ -13,8 +13,14 @@ from reluc import formats
 from reluc.errors import InputError, NetworkFileError
 
 
+# rows per onnxruntime call: the largest intermediate tensor stays near this many bytes
+CHUNK_BYTES = 256 << 20
+
+
 class Runner:
-    """A loaded network ready to evaluate batches: ``Runner(path)(x)``."""
+    """A loaded network ready to evaluate batches: ``Runner(path)(x)``. Large batches
+    run a chunk of rows at a time, so that a network 131072 neurons wide does not need
+    gigabytes of intermediate tensors for a 1024-row batch."""
 
     def __init__(self, path: str):
         with open(path, "rb") as f:
@@ -31,15 +37,40 @@ class Runner:
             if self.dtype is None or len(inp.shape) != 2 or not isinstance(inp.shape[1], int):
                 raise NetworkFileError("the ONNX input must be a float matrix [batch, n]")
             self.n_in, self._input_name = inp.shape[1], inp.name
+            per_row = max(self.n_in, _widest(path)) * np.dtype(self.dtype).itemsize
+            self.chunk = max(1, CHUNK_BYTES // per_row)
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray, progress=None) -> np.ndarray:
+        """Outputs for the rows of ``x``; ``progress(done, total)`` after each chunk."""
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.n_in:
             raise InputError(f"inputs must have {self.n_in} columns, got shape {x.shape}")
         xt = x.astype(self.dtype)
         if self._session is None:
             return self.net.evaluate(xt, dtype=self.dtype)
-        return self._session.run(None, {self._input_name: xt})[0]
+        out = []
+        for start in range(0, max(1, len(xt)), self.chunk):
+            out.append(self._session.run(None, {self._input_name: xt[start:start + self.chunk]})[0])
+            if progress:
+                progress(min(len(xt), start + self.chunk), len(xt))
+        return np.concatenate(out)
+
+
+def _widest(path: str) -> int:
+    """Values per input row of the largest intermediate tensor, estimated from the
+    initializers' shapes (no weights are read): a weight of shape (..., n) feeds a
+    tensor of prod(...) values per row (Gemm (out, in); reluc's sparse (out, K, 1))."""
+    import os
+
+    from reluc.formats.onnxfile import scan_model
+
+    try:
+        with open(path, "rb") as f:
+            _, tensors = scan_model(f, os.path.dirname(os.path.abspath(path)))
+    except NetworkFileError:
+        return 1
+    dims = [list(t.proto.dims) for t in tensors.values()]
+    return max([int(np.prod(d[:-1])) for d in dims if len(d) >= 2] or [1])
 
 
 def _ort_session(path: str):
