@@ -175,9 +175,7 @@ def main() -> None:
             builds = ["sawtooth k=10", "square L=10"]
         else:
             jobs = [lambda: bench_sort_dense(1024, tmp)]
-            jobs += [lambda n=n: bench_sort_sparse(n, tmp, verify=n <= 16384,
-                                                   eval_rows=1024 if n <= 16384 else 64)
-                     for n in (1024, 4096, 16384, 65536)]
+            jobs += [lambda n=n: bench_sort_sparse(n, tmp) for n in (2**p for p in range(10, 17))]
             jobs += [lambda: bench_sort_sparse(4096, tmp, fmt="npz", verify=False,
                                                eval_rows=256)]
             builds = [f"sawtooth k={k}" for k in (12, 18, 24)] + \

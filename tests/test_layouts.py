@@ -213,3 +213,20 @@ def test_sparse_model_past_the_limit_moves_to_external_data(cli, tmp_path, monke
     r = cli("build", "sort n=16", "-o", "-", "--layout", "sparse", ok=False)
     assert_one_line_error(r, "external data")
     assert r.stdout_bytes == b""
+
+
+def test_eval_runs_a_large_batch_in_chunks_with_the_same_result(tmp_path, monkeypatch):
+    from reluc.analysis import evaluate
+
+    path = tmp_path / "s.onnx"
+    formats.write(compile_spec("sort n=32"), str(path), "onnx", layout="sparse")
+    x = np.random.default_rng(5).integers(-500, 500, (70, 32)).astype(np.float64)
+    whole = evaluate.Runner(str(path))
+    # the widest tensor: Gather's output, 2n neurons x K slots (K <= 6) per row
+    monkeypatch.setattr(evaluate, "CHUNK_BYTES", 64 * 6 * 4 * 8)
+    chunked = evaluate.Runner(str(path))
+    assert 8 <= chunked.chunk < 16 and whole.chunk >= 70
+    seen = []
+    y = chunked(x, lambda done, total: seen.append((done, total)))
+    assert np.array_equal(y, whole(x)) and np.array_equal(y, np.sort(x, axis=1))
+    assert seen[-1] == (70, 70) and len(seen) == -(-70 // chunked.chunk)
