@@ -249,6 +249,7 @@ def verify_file(path: str, spec_text: str | None = None, samples: int = 200, see
     report = Report(file=path)
     say = progress or (lambda msg: None)
     try:
+        say("reading the file")
         net, info = formats.read(path)
         text = spec_text or info.spec
         if not text:

@@ -57,37 +57,14 @@ def _coo(rows, cols, vals, shape) -> sp.csr_array:
 
 def stage_maps(n: int, lo: np.ndarray, hi: np.ndarray, bounded: bool):
     """Input map A (H x n), output map B (n x H) and right inverse R (H x n, B R = I)."""
-    count, off = _offsets(n, lo, bounded)
-    h = int(count.sum())
-    mask = np.ones(n, dtype=bool)
-    mask[lo] = False
-    rest = np.flatnonzero(mask)  # max wires and idle wires
-    mask[hi] = False
-    idle = np.flatnonzero(mask)
+    t = _StageTables(n, lo, hi, bounded)
+    a, b = _ell_csr(*t.a, n, merge=False), _ell_csr(*t.e, t.h, merge=False)
+    off = _offsets(n, lo, bounded)[1]
+    idle = np.flatnonzero(t.partner < 0)
     one = np.ones
-    # A: rest wires relu(x) (and relu(-x) on R); min wires relu(x-y), relu(y-x)
-    rows, cols, vals = [off[rest], off[lo], off[lo], off[lo] + 1, off[lo] + 1], \
-        [rest, lo, hi, lo, hi], [one(rest.size), one(lo.size), -one(lo.size), -one(lo.size),
-                                 one(lo.size)]  # fmt: skip
-    if not bounded:
-        rows.append(off[rest] + 1)
-        cols.append(rest)
-        vals.append(-one(rest.size))
-    a = _coo(rows, cols, vals, (h, n))
-    # B: idle u = h[o]; min = y - relu(y-x); max = y + relu(x-y), y read from wire j's neurons
-    y_rows = [idle, lo, hi]
-    y_src = [idle, hi, hi]
-    rows = [r for r in y_rows] + [lo, hi]
-    cols = [off[s] for s in y_src] + [off[lo] + 1, off[lo]]
-    vals = [one(r.size) for r in y_rows] + [-one(lo.size), one(lo.size)]
-    if not bounded:  # y = relu(y) - relu(-y)
-        rows += y_rows
-        cols += [off[s] + 1 for s in y_src]
-        vals += [-one(r.size) for r in y_rows]
-    b = _coo(rows, cols, vals, (n, h))
     # R: idle e_o; max wire j: h[o_j] = h[o_i + 1] = 1; min wire i: h[o_i + 1] = -1
     r = _coo([off[idle], off[hi], off[lo] + 1, off[lo] + 1], [idle, hi, hi, lo],
-             [one(idle.size), one(hi.size), one(lo.size), -one(lo.size)], (h, n))
+             [one(idle.size), one(hi.size), one(lo.size), -one(lo.size)], (t.h, n))
     return a, b, r
 
 
