@@ -230,3 +230,20 @@ def test_eval_runs_a_large_batch_in_chunks_with_the_same_result(tmp_path, monkey
     y = chunked(x, lambda done, total: seen.append((done, total)))
     assert np.array_equal(y, whole(x)) and np.array_equal(y, np.sort(x, axis=1))
     assert seen[-1] == (70, 70) and len(seen) == -(-70 // chunked.chunk)
+
+
+def test_a_pipe_or_device_target_is_written_into_never_replaced(cli, tmp_path):
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe.onnx"
+    os.mkfifo(fifo)
+    got = {}
+    reader = threading.Thread(target=lambda: got.setdefault("bytes", fifo.read_bytes()))
+    reader.start()
+    cli("build", "sort n=4", "-o", fifo)
+    reader.join(timeout=30)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still the pipe, not a regular file
+    cli("build", "sort n=4", "-o", tmp_path / "file.onnx")
+    assert got["bytes"] == (tmp_path / "file.onnx").read_bytes()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".reluc-")]

@@ -1,13 +1,15 @@
 """Atomic file output: write to a temporary file beside the target, then rename.
 
 Make and other build tools never see a half-written target, and a failed write leaves an
-existing target untouched.
+existing target untouched. A target that is a device or a pipe (``/dev/null``,
+``/dev/stdout``) is written into, never replaced.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -16,6 +18,15 @@ from typing import BinaryIO
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[BinaryIO]:
     path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+        # a device or a pipe (/dev/null, /dev/stdout, a FIFO): never replace it; write
+        # the finished bytes into it (a seekable temporary file first)
+        with tempfile.TemporaryFile() as tmp:
+            yield tmp
+            tmp.seek(0)
+            with open(path, "wb") as out:
+                shutil.copyfileobj(tmp, out, 1 << 22)
+        return
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".reluc-", suffix=".tmp", dir=directory)
     try:
