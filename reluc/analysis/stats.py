@@ -14,15 +14,26 @@ from typing import Any
 import numpy as np
 
 from reluc import formats
+from reluc.errors import NetworkFileError
 from reluc.spec import format_number
 
 SCHEMA = 1
 
 
 def file_stats(path: str) -> dict[str, Any]:
-    net, info = formats.read(path)
-    nz_w = sum(int(layer.weight.nnz) for layer in net.layers)
-    nz_b = sum(int(np.count_nonzero(layer.bias)) for layer in net.layers)
+    """A pass over the file a layer at a time: memory for a few layers, never the
+    whole network (and never a dense matrix)."""
+    layers, info = formats.read_layers(path)
+    n_in, outs, params, nz_w, nz_b = None, [], 0, 0, 0
+    for layer in layers:
+        n_in = layer.n_in if n_in is None else n_in
+        outs.append(layer.n_out)
+        params += layer.n_out * (layer.n_in + 1)
+        nz_w += int(layer.weight.nnz)
+        nz_b += int(np.count_nonzero(layer.bias))
+    if n_in is None:
+        raise NetworkFileError("the file holds no layers")
+    widths = outs[:-1]
     return {
         "schema": SCHEMA,
         "file": path,
@@ -33,15 +44,15 @@ def file_stats(path: str) -> dict[str, Any]:
         "error_bound": None if info.error_bound is None else format_number(info.error_bound),
         "domain": None if info.domain is None else info.domain.describe(),
         "reluc_version": info.version,
-        "inputs": net.n_in,
-        "outputs": net.n_out,
-        "depth": net.depth,
-        "hidden_layers": net.hidden_layers,
-        "neuron_layers": net.neuron_layers,
-        "width": net.width,
-        "widths": list(net.widths),
-        "neurons": net.neurons,
-        "params": net.params,
+        "inputs": n_in,
+        "outputs": outs[-1],
+        "depth": len(outs),
+        "hidden_layers": len(outs) - 1,
+        "neuron_layers": len(outs) + 1,
+        "width": max(widths, default=0),
+        "widths": widths,
+        "neurons": sum(widths),
+        "params": params,
         "nonzero_params": nz_w + nz_b,
         "nonzero_weights": nz_w,
         "nonzero_biases": nz_b,

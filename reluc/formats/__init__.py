@@ -12,16 +12,17 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from reluc.errors import NetworkFileError, RelucError
+from reluc.errors import NetworkError, NetworkFileError, RelucError
 from reluc.formats.atomic import atomic_output
 from reluc.formats.metadata import FileInfo
-from reluc.formats.npzfile import read_npz, write_npz
+from reluc.formats.npzfile import read_npz_layers, write_npz
 from reluc.formats.onnxfile import (MAX_PROTO, ExternalData, ModelTooLarge, dense_bytes,
-                                    external_name, read_onnx, write_onnx)
-from reluc.net import Net
+                                    external_name, read_onnx_layers, write_onnx)
+from reluc.net import Layer, Net
 
 FORMATS = ("onnx", "npz")
 DTYPES = ("float32", "float64")
@@ -134,14 +135,24 @@ def write(compiled, target: str | BinaryIO, fmt: str, layout: str = "dense",
 
 def read(source: str | bytes) -> tuple[Net, FileInfo]:
     """Read a network from a path, ``-`` (standard input) or the bytes of a file."""
+    layers, info = read_layers(source)
+    try:
+        return Net(layers), info
+    except NetworkError as e:  # an empty chain; layers check each other as they come
+        raise NetworkFileError(f"inconsistent network: {e}") from None
+
+
+def read_layers(source: str | bytes) -> tuple[Iterator[Layer], FileInfo]:
+    """The metadata of a network file (path, ``-`` or bytes) and its layers one at a
+    time, for passes that need a few layers of memory, not the whole network."""
     if isinstance(source, str) and source == "-":
         source = sys.stdin.buffer.read()
     if isinstance(source, bytes):
         if not source:
             raise NetworkFileError("empty input: expected an .onnx or .npz network")
         if source[:4] == b"PK\x03\x04":
-            return read_npz(io.BytesIO(source))
-        return read_onnx(source)
+            return read_npz_layers(io.BytesIO(source))
+        return read_onnx_layers(source)
     if os.path.isdir(source):
         raise NetworkFileError(f"'{source}' is a directory, not a network file")
     if not os.path.exists(source):
@@ -154,5 +165,5 @@ def read(source: str | bytes) -> tuple[Net, FileInfo]:
     if not magic:
         raise NetworkFileError(f"'{source}' is empty: expected an .onnx or .npz network")
     if magic == b"PK\x03\x04":
-        return read_npz(source)
-    return read_onnx(source)
+        return read_npz_layers(source)
+    return read_onnx_layers(source)

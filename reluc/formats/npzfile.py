@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Iterator
 from typing import BinaryIO
 
 import numpy as np
@@ -69,26 +70,57 @@ def write_npz(source, info: FileInfo, out: BinaryIO, dtype: str = "float32",
 
 def read_npz(source) -> tuple[Net, FileInfo]:
     """Read a reluc ``.npz`` network from a path or a binary file object."""
+    layers, info = read_npz_layers(source)
     try:
-        with np.load(source, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"][()]))
-            m = int(meta["layers"])
-            dtype = str(meta.get("dtype", "float64"))
-            layers = []
-            for i in range(m):
-                shape = tuple(int(v) for v in z[f"w{i}_shape"])
-                w = sp.csr_array(
-                    (z[f"w{i}_data"].astype(np.float64), z[f"w{i}_indices"], z[f"w{i}_indptr"]),
-                    shape=shape,
-                )
-                w.check_format(full_check=True)
-                layers.append(Layer(w, z[f"b{i}"].astype(np.float64)))
-            net = Net(layers)
-    except FileNotFoundError:
-        raise NetworkFileError(f"no such file: {source}") from None
+        return Net(layers), info
     except NetworkError as e:
         raise NetworkFileError(f"inconsistent network in .npz: {e}") from None
-    except (zipfile.BadZipFile, ValueError, KeyError, TypeError, OSError, EOFError) as e:
-        reason = str(e).strip("'\"") or type(e).__name__
-        raise NetworkFileError(f"not a valid reluc .npz file ({reason})") from None
-    return net, FileInfo.from_props(meta.get("metadata", {}), dtype=dtype)
+
+
+_BAD_NPZ = (zipfile.BadZipFile, ValueError, KeyError, TypeError, OSError, EOFError)
+
+
+def _bad(e: Exception) -> NetworkFileError:
+    reason = str(e).strip("'\"") or type(e).__name__
+    return NetworkFileError(f"not a valid reluc .npz file ({reason})")
+
+
+def read_npz_layers(source) -> tuple[Iterator[Layer], FileInfo]:
+    """The file's metadata, and its layers one at a time (each member is read when its
+    layer is reached); the iterator raises :class:`NetworkFileError` for a damaged file."""
+    try:
+        z = np.load(source, allow_pickle=False)
+    except FileNotFoundError:
+        raise NetworkFileError(f"no such file: {source}") from None
+    except _BAD_NPZ as e:
+        raise _bad(e) from None
+    try:
+        meta = json.loads(str(z["meta"][()]))
+        m = int(meta["layers"])
+        dtype = str(meta.get("dtype", "float64"))
+        info = FileInfo.from_props(meta.get("metadata", {}), dtype=dtype)
+    except _BAD_NPZ as e:
+        z.close()
+        raise _bad(e) from None
+
+    def layers() -> Iterator[Layer]:
+        with z:
+            n_in = None
+            for i in range(m):
+                try:
+                    shape = tuple(int(v) for v in z[f"w{i}_shape"])
+                    w = sp.csr_array((z[f"w{i}_data"].astype(np.float64), z[f"w{i}_indices"],
+                                      z[f"w{i}_indptr"]), shape=shape)
+                    w.check_format(full_check=True)
+                    layer = Layer(w, z[f"b{i}"].astype(np.float64))
+                except NetworkError as e:
+                    raise NetworkFileError(f"inconsistent network in .npz: {e}") from None
+                except _BAD_NPZ as e:
+                    raise _bad(e) from None
+                if n_in is not None and layer.n_in != n_in:
+                    raise NetworkFileError(f"inconsistent network in .npz: layer {i} takes "
+                                           f"{layer.n_in} inputs, layer {i - 1} gives {n_in}")
+                n_in = layer.n_out
+                yield layer
+
+    return layers(), info

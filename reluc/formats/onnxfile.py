@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
 from typing import BinaryIO
 
 import numpy as np
@@ -432,38 +433,51 @@ def scan_model(f: BinaryIO, base_dir: str | None) -> tuple[onnx.ModelProto, dict
 
 
 def read_onnx(source: str | bytes) -> tuple[Net, FileInfo]:
-    """Read a ReLU MLP from an ONNX file (path) or serialized bytes, one layer at a time."""
-    if isinstance(source, bytes):
-        model, consts = scan_model(io.BytesIO(source), None)
-        return _to_net(model, consts)
+    """Read a ReLU MLP from an ONNX file (path) or serialized bytes."""
+    layers, info = read_onnx_layers(source)
     try:
-        f = open(source, "rb")
-    except FileNotFoundError:
-        raise NetworkFileError(f"no such file: {source}") from None
-    with f:
-        model, consts = scan_model(f, os.path.dirname(os.path.abspath(source)))
-        return _to_net(model, consts)
-
-
-def _to_net(model: onnx.ModelProto, consts: dict) -> tuple[Net, FileInfo]:
-    graph = model.graph
-    inputs = [i for i in graph.input if i.name not in consts]
-    if len(inputs) != 1 or len(graph.output) != 1:
-        raise NetworkFileError(
-            f"expected one input and one output, found {len(inputs)} and {len(graph.output)}"
-        )
-    elem = inputs[0].type.tensor_type.elem_type
-    dtype = {TensorProto.FLOAT: "float32", TensorProto.DOUBLE: "float64"}.get(elem)
-    if dtype is None:
-        raise NetworkFileError("the input must be float32 or float64")
-    try:
-        dims = inputs[0].type.tensor_type.shape.dim
-        width = dims[-1].dim_value if len(dims) and dims[-1].dim_value > 0 else None
-        net = _walk_chain(graph, consts, inputs[0].name, width)
+        return Net(layers), info
     except NetworkError as e:
         raise NetworkFileError(f"inconsistent network: {e}") from None
+
+
+def read_onnx_layers(source: str | bytes) -> tuple[Iterator[Layer], FileInfo]:
+    """The file's metadata, and its layers one at a time (an initializer's data is read
+    when its layer is reached), so that a pass over a network needs a few layers of
+    memory. The iterator raises :class:`NetworkFileError` for a damaged network."""
+    if isinstance(source, bytes):
+        f, base = io.BytesIO(source), None
+    else:
+        try:
+            f, base = open(source, "rb"), os.path.dirname(os.path.abspath(source))
+        except FileNotFoundError:
+            raise NetworkFileError(f"no such file: {source}") from None
+    try:
+        model, consts = scan_model(f, base)
+        graph = model.graph
+        inputs = [i for i in graph.input if i.name not in consts]
+        if len(inputs) != 1 or len(graph.output) != 1:
+            raise NetworkFileError(f"expected one input and one output, found {len(inputs)} "
+                                   f"and {len(graph.output)}")
+        elem = inputs[0].type.tensor_type.elem_type
+        dtype = {TensorProto.FLOAT: "float32", TensorProto.DOUBLE: "float64"}.get(elem)
+        if dtype is None:
+            raise NetworkFileError("the input must be float32 or float64")
+    except BaseException:
+        f.close()
+        raise
+    dims = inputs[0].type.tensor_type.shape.dim
+    width = dims[-1].dim_value if len(dims) and dims[-1].dim_value > 0 else None
     props = {p.key: p.value for p in model.metadata_props}
-    return net, FileInfo.from_props(props, dtype=dtype)
+
+    def layers() -> Iterator[Layer]:
+        with f:
+            try:
+                yield from _walk_chain(graph, consts, inputs[0].name, width)
+            except NetworkError as e:
+                raise NetworkFileError(f"inconsistent network: {e}") from None
+
+    return layers(), FileInfo.from_props(props, dtype=dtype)
 
 
 def _array(consts, name: str, node) -> np.ndarray:
@@ -482,10 +496,21 @@ def _array(consts, name: str, node) -> np.ndarray:
     return np.asarray(a, dtype=np.float64)
 
 
-def _walk_chain(graph, consts, x_name: str, width: int | None) -> Net:
-    """Fold the chain into layers; ``width`` is the current vector length when known."""
-    layers: list[Layer] = []
+def _walk_chain(graph, consts, x_name: str, width: int | None) -> Iterator[Layer]:
+    """Fold the chain into layers, yielding each as its ReLU is reached; ``width`` is the
+    current vector length when known."""
     cur = x_name
+    prev_out: int | None = None  # outputs of the last layer yielded
+
+    def emit(w, b) -> Layer:
+        nonlocal prev_out
+        layer = Layer(w, b)
+        if prev_out is not None and layer.n_in != prev_out:
+            raise NetworkFileError(f"a layer takes {layer.n_in} inputs but the previous "
+                                   f"one produces {prev_out}")
+        prev_out = layer.n_out
+        return layer
+
     w: sp.csr_array | None = None  # pending affine map (W, b) since the last Relu
     b: np.ndarray | None = None
 
@@ -594,7 +619,7 @@ def _walk_chain(graph, consts, x_name: str, width: int | None) -> Net:
         elif op == "Relu":
             if w is None:
                 w, b = pending_identity()
-            layers.append(Layer(w, b))
+            yield emit(w, b)
             w, b = None, None
         elif op in _PASS_THROUGH or (op == "Flatten" and attrs.get("axis", 1) == 1):
             pass
@@ -613,5 +638,4 @@ def _walk_chain(graph, consts, x_name: str, width: int | None) -> Net:
         raise NetworkFileError("the chain ends with transposed or half-reduced activations")
     if w is None:
         w, b = pending_identity()
-    layers.append(Layer(w, b))
-    return Net(layers)
+    yield emit(w, b)
