@@ -4,13 +4,16 @@ without arithmetic on weights (only rows and columns are removed), so exactness 
 - :func:`prune_dead`: remove hidden neurons that cannot influence the output (all their
   outgoing weights are zero) and neurons that are always zero (zero incoming weights and
   bias <= 0). Removing one can make others dead, so it sweeps back to front until stable.
+  It looks only at where weights are nonzero and which biases are positive, so
+  :func:`prune_dead_stream` runs the same sweeps on a stream's sparsity patterns (one
+  pass over the layers, keeping index arrays only) and then streams the pruned layers.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from reluc.net import Layer, Net
+from reluc.net import Layer, LayerStream, Net
 
 
 def prune_dead(net: Net) -> Net:
@@ -33,6 +36,52 @@ def prune_dead(net: Net) -> Net:
             layers[k] = Layer(nxt.weight[:, idx], nxt.bias)
             changed = True
     return Net(layers)
+
+
+def prune_dead_stream(stream: LayerStream) -> LayerStream:
+    """:func:`prune_dead` for a stream: the same neurons removed, the layers still made
+    one at a time (the patterns of all layers are held meanwhile: column indices, 4 bytes
+    a nonzero, instead of the whole network)."""
+    pats = []  # per layer: row pointers, column indices, positive-bias rows, columns
+    for layer in stream.iter_layers():
+        w = layer.weight
+        pats.append((w.indptr.copy(), w.indices.astype(np.int32), layer.bias > 0, w.shape[1]))
+    m = len(pats)
+    rows = [np.ones(p[0].size - 1, dtype=bool) for p in pats]  # kept rows of each layer
+    cols = [np.ones(p[3], dtype=bool) for p in pats]  # kept columns (previous layer's rows)
+    changed = True
+    while changed:  # prune_dead's sweeps, on patterns
+        changed = False
+        for k in range(m - 1, 0, -1):
+            ip, ix, _, n_cols = pats[k]
+            entry_row = np.repeat(rows[k], np.diff(ip))
+            used = np.zeros(n_cols, dtype=bool)
+            used[ix[entry_row & cols[k][ix]]] = True
+            pip, pix, pos, _ = pats[k - 1]
+            alive = np.concatenate([[0], np.cumsum(cols[k - 1][pix])])
+            live = alive[pip[1:]] - alive[pip[:-1]]  # entries of each row in kept columns
+            keep = used & ((live > 0) | pos) & rows[k - 1]
+            if not keep.any():  # keep one neuron so that the layer is not empty
+                keep[np.flatnonzero(rows[k - 1])[0]] = True
+            if np.array_equal(keep, rows[k - 1]):
+                continue
+            rows[k - 1], cols[k] = keep, keep
+            changed = True
+    del pats
+    row_idx = [np.flatnonzero(r) for r in rows]
+    col_idx = [np.flatnonzero(c) for c in cols]
+    whole = [r.size == r_idx.size for r, r_idx in zip(rows, row_idx)]
+
+    def make():
+        for k, layer in enumerate(stream.iter_layers()):
+            w, b = layer.weight, layer.bias
+            if not whole[k]:
+                w, b = w[row_idx[k]], b[row_idx[k]]
+            if k and not whole[k - 1]:
+                w = w[:, col_idx[k]]
+            yield layer if w is layer.weight else Layer(w, b, owned=True)
+
+    return LayerStream(stream.n_in, [r.size for r in row_idx], make, stream.values)
 
 
 def optimize(net: Net) -> Net:

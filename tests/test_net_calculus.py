@@ -169,3 +169,25 @@ def test_scaled_max_abs_difference_is_exact(a, b):
     err, row = exact.max_abs_difference(exact.Scaled.of(a), exact.Scaled.of(b))
     per_row = [max(abs(x - y) for x, y in zip(ra, rb)) for ra, rb in zip(a, b)]
     assert err == max(per_row) and per_row[row] == err
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.data())
+def test_streamed_pruning_removes_exactly_what_prune_dead_removes(data):
+    from reluc.net import LayerStream
+    from reluc.passes import prune_dead_stream
+
+    widths = data.draw(st.lists(st.integers(1, 6), min_size=2, max_size=6))
+    layers = []
+    for a, b in zip(widths, widths[1:]):
+        # sparse, with empty rows and columns, and biases of every sign
+        w = np.array(data.draw(st.lists(st.sampled_from([0, 0, 0, 1, -1, 2]), min_size=a * b,
+                                        max_size=a * b)), dtype=float).reshape(b, a)
+        bias = np.array(data.draw(st.lists(st.sampled_from([0, 0, -1, 1]), min_size=b,
+                                           max_size=b)), dtype=float)
+        layers.append(Layer(w, bias))
+    net = Net(layers)
+    stream = LayerStream(net.n_in, [layer.n_out for layer in layers], lambda: iter(layers))
+    pruned = prune_dead_stream(stream)
+    assert pruned.materialise().equals(prune_dead(net))
+    assert pruned.widths_out == tuple(layer.n_out for layer in prune_dead(net).layers)

@@ -342,14 +342,28 @@ def _prove_tree(take_max: bool):
 
 
 def selection_net(n: int, outputs: list[int], method: str, shift: int | None,
-                  weights: np.ndarray | None = None) -> Net:
+                  weights: np.ndarray | None = None) -> LayerStream:
     """Sorted wires ``outputs`` (or their combination ``weights @ sorted[outputs]``) of a
-    sorting network, with every neuron that cannot reach them pruned."""
-    net = comparator_net(n, sort_stages(n, method), shift)
+    sorting network, with every neuron that cannot reach them pruned; a stream."""
     pick = select(n, outputs)
     if weights is not None:
         pick = compose(pick, affine(np.atleast_2d(weights)))
-    return passes.prune_dead(compose(net, pick))
+    sort = comparator_stream(n, sort_stages(n, method), shift)
+    last = pick.layers[0]
+
+    def make():
+        held = None
+        for layer in sort.iter_layers():
+            if held is not None:
+                yield held
+            held = layer
+        yield compose(Net([held]), pick).layers[0]  # the output map, then the selection
+
+    # weights 1/2 (median): entries +-1/2, or +-1 where both rows read a neuron
+    values = sort.values + (() if weights is None else tuple(
+        v * s for v in np.unique(np.abs(weights)) for s in (1, -1)))
+    whole = LayerStream(n, sort.widths_out[:-1] + (last.n_out,), make, values)
+    return passes.prune_dead_stream(whole)
 
 
 def _selection_prover(outputs_of, weights_of=None, what="pruned sorting network"):
