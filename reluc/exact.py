@@ -65,7 +65,7 @@ def _to_integers(values: np.ndarray, a: int) -> np.ndarray:
     return np.array([int(Fraction(float(x)) * (1 << a)) for x in values], dtype=object)
 
 
-class _IntLayer:
+class IntLayer:
     """A layer as integers: ``W = Wi / 2^a`` (CSR parts), ``b = bi / 2^c``."""
 
     def __init__(self, layer: Layer):
@@ -248,12 +248,21 @@ def max_abs_difference(a: Scaled, b: Scaled) -> tuple[Fraction, int]:
     return Fraction(int(per_row[row]), den), row
 
 
+def step(layer: IntLayer, num: np.ndarray, den: int, relu: bool) -> tuple[np.ndarray, int]:
+    """One layer on a batch ``num / den``: ReLU first when ``relu`` (every layer but the
+    first: the previous layer's output is then known not to be the network's), then the
+    affine map; common powers of two are cancelled."""
+    if relu:
+        num = np.maximum(num, 0) if num.dtype != object else np.where(num > 0, num, 0)
+    return _cancel_twos(*layer.apply(num, den))
+
+
 class Evaluator:
     """Exact evaluation of one network on many batches (the integer layers are built once)."""
 
     def __init__(self, net: Net):
         self.net = net
-        self._layers = [_IntLayer(layer) for layer in net.layers]
+        self._layers = [IntLayer(layer) for layer in net.layers]
 
     def scaled(self, batch: Scaled) -> Scaled:
         """Exact outputs of a batch (keep its rows of similar scale: int64 arithmetic is
@@ -262,12 +271,8 @@ class Evaluator:
             raise NetworkError(f"inputs have length {batch.num.shape[1]}, expected "
                                f"{self.net.n_in}")
         num, den = batch.num, batch.den
-        last = len(self._layers) - 1
         for i, layer in enumerate(self._layers):
-            num, den = layer.apply(num, den)
-            if i < last:
-                num = np.maximum(num, 0) if num.dtype != object else np.where(num > 0, num, 0)
-            num, den = _cancel_twos(num, den)
+            num, den = step(layer, num, den, relu=i > 0)
         return Scaled(num, den)
 
     def __call__(self, inputs: Sequence[Sequence]) -> list[list[Fraction]]:

@@ -27,6 +27,7 @@ complete (``--complete``, where tractable)
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Callable
@@ -192,50 +193,57 @@ def reference_batch(ctor, values, batch: exact.Scaled) -> tuple[exact.Scaled, bo
 # -- checks -------------------------------------------------------------------------------
 
 
-def _threads(fn: Callable, items: list) -> list:
-    """``[fn(i) for i in items]`` on one thread per core: the work is scipy sparse
-    products and numpy array arithmetic, which release the GIL."""
-    workers = min(len(items), os.cpu_count() or 1)
-    if workers <= 1:
-        return [fn(i) for i in items]
+def _cores(n: int) -> int:
+    return max(1, min(n, os.cpu_count() or 1))
+
+
+def _pool():
+    """One thread per core: the work is scipy sparse products and numpy array
+    arithmetic, which release the GIL."""
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(fn, items))
+    return ThreadPoolExecutor(_cores(os.cpu_count() or 1))
+
+
+class _Bound:
+    """The rounding bound of the module docstring for rows ``x``, a layer at a time:
+    ``e' = |W| e + gamma (|W| (|h| + e) + |b|)``, ``gamma = k u / (1 - k u)``, with the
+    activations kept transposed, (features, rows)."""
+
+    def __init__(self, x: np.ndarray, dtype: str):
+        self.u = _UNIT_ROUNDOFF[dtype]
+        self.h = np.array(x, dtype=np.float64).T.copy()
+        self.e = None  # zero before the first layer
+
+    def step(self, layer, relu: bool) -> None:
+        """ReLU first when ``relu`` (every layer but the first), then ``layer``."""
+        h = np.maximum(self.h, 0, out=self.h) if relu else np.abs(self.h)
+        w = layer.weight
+        absw = abs(w)
+        k = np.diff(w.indptr) + (layer.bias != 0) + 1
+        s = absw @ (h if self.e is None else h + self.e)
+        s += np.abs(layer.bias)[:, None]
+        s *= (k * self.u / (1 - k * self.u))[:, None]
+        if self.e is not None:
+            s += absw @ self.e
+        z = w @ self.h
+        z += layer.bias[:, None]
+        self.h, self.e = z, s
+
+    def bound(self) -> np.ndarray:
+        """Per row, inflated by 1% to cover the bound's own rounding."""
+        return np.zeros(self.h.shape[1]) if self.e is None else self.e.max(axis=0) * 1.01
 
 
 def rounding_bound(net: Net, x: np.ndarray, dtype: str) -> np.ndarray:
     """Per-row bound on |float evaluation - exact evaluation| of ``net`` in ``dtype``
-    (see the module docstring). Computed in float64 and inflated by 1% to cover the
-    bound's own rounding; rows are split over the cores."""
+    (see the module docstring), computed in float64; rows are split over the cores."""
     x = np.asarray(x, dtype=np.float64)
-    parts = np.array_split(np.arange(len(x)), max(1, min(len(x), os.cpu_count() or 1)))
-    return np.concatenate(_threads(lambda rows: _rounding_bound(net, x[rows], dtype), parts))
-
-
-def _rounding_bound(net: Net, x: np.ndarray, dtype: str) -> np.ndarray:
-    u = _UNIT_ROUNDOFF[dtype]
-    h = np.array(x, dtype=np.float64).T.copy()  # (features, rows): no transposes per layer
-    e = None  # zero before the first layer
-    last = net.depth - 1
-    for i, layer in enumerate(net.layers):
-        w = layer.weight
-        absw = abs(w)
-        k = np.diff(w.indptr) + (layer.bias != 0) + 1
-        gamma = (k * u / (1 - k * u))[:, None]
-        habs = np.abs(h) if i == 0 else h  # after a ReLU, h >= 0
-        # e' = |W| e + gamma (|W| (|h| + e) + |b|)
-        s = absw @ (habs if e is None else habs + e)
-        s += np.abs(layer.bias)[:, None]
-        s *= gamma
-        if e is not None:
-            s += absw @ e
-        z = w @ h
-        z += layer.bias[:, None]
-        if i < last:
-            np.maximum(z, 0, out=z)
-        h, e = z, s
-    return e.max(axis=0) * 1.01
+    parts = [_Bound(x[r], dtype) for r in np.array_split(np.arange(len(x)), _cores(len(x)))]
+    with _pool() as pool:
+        for i, layer in enumerate(net.layers):
+            list(pool.map(lambda p: p.step(layer, i > 0), parts))
+    return np.concatenate([p.bound() for p in parts])
 
 
 def _as_exact(v) -> Fraction | float:
@@ -245,12 +253,17 @@ def _as_exact(v) -> Fraction | float:
 def verify_file(path: str, spec_text: str | None = None, samples: int = 200, seed: int = 0,
                 complete: bool = False, runner_factory: Callable | None = None,
                 progress: Callable[[str], None] | None = None) -> Report:
-    """Verify one file; never raises for problems with the file (they become the report)."""
+    """Verify one file; never raises for problems with the file (they become the report).
+
+    The file is read in one pass, a layer at a time: each layer is compared with the
+    layer the spec compiles to, and moves every exact batch and the rounding bound one
+    layer on; so memory holds a few layers, not the network (``--complete`` reads it
+    whole again, for the small networks where a proof is tractable)."""
     report = Report(file=path)
     say = progress or (lambda msg: None)
     try:
         say("reading the file")
-        net, info = formats.read(path)
+        layers, info = formats.read_layers(path)
         text = spec_text or info.spec
         if not text:
             raise RelucError("the file carries no reluc spec; pass --spec to say what it computes")
@@ -259,52 +272,70 @@ def verify_file(path: str, spec_text: str | None = None, samples: int = 200, see
         ctor = registry.get(spec.name)
         values = spec.values
         dtype = info.dtype or "float64"
+        first = next(layers, None)
+        if first is None:
+            raise RelucError("the file holds no layers")
     except RelucError as e:
         report.error = str(e)
         return report
 
     n_in, n_out = ctor.dims(values)
-    if (net.n_in, net.n_out) != (n_in, n_out):
+
+    def structure_fail(file_in: int, file_out: str) -> Report:
         report.checks.append(Check("structure", "fail",
-                                   f"the file maps {net.n_in} -> {net.n_out} values but "
+                                   f"the file maps {file_in} -> {file_out} values but "
                                    f"{report.spec} maps {n_in} -> {n_out}"))
         report.verdict = "failed"
         return report
+
+    if first.n_in != n_in:
+        try:
+            last = first
+            for last in layers:  # only to say how many outputs the file has
+                pass
+            return structure_fail(first.n_in, str(last.n_out))
+        except RelucError as e:
+            report.error = str(e)
+            return report
 
     from reluc.compiler import compile_spec
 
     say("compiling the spec for comparison")
     compiled = compile_spec(parse_text(report.spec), dtype)
-    same = net.equals(compiled.source)  # a stream is compared a layer at a time
     # Rounded weights whose error cannot be bounded (several inputs) are held to exactness.
     tolerance = compiled.error_bound if compiled.error_bound is not None else Fraction(0)
     box = ctor.domain(values)
     rng = np.random.default_rng(seed)
     near = None
-    if net.n_in == 1 and box.lo[0] is not None and box.hi[0] is not None:
+    if n_in == 1 and box.lo[0] is not None and box.hi[0] is not None:
         near = [box.lo[0], box.hi[0]] + list(ctor.breakpoints(values) if ctor.breakpoints else [])
-        near += _first_layer_kinks(net)
-    batches = sample_batches(box, samples, rng, near)
+        near += _first_layer_kinks(first)
+    batches = [b for _, b in sample_batches(box, samples, rng, near)]
+    floats = [b.floats(dtype) for b in batches]  # the inputs the file's dtype holds exactly
+    x = np.vstack([xb[ok] for xb, ok in floats])
+
+    say("exact check and rounding bound, a layer at a time")
+    try:
+        outs, bound, same, file_out = _one_pass(itertools.chain([first], layers),
+                                                compiled.source, batches, x, dtype)
+    except RelucError as e:
+        report.error = str(e)
+        return report
+    if file_out != n_out:
+        return structure_fail(n_in, str(file_out))
 
     # -- exact check --
-    say("exact check")
-    evaluator = exact.Evaluator(net)
     worst_err, worst, inputs, ref_exact = Fraction(0), None, 0, True
-    checked = []
-
-    def check(batch):
-        got = evaluator.scaled(batch)
+    wants = []
+    for batch, got in zip(batches, outs):
         want, is_exact = reference_batch(ctor, values, batch)
-        return got, want, is_exact, *exact.max_abs_difference(got, want)
-
-    for (_, batch), (got, want, is_exact, err, row) in zip(
-            batches, _threads(check, [b for _, b in batches])):
+        err, row = exact.max_abs_difference(got, want)
         ref_exact &= is_exact
         if err > worst_err or worst is None:
             worst_err, worst = err, (batch.rows([row])[0], want.rows([row])[0],
                                      got.rows([row])[0])
         inputs += len(batch)
-        checked.append((batch, want))
+        wants.append(want)
     if not ref_exact:  # the reference itself is a float approximation
         worst_err = float(worst_err)
     ok = worst_err <= tolerance
@@ -320,11 +351,14 @@ def verify_file(path: str, spec_text: str | None = None, samples: int = 200, see
 
     # -- float check --
     say(f"float check through the file's runtime ({dtype})")
-    report.checks.append(_float_check(path, net, dtype, checked, tolerance, runner_factory))
+    exact_y = np.vstack([w.approx()[ok] for w, (_, ok) in zip(wants, floats)])
+    report.checks.append(_float_check(path, x, exact_y, bound, dtype, tolerance,
+                                      runner_factory))
 
     # -- complete check --
     if complete:
         say("complete check")
+        net = formats.read(path)[0]
         check, cex = _complete_check(net, ctor, values, box, tolerance)
         report.checks.append(check)
         if cex is not None and report.counterexample is None:
@@ -338,27 +372,54 @@ def verify_file(path: str, spec_text: str | None = None, samples: int = 200, see
     return report
 
 
-def _first_layer_kinks(net: Net) -> list[Fraction]:
-    layer = net.layers[0]
+def _one_pass(layers, built, batches: list[exact.Scaled], x: np.ndarray, dtype: str):
+    """Every layer of the file once: compared with the compiled network's layer (a
+    stream is compared as it is made), applied exactly to every batch, and to the
+    rounding bound of the float inputs ``x``; work spread over the cores. Returns the
+    exact outputs, the per-row bounds, whether the weights are the build's, and the
+    number of outputs."""
+    states = [[b.num, b.den] for b in batches]
+    parts = [_Bound(x[r], dtype) for r in np.array_split(np.arange(len(x)), _cores(len(x)))]
+    from reluc.net import _ahead
+
+    theirs = built.iter_layers(ahead=1)  # both made by worker threads while we compute
+    same, n_out = True, None
+    with _pool() as pool:
+        for i, layer in enumerate(_ahead(layers, 1)):
+            if n_out is not None and layer.n_in != n_out:
+                raise RelucError(f"inconsistent network: layer {i} takes {layer.n_in} "
+                                 f"inputs, layer {i - 1} gives {n_out}")
+            ours = next(theirs, None)
+            same = same and ours is not None and layer.equals(ours)
+            int_layer = exact.IntLayer(layer)
+
+            def work(k, il=int_layer, lay=layer, relu=i > 0):
+                # worker k: its part of the bound rows and every k-th exact batch
+                parts[k].step(lay, relu)
+                for st in states[k::len(parts)]:
+                    st[0], st[1] = exact.step(il, st[0], st[1], relu)
+
+            list(pool.map(work, range(len(parts))))
+            n_out = layer.n_out
+    same = same and next(theirs, None) is None
+    outs = [exact.Scaled(num, den) for num, den in states]
+    return outs, np.concatenate([p.bound() for p in parts]), same, n_out
+
+
+def _first_layer_kinks(layer) -> list[Fraction]:
     w = layer.weight.toarray().ravel()
     return [-Fraction(float(b)) / Fraction(float(a)) for a, b in zip(w, layer.bias) if a != 0]
 
 
-def _float_check(path, net, dtype, checked, tolerance, runner_factory) -> Check:
+def _float_check(path, x, exact_y, bound, dtype, tolerance, runner_factory) -> Check:
     from reluc.analysis.evaluate import Runner
 
-    xs, ys = [], []
-    for batch, want in checked:  # the inputs the file's dtype holds exactly
-        x, ok = batch.floats(dtype)
-        xs.append(x[ok])
-        ys.append(want.approx()[ok])
-    x, exact_y = np.vstack(xs), np.vstack(ys)
     if not len(x):
         return Check("float", "skip", f"no test input is exactly representable in {dtype}")
     runner = (runner_factory or Runner)(path)
     y = runner(x).astype(np.float64)
     err = np.abs(y - exact_y)
-    bound = rounding_bound(net, x, dtype)[:, None] + float(tolerance)
+    bound = bound[:, None] + float(tolerance)
     ok = bool(np.all(err <= bound))
     # ulps of the output range: relative to the largest exact output of the whole batch
     scale = max(float(np.abs(exact_y).max()), float(np.finfo(dtype).tiny))
