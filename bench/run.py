@@ -179,7 +179,7 @@ def main() -> None:
             jobs += [lambda: bench_sort_sparse(4096, tmp, fmt="npz", verify=False,
                                                eval_rows=256)]
             builds = [f"sawtooth k={k}" for k in (12, 18, 24)] + \
-                [f"square L={L}" for L in (10, 20, 30)]
+                [f"square L={L}" for L in (10, 20, 30)] + ["topk n=65536 k=16"]
         for job in jobs:
             row = job()
             results["rows"].append(row)
@@ -199,10 +199,11 @@ def main() -> None:
 def to_markdown(results: dict) -> str:
     m = results["machine"]
     lines = [f"Measured on {m['cpu']} ({m['cores']} cores), Python {m['python']}.", "",
-             "| case | build s | numpy floor s | build peak MiB | file MB | stats s | verify s "
-             "| verify peak MiB | hidden layers | width | nonzeros | dense params "
-             "| eval rows | eval rows/s | numpy.sort rows/s | integers exact |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| case | build s | numpy floor s | build peak MiB | file MB | stats s "
+             "| stats peak MiB | verify s | verify peak MiB | hidden layers | width | nonzeros "
+             "| dense params | eval rows | eval rows/s | eval peak MiB | numpy.sort rows/s "
+             "| integers exact |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results["rows"]:
         e = r["eval"]
         v = r.get("verify", {"seconds": "-", "peak_rss_mib": "-"})
@@ -210,9 +211,10 @@ def to_markdown(results: dict) -> str:
         lines.append(
             f"| {r['case']} | {r['build']['seconds']} | {r.get('floor_seconds', '-')} | "
             f"{r['build']['peak_rss_mib']} | {r['file_size'] / 1e6:.0f} | "
-            f"{r['stats']['seconds']} | {v['seconds']} | {v['peak_rss_mib']} | "
-            f"{r['hidden_layers']} | {r['width']} | {r['nonzero_params']} | {r['params']:.3g} | "
-            f"{e.get('rows', 256)} | {rate} | {e['rows_per_second_numpy_sort']:.0f} | "
+            f"{r['stats']['seconds']} | {r['stats']['peak_rss_mib']} | {v['seconds']} | "
+            f"{v['peak_rss_mib']} | {r['hidden_layers']} | {r['width']} | "
+            f"{r['nonzero_params']} | {r['params']:.3g} | {e.get('rows', 256)} | {rate} | "
+            f"{e.get('peak_rss_mib', '-')} | {e['rows_per_second_numpy_sort']:.0f} | "
             f"{e['integers_exact']} |"
         )
     lines += ["", "| build | seconds | peak MiB | file MB | hidden layers | width | nonzeros "
