@@ -91,7 +91,52 @@ class Layer:
         )
 
 
-class Net:
+class _Shape:
+    """The counts that follow from ``n_in`` and the output size of every layer
+    (``widths_out``), shared by :class:`Net` and :class:`LayerStream`."""
+
+    __slots__ = ()
+    n_in: int
+    widths_out: tuple[int, ...]
+
+    @property
+    def n_out(self) -> int:
+        return self.widths_out[-1]
+
+    @property
+    def depth(self) -> int:
+        """Number of affine layers."""
+        return len(self.widths_out)
+
+    @property
+    def hidden_layers(self) -> int:
+        return self.depth - 1
+
+    @property
+    def neuron_layers(self) -> int:
+        """Layers of neurons including input and output: AlgorithmicNeuralNets.jl's depth."""
+        return self.depth + 1
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        return self.widths_out[:-1]
+
+    @property
+    def width(self) -> int:
+        return max(self.widths, default=0)
+
+    @property
+    def neurons(self) -> int:
+        return sum(self.widths)
+
+    @property
+    def params(self) -> int:
+        """Dense count: every weight entry plus every bias entry."""
+        ins = (self.n_in,) + self.widths_out[:-1]
+        return sum(o * (i + 1) for i, o in zip(ins, self.widths_out))
+
+
+class Net(_Shape):
     """An immutable ReLU network: a validated tuple of :class:`Layer`."""
 
     __slots__ = ("_layers",)
@@ -130,38 +175,9 @@ class Net:
         return self._layers[0].n_in
 
     @property
-    def n_out(self) -> int:
-        return self._layers[-1].n_out
-
-    @property
-    def depth(self) -> int:
-        """Number of affine layers."""
-        return len(self._layers)
-
-    @property
-    def hidden_layers(self) -> int:
-        return len(self._layers) - 1
-
-    @property
-    def neuron_layers(self) -> int:
-        """Layers of neurons including input and output: AlgorithmicNeuralNets.jl's depth."""
-        return len(self._layers) + 1
-
-    @property
-    def widths(self) -> tuple[int, ...]:
-        return tuple(layer.n_out for layer in self._layers[:-1])
-
-    @property
-    def width(self) -> int:
-        return max(self.widths, default=0)
-
-    @property
-    def neurons(self) -> int:
-        return sum(self.widths)
-
-    @property
-    def params(self) -> int:
-        return sum(layer.n_out * (layer.n_in + 1) for layer in self._layers)
+    def widths_out(self) -> tuple[int, ...]:
+        """Output size of every layer (the hidden widths, then ``n_out``)."""
+        return tuple(layer.n_out for layer in self._layers)
 
     @property
     def nonzero_params(self) -> int:
@@ -197,7 +213,7 @@ class Net:
         return h[0] if single else h
 
 
-class LayerStream:
+class LayerStream(_Shape):
     """A network whose layers are produced on demand, one at a time, so that a writer can
     write each layer as it comes and hold only a few layers in memory.
 
@@ -218,39 +234,6 @@ class LayerStream:
             raise NetworkError("a layer stream needs at least one layer and no empty dimension")
         self.n_in, self.widths_out = int(n_in), tuple(int(w) for w in widths_out)
         self._make, self.values = make, None if values is None else tuple(values)
-
-    @property
-    def n_out(self) -> int:
-        return self.widths_out[-1]
-
-    @property
-    def depth(self) -> int:
-        return len(self.widths_out)
-
-    @property
-    def hidden_layers(self) -> int:
-        return self.depth - 1
-
-    @property
-    def neuron_layers(self) -> int:
-        return self.depth + 1
-
-    @property
-    def widths(self) -> tuple[int, ...]:
-        return self.widths_out[:-1]
-
-    @property
-    def width(self) -> int:
-        return max(self.widths, default=0)
-
-    @property
-    def neurons(self) -> int:
-        return sum(self.widths)
-
-    @property
-    def params(self) -> int:
-        ins = (self.n_in,) + self.widths_out[:-1]
-        return sum(o * (i + 1) for i, o in zip(ins, self.widths_out))
 
     def iter_layers(self, ahead: int = 0) -> Iterator[Layer]:
         """The layers, checked against the declared shape. ``ahead > 0``: a worker thread
