@@ -105,23 +105,7 @@ def write(compiled, target: str | BinaryIO, fmt: str, layout: str = "dense",
                               limit=MAX_PROTO if ext is not None else PROTO_LIMIT)
         return write_npz(source, info, out, dtype, progress)
 
-    ext_path = None
-    if is_path and fmt == "onnx" and external_data is None:
-        try:
-            with atomic_output(target) as f:
-                size, nnz = emit(f)
-        except ModelTooLarge:
-            external_data = True  # start again, the data beside the model
-    if is_path and fmt == "onnx" and external_data:
-        path = os.fspath(target)
-        ext_path = os.path.join(os.path.dirname(os.path.abspath(path)), external_name(path))
-        # the data file first, then the model: a reader never sees a model without its data
-        with atomic_output(path) as f, atomic_output(ext_path) as d:
-            size, nnz = emit(f, ExternalData(external_name(path), d))
-    elif is_path and not (fmt == "onnx" and external_data is None):
-        with atomic_output(target) as f:
-            size, nnz = emit(f)
-    elif not is_path:  # through a temporary file: nothing reaches the stream on failure
+    if not is_path:  # through a temporary file: nothing reaches the stream on failure
         with tempfile.TemporaryFile() as tmp:
             try:
                 size, nnz = emit(tmp)
@@ -130,6 +114,21 @@ def write(compiled, target: str | BinaryIO, fmt: str, layout: str = "dense",
             tmp.seek(0)
             shutil.copyfileobj(tmp, target, 1 << 22)
         target.flush()
+        return Written(info, size, chosen, why, None, nnz)
+    if not (fmt == "onnx" and external_data):
+        try:
+            with atomic_output(target) as f:
+                size, nnz = emit(f)
+            return Written(info, size, chosen, why, None, nnz)
+        except ModelTooLarge:
+            if external_data is not None:  # told not to use external data
+                raise
+            # start again, the data beside the model
+    path = os.fspath(target)
+    ext_path = os.path.join(os.path.dirname(os.path.abspath(path)), external_name(path))
+    # the data file first, then the model: a reader never sees a model without its data
+    with atomic_output(path) as f, atomic_output(ext_path) as d:
+        size, nnz = emit(f, ExternalData(external_name(path), d))
     return Written(info, size, chosen, why, ext_path, nnz)
 
 
