@@ -338,15 +338,21 @@ def verify(files, spec_text, samples, seed, complete, as_json, quiet):
     """
     from reluc.analysis.verify import verify_file
 
+    from reluc.progress import Progress
+
     show = not quiet and not as_json and sys.stderr.isatty()
     reports = []
     for path in files:
-        def progress(msg, path=path):
+        bar = Progress(f"verifying {path}", enabled=show)
+
+        def progress(msg, path=path, bar=bar):
+            bar.done()
             if show:
                 click.echo(f"verifying {path}: {msg}...", err=True)
 
         r = verify_file(path, spec_text=spec_text, samples=samples, seed=seed,
-                        complete=complete, progress=progress)
+                        complete=complete, progress=progress, layer_progress=bar)
+        bar.done()
         reports.append(r)
         if not as_json:
             click.echo(_verdict_line(r))

@@ -253,3 +253,55 @@ def test_a_pipe_or_device_target_is_written_into_never_replaced(cli, tmp_path):
     cli("build", "sort n=4", "-o", tmp_path / "file.onnx")
     assert got["bytes"] == (tmp_path / "file.onnx").read_bytes()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".reluc-")]
+
+
+# -- progress: on stderr when it is a terminal, never on stdout, silent with --quiet ------
+
+
+def _run_with_terminal_stderr(args, cwd):
+    """Run reluc with stderr on a pseudo-terminal and stdout on a pipe."""
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "reluc", *args], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    err = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the terminal closed: the process is gone
+            break
+        if not chunk:
+            break
+        err += chunk
+    out = proc.stdout.read()
+    proc.wait()
+    os.close(master)
+    return proc.returncode, out, err.decode(errors="replace")
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_long_work_shows_progress_on_a_terminal_only(tmp_path, quiet):
+    q = ["-q"] if quiet else []
+    rc, out, err = _run_with_terminal_stderr(["build", "sort n=64", "-o", "s.onnx", *q],
+                                             tmp_path)
+    assert rc == 0 and out == b""
+    assert ("writing:" in err and "/22 layers" in err) != quiet
+    np.save(tmp_path / "x.npy", np.zeros((3, 64)))
+    rc, out, err = _run_with_terminal_stderr(["eval", "s.onnx", "-i", "x.npy", "-o", "-"],
+                                             tmp_path)
+    assert rc == 0 and "evaluating:" in err and b"evaluating" not in out
+    rc, out, err = _run_with_terminal_stderr(["verify", "s.onnx", *q], tmp_path)
+    assert rc == 0 and b"tested" in out
+    assert ("layers" in err and "exact check" in err) != quiet
+    assert b"\r" not in out and b"layers" not in out
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(cli, tmp_path):
+    r = cli("build", "sort n=64", "-o", tmp_path / "s.onnx")
+    assert "\r" not in r.stderr and "writing:" not in r.stderr
+    r = cli("verify", tmp_path / "s.onnx")
+    assert "\r" not in r.stderr and "exact check" not in r.stderr

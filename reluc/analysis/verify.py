@@ -252,8 +252,11 @@ def _as_exact(v) -> Fraction | float:
 
 def verify_file(path: str, spec_text: str | None = None, samples: int = 200, seed: int = 0,
                 complete: bool = False, runner_factory: Callable | None = None,
-                progress: Callable[[str], None] | None = None) -> Report:
+                progress: Callable[[str], None] | None = None,
+                layer_progress: Callable[[int, int], None] | None = None) -> Report:
     """Verify one file; never raises for problems with the file (they become the report).
+    ``progress(message)`` at each phase, ``layer_progress(done, total)`` during the pass
+    over the layers.
 
     The file is read in one pass, a layer at a time: each layer is compared with the
     layer the spec compiles to, and moves every exact batch and the rounding bound one
@@ -317,7 +320,8 @@ def verify_file(path: str, spec_text: str | None = None, samples: int = 200, see
     say("exact check and rounding bound, a layer at a time")
     try:
         outs, bound, same, file_out = _one_pass(itertools.chain([first], layers),
-                                                compiled.source, batches, x, dtype)
+                                                compiled.source, batches, x, dtype,
+                                                layer_progress)
     except RelucError as e:
         report.error = str(e)
         return report
@@ -372,7 +376,8 @@ def verify_file(path: str, spec_text: str | None = None, samples: int = 200, see
     return report
 
 
-def _one_pass(layers, built, batches: list[exact.Scaled], x: np.ndarray, dtype: str):
+def _one_pass(layers, built, batches: list[exact.Scaled], x: np.ndarray, dtype: str,
+              progress: Callable[[int, int], None] | None = None):
     """Every layer of the file once: compared with the compiled network's layer (a
     stream is compared as it is made), applied exactly to every batch, and to the
     rounding bound of the float inputs ``x``; work spread over the cores. Returns the
@@ -401,6 +406,8 @@ def _one_pass(layers, built, batches: list[exact.Scaled], x: np.ndarray, dtype: 
 
             list(pool.map(work, range(len(parts))))
             n_out = layer.n_out
+            if progress:  # the file's depth is not known before its end: the spec's is
+                progress(i + 1, max(built.depth, i + 1))
     same = same and next(theirs, None) is None
     outs = [exact.Scaled(num, den) for num, den in states]
     return outs, np.concatenate([p.bound() for p in parts]), same, n_out
