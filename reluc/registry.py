@@ -18,6 +18,12 @@ and output dimensions, or an exactness claim (``exact=True`` or an ``error_bound
 formula) cannot be registered. Dimension and size formulas are Python expressions in
 the parameters (with ``ceil``, ``floor``, ``log2``, ``clog2`` = ceil(log2), ``min``,
 ``max``); the same string is shown by ``reluc list`` and evaluated by the tests.
+
+The function returns a :class:`~reluc.net.Net`, a :class:`Built` (a Net with a note on
+rounded weights), or a :class:`~reluc.net.LayerStream` for networks too large to hold:
+layers made one at a time as the writer asks for them, with the shape and the set of
+weight values declared up front. A stream gets no optimisation pass (the constructor
+prunes it itself, e.g. with :func:`reluc.passes.prune_dead_stream`).
 """
 
 from __future__ import annotations
