@@ -205,11 +205,13 @@ class Net(_Shape):
         if h.shape[1] != self.n_in:
             raise NetworkError(f"expected inputs of length {self.n_in}, got {h.shape[1]}")
         last = len(self._layers) - 1
+        h = np.ascontiguousarray(h.T)  # (features, rows): sparse products without transposes
         for i, layer in enumerate(self._layers):
-            w = layer.weight.astype(dtype)
-            h = np.asarray((w @ h.T).T) + layer.bias.astype(dtype)
+            h = layer.weight.astype(dtype) @ h
+            h += layer.bias.astype(dtype)[:, None]
             if i < last:
                 np.maximum(h, 0, out=h)
+        h = np.ascontiguousarray(h.T)
         return h[0] if single else h
 
 
