@@ -305,3 +305,34 @@ def test_no_progress_when_stderr_is_not_a_terminal(cli, tmp_path):
     assert "\r" not in r.stderr and "writing:" not in r.stderr
     r = cli("verify", tmp_path / "s.onnx")
     assert "\r" not in r.stderr and "exact check" not in r.stderr
+
+
+@pytest.mark.parametrize("fmt,layout", [("onnx", "sparse"), ("onnx", "dense"), ("npz", "auto")])
+def test_writers_hold_only_a_few_layers_of_a_stream(tmp_path, fmt, layout):
+    # the memory claim, checked structurally: while a 40-layer stream is written, at
+    # most a handful of its layers are alive at once (not the whole network)
+    import gc
+    import weakref
+
+    from reluc.compiler import Compiled
+    from reluc.net import Layer, LayerStream
+
+    alive, most = [], 0
+
+    def make():
+        nonlocal most
+        rng = np.random.default_rng(0)
+        for _ in range(40):
+            gc.collect()
+            most = max(most, sum(r() is not None for r in alive))
+            layer = Layer(np.where(rng.random((16, 16)) < 0.3, 1.0, 0.0), np.zeros(16))
+            alive.append(weakref.ref(layer))
+            yield layer
+
+    stream = LayerStream(16, [16] * 40, make, values=(0.0, 1.0))
+    c = compile_spec("sort n=16")
+    c = Compiled(spec=c.spec, source=stream, domain=c.domain, dtype="float32", exact=True,
+                 error_bound=Fraction(0), dtype_rounded=False)
+    written = formats.write(c, str(tmp_path / f"s.{fmt}"), fmt, layout=layout)
+    assert written.size > 0 and len(alive) == 40
+    assert most <= 4
