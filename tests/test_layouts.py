@@ -336,3 +336,29 @@ def test_writers_hold_only_a_few_layers_of_a_stream(tmp_path, fmt, layout):
     written = formats.write(c, str(tmp_path / f"s.{fmt}"), fmt, layout=layout)
     assert written.size > 0 and len(alive) == 40
     assert most <= 4
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "npz"])
+def test_stats_reads_a_few_layers_at_a_time(tmp_path, monkeypatch, fmt):
+    import gc
+    import weakref
+
+    from reluc.analysis.stats import file_stats
+    from reluc.formats import npzfile, onnxfile
+    from reluc.net import Layer
+
+    path = tmp_path / f"s.{fmt}"
+    formats.write(compile_spec("sort n=16 method=bitonic"), str(path), fmt, layout="sparse")
+    alive, most = [], 0
+
+    class Tracked(Layer):
+        def __init__(self, *args, **kwargs):
+            nonlocal most
+            gc.collect()
+            most = max(most, sum(r() is not None for r in alive))
+            super().__init__(*args, **kwargs)
+            alive.append(weakref.ref(self))
+
+    monkeypatch.setattr(onnxfile if fmt == "onnx" else npzfile, "Layer", Tracked)
+    s = file_stats(str(path))
+    assert s["depth"] == len(alive) == 11 and most <= 2
