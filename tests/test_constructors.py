@@ -1,7 +1,6 @@
 """Constructors against their reference functions, in exact rational arithmetic, and
 against their declared size formulas."""
 
-import itertools
 import math
 import random
 from fractions import Fraction

@@ -36,7 +36,7 @@ def test_streamed_onnx_equals_protobuf_serialization_of_the_same_model(dtype):
     model = onnx.load_model_from_string(buf.getvalue())
     # rebuild the same model with onnx's own helpers and serializer
     np_t = np.dtype(dtype)
-    inits, nodes, h = [], [], "x"
+    inits = []
     for i, layer in enumerate(compiled.net.layers):
         inits += [numpy_helper.from_array(layer.weight.toarray().astype(np_t), f"W{i}"),
                   numpy_helper.from_array(layer.bias.astype(np_t), f"B{i}")]

@@ -209,7 +209,7 @@ _MODEL_DOC = 6
 
 
 def write_onnx(source, info: FileInfo, out: BinaryIO, dtype: str = "float32",
-               layout: str = "dense", external: "ExternalData | None" = None,
+               layout: str = "dense", external: ExternalData | None = None,
                progress=None, limit: int = MAX_PROTO) -> tuple[int, int]:
     """Stream a network (a :class:`Net` or a :class:`LayerStream`) as an ONNX model to
     ``out``, one layer at a time; returns (bytes written, nonzero parameters).
