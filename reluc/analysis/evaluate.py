@@ -7,6 +7,8 @@ inputs (integers, dyadic rationals) and to rounding elsewhere.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from reluc import formats
@@ -46,8 +48,17 @@ class Runner:
         if x.ndim != 2 or x.shape[1] != self.n_in:
             raise InputError(f"inputs must have {self.n_in} columns, got shape {x.shape}")
         xt = x.astype(self.dtype)
-        if self._session is None:
-            return self.net.evaluate(xt, dtype=self.dtype)
+        if self._session is None:  # numpy/scipy: rows split over the cores (they free the GIL)
+            parts = np.array_split(xt, max(1, min(os.cpu_count() or 1, len(xt) // 16)))
+            if len(parts) == 1:
+                return self.net.evaluate(xt, dtype=self.dtype)
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(len(parts)) as pool:
+                outs = list(pool.map(lambda p: self.net.evaluate(p, dtype=self.dtype), parts))
+            if progress:
+                progress(len(xt), len(xt))
+            return np.concatenate(outs)
         out = []
         for start in range(0, max(1, len(xt)), self.chunk):
             out.append(self._session.run(None, {self._input_name: xt[start:start + self.chunk]})[0])
@@ -60,8 +71,6 @@ def _widest(path: str) -> int:
     """Values per input row of the largest intermediate tensor, estimated from the
     initializers' shapes (no weights are read): a weight of shape (..., n) feeds a
     tensor of prod(...) values per row (Gemm (out, in); reluc's sparse (out, K, 1))."""
-    import os
-
     from reluc.formats.onnxfile import scan_model
 
     try:
