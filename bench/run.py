@@ -176,8 +176,8 @@ def main() -> None:
         else:
             jobs = [lambda: bench_sort_dense(1024, tmp)]
             jobs += [lambda n=n: bench_sort_sparse(n, tmp) for n in (2**p for p in range(10, 17))]
-            jobs += [lambda: bench_sort_sparse(4096, tmp, fmt="npz", verify=False,
-                                               eval_rows=256)]
+            jobs += [lambda n=n: bench_sort_sparse(n, tmp, fmt="npz", verify=False)
+                     for n in (4096, 65536)]
             builds = [f"sawtooth k={k}" for k in (12, 18, 24)] + \
                 [f"square L={L}" for L in (10, 20, 30)] + ["topk n=65536 k=16"]
         for job in jobs:
