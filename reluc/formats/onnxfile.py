@@ -1,23 +1,29 @@
-"""ONNX files: a plain chain ``Gemm(transB=1) -> Relu -> ... -> Gemm``.
+"""ONNX files: a plain chain ``Gemm(transB=1) -> Relu -> ... -> Gemm`` (dense layout) or
+per layer ``Gather -> Mul -> ReduceSum -> Add`` on transposed activations (sparse layout).
 
 Written layout (opset 17, IR version 8, set explicitly):
 
 - one input ``x`` of shape ``[batch, n_in]`` (symbolic ``batch``), one output ``y`` of shape
   ``[batch, n_out]``, element type float32 (default) or float64;
-- layer ``i`` is ``Gemm(h_i, W<i>, B<i>, transB=1)`` with ``W<i>`` of shape (out, in), the
-  ``torch.nn.Linear`` layout, and a bias always present, followed by ``Relu`` except after
-  the last layer; initializers are little-endian ``raw_data``;
+- dense: layer ``i`` is ``Gemm(h_i, W<i>, B<i>, transB=1)`` with ``W<i>`` of shape
+  (out, in), the ``torch.nn.Linear`` layout, and a bias always present, followed by
+  ``Relu`` except after the last layer; sparse: ``Transpose``, then per layer the ELLPACK
+  tables ``I<i>`` (int32 ``[out, K]``) and ``W<i>`` (``[out, K, 1]``) and ``B<i>``
+  (``[out, 1]``), then ``Transpose``; initializers are little-endian ``raw_data``;
 - ``producer_name="reluc"``, ``producer_version``, ``domain="org.reluc"``,
   ``model_version=1``, ``metadata_props`` as in :mod:`reluc.formats.metadata`.
 
-The writer streams: the protobuf is assembled from small serialized pieces and each
-layer's dense weights are produced a block of rows at a time, so only the sparse network
-and one block of dense weights are ever in memory. The bytes are identical to
-``onnx.ModelProto.SerializeToString()`` of the same model (protobuf writes fields in
-field-number order; a test pins this).
+The writer streams: it takes a :class:`Net` or a :class:`LayerStream` and writes each
+layer's initializers as the layer comes (dense weights a block of rows at a time), so a
+few layers are in memory, never the network. The graph's length prefix is written last,
+into room reserved with the model's doc string (see :func:`write_onnx`); fields stay in
+field-number order, so the bytes are identical to ``onnx.ModelProto.SerializeToString()``
+of the same model (a test pins this).
 
-The reader accepts any single-input, single-output chain of Gemm / MatMul / Add / Sub /
-Relu (plus Identity, Flatten and Dropout as no-ops), as exported by PyTorch and others.
+The reader yields layers one at a time (:func:`read_onnx_layers`) and accepts any
+single-input, single-output chain of Gemm / MatMul / Add / Sub / Relu (plus Identity,
+Flatten and Dropout as no-ops), as exported by PyTorch and others, and reluc's sparse
+layout.
 """
 
 from __future__ import annotations
