@@ -44,18 +44,20 @@ class Compiled:
         return self.source.materialise()
 
 
+def _exact_in(values, dtype: str) -> bool:
+    """Whether every value survives the round trip through ``dtype`` unchanged."""
+    a = np.asarray(values, dtype=np.float64)
+    return bool(np.array_equal(a.astype(dtype).astype(np.float64), a))
+
+
 def cast(net: Net, dtype: str) -> Net:
     """The network with every weight rounded to ``dtype`` (and stored as float64); layers
     that round to themselves are shared, not copied (the network may be large)."""
     t = np.dtype(dtype)
-
-    def same(a: np.ndarray) -> bool:
-        return bool(np.array_equal(a.astype(t).astype(np.float64), a))
-
     layers, changed = [], False
     for layer in net.layers:
         data = sp.csr_array(layer.weight).data
-        if same(data) and same(layer.bias):
+        if _exact_in(data, dtype) and _exact_in(layer.bias, dtype):
             layers.append(layer)
         else:
             changed = True
@@ -66,10 +68,7 @@ def cast(net: Net, dtype: str) -> Net:
 
 def stream_exact_in(stream: LayerStream, dtype: str) -> bool:
     """Whether every value the stream's weights take (as it declares) is exact in dtype."""
-    if stream.values is None:
-        return False
-    v = np.array(stream.values, dtype=np.float64)
-    return bool(np.array_equal(v.astype(dtype).astype(np.float64), v))
+    return stream.values is not None and _exact_in(stream.values, dtype)
 
 
 def compile_spec(spec: RawSpec | str, dtype: str = "float32") -> Compiled:
@@ -86,18 +85,16 @@ def compile_spec(spec: RawSpec | str, dtype: str = "float32") -> Compiled:
             f"declared {ctor.dims(values)}"
         )
     domain = ctor.domain(values)
+    declared = Fraction(0) if ctor.exact else Fraction(registry.eval_formula(ctor.error_bound,
+                                                                               values))
     if isinstance(net, LayerStream) and not built.rounded and stream_exact_in(net, dtype):
         # streamed as it comes: no pass, no cast (constructors that stream emit no dead
         # neurons; a test holds them to it)
-        declared = Fraction(0) if ctor.exact else Fraction(
-            registry.eval_formula(ctor.error_bound, values))
         return Compiled(spec=resolved, source=net, domain=domain, dtype=dtype,
                         exact=ctor.exact, error_bound=declared, dtype_rounded=False)
     net = passes.optimize(net.materialise())
     rounded_net = cast(net, dtype)
     dtype_rounded = rounded_net is not net  # cast copies only when a weight changed
-    declared = Fraction(0) if ctor.exact else Fraction(registry.eval_formula(ctor.error_bound,
-                                                                               values))
     bound: Fraction | None = declared
     if built.rounded or dtype_rounded:
         # the declared bound is for the construction's own weights: measure the rounded

@@ -203,9 +203,6 @@ class Scaled:
     def __len__(self) -> int:
         return self.num.shape[0]
 
-    def take(self, rows: np.ndarray) -> Scaled:
-        return Scaled(self.num[rows], self.den)
-
     def approx(self) -> np.ndarray:
         """The rows as float64 (rounded)."""
         if self.num.dtype == object:

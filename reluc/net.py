@@ -242,7 +242,7 @@ class LayerStream(_Shape):
         makes up to that many layers ahead of the consumer (a writer writing one layer
         while the next is made; numpy and file writes release the GIL)."""
         n_in, count = self.n_in, 0
-        for layer in (_ahead(self._make(), ahead) if ahead > 0 else self._make()):
+        for layer in (prefetch(self._make(), ahead) if ahead > 0 else self._make()):
             if count >= self.depth or layer.weight.shape != (self.widths_out[count], n_in):
                 want = self.widths_out[count] if count < self.depth else None
                 raise NetworkError(  # a bug in a constructor, never a user error
@@ -269,7 +269,7 @@ def same_layers(a: Net | LayerStream, b: Net | LayerStream) -> bool:
         x.equals(y) for x, y in zip(a.iter_layers(), b.iter_layers()))
 
 
-def _ahead(items: Iterator, n: int) -> Iterator:
+def prefetch(items: Iterator, n: int) -> Iterator:
     """``items``, produced by a worker thread at most ``n`` items ahead; the worker's
     exceptions are raised in the consumer, and a consumer that stops early stops it."""
     import queue

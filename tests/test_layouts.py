@@ -167,7 +167,7 @@ def test_stream_checks_its_declared_shape():
 
 
 def test_layers_made_ahead_by_a_worker_pass_errors_and_stop_early():
-    from reluc.net import _ahead
+    from reluc.net import prefetch
 
     def items():
         yield 1
@@ -176,10 +176,10 @@ def test_layers_made_ahead_by_a_worker_pass_errors_and_stop_early():
 
     got = []
     with pytest.raises(ValueError, match="constructor bug"):
-        for v in _ahead(items(), 1):
+        for v in prefetch(items(), 1):
             got.append(v)
     assert got == [1, 2]
-    endless = _ahead(iter(range(10**9)), 2)  # the consumer stops: the worker must too
+    endless = prefetch(iter(range(10**9)), 2)  # the consumer stops: the worker must too
     assert [next(endless) for _ in range(3)] == [0, 1, 2]
     endless.close()
 

@@ -12,6 +12,7 @@ import os
 import numpy as np
 
 from reluc import formats
+from reluc.analysis.cores import cores, pool
 from reluc.errors import InputError, NetworkFileError
 
 
@@ -48,14 +49,10 @@ class Runner:
         if x.ndim != 2 or x.shape[1] != self.n_in:
             raise InputError(f"inputs must have {self.n_in} columns, got shape {x.shape}")
         xt = x.astype(self.dtype)
-        if self._session is None:  # numpy/scipy: rows split over the cores (they free the GIL)
-            parts = np.array_split(xt, max(1, min(os.cpu_count() or 1, len(xt) // 16)))
-            if len(parts) == 1:
-                return self.net.evaluate(xt, dtype=self.dtype)
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(len(parts)) as pool:
-                outs = list(pool.map(lambda p: self.net.evaluate(p, dtype=self.dtype), parts))
+        if self._session is None:  # numpy/scipy: rows split over the cores (16 at least each)
+            parts = np.array_split(xt, cores(len(xt) // 16))
+            with pool() as workers:
+                outs = list(workers.map(lambda p: self.net.evaluate(p, dtype=self.dtype), parts))
             if progress:
                 progress(len(xt), len(xt))
             return np.concatenate(outs)

@@ -39,8 +39,9 @@ import numpy as np
 
 from reluc import exact, formats, registry
 from reluc.analysis import pieces as pieces_mod
+from reluc.analysis.cores import cores, pool
 from reluc.errors import RelucError
-from reluc.net import Net
+from reluc.net import Net, prefetch
 from reluc.registry import Box, Proof
 from reluc.spec import format_number, parse_text
 
@@ -193,18 +194,6 @@ def reference_batch(ctor, values, batch: exact.Scaled) -> tuple[exact.Scaled, bo
 # -- checks -------------------------------------------------------------------------------
 
 
-def _cores(n: int) -> int:
-    return max(1, min(n, os.cpu_count() or 1))
-
-
-def _pool():
-    """One thread per core: the work is scipy sparse products and numpy array
-    arithmetic, which release the GIL."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    return ThreadPoolExecutor(_cores(os.cpu_count() or 1))
-
-
 class _Bound:
     """The rounding bound of the module docstring for rows ``x``, a layer at a time:
     ``e' = |W| e + gamma (|W| (|h| + e) + |b|)``, ``gamma = k u / (1 - k u)``, with the
@@ -234,15 +223,20 @@ class _Bound:
         """Per row, inflated by 1% to cover the bound's own rounding."""
         return np.zeros(self.h.shape[1]) if self.e is None else self.e.max(axis=0) * 1.01
 
+    @classmethod
+    def parts(cls, x: np.ndarray, dtype: str) -> list[_Bound]:
+        """The rows of ``x`` split into one bound a core."""
+        x = np.asarray(x, dtype=np.float64)
+        return [cls(x[r], dtype) for r in np.array_split(np.arange(len(x)), cores(len(x)))]
+
 
 def rounding_bound(net: Net, x: np.ndarray, dtype: str) -> np.ndarray:
     """Per-row bound on |float evaluation - exact evaluation| of ``net`` in ``dtype``
     (see the module docstring), computed in float64; rows are split over the cores."""
-    x = np.asarray(x, dtype=np.float64)
-    parts = [_Bound(x[r], dtype) for r in np.array_split(np.arange(len(x)), _cores(len(x)))]
-    with _pool() as pool:
+    parts = _Bound.parts(x, dtype)
+    with pool() as workers:
         for i, layer in enumerate(net.layers):
-            list(pool.map(lambda p: p.step(layer, i > 0), parts))
+            list(workers.map(lambda p: p.step(layer, i > 0), parts))
     return np.concatenate([p.bound() for p in parts])
 
 
@@ -384,16 +378,11 @@ def _one_pass(layers, built, batches: list[exact.Scaled], x: np.ndarray, dtype: 
     exact outputs, the per-row bounds, whether the weights are the build's, and the
     number of outputs."""
     states = [[b.num, b.den] for b in batches]
-    parts = [_Bound(x[r], dtype) for r in np.array_split(np.arange(len(x)), _cores(len(x)))]
-    from reluc.net import _ahead
-
+    parts = _Bound.parts(x, dtype)
     theirs = built.iter_layers(ahead=1)  # both made by worker threads while we compute
     same, n_out = True, None
-    with _pool() as pool:
-        for i, layer in enumerate(_ahead(layers, 1)):
-            if n_out is not None and layer.n_in != n_out:
-                raise RelucError(f"inconsistent network: layer {i} takes {layer.n_in} "
-                                 f"inputs, layer {i - 1} gives {n_out}")
+    with pool() as workers:  # (the readers check that consecutive layers fit)
+        for i, layer in enumerate(prefetch(layers, 1)):
             ours = next(theirs, None)
             same = same and ours is not None and layer.equals(ours)
             int_layer = exact.IntLayer(layer)
@@ -404,7 +393,7 @@ def _one_pass(layers, built, batches: list[exact.Scaled], x: np.ndarray, dtype: 
                 for st in states[k::len(parts)]:
                     st[0], st[1] = exact.step(il, st[0], st[1], relu)
 
-            list(pool.map(work, range(len(parts))))
+            list(workers.map(work, range(len(parts))))
             n_out = layer.n_out
             if progress:  # the file's depth is not known before its end: the spec's is
                 progress(i + 1, max(built.depth, i + 1))

@@ -539,7 +539,7 @@ _K = Param("k", Int(min=1, max=1 << 24), 1, "which / how many (1-based)")
     example="topk n=8 k=3",
     prove=_selection_prover(lambda p: list(range(p["n"] - 1, p["n"] - p["k"] - 1, -1))),
 )
-def topk(n: int, k: int, method: str, domain) -> Net:
+def topk(n: int, k: int, method: str, domain) -> LayerStream:
     """The k largest inputs in descending order: a sorting network's top k wires, with
     every neuron that cannot reach them removed (dead-code pass), so it is strictly
     smaller than the sort whenever k < n."""
@@ -560,7 +560,7 @@ def topk(n: int, k: int, method: str, domain) -> Net:
     example="kth n=8 k=2",
     prove=_selection_prover(lambda p: [p["k"] - 1]),
 )
-def kth(n: int, k: int, method: str, domain) -> Net:
+def kth(n: int, k: int, method: str, domain) -> LayerStream:
     """The k-th smallest input (k = 1: the minimum): one output wire of a sorting
     network, pruned to the neurons that reach it."""
     return selection_net(n, [k - 1], method, shift_of(domain))
@@ -596,7 +596,7 @@ def _median_weights(p):
     example="median n=5",
     prove=_selection_prover(_median_outputs, _median_weights),
 )
-def median(n: int, method: str, domain) -> Net:
+def median(n: int, method: str, domain) -> LayerStream:
     """The median: the middle wire of a sorting network for odd n, the mean of the two
     middle wires for even n (a weight of 1/2, exact), pruned to what reaches them."""
     return selection_net(n, _median_outputs({"n": n}), method, shift_of(domain),

@@ -7,17 +7,16 @@ from the content (a zip archive is ``.npz``, anything else is tried as ONNX).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from reluc.errors import NetworkError, NetworkFileError, RelucError
-from reluc.formats.atomic import atomic_output
+from reluc.formats.atomic import atomic_output, spooled
 from reluc.formats.metadata import FileInfo
 from reluc.formats.npzfile import read_npz_layers, write_npz
 from reluc.formats.onnxfile import (MAX_PROTO, ExternalData, ModelTooLarge, dense_bytes,
@@ -106,13 +105,11 @@ def write(compiled, target: str | BinaryIO, fmt: str, layout: str = "dense",
         return write_npz(source, info, out, dtype, progress)
 
     if not is_path:  # through a temporary file: nothing reaches the stream on failure
-        with tempfile.TemporaryFile() as tmp:
-            try:
+        try:
+            with spooled(lambda: contextlib.nullcontext(target)) as tmp:
                 size, nnz = emit(tmp)
-            except ModelTooLarge:
-                raise RelucError(needs_external) from None
-            tmp.seek(0)
-            shutil.copyfileobj(tmp, target, 1 << 22)
+        except ModelTooLarge:
+            raise RelucError(needs_external) from None
         target.flush()
         return Written(info, size, chosen, why, None, nnz)
     if not (fmt == "onnx" and external_data):

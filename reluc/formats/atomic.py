@@ -11,8 +11,8 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from typing import BinaryIO
+from collections.abc import Callable, Iterator
+from typing import BinaryIO, ContextManager
 
 
 @contextlib.contextmanager
@@ -20,12 +20,9 @@ def atomic_output(path: str | os.PathLike) -> Iterator[BinaryIO]:
     path = os.fspath(path)
     if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
         # a device or a pipe (/dev/null, /dev/stdout, a FIFO): never replace it; write
-        # the finished bytes into it (a seekable temporary file first)
-        with tempfile.TemporaryFile() as tmp:
+        # the finished bytes into it
+        with spooled(lambda: open(path, "wb")) as tmp:
             yield tmp
-            tmp.seek(0)
-            with open(path, "wb") as out:
-                shutil.copyfileobj(tmp, out, 1 << 22)
         return
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".reluc-", suffix=".tmp", dir=directory)
@@ -40,6 +37,17 @@ def atomic_output(path: str | os.PathLike) -> Iterator[BinaryIO]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def spooled(open_target: Callable[[], ContextManager[BinaryIO]]) -> Iterator[BinaryIO]:
+    """A seekable temporary file to write into; on success its bytes are copied into the
+    target that ``open_target()`` opens (only then), on failure nothing reaches it."""
+    with tempfile.TemporaryFile() as tmp:
+        yield tmp
+        tmp.seek(0)
+        with open_target() as out:
+            shutil.copyfileobj(tmp, out, 1 << 22)
 
 
 def _umask() -> int:

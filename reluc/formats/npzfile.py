@@ -29,7 +29,7 @@ import scipy.sparse as sp
 
 from reluc.errors import NetworkError, NetworkFileError
 from reluc.formats.metadata import FileInfo
-from reluc.net import Layer, Net
+from reluc.net import Layer
 
 FORMAT = 1
 
@@ -66,15 +66,6 @@ def write_npz(source, info: FileInfo, out: BinaryIO, dtype: str = "float32",
             if progress:
                 progress(i + 1, source.depth)
     return out.tell() - start, nnz
-
-
-def read_npz(source) -> tuple[Net, FileInfo]:
-    """Read a reluc ``.npz`` network from a path or a binary file object."""
-    layers, info = read_npz_layers(source)
-    try:
-        return Net(layers), info
-    except NetworkError as e:
-        raise NetworkFileError(f"inconsistent network in .npz: {e}") from None
 
 
 _BAD_NPZ = (zipfile.BadZipFile, ValueError, KeyError, TypeError, OSError, EOFError)

@@ -41,7 +41,7 @@ from onnx import TensorProto, helper, numpy_helper
 from reluc import __version__
 from reluc.errors import NetworkError, NetworkFileError
 from reluc.formats.metadata import FileInfo
-from reluc.net import Layer, Net
+from reluc.net import Layer
 
 OPSET = 17
 IR_VERSION = 8
@@ -436,15 +436,6 @@ def scan_model(f: BinaryIO, base_dir: str | None) -> tuple[onnx.ModelProto, dict
     if not model.graph.node or not model.graph.output:
         raise NetworkFileError("not a valid ONNX file (no graph)")
     return model, tensors
-
-
-def read_onnx(source: str | bytes) -> tuple[Net, FileInfo]:
-    """Read a ReLU MLP from an ONNX file (path) or serialized bytes."""
-    layers, info = read_onnx_layers(source)
-    try:
-        return Net(layers), info
-    except NetworkError as e:
-        raise NetworkFileError(f"inconsistent network: {e}") from None
 
 
 def read_onnx_layers(source: str | bytes) -> tuple[Iterator[Layer], FileInfo]:
