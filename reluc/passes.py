@@ -4,9 +4,9 @@ without arithmetic on weights (only rows and columns are removed), so exactness 
 - :func:`prune_dead`: remove hidden neurons that cannot influence the output (all their
   outgoing weights are zero) and neurons that are always zero (zero incoming weights and
   bias <= 0). Removing one can make others dead, so it sweeps back to front until stable.
-  It looks only at where weights are nonzero and which biases are positive, so
-  :func:`prune_dead_stream` runs the same sweeps on a stream's sparsity patterns (one
-  pass over the layers, keeping index arrays only) and then streams the pruned layers.
+  It looks only at where weights are nonzero and which biases are positive, so the
+  sweeps run on the layers' sparsity patterns (:func:`prune_dead_stream`: one pass over
+  a stream, keeping index arrays only), then the pruned layers are made.
 """
 
 from __future__ import annotations
@@ -17,25 +17,9 @@ from reluc.net import Layer, LayerStream, Net
 
 
 def prune_dead(net: Net) -> Net:
-    layers = list(net.layers)
-    changed = True
-    while changed:
-        changed = False
-        for k in range(len(layers) - 1, 0, -1):
-            prev, nxt = layers[k - 1], layers[k]
-            w_in = prev.weight
-            used = np.diff(nxt.weight.tocsc().indptr) > 0  # nonzero outgoing column
-            live_in = (np.diff(w_in.indptr) > 0) | (prev.bias > 0)  # not constantly zero
-            keep = used & live_in
-            if not keep.any():  # keep one neuron so that the layer is not empty
-                keep[0] = True
-            if keep.all():
-                continue
-            idx = np.flatnonzero(keep)
-            layers[k - 1] = Layer(w_in[idx], prev.bias[idx])
-            layers[k] = Layer(nxt.weight[:, idx], nxt.bias)
-            changed = True
-    return Net(layers)
+    """Dead neurons removed (see the module docstring); the sweeps of
+    :func:`prune_dead_stream`, on a network in memory."""
+    return prune_dead_stream(LayerStream(net.n_in, net.widths_out, net.iter_layers)).materialise()
 
 
 def prune_dead_stream(stream: LayerStream) -> LayerStream:
