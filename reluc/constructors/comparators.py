@@ -17,8 +17,8 @@ merged with the input map of the next (:func:`reluc.calculus.compose`); all weig
 are 0 or +-1, so the networks are exact.
 
 Selection networks (``topk``, ``kth``, ``median``) are a sort followed by the selection
-of the wanted outputs, after :func:`reluc.passes.prune_dead` removed every neuron that
-cannot reach them. ``max``/``min`` use a balanced tree of 3-neuron gadgets
+of the wanted outputs, streamed through :func:`reluc.passes.prune_dead_stream`, which
+removes every neuron that cannot reach them. ``max``/``min`` use a balanced tree of 3-neuron gadgets
 (``max(a, b) = b + relu(a - b)``), 2 with a bounded domain.
 
 ReLU networks compute continuous functions only, so ``argmax`` or a threshold cannot be
