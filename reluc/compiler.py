@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from reluc import passes, registry
+from reluc.exact import representable
 from reluc.errors import NetworkError
 from reluc.net import Layer, LayerStream, Net
 from reluc.registry import Box, Built, Constructor
@@ -67,8 +68,9 @@ def cast(net: Net, dtype: str) -> Net:
 
 
 def stream_exact_in(stream: LayerStream, dtype: str) -> bool:
-    """Whether every value the stream's weights take (as it declares) is exact in dtype."""
-    return stream.values is not None and _exact_in(stream.values, dtype)
+    """Whether every value the stream's weights take (as it declares them, exactly) is a
+    number of ``dtype``."""
+    return stream.values is not None and representable(stream.values, dtype)
 
 
 def compile_spec(spec: RawSpec | str, dtype: str = "float32") -> Compiled:

@@ -43,7 +43,23 @@ def to_fraction(v) -> Fraction:
 
 def is_double(v: Fraction) -> bool:
     """Whether the rational ``v`` is a float64 number (so a weight ``v`` is stored exactly)."""
-    return Fraction(float(v)) == v
+    return representable([v], "float64")
+
+
+def representable(values, dtype: str) -> bool:
+    """Whether every exact value (int, Fraction, or a float standing for itself) is a
+    finite number of ``dtype``: decided in rational arithmetic, never by a float
+    conversion that could round the question away."""
+    t = np.dtype(dtype).type
+    with np.errstate(over="ignore"):
+        for v in values:
+            try:
+                f = t(float(v))
+            except OverflowError:
+                return False
+            if not np.isfinite(f) or Fraction(float(f)) != Fraction(v):
+                return False
+    return True
 
 
 def _dyadic_exponent(values: np.ndarray) -> int:
@@ -217,16 +233,18 @@ class Scaled:
         k = (den & -den).bit_length() - 1
         q = den >> k  # den = q 2^k, q odd: a value is a binary fraction iff q divides num
         if num.dtype == object:
-            x = np.array([[float(Fraction(int(v), den)) for v in row] for row in num])
-            ok = np.array([[Fraction(float(np.dtype(dtype).type(f))) == Fraction(int(v), den)
-                            for f, v in zip(fr, row)] for fr, row in zip(x, num)], dtype=bool)
-            return x, ok.all(axis=1) if ok.size else np.ones(len(num), dtype=bool)
+            rows = self.rows()
+            ok = np.array([representable(row, dtype) for row in rows], dtype=bool)
+            x = np.array([[float(v) if held else 0.0 for v in row]
+                          for row, held in zip(rows, ok)]).reshape(num.shape)
+            return x, ok
         m, rem = np.divmod(num, q) if q > 1 else (num, np.zeros_like(num))
         mf = m.astype(np.float64)  # |m| < 2^62, so the round trip cannot overflow
         x = np.ldexp(mf, -k)
         # exact: m fits a float64 significand, and scaling by 2^-k did not round (underflow)
         held = (rem == 0) & (mf.astype(np.int64) == m) & (np.ldexp(x, k) == mf)
-        ok = held & (x.astype(dtype).astype(np.float64) == x)
+        with np.errstate(over="ignore"):  # beyond float32's range: inf, not held
+            ok = held & (x.astype(dtype).astype(np.float64) == x)
         return x, ok.all(axis=1)
 
 

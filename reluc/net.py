@@ -222,8 +222,10 @@ class LayerStream(_Shape):
     ``make()`` returns a fresh iterator of :class:`Layer` (a stream can be read more than
     once); the shape is declared up front (``n_in`` and the output size of every layer,
     ``widths_out``) and checked as the layers come. ``values``: every distinct number
-    the weights and biases take, if the constructor knows them (the compiler decides
-    from them whether a cast to float32 is exact without generating the layers).
+    the weights and biases take, *exactly* (ints, Fractions, or floats that are the
+    value), if the constructor knows them: the compiler decides from them whether the
+    layers are exact in the file's dtype without generating them, so a value declared
+    already rounded would hide the rounding.
     Counts that need the weights (``nonzero_params``) are only known after a pass:
     call :meth:`materialise` for a :class:`Net`, or count while writing.
     """

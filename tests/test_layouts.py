@@ -11,7 +11,7 @@ import onnxruntime as ort
 import pytest
 
 from conftest import assert_one_line_error
-from reluc import formats, registry
+from reluc import exact, formats, registry
 from reluc.compiler import compile_spec
 
 SPECS = ["sort n=13", "median n=9", "sawtooth k=4", "mul L=3", "norm n=4 levels=3",
@@ -124,7 +124,10 @@ def test_stdout_refuses_a_model_that_needs_external_data(cli, tmp_path, monkeypa
                                   "sort n=16 method=oddeven", "sort n=13 domain=-3,9",
                                   "sort n=9 method=best domain=0.5,2", "topk n=12 k=3",
                                   "kth n=9 k=4 domain=-5,5", "median n=10", "median n=7",
-                                  "median n=6 domain=-4,4"])
+                                  "median n=6 domain=-4,4",
+                                  # shifts past 2^53: the declared values must be exact
+                                  "sort n=2 domain=9007199254740995,9007199254741011",
+                                  "median n=4 domain=-9007199254740995,9007199254741011"])
 def test_streamed_comparator_networks_have_no_dead_neurons(spec):
     from reluc import passes
     from reluc.net import LayerStream
@@ -136,23 +139,41 @@ def test_streamed_comparator_networks_have_no_dead_neurons(spec):
     assert (net.depth, net.widths, net.params) == (c.source.depth, c.source.widths,
                                                     c.source.params)
     declared = set(c.source.values)
-    for layer in net.layers:  # the values the compiler trusts for the cast decision
+    for layer in net.layers:  # the values the compiler trusts for the cast decision,
+        # compared exactly (a float equals an int only if it is that int)
         assert set(layer.weight.data) | set(layer.bias) <= declared
-    x = np.random.default_rng(3).integers(-9, 10, (30, net.n_in)).astype(float)
+    rows = np.random.default_rng(3).integers(-9, 10, (30, net.n_in)).tolist()
     if c.domain.lo[0] is not None:
-        x = np.clip(x, float(c.domain.lo[0]), float(c.domain.hi[0]))
+        rows = [[min(max(v, c.domain.lo[0]), c.domain.hi[0]) for v in r] for r in rows]
     ctor = registry.get(c.spec.name)
-    want = [[float(v) for v in ctor.reference(c.spec.values, [Fraction(v) for v in r])]
-            for r in x]
-    assert np.array_equal(net.evaluate(x), np.array(want))
+    want = [list(ctor.reference(c.spec.values, [Fraction(v) for v in r])) for r in rows]
+    assert exact.evaluate(net, rows) == want
 
 
-def test_a_stream_whose_values_round_is_materialised_and_its_error_stated():
-    big = 2**30 + 1  # the input shift is a bias: not exact in float32
-    c32 = compile_spec(f"sort n=3 domain={big},{big + 8}", "float32")
-    c64 = compile_spec(f"sort n=3 domain={big},{big + 8}", "float64")
-    assert c64.exact and c64.source.__class__.__name__ == "LayerStream"
-    assert c32.dtype_rounded and not c32.exact
+def test_a_stream_is_exact_in_a_dtype_only_if_its_declared_values_are():
+    from reluc.compiler import stream_exact_in
+    from reluc.net import LayerStream
+
+    def stream(*values):
+        return LayerStream(1, [1], lambda: iter(()), values=values)
+
+    assert stream_exact_in(stream(0, 1, -(2**30)), "float32")
+    assert not stream_exact_in(stream(0, 1, 2**30 + 1), "float32")
+    assert stream_exact_in(stream(0, 1, 2**30 + 1), "float64")
+    assert not stream_exact_in(stream(2**53 + 3), "float64")  # an int, never rounded first
+    assert not stream_exact_in(stream(Fraction(1, 3)), "float64")
+    assert not stream_exact_in(stream(10**40), "float32")  # beyond the range
+
+
+@pytest.mark.parametrize("lo", [2**30 + 1, 2**53 + 3, -(2**53) - 3, Fraction(-7, 3)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_bounded_domain_gives_an_exact_stream_in_either_dtype(lo, dtype):
+    """The input shift is a bias: it must be a number of the file's dtype (it was
+    floor(lo) rounded to float, declared rounded, and the file written exact: yes)."""
+    c = compile_spec(f"sort n=3 domain={lo},{lo + 8}", dtype)
+    assert c.exact and c.source.__class__.__name__ == "LayerStream"
+    rows = [[lo, lo, lo], [lo + 8, lo, lo + 1], [lo + Fraction(1, 2), lo + 3, lo]]
+    assert exact.evaluate(c.net, rows) == [sorted(r) for r in rows]
 
 
 def test_stream_checks_its_declared_shape():

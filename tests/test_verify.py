@@ -246,3 +246,14 @@ def test_the_registry_refuses_a_constructor_without_its_promises():
             Param("dtype", Int(), 1)]})(lambda dtype: None)
     with pytest.raises(ValueError, match="registered twice"):
         register("sort", reference=lambda p, x: x, **common)(fn)
+
+
+# -- defects of issue 10, each reproduced ---------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", ["sort n=2 domain=9007199254740995,9007199254741011",
+                                  "max n=3 domain=9007199254740995,9007199254741011"])
+def test_a_shift_past_2_to_53_is_exact_and_passes_its_own_verify(cli, tmp_path, spec):
+    path = build(cli, tmp_path, spec, "s.onnx", "--dtype", "float64")
+    assert json.loads(cli("stats", path, "--json").stdout)["exact"] is True
+    verify(cli, path, ok=True)

@@ -68,10 +68,23 @@ def stage_maps(n: int, lo: np.ndarray, hi: np.ndarray, bounded: bool):
     return a, b, r
 
 
+_F32_MAX = (2**24 - 1) << 104  # the largest float32
+
+
 def shift_of(domain) -> int | None:
-    """The input shift for a bounded domain: floor(lo), or None on R (lo = -inf)."""
+    """The input shift for a bounded domain, None on R (lo = -inf): an integer ``c <= lo``
+    that float32 (hence float64) holds exactly, so that the biases ``-c`` and ``c`` are
+    the exact weights in either dtype: floor(lo) with its binary significand cut to 24
+    bits, rounding down (so ``c <= floor(lo)``; relatively within 2^-23 of it); above
+    the float32 range, the largest float32. Every wire value ``x - c`` is then >= 0."""
     lo = domain[0] if domain else None
-    return None if lo is None else math.floor(lo)
+    if lo is None:
+        return None
+    c = math.floor(lo)
+    drop = abs(c).bit_length() - 24
+    if drop > 0:
+        c = (c >> drop) << drop  # >> floors, also for negative c
+    return min(c, _F32_MAX)
 
 
 def _ell_csr(cols: np.ndarray, vals: np.ndarray, n_cols: int, merge: bool) -> sp.csr_array:
@@ -139,7 +152,7 @@ def comparator_stream(n: int, stages: list[Stage], shift: int | None = None) -> 
     computed from the two stages' row tables (no matrix product), one layer at a time.
     ``shift``: a lower bound of every input (the bounded layout), None for R."""
     if not stages:
-        return LayerStream(n, [n], lambda: iter(identity(n).layers), values=(0.0, 1.0))
+        return LayerStream(n, [n], lambda: iter(identity(n).layers), values=(0, 1))
     bounded = shift is not None
     c = float(shift) if bounded else 0.0
     widths = [int(_offsets(n, lo, bounded)[0].sum()) for lo, _ in stages] + [n]
@@ -162,7 +175,9 @@ def comparator_stream(n: int, stages: list[Stage], shift: int | None = None) -> 
         ecol, evals = prev.e
         yield Layer(_ell_csr(ecol, evals, prev.h, merge=False), np.full(n, c), owned=True)
 
-    return LayerStream(n, widths, make, values=(0.0, 1.0, -1.0, c, -c))
+    # the exact values (shift is an integer): the compiler decides from them whether the
+    # stream is exact in the file's dtype
+    return LayerStream(n, widths, make, values=(0, 1, -1) + ((shift, -shift) if bounded else ()))
 
 
 def comparator_net(n: int, stages: list[Stage], shift: int | None = None) -> Net:
