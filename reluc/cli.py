@@ -114,16 +114,9 @@ def build(spec, params, output, fmt, dtype, layout, external_data, quiet):
     net = compiled.source  # its shape; the nonzeros were counted while writing
     if fmt == "onnx" and layout == "auto" and written.layout == "sparse" and not quiet:
         click.echo(f"layout: sparse ({written.why})", err=True)
-    exact_ctor = registry.get(compiled.spec.name).exact
-    if compiled.dtype_rounded or (exact_ctor and not compiled.exact):
-        bound = compiled.error_bound
-        how = "an unknown error" if bound is None else f"error <= {float(bound):.3g}"
-        if exact_ctor:
-            click.echo(f"warning: some weights are not exactly representable in {dtype}; "
-                       f"the file is not exact ({how}; try --dtype float64)", err=True)
-        else:
-            click.echo(f"note: weights rounded to {dtype}; the file's error bound is "
-                       f"{how.replace('error <= ', '')}", err=True)
+    note = compiled.rounding_note()
+    if note:
+        click.echo(note, err=True)
     if not quiet:
         where = "stdout" if output == "-" else output
         click.echo(
@@ -299,6 +292,8 @@ def _verdict_line(r) -> str:
         return f"{r.file}: FAILED ({r.spec}): {failed.name} check: {failed.detail}"
     parts = [checks[k].detail for k in ("complete", "exact", "float") if k in checks
              and checks[k].status != "skip"]
+    if "float" in checks and checks["float"].status == "skip":
+        parts.append(f"float check skipped: {checks['float'].detail}")
     if "complete" in checks and checks["complete"].status == "skip":
         parts.append(f"no proof: {checks['complete'].detail}")
     return f"{r.file}: {r.verdict} ({r.spec}): " + "; ".join(parts)

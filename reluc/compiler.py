@@ -38,11 +38,40 @@ class Compiled:
     exact: bool
     error_bound: Fraction | None  # None: unknown (weights rounded, no way to bound it)
     dtype_rounded: bool  # the cast to dtype changed some weight
+    construction_rounded: bool = False  # the constructor rounded rational weights (1/3)
 
     @property
     def net(self) -> Net:
         """The whole network in memory (built from the stream if it is one)."""
         return self.source.materialise()
+
+    def rounding_note(self) -> str | None:
+        """One line for the user when rounding changed the network (None otherwise): a
+        warning when an exact construction is no longer exact, saying why and by how
+        much, and suggesting float64 only where float64 would be exact."""
+        if not (self.dtype_rounded or self.construction_rounded):
+            return None
+        if self.error_bound is not None:
+            how = f"error <= {float(self.error_bound):.3g}"
+            if not registry.get(self.spec.name).exact:
+                return (f"note: weights rounded to {self.dtype}; the file's error bound is "
+                        f"{float(self.error_bound):.3g}")
+        elif any(v is None for v in self.domain.lo + self.domain.hi):
+            how = f"no error bound on the unbounded domain {self.domain.describe()}"
+        else:
+            how = "no error bound could be computed"
+        if self.exact:  # rounding that happened to change nothing the function computes
+            return None
+        if not registry.get(self.spec.name).exact:
+            return f"note: weights rounded to {self.dtype}; the file has {how}"
+        if self.construction_rounded:
+            why = ("the spec's numbers give weights that are not binary fractions (like "
+                   f"1/3), rounded to {self.dtype}")
+        else:
+            why = f"some weights are not exactly representable in {self.dtype}"
+        hint = "; try --dtype float64" if self.dtype != "float64" and \
+            not self.construction_rounded else ""
+        return f"warning: {why}; the file is not exact ({how}){hint}"
 
 
 def _exact_in(values, dtype: str) -> bool:
@@ -111,15 +140,21 @@ def compile_spec(spec: RawSpec | str, dtype: str = "float32") -> Compiled:
     return Compiled(
         spec=resolved, source=rounded_net, domain=domain, dtype=dtype,
         exact=ctor.exact and bound == 0, error_bound=bound, dtype_rounded=dtype_rounded,
+        construction_rounded=built.rounded,
     )  # fmt: skip
 
 
+# the exact worst case of a rounded 1-D network is computed up to this many pieces (about
+# a second); beyond it the compiler falls back to the interval bound
+MAX_BOUND_PIECES = 1 << 12
+
+
 def _worst_error(net: Net, ctor: Constructor, values, domain: Box,
-                 max_pieces: int = 1 << 16) -> Fraction | None:
+                 max_pieces: int = MAX_BOUND_PIECES) -> Fraction | None:
     """Worst-case error of a rounded network on its domain, where it can be computed: one
-    input, a bounded domain, and a piecewise-linear reference (exact) or a reference with
-    a sup-error rule; otherwise None (unknown)."""
-    from reluc.analysis.pieces import pieces, worst_error
+    input, a bounded domain, at most ``max_pieces`` pieces, and a piecewise-linear
+    reference (exact) or a reference with a sup-error rule; otherwise None (unknown)."""
+    from reluc.analysis.pieces import TooManyPieces, pieces, worst_error
 
     lo, hi = domain.lo[0], domain.hi[0]
     if net.n_in != 1 or lo is None or hi is None:
@@ -127,11 +162,11 @@ def _worst_error(net: Net, ctor: Constructor, values, domain: Box,
     try:
         if ctor.breakpoints is not None:
             return worst_error(net, lambda t: ctor.reference(values, [t]),
-                               ctor.breakpoints(values), lo, hi)
+                               ctor.breakpoints(values), lo, hi, max_pieces)
         if ctor.sup_error is not None:
             return max(max(ctor.sup_error(values, p.t0, p.t1, p.slope, p.intercept))
                        for p in pieces(net, lo, hi, max_pieces))
-    except NetworkError:  # too many pieces to enumerate
+    except TooManyPieces:
         return None
     return None
 

@@ -95,6 +95,26 @@ class Box:
         return base if self.dim == 1 else f"{base}^{self.dim}"
 
 
+class Lazy(Sequence):
+    """A sequence given by its length and a function of the index, made one item at a
+    time when asked: the breakpoints of a network with 2^24 pieces cost nothing until
+    some are sampled (``reluc verify`` samples them; a proof takes them all)."""
+
+    def __init__(self, count: int, at: Callable[[int], Fraction]):
+        self.count, self.at = int(count), at
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self.at(j) for j in range(*i.indices(self.count))]
+        j = i + self.count if i < 0 else i
+        if not 0 <= j < self.count:
+            raise IndexError(i)
+        return self.at(j)
+
+
 def _interval(lo, hi) -> str:
     if lo is None and hi is None:
         return "R"
@@ -203,6 +223,7 @@ class Proof:
     status: str
     method: str
     counterexample: Sequence | None = None
+    worst: Fraction | None = None  # the worst-case error the proof computed, if it did
 
 
 @dataclass(frozen=True)
@@ -248,7 +269,9 @@ def register(
 
     ``breakpoints(params)``
         for a reference of one variable that is continuous piecewise linear: every
-        point where its slope may change (the exact 1-D check then proves equality);
+        point where its slope may change, in increasing order (the exact 1-D check
+        then proves equality); a sequence, :class:`Lazy` when there are many (``verify``
+        samples from it, so its cost follows the samples, not the count);
     ``prove(net, params)``
         a complete check specific to the construction (e.g. the 0-1 principle for
         comparator networks), returning a :class:`Proof`;

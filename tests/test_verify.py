@@ -257,3 +257,155 @@ def test_a_shift_past_2_to_53_is_exact_and_passes_its_own_verify(cli, tmp_path, 
     path = build(cli, tmp_path, spec, "s.onnx", "--dtype", "float64")
     assert json.loads(cli("stats", path, "--json").stdout)["exact"] is True
     verify(cli, path, ok=True)
+
+
+def test_verify_goes_on_after_a_file_its_runtime_refuses(cli, tmp_path):
+    good = build(cli, tmp_path, "sort n=3", "good.onnx")
+    bad = build(cli, tmp_path, "sort n=3", "bad.onnx")
+    edit_onnx(bad, lambda m: m.opset_import[0].__setattr__("version", 99))
+    r = verify(cli, good, bad, good)
+    assert r.exit_code == 2
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith(f"{good}: tested") and lines[2].startswith(f"{good}: tested")
+    assert lines[1].startswith(f"{bad}: ERROR: onnxruntime cannot load")
+    reason = lines[1].split(f"cannot load '{bad}': ")[1]  # onnxruntime's, trimmed
+    assert "Opset 99" in reason and len(reason) <= 240 and "/onnxruntime_src/" not in reason
+    assert lines[3] == "3 files: 0 proved, 2 tested, 0 failed, 1 unreadable"
+
+
+def counting(monkeypatch, name, hook):
+    """Replace a registry hook of constructor ``name`` by a counting wrapper."""
+    import dataclasses
+
+    from reluc import registry
+
+    ctor = registry.get(name)
+    calls = [0]
+    original = getattr(ctor, hook)
+
+    def wrapped(*args):
+        calls[0] += 1
+        return original(*args)
+
+    if hook == "breakpoints":  # count the breakpoints made, not the calls
+        def wrapped(p):  # noqa: F811
+            seq = original(p)
+            return registry.Lazy(len(seq), lambda i: (calls.__setitem__(0, calls[0] + 1),
+                                                      seq[i])[1])
+    monkeypatch.setitem(registry._REGISTRY, name, dataclasses.replace(ctor, **{hook: wrapped}))
+    return calls
+
+
+def test_verify_makes_only_the_breakpoints_it_samples(cli, tmp_path, monkeypatch):
+    path = build(cli, tmp_path, "sawtooth k=14", "s.onnx")
+    made = counting(monkeypatch, "sawtooth", "breakpoints")
+    verify(cli, path, ok=True)
+    assert 0 < made[0] <= 100  # of 16385; 4 x samples/8 are drawn
+    made[0] = 0
+    r = verify(cli, "--complete", path, ok=True)  # a proof takes every one
+    assert made[0] >= 2**14 and ": proved (" in r.stdout
+
+
+def test_a_network_past_the_proof_limit_says_why_it_is_not_proved(cli, tmp_path, monkeypatch):
+    from reluc.analysis import verify as verify_mod
+
+    monkeypatch.setattr(verify_mod, "MAX_PROOF_PIECES", 1000)
+    path = build(cli, tmp_path, "sawtooth k=12", "s.onnx")
+    r = verify(cli, "--complete", path, ok=True)
+    assert ": tested (" in r.stdout
+    assert "no proof: the reference has 4097 breakpoints; the exact piece proof stops at 1000" \
+        in r.stdout
+    path = build(cli, tmp_path, "square L=12", "q.onnx")  # a sup-error rule: pieces counted
+    r = verify(cli, "--complete", path, ok=True)
+    assert "no proof: the network has more than 1000 linear pieces" in r.stdout
+
+
+def test_a_rounded_bound_stops_at_its_piece_limit_and_falls_back_to_intervals(monkeypatch):
+    """hardcomp with rows of thirds: 3^k pieces. The exact worst case gives up at the
+    limit before the reference is evaluated, and the interval bound applies, because the
+    weights are each one rounding of their exact rational value."""
+    from fractions import Fraction as F
+
+    from reluc import compiler
+    from reluc.compiler import compile_spec
+
+    refs = counting(monkeypatch, "hardcomp", "reference")
+    rows = ";".join(["1/3,2/3"] * 9)  # 19683 pieces
+    for dtype in ("float32", "float64"):
+        c = compile_spec(f"hardcomp a={rows}", dtype)
+        assert not c.exact and c.error_bound is not None and c.error_bound > 0
+        assert refs[0] <= compiler.MAX_BOUND_PIECES
+        net, ref = c.net, registry_reference("hardcomp", c.spec.values)
+        xs = [F(j, 997) for j in range(998)]
+        err = max(abs(g[0] - ref(x)) for g, x in zip(exact.evaluate(net, [[x] for x in xs]), xs))
+        assert 0 < err <= c.error_bound
+    small = compile_spec("hardcomp a=1/3,2/3;1/3,2/3", "float64")  # within the limit: exact
+    assert small.error_bound < F(1, 2**45)
+
+
+def registry_reference(name, values):
+    from reluc import registry
+
+    ctor = registry.get(name)
+    return lambda x: ctor.reference(values, [x])[0]
+
+
+def test_rounded_weights_on_an_unbounded_domain_promise_the_build_only(cli, tmp_path):
+    path = tmp_path / "m.onnx"
+    r = cli("build", "maxaffine planes=1/3,0;-1,0", "--dtype", "float64", "-o", path, "-q")
+    assert "not binary fractions (like 1/3)" in r.stderr and "no error bound" in r.stderr
+    assert "--dtype float64" not in r.stderr  # it is set: suggesting it was wrong
+    assert "try --dtype float64" in cli("build", "pwl points=0:0,1:1.000000000931322574615478515625",
+                                        "-o", tmp_path / "p.onnx", "-q").stderr
+    assert json.loads(cli("stats", path, "--json").stdout)["exact"] is False
+    r = verify(cli, path, ok=True)  # it was FAILED (promised: exact)
+    assert "(promised: reluc's own build, no error bound), identical to reluc's build" in r.stdout
+    assert "max error 1/12" in r.stdout  # the error against max(x/3, -x), reported
+    edit_onnx(path, perturb_initializer("W0", 0, lambda v: v * (1 + 2**-40)))
+    r = verify(cli, path, ok=False)
+    assert r.exit_code == 1 and "differs from reluc's build" in r.stdout
+
+
+def test_the_float_report_names_the_error_where_it_is_largest(cli, tmp_path):
+    path = build(cli, tmp_path, "sort n=3", "s.onnx")
+    line = verify(cli, path, ok=True).stdout
+    assert "float32 runtime: largest error " in line and "where the output is " in line
+    assert "ulp of it), within the rounding bound" in line and "output range" not in line
+    f = json.loads(verify(cli, path, "--json").stdout)["files"][0]["checks"]["float"]
+    ulp = float(np.spacing(np.float32(abs(f["output_at_max_error"]))))
+    assert f["ulps_at_max_error"] == pytest.approx(f["max_abs_error"] / ulp)
+    path = build(cli, tmp_path, "sincos L=4", "c.onnx")  # an approximation: both errors
+    assert "; rounding error " in verify(cli, path, ok=True).stdout
+
+
+def test_a_file_is_held_to_what_its_metadata_claims_never_trusted_for_less(cli, tmp_path):
+    """The promise is the build's bound, tightened by the file's own claim: a file that
+    claims exact: true (or a smaller bound) must deliver it; a larger recorded bound is
+    ignored, so loosening the metadata does not hide changed weights."""
+    path = build(cli, tmp_path, "pwl points=0:0,3:1,6:0", "p.onnx")  # slopes 1/3, rounded
+    assert verify(cli, path, ok=True).exit_code == 0
+
+    def set_prop(key, value):
+        def fn(m):
+            (p,) = [p for p in m.metadata_props if p.key == key] or [m.metadata_props.add()]
+            p.key, p.value = key, value
+        return fn
+
+    claims_exact = tmp_path / "e.onnx"
+    claims_exact.write_bytes(path.read_bytes())
+    edit_onnx(claims_exact, set_prop("reluc.exact", "true"))
+    r = verify(cli, claims_exact, ok=False)
+    assert r.exit_code == 1 and "(promised: exact, as the file records)" in r.stdout
+    assert "  input:" in r.stdout
+    tight = tmp_path / "t.onnx"
+    tight.write_bytes(path.read_bytes())
+    edit_onnx(tight, set_prop("reluc.error_bound", "1/1000000000000"))
+    assert verify(cli, tight, ok=False).exit_code == 1
+    loose = tmp_path / "l.onnx"
+    loose.write_bytes(path.read_bytes())
+    edit_onnx(loose, set_prop("reluc.error_bound", "1000"))
+    edit_onnx(loose, perturb_initializer("B1", 0, lambda v: v + 1e-3))
+    r = verify(cli, loose, ok=False)
+    assert r.exit_code == 1 and "as the file records" not in r.stdout
+    # checked against another spec (--spec), the file's claims do not apply
+    assert verify(cli, "--spec", "pwl points=0:0,3:1,6:0 domain=0,5", claims_exact).exit_code == 0

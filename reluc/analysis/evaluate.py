@@ -87,5 +87,15 @@ def _ort_session(path: str):
     try:
         return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
     except Exception as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise NetworkFileError(f"onnxruntime cannot load '{path}': {msg}") from None
+        raise NetworkFileError(f"onnxruntime cannot load '{path}': {_ort_reason(e)}") from None
+
+
+def _ort_reason(e: Exception, limit: int = 240) -> str:
+    """onnxruntime's message on one line, without its error-code prefix and the
+    source location and C++ signature it names."""
+    import re
+
+    msg = " ".join(str(e).split()) or type(e).__name__
+    msg = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", msg)
+    msg = re.sub(r"/onnxruntime_src/\S+ .*?\)\s+", "", msg)
+    return msg if len(msg) <= limit else msg[: limit - 3] + "..."

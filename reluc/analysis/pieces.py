@@ -82,10 +82,18 @@ def pieces(net: Net, lo: Fraction | None, hi: Fraction | None,
                 on = [p * mid + q > 0 for p, q in zip(za, zb)]
                 nxt.append((s0, s1, [p if o else Fraction(0) for p, o in zip(za, on)],
                             [q if o else Fraction(0) for q, o in zip(zb, on)]))
+            if len(nxt) > max_pieces:  # checked as they come: a layer may triple them
+                raise TooManyPieces(max_pieces)
         cur = nxt
-        if len(cur) > max_pieces:
-            raise NetworkError(f"more than {max_pieces} pieces; the complete check stops here")
     return [Piece(t0, t1, tuple(a), tuple(b)) for t0, t1, a, b in cur]
+
+
+class TooManyPieces(NetworkError):
+    """The enumeration passed its limit of pieces (and stopped there)."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"more than {limit} linear pieces")
+        self.limit = limit
 
 
 def merge(ps: list[Piece]) -> list[Piece]:
@@ -124,13 +132,19 @@ def describe_interval(lo, hi) -> str:
     return f"{a}, {b}"
 
 
-def worst_error(net: Net, reference, breakpoints, lo, hi) -> Fraction:
+def worst_error(net: Net, reference, breakpoints, lo, hi,
+                max_pieces: int = 1 << 20) -> Fraction:
     """Exact max |net - reference| on [lo, hi] (finite) for a continuous piecewise-linear
     reference with the given breakpoints: both are affine between consecutive points of
-    (piece ends, breakpoints), so the maximum is attained at one of those points."""
+    (piece ends, breakpoints), so the maximum is attained at one of those points.
+    :class:`TooManyPieces` when the network or the reference has more than ``max_pieces``
+    pieces (the reference's breakpoints are counted before any is made)."""
+    if len(breakpoints) > max_pieces + 1:
+        raise TooManyPieces(max_pieces)
+    ps = pieces(net, lo, hi, max_pieces)
     worst = Fraction(0)
     marks = sorted({Fraction(b) for b in breakpoints})
-    for p in pieces(net, lo, hi):
+    for p in ps:
         for t in [p.t0, *marks_inside(marks, p.t0, p.t1), p.t1]:
             worst = max(worst, max(abs(g - Fraction(w)) for g, w in zip(p.value(t), reference(t))))
     return worst

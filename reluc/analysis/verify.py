@@ -45,7 +45,7 @@ from reluc.net import Net, prefetch
 from reluc.registry import Box, Proof
 from reluc.spec import format_number, parse_text
 
-SCHEMA = 1
+SCHEMA = 2  # 2: float check reports the error where it is largest, promise_from
 _UNIT_ROUNDOFF = {"float32": 2.0**-24, "float64": 2.0**-53}
 
 
@@ -248,7 +248,8 @@ def verify_file(path: str, spec_text: str | None = None, samples: int = 200, see
                 complete: bool = False, runner_factory: Callable | None = None,
                 progress: Callable[[str], None] | None = None,
                 layer_progress: Callable[[int, int], None] | None = None) -> Report:
-    """Verify one file; never raises for problems with the file (they become the report).
+    """Verify one file; never raises for problems with the file: they become the report
+    (``verdict="error"``), so that a batch goes on to the next file.
     ``progress(message)`` at each phase, ``layer_progress(done, total)`` during the pass
     over the layers.
 
@@ -257,117 +258,165 @@ def verify_file(path: str, spec_text: str | None = None, samples: int = 200, see
     layer on; so memory holds a few layers, not the network (``--complete`` reads it
     whole again, for the small networks where a proof is tractable)."""
     report = Report(file=path)
-    say = progress or (lambda msg: None)
     try:
-        say("reading the file")
-        layers, info = formats.read_layers(path)
-        text = spec_text or info.spec
-        if not text:
-            raise RelucError("the file carries no reluc spec; pass --spec to say what it computes")
-        spec = registry.resolve(parse_text(text))
-        report.spec = spec.canonical()
-        ctor = registry.get(spec.name)
-        values = spec.values
-        dtype = info.dtype or "float64"
-        first = next(layers, None)
-        if first is None:
-            raise RelucError("the file holds no layers")
-    except RelucError as e:
-        report.error = str(e)
-        return report
+        _verify(report, path, spec_text, samples, seed, complete, runner_factory,
+                progress or (lambda msg: None), layer_progress)
+    except RelucError as e:  # unreadable, no spec, refused by its runtime, ...
+        report.verdict, report.error = "error", str(e)
+    return report
 
+
+@dataclass(frozen=True)
+class Promise:
+    """What a file must deliver. ``bound``: the sup error allowed against the reference
+    on the domain, or None when there is none: then the file must compute exactly what
+    reluc's own build of the spec computes (weights rounded where no bound holds, such
+    as an unbounded domain), and its error is reported, not judged."""
+
+    bound: Fraction | None
+    source: str  # "spec": what reluc's build of the spec promises; "file": its metadata
+
+    def describe(self) -> str:
+        if self.bound is None:
+            return "promised: reluc's own build, no error bound"
+        what = "exact" if self.bound == 0 else f"error <= {_show(self.bound)}"
+        return f"promised: {what}" + (", as the file records" if self.source == "file" else "")
+
+
+def promise_of(compiled, info, own_spec: bool) -> Promise:
+    """The bound reluc's build of the spec promises in the file's dtype, tightened by
+    what the file's metadata claims when the file is checked against its own spec: a
+    file may promise more than the build, never less (its recorded bound is checked,
+    not trusted)."""
+    bound, source = compiled.error_bound, "spec"
+    if own_spec:
+        claim = Fraction(0) if info.exact else info.error_bound
+        if claim is not None and (bound is None or claim < bound):
+            bound, source = claim, "file"
+    return Promise(bound, source)
+
+
+def _verify(report: Report, path, spec_text, samples, seed, complete, runner_factory, say,
+            layer_progress) -> None:
+    say("reading the file")
+    layers, info = formats.read_layers(path)
+    text = spec_text or info.spec
+    if not text:
+        raise RelucError("the file carries no reluc spec; pass --spec to say what it computes")
+    spec = registry.resolve(parse_text(text))
+    report.spec = spec.canonical()
+    own_spec = info.spec is not None and (spec_text is None or report.spec == info.spec)
+    ctor = registry.get(spec.name)
+    values = spec.values
+    dtype = info.dtype or "float64"
+    first = next(layers, None)
+    if first is None:
+        raise RelucError("the file holds no layers")
     n_in, n_out = ctor.dims(values)
 
-    def structure_fail(file_in: int, file_out: str) -> Report:
+    def structure_fail(file_in: int, file_out: int) -> None:
         report.checks.append(Check("structure", "fail",
                                    f"the file maps {file_in} -> {file_out} values but "
                                    f"{report.spec} maps {n_in} -> {n_out}"))
         report.verdict = "failed"
-        return report
 
     if first.n_in != n_in:
-        try:
-            last = first
-            for last in layers:  # only to say how many outputs the file has
-                pass
-            return structure_fail(first.n_in, str(last.n_out))
-        except RelucError as e:
-            report.error = str(e)
-            return report
+        last = first
+        for last in layers:  # only to say how many outputs the file has
+            pass
+        return structure_fail(first.n_in, last.n_out)
 
     from reluc.compiler import compile_spec
 
     say("compiling the spec for comparison")
     compiled = compile_spec(parse_text(report.spec), dtype)
-    # Rounded weights whose error cannot be bounded (several inputs) are held to exactness.
-    tolerance = compiled.error_bound if compiled.error_bound is not None else Fraction(0)
+    promise = promise_of(compiled, info, own_spec)
     box = ctor.domain(values)
     rng = np.random.default_rng(seed)
-    near = None
-    if n_in == 1 and box.lo[0] is not None and box.hi[0] is not None:
-        near = [box.lo[0], box.hi[0]] + list(ctor.breakpoints(values) if ctor.breakpoints else [])
-        near += _first_layer_kinks(first)
+    near = _near_points(ctor, values, box, first, rng, max(2, samples // 8) * 4) \
+        if n_in == 1 and None not in (box.lo[0], box.hi[0]) else None
     batches = [b for _, b in sample_batches(box, samples, rng, near)]
     floats = [b.floats(dtype) for b in batches]  # the inputs the file's dtype holds exactly
     x = np.vstack([xb[ok] for xb, ok in floats])
 
     say("exact check and rounding bound, a layer at a time")
-    try:
-        outs, bound, same, file_out = _one_pass(itertools.chain([first], layers),
-                                                compiled.source, batches, x, dtype,
-                                                layer_progress)
-    except RelucError as e:
-        report.error = str(e)
-        return report
+    outs, bound, same, file_out = _one_pass(itertools.chain([first], layers),
+                                            compiled.source, batches, x, dtype,
+                                            layer_progress)
     if file_out != n_out:
-        return structure_fail(n_in, str(file_out))
+        return structure_fail(n_in, file_out)
 
-    # -- exact check --
-    worst_err, worst, inputs, ref_exact = Fraction(0), None, 0, True
-    wants = []
-    for batch, got in zip(batches, outs):
-        want, is_exact = reference_batch(ctor, values, batch)
-        err, row = exact.max_abs_difference(got, want)
-        ref_exact &= is_exact
-        if err > worst_err or worst is None:
-            worst_err, worst = err, (batch.rows([row])[0], want.rows([row])[0],
-                                     got.rows([row])[0])
-        inputs += len(batch)
-        wants.append(want)
-    if not ref_exact:  # the reference itself is a float approximation
-        worst_err = float(worst_err)
+    # -- exact check: the file's own weights, exactly, against the reference --
+    wants = [reference_batch(ctor, values, batch) for batch in batches]
+    ref_exact = all(is_exact for _, is_exact in wants)
+    wants = [w for w, _ in wants]
+    ref_err, worst = _worst(batches, outs, wants, ref_exact)
+    worst_err, tolerance = ref_err, promise.bound
+    if promise.bound is None:  # no bound: the file must be reluc's build, exactly
+        tolerance = Fraction(0)
+        builds = outs if same else [exact.Evaluator(compiled.net).scaled(b) for b in batches]
+        worst_err, worst = _worst(batches, outs, builds, True)
     ok = worst_err <= tolerance
-    promise = "promised: exact" if tolerance == 0 else f"promised: error <= {_show(tolerance)}"
+    inputs = sum(len(b) for b in batches)
+    detail = f"exact arithmetic on {inputs} inputs: max error {_show(ref_err)} ({promise.describe()})"
+    if promise.bound is None:
+        detail += (", identical to reluc's build" if ok else
+                   f", differs from reluc's build by {_show(worst_err)}")
     report.checks.append(Check(
-        "exact", "pass" if ok else "fail",
-        f"exact arithmetic on {inputs} inputs: max error {_show(worst_err)} ({promise})",
-        {"inputs": inputs, "max_error": _fmt(worst_err), "tolerance": _fmt(tolerance),
-         "same_weights_as_build": bool(same)},
+        "exact", "pass" if ok else "fail", detail,
+        {"inputs": inputs, "max_error": _fmt(ref_err),
+         "tolerance": None if promise.bound is None else _fmt(promise.bound),
+         "promise_from": promise.source, "same_weights_as_build": bool(same)},
     ))  # fmt: skip
     if not ok:
         report.counterexample = _counterexample(*worst)
 
-    # -- float check --
+    # -- float check: the file's runtime against the file's exact outputs --
     say(f"float check through the file's runtime ({dtype})")
-    exact_y = np.vstack([w.approx()[ok] for w, (_, ok) in zip(wants, floats)])
-    report.checks.append(_float_check(path, x, exact_y, bound, dtype, tolerance,
-                                      runner_factory))
+    exact_y = np.vstack([o.approx()[ok] for o, (_, ok) in zip(outs, floats)])
+    ref_y = np.vstack([w.approx()[ok] for w, (_, ok) in zip(wants, floats)])
+    report.checks.append(_float_check(path, x, exact_y, ref_y, bound, dtype, runner_factory))
 
     # -- complete check --
     if complete:
         say("complete check")
-        net = formats.read(path)[0]
-        check, cex = _complete_check(net, ctor, values, box, tolerance)
-        report.checks.append(check)
-        if cex is not None and report.counterexample is None:
-            report.counterexample = cex
+        if promise.bound is None:
+            report.checks.append(Check("complete", "skip", "no error bound to prove",
+                                       {"result": "unsupported"}))
+        else:
+            net = formats.read(path)[0]
+            check, cex = _complete_check(net, ctor, values, box, promise.bound)
+            report.checks.append(check)
+            if cex is not None and report.counterexample is None:
+                report.counterexample = cex
 
     statuses = {c.name: c.status for c in report.checks}
     if "fail" in statuses.values():
         report.verdict = "failed"
     else:
         report.verdict = "proved" if statuses.get("complete") == "pass" else "tested"
-    return report
+
+
+def _worst(batches, outs, wants, exact_values: bool):
+    """The largest |out - want| over all batches (a float when the reference is a float
+    approximation), and (input, want, got) of the row where it occurs."""
+    worst_err, worst = Fraction(0), None
+    for batch, got, want in zip(batches, outs, wants):
+        err, row = exact.max_abs_difference(got, want)
+        if worst is None or err > worst_err:
+            worst_err, worst = err, (batch.rows([row])[0], want.rows([row])[0],
+                                     got.rows([row])[0])
+    return (worst_err if exact_values else float(worst_err)), worst
+
+
+def _near_points(ctor, values, box, first, rng, budget: int) -> list[Fraction]:
+    """Points of interest of a one-input network: the domain's ends, the reference's
+    breakpoints (at most ``budget`` of them, drawn at random from a lazy sequence, so the
+    cost follows the samples, not the count) and the first layer's kinks."""
+    bps = ctor.breakpoints(values) if ctor.breakpoints else ()
+    if len(bps) > budget:
+        bps = [bps[int(i)] for i in np.unique(rng.integers(0, len(bps), budget))]
+    return [box.lo[0], box.hi[0], *bps, *_first_layer_kinks(first)]
 
 
 def _one_pass(layers, built, batches: list[exact.Scaled], x: np.ndarray, dtype: str,
@@ -407,37 +456,55 @@ def _first_layer_kinks(layer) -> list[Fraction]:
     return [-Fraction(float(b)) / Fraction(float(a)) for a, b in zip(w, layer.bias) if a != 0]
 
 
-def _float_check(path, x, exact_y, bound, dtype, tolerance, runner_factory) -> Check:
+def _float_check(path, x, exact_y, ref_y, bound, dtype, runner_factory) -> Check:
+    """The file's runtime in its dtype: it passes when every output is within the
+    network's own rounding bound of the file's exact output; the error reported is
+    against the reference (what a user gets), at the output where it is largest."""
     from reluc.analysis.evaluate import Runner
 
     if not len(x):
         return Check("float", "skip", f"no test input is exactly representable in {dtype}")
     runner = (runner_factory or Runner)(path)
     y = runner(x).astype(np.float64)
-    err = np.abs(y - exact_y)
-    bound = bound[:, None] + float(tolerance)
-    ok = bool(np.all(err <= bound))
-    # ulps of the output range: relative to the largest exact output of the whole batch
-    scale = max(float(np.abs(exact_y).max()), float(np.finfo(dtype).tiny))
-    ulps = err / float(np.spacing(np.dtype(dtype).type(scale)))
-    rel = err / np.maximum(np.abs(exact_y), np.finfo(dtype).tiny)
+    ok = bool(np.all(np.abs(y - exact_y) <= bound[:, None]))
+    err = np.abs(y - ref_y)
+    at = np.unravel_index(int(np.argmax(err)), err.shape)
+    largest, value = float(err[at]), float(ref_y[at])
+    ulp = float(np.spacing(np.dtype(dtype).type(abs(value))))
+    nonzero = ref_y != 0
+    rounding = np.abs(y - exact_y)
     data = {
-        "dtype": dtype, "inputs": len(x), "max_abs_error": float(err.max()),
-        "max_rel_error": float(rel.max()), "max_ulps_of_output_range": float(ulps.max()),
+        "dtype": dtype, "inputs": len(x), "max_abs_error": largest,
+        "output_at_max_error": value, "ulps_at_max_error": largest / ulp,
+        "max_rel_error": float((err[nonzero] / np.abs(ref_y[nonzero])).max(initial=0.0)),
         "bitwise_exact_fraction": float(np.mean(err == 0)),
-        "max_bound": float(bound.max()),
-        "max_error_over_bound": float((err / bound).max()) if np.all(bound > 0) else None,
+        "max_rounding_error": float(rounding.max()), "max_bound": float(bound.max()),
     }  # fmt: skip
-    detail = (f"{dtype} runtime: max error {err.max():.3g} ({ulps.max():.2g} ulp of the output "
-              f"range), {'within' if ok else 'OVER'} the rounding bound")
-    return Check("float", "pass" if ok else "fail", detail, data)
+    if largest == 0:
+        detail = f"{dtype} runtime: no error on {len(x)} inputs"
+    else:
+        detail = (f"{dtype} runtime: largest error {largest:.3g} where the output is "
+                  f"{value:.6g} ({largest / ulp:.3g} ulp of it)")
+        if float(rounding.max()) != largest:  # an approximation: its own error is part of it
+            detail += f"; rounding error {float(rounding.max()):.3g}"
+    verdict = "within" if ok else "OVER"
+    return Check("float", "pass" if ok else "fail",
+                 f"{detail}, {verdict} the rounding bound", data)
+
+
+# the exact piece proof stops at this many pieces (sawtooth k=18: about a minute)
+MAX_PROOF_PIECES = 1 << 18
 
 
 def _complete_check(net, ctor, values, box, tolerance) -> tuple[Check, dict | None]:
     if ctor.prove is not None and net.n_in > 1:
         proof: Proof = ctor.prove(net, values)
     elif net.n_in == 1:
-        proof = _prove_1d(net, ctor, values, box, tolerance)
+        try:
+            proof = _prove_1d(net, ctor, values, box, tolerance)
+        except pieces_mod.TooManyPieces as e:
+            proof = Proof("unsupported", f"the network has {e}; the exact piece proof stops "
+                          f"at {e.limit}")
     else:
         proof = Proof("unsupported", "no complete check for networks with several inputs "
                       "that are not comparator networks")
@@ -448,35 +515,43 @@ def _complete_check(net, ctor, values, box, tolerance) -> tuple[Check, dict | No
         want = [_as_exact(v) for v in ctor.reference(values, x)]
         cex = _counterexample(x, want, got)
     status = {"proved": "pass", "failed": "fail"}.get(proof.status, "skip")
-    return Check("complete", status, proof.method, {"result": proof.status}), cex
+    data = {"result": proof.status}
+    if proof.worst is not None:
+        data["worst_error"] = _fmt(proof.worst)
+    return Check("complete", status, proof.method, data), cex
 
 
 def _prove_1d(net, ctor, values, box, tolerance) -> Proof:
     """Exact pieces of the network on the domain against a piecewise-linear reference:
     between consecutive points of (piece ends, reference breakpoints) both are affine, so
     agreeing at two distinct points of each such interval proves agreement on all of it
-    (an unbounded interval is checked at its finite end and one step further)."""
+    (an unbounded interval is checked at its finite end and one step further). With a
+    sup-error rule instead (a smooth reference), the worst error over the pieces."""
     lo, hi = box.lo[0], box.hi[0]
+    limit = MAX_PROOF_PIECES
     if ctor.breakpoints is None and ctor.sup_error is not None and lo is not None \
             and hi is not None:
-        ps = pieces_mod.pieces(net, lo, hi)
+        ps = pieces_mod.pieces(net, lo, hi, limit)
         worst, where = Fraction(0), lo
         for p in ps:
             err = max(ctor.sup_error(values, p.t0, p.t1, p.slope, p.intercept))
             if err > worst:
                 worst, where = err, p.t0
         span = pieces_mod.describe_interval(lo, hi)
+        ok = worst <= tolerance
         method = (f"{len(ps)} exact linear pieces on {span}: worst-case error "
-                  f"{_show(worst)} <= bound {_show(tolerance)}" if worst <= tolerance else
-                  f"{len(ps)} exact linear pieces on {span}: worst-case error "
-                  f"{_show(worst)} exceeds the bound {_show(tolerance)}")
-        return Proof("proved" if worst <= tolerance else "failed", method,
-                     None if worst <= tolerance else [where])
+                  f"{_show(worst)} " + (f"<= bound {_show(tolerance)}" if ok else
+                                        f"exceeds the bound {_show(tolerance)}"))
+        return Proof("proved" if ok else "failed", method, None if ok else [where], worst)
     if ctor.breakpoints is None:
         return Proof("unsupported", "the reference is not declared piecewise linear and "
                      "has no sup-error rule")
-    ps = pieces_mod.pieces(net, lo, hi)
-    marks = sorted({Fraction(b) for b in ctor.breakpoints(values)})
+    bps = ctor.breakpoints(values)
+    if len(bps) > limit + 1:
+        return Proof("unsupported", f"the reference has {len(bps)} breakpoints; the exact "
+                     f"piece proof stops at {limit} pieces")
+    ps = pieces_mod.pieces(net, lo, hi, limit)
+    marks = sorted({Fraction(b) for b in bps})
     checked = 0
     where = pieces_mod.describe_interval(lo, hi)
     for p in ps:

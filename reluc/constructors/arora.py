@@ -27,10 +27,10 @@ import numpy as np
 
 from reluc.calculus import affine, compose
 from reluc.constructors.comparators import tree_net
-from reluc.constructors.pwl import interpolate, pwl_net
+from reluc.constructors.pwl import _pwl_terms, interpolate
 from reluc.exact import is_double
 from reluc.net import Layer, Net
-from reluc.registry import Box, Built, register
+from reluc.registry import Box, Built, Lazy, register
 from reluc.spec import Number, NumberList, Param
 
 
@@ -78,13 +78,41 @@ def _zigzag_check(a, m):
         raise ValueError(f"the breakpoints must lie strictly inside (0, M) = (0, {m})")
 
 
+def _zigzag_terms(a, m):
+    """h_a as one hidden layer in exact rationals: input weights w, biases b, output
+    weights c and output constant, h_a(x) = const + sum_i c_i relu(w_i x + b_i)."""
+    terms, _, const = _pwl_terms(_zigzag_points(a, m))  # the flat left piece: no slope
+    return ([s for _, s, _ in terms], [-s * xk for xk, s, _ in terms],
+            [c for _, _, c in terms], const)
+
+
+def _rational_net(first, inner_rows, m, first_out=None, first_const=Fraction(0)) -> Built:
+    """The zig-zags of ``inner_rows`` composed after ``first`` (a hidden layer (W, b) in
+    rationals whose output is ``first_out . h + first_const``; None: the input itself),
+    every affine map merged in exact rational arithmetic and each weight rounded to
+    float64 once, at the end: ``rounded_once`` holds, so the compiler can bound the
+    effect of the rounding on the domain whatever the number of pieces."""
+    layers = [] if first is None else [first]
+    out, const = first_out, first_const
+    for a in inner_rows:
+        w, b, c, k = _zigzag_terms(a, m)
+        if out is None:  # the input x: a 1-column layer
+            layers.append(([[wi] for wi in w], b))
+        else:  # w (out . h + const) + b: the outer product w out
+            layers.append(([[wi * o for o in out] for wi in w],
+                           [wi * const + bi for wi, bi in zip(w, b)]))
+        out, const = c, k
+    layers.append(([list(out)], [const]))
+    exact_values = [v for mat, bias in layers for row in mat for v in row] + \
+        [v for _, bias in layers for v in bias]
+    net = Net([Layer(np.array([[float(v) for v in row] for row in mat]),
+                     np.array([float(v) for v in bias])) for mat, bias in layers])
+    rounded = not all(is_double(v) for v in exact_values)
+    return Built(net, rounded, rounded_once=rounded)
+
+
 def _hard_net(rows, m) -> Built:
-    nets, rounded = [], False
-    for a in rows:
-        net, r = pwl_net(_zigzag_points(a, m))
-        nets.append(net)
-        rounded = rounded or r
-    return Built(compose(*nets, exact=not rounded), rounded)
+    return _rational_net(None, rows, m)
 
 
 def _compose_reference(rows, m, x):
@@ -93,24 +121,33 @@ def _compose_reference(rows, m, x):
     return x
 
 
-def _compose_breakpoints(rows, m):
-    """Every kink of H on [0, M]: points where an inner composition reaches a kink of the
-    next zig-zag (found exactly, segment by segment, since each inner H is affine between
-    consecutive kinks)."""
-    pts = [Fraction(0), m]
-    for j, a in enumerate(rows):
-        targets = [Fraction(0), *a, m] if j else []
-        inner = rows[:j]
-        new = set(pts)
-        for s, t in zip(pts, pts[1:]):
-            hs, ht = _compose_reference(inner, m, s), _compose_reference(inner, m, t)
-            for c in targets:
-                if hs != ht and min(hs, ht) < c < max(hs, ht):
-                    new.add(s + (c - hs) * (t - s) / (ht - hs))
-        if j == 0:
-            new |= set(a)
-        pts = sorted(new)
-    return pts
+def _compose_breakpoints(rows, m) -> Lazy:
+    """Every kink of H = h_{a^k} o .. o h_{a^1} on [0, M], in order, made on demand.
+
+    Each h_a maps each of its p + 1 pieces affinely onto [0, M] (alternately up and
+    down), so on piece q of the innermost h the function is H'(h(x)) with H' the
+    composition of the others: its kinks there are the preimages of the kinks of H'.
+    H has P = prod (p_j + 1) pieces; kink i (0..P) is found in mixed radix: piece
+    q = i // P' of the innermost h (P' the pieces of H'), then kink i - q P' of H'
+    (counted from the other end on a falling piece), pulled back through the piece."""
+    knots = [[Fraction(0), *a, m] for a in rows]
+    counts = [len(a) + 1 for a in rows]
+    suffix = [1] * (len(rows) + 1)  # pieces of the composition of rows[j:]
+    for j in range(len(rows) - 1, -1, -1):
+        suffix[j] = suffix[j + 1] * counts[j]
+
+    def at(i: int, j: int = 0) -> Fraction:
+        if j == len(rows):
+            return m if i else Fraction(0)
+        inner = suffix[j + 1]
+        q = min(i // inner, counts[j] - 1)
+        r = i - q * inner
+        x0, x1 = knots[j][q], knots[j][q + 1]
+        if q % 2 == 0:  # rising piece: 0 -> M
+            return x0 + (x1 - x0) * at(r, j + 1) / m
+        return x0 + (x1 - x0) * (m - at(inner - r, j + 1)) / m
+
+    return Lazy(suffix[0] + 1, at)
 
 
 _M = Param("M", Number(min=Fraction(1, 2**20)), 1, "height and width of the zig-zag: [0, M]")
@@ -172,12 +209,13 @@ def _zono_radius(p) -> Fraction:
     return p["M"] / g
 
 
-def _zono_breakpoints(p):
+def _zono_breakpoints(p) -> Lazy:
     """One input: gamma_Z(x) = G |x| with G = sum_i |b^i|, so the kinks are 0 and
-    +-t / G for every kink t of H on [0, M]."""
+    +-t / G for every kink t of H on [0, M] (t_0 = 0, .., t_N = M), in order."""
     g = sum(abs(b[0]) for b in p["b"])
     ts = _compose_breakpoints(p["a"], p["M"])
-    return sorted({Fraction(0)} | {s * t / g for t in ts for s in (-1, 1)})
+    n = len(ts) - 1
+    return Lazy(2 * n + 1, lambda i: -ts[n - i] / g if i < n else ts[i - n] / g)
 
 
 def _zono_check(p):
@@ -211,9 +249,6 @@ def zonotope(b, a, M) -> Built:
     """H_{a^1..a^k}(gamma_Z(r)), gamma_Z(r) = sum_i |<r, b^i>| = sum_i relu(<r,b^i>) +
     relu(-<r,b^i>): one hidden layer of 2m neurons (Lemma 3.7), its output merged into
     the first zig-zag; k + 1 hidden layers in all."""
-    g = np.array([[float(v) for v in row] for row in b])
-    split = np.vstack([g, -g])  # relu(<r, b^i>), relu(-<r, b^i>)
-    gamma = Net([Layer(split, np.zeros(2 * len(b))), Layer(np.ones((1, 2 * len(b))), [0.0])])
-    inner = _hard_net(a, M)
-    rounded = inner.rounded or not all(is_double(v) for row in b for v in row)
-    return Built(compose(gamma, inner.net, exact=not rounded), rounded)
+    split = [list(row) for row in b] + [[-v for v in row] for row in b]  # relu(+-<r, b^i>)
+    return _rational_net((split, [Fraction(0)] * len(split)), a, M,
+                         first_out=[Fraction(1)] * len(split))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
 from fractions import Fraction
 
 import numpy as np
 
 from reluc.exact import is_double
 from reluc.net import Layer, Net
-from reluc.registry import Box, Built, register
+from reluc.registry import Box, Built, Lazy, register
 from reluc.spec import Int, Interval, Param, Points
 
 # -- sawtooth -----------------------------------------------------------------------------
@@ -30,7 +31,7 @@ def tent_power(k: int, x: Fraction) -> Fraction:
     formulas={"hidden_layers": "k", "width": "2", "neurons": "2*k", "params": "6*k + 1",
               "nonzero_params": "5*k", "pieces": "2**k"},
     example="sawtooth k=5",
-    breakpoints=lambda p: [Fraction(j, 2 ** p["k"]) for j in range(2 ** p["k"] + 1)],
+    breakpoints=lambda p: Lazy(2 ** p["k"] + 1, lambda j: Fraction(j, 2 ** p["k"])),
 )
 def sawtooth(k: int) -> Net:
     """t^k on [0, 1], t(x) = 2 relu(x) - 4 relu(x - 1/2) (2x, then 2 - 2x). Each
@@ -48,8 +49,7 @@ def sawtooth(k: int) -> Net:
 
 def interpolate(points, x: Fraction) -> Fraction:
     """The continuous piecewise-linear interpolant of ``points``, extended linearly."""
-    xs = [p[0] for p in points]
-    i = max(0, min(len(points) - 2, int(np.searchsorted(np.array(xs, dtype=object), x)) - 1))
+    i = max(0, min(len(points) - 2, bisect.bisect_left(points, (x,)) - 1))
     (x0, y0), (x1, y1) = points[i], points[i + 1]
     return y0 + (y1 - y0) / (x1 - x0) * (x - x0)
 
