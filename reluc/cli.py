@@ -84,7 +84,9 @@ def build(spec, params, output, fmt, dtype, layout, external_data, quiet):
 
     SPEC is a constructor name followed by parameters (--n 64, or n=64), a quoted spec
     ("sort n=64"), or a file holding one spec (# starts a comment). All three forms give
-    byte-identical files. See `reluc list` for constructors and parameters.
+    byte-identical files. A constructor's name is always the constructor, even beside a
+    file of that name (write ./NAME for the file). See `reluc list` for constructors and
+    parameters.
 
     \b
     Examples:
@@ -93,11 +95,13 @@ def build(spec, params, output, fmt, dtype, layout, external_data, quiet):
       reluc build specs/sort64.spec -o - --dtype float64 > sort64.onnx
     """
     from reluc.compiler import compile_spec
-    from reluc.spec import read_spec_argument
-
     from reluc.progress import Progress
+    from reluc.spec import read_spec_argument, spec_argument_note
 
-    raw = read_spec_argument(spec, params)
+    raw = read_spec_argument(spec, params, registry.is_constructor)
+    note = spec_argument_note(spec, registry.is_constructor)
+    if note and not quiet:
+        click.echo(note, err=True)
     fmt = formats.format_for(output, fmt)
     progress = Progress("writing", enabled=None if not quiet else False)
     progress.note(f"compiling {raw.name}")
@@ -228,7 +232,8 @@ def eval_(network, input_, output):
     """Evaluate NETWORK on rows of inputs.
 
     .onnx files run through onnxruntime, .npz files through numpy, in the file's dtype.
-    Outputs come in the same form as the inputs: one row per input row.
+    One output row per input row; the form follows -o: a .npy file gets an array of
+    shape (rows, outputs) in the file's dtype, anything else (and stdout) text rows.
 
     \b
     Examples:
@@ -254,7 +259,7 @@ def eval_(network, input_, output):
     from reluc.progress import Progress
 
     progress = Progress("evaluating", unit="rows")
-    y = runner(x, progress) if len(x) else np.zeros((0, 0))
+    y = runner(x, progress)
     progress.done()
     if output.endswith(".npy"):
         with atomic_output(output) as f:

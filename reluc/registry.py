@@ -337,6 +337,14 @@ def get(name: str) -> Constructor:
         ) from None
 
 
+def is_constructor(name: str) -> bool:
+    """Whether ``name`` is a constructor's name (or one refused with a reason)."""
+    _load()
+    from reluc.constructors.comparators import REFUSED
+
+    return name in _REGISTRY or name in REFUSED
+
+
 def all_constructors() -> list[Constructor]:
     _load()
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]

@@ -1,7 +1,8 @@
 """Input and output data for ``reluc eval``: text rows or ``.npy`` arrays.
 
-Text rows hold one input vector per line, numbers separated by whitespace and/or commas;
-blank lines and lines starting with ``#`` are skipped. Errors name the line.
+Text rows hold one input vector per line, decimal numbers (``3``, ``-0.5``, ``1e-3``)
+separated by whitespace and/or commas; blank lines and lines starting with ``#`` are
+skipped; the last line needs no newline. Errors name the line.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import numpy as np
 from reluc.errors import InputError
 
 _SEP = re.compile(r"[,\s]+")
+# a decimal number as C, numpy and JSON write it: no digit separators, ASCII digits only
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_NON_FINITE = re.compile(r"[+-]?(inf|infinity|nan)", re.IGNORECASE)
 
 
 def parse_text_rows(text: str, width: int) -> np.ndarray:
@@ -26,10 +30,12 @@ def parse_text_rows(text: str, width: int) -> np.ndarray:
         tokens = [t for t in _SEP.split(s) if t]
         values = []
         for tok in tokens:
-            try:
+            if _NUMBER.fullmatch(tok):
                 v = float(tok)
-            except ValueError:
-                raise InputError(f"row {lineno}: '{tok}' is not a number") from None
+            elif _NON_FINITE.fullmatch(tok):
+                raise InputError(f"row {lineno}: '{tok}' is not a finite number")
+            else:  # float() would also take 1_000, other scripts' digits, ...
+                raise InputError(f"row {lineno}: '{tok}' is not a number")
             if not math.isfinite(v):
                 raise InputError(f"row {lineno}: '{tok}' is not a finite number")
             values.append(v)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -348,13 +349,16 @@ def parse_option_args(args: list[str]) -> list[tuple[str, str]]:
     return items
 
 
-def read_spec_argument(arg: str, extra: list[str] | tuple[str, ...] = ()) -> RawSpec:
+def read_spec_argument(arg: str, extra: list[str] | tuple[str, ...] = (),
+                       is_name: Callable[[str], bool] | None = None) -> RawSpec:
     """The spec a user means by a command-line argument plus extra parameter words.
 
-    ``arg`` is a spec file if such a file exists (or it ends in ``.spec``), otherwise
-    spec text (a bare constructor name is spec text too).
+    ``arg`` is spec text when ``is_name(arg)`` (a constructor's name: ``sort`` is the
+    constructor even beside a file named ``sort``; ``./sort`` is the file, and
+    :func:`spec_argument_note` says so), else a spec file if such a file exists or it
+    ends in ``.spec``, otherwise spec text.
     """
-    if os.path.isfile(arg) or arg.endswith(".spec"):
+    if _is_file_argument(arg, is_name):
         try:
             with open(arg, encoding="utf-8") as f:
                 text = f.read()
@@ -368,3 +372,17 @@ def read_spec_argument(arg: str, extra: list[str] | tuple[str, ...] = ()) -> Raw
     else:
         raw = parse_text(arg)
     return RawSpec(raw.name, raw.items + tuple(parse_option_args(list(extra))))
+
+
+def _is_file_argument(arg: str, is_name: Callable[[str], bool] | None) -> bool:
+    if is_name is not None and is_name(arg):
+        return False
+    return os.path.isfile(arg) or arg.endswith(".spec")
+
+
+def spec_argument_note(arg: str, is_name: Callable[[str], bool]) -> str | None:
+    """A note for the user when ``arg`` names both a constructor and a file here."""
+    if is_name(arg) and os.path.exists(arg):
+        return (f"note: '{arg}' is a constructor and a file here; building the constructor "
+                f"(write ./{arg} for the file)")
+    return None

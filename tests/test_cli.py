@@ -106,6 +106,11 @@ def test_eval_files_in_and_out(cli, sort3, tmp_path):
         ("3 1 2\n4 5\n", ["row 2 has 2 values, expected 3"]),
         ("3 1 2\n1 two 3\n", ["row 2: 'two' is not a number"]),
         ("1 2 inf\n", ["row 1: 'inf' is not a finite number"]),
+        ("1 2 -NaN\n", ["row 1: '-NaN' is not a finite number"]),
+        ("1 2 1e999\n", ["row 1: '1e999' is not a finite number"]),
+        ("1_000 2 3\n", ["row 1: '1_000' is not a number"]),  # float() takes it
+        ("\u0661 2 3\n", ["row 1: '\u0661' is not a number"]),  # an Arabic-Indic 1
+        ("0x10 2 3\n", ["row 1: '0x10' is not a number"]),
     ],
 )
 def test_bad_rows_are_one_line_errors(cli, sort3, text, fragments):
@@ -118,6 +123,37 @@ def test_bad_npy_input(cli, sort3, tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((2, 4)))
     r = cli("eval", sort3, "-i", tmp_path / "x.npy", ok=False)
     assert_one_line_error(r, "shape (2, 4), expected (rows, 3)")
+    for bad in (np.nan, np.inf, -np.inf):
+        x = np.ones((3, 3))
+        x[2, 1] = bad
+        np.save(tmp_path / "x.npy", x)
+        r = cli("eval", sort3, "-i", tmp_path / "x.npy", "-o", tmp_path / "y.npy", ok=False)
+        assert_one_line_error(r, "row 3 of the .npy input holds a non-finite value")
+        assert not (tmp_path / "y.npy").exists()
+    np.save(tmp_path / "x.npy", np.array([["a", "b", "c"]]))
+    assert_one_line_error(cli("eval", sort3, "-i", tmp_path / "x.npy", ok=False),
+                          "must hold a numeric array")
+
+
+def test_the_last_row_needs_no_newline(cli, sort3):
+    assert cli("eval", sort3, input="3 1 2\n9 8 7").stdout == "1 2 3\n7 8 9\n"
+    assert cli("eval", sort3, input="5,4,6").stdout == "4 5 6\n"
+
+
+@pytest.mark.parametrize("ext", ["onnx", "npz"])
+def test_zero_rows_give_zero_rows_of_the_output_width(cli, tmp_path, ext):
+    net = tmp_path / f"m.{ext}"
+    cli("build", "max n=3", "-o", net)
+    np.save(tmp_path / "x.npy", np.zeros((0, 3)))
+    cli("eval", net, "-i", tmp_path / "x.npy", "-o", tmp_path / "y.npy")
+    y = np.load(tmp_path / "y.npy")
+    assert y.shape == (0, 1) and y.dtype == np.float32
+    assert cli("eval", net, input="# nothing\n\n").stdout == ""
+
+
+def test_eval_help_says_the_output_form_follows_dash_o(cli):
+    out = " ".join(cli("eval", "--help").stdout.split())
+    assert "the form follows -o" in out and "same form as the inputs" not in out
 
 
 def test_npz_and_onnx_of_one_spec_evaluate_identically(cli, tmp_path):
@@ -217,3 +253,19 @@ def test_python_dash_m_runs_the_cli(tmp_path):
     assert json.loads(r2.stdout)["spec"] == "sort n=3 method=best"
     r3 = subprocess.run([sys.executable, "-m", "reluc", "--help"], capture_output=True, text=True)
     assert r3.stdout.startswith("Usage: reluc")
+
+
+def test_a_file_named_like_a_constructor_does_not_take_over_the_spec(cli, tmp_path,
+                                                                      monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sort").write_text("")  # `touch sort`: it was read as an empty spec file
+    r = cli("build", "sort", "--n", "3", "-o", "a.onnx")
+    assert "note: 'sort' is a constructor and a file here; building the constructor " \
+           "(write ./sort for the file)" in r.stderr
+    assert "sort n=3 method=best" in r.stderr
+    assert cli("build", "sort", "--n", "3", "-o", "b.onnx", "-q").stderr == ""
+    (tmp_path / "sort").write_text("max n=4\n")
+    r = cli("build", "./sort", "-o", "c.onnx")  # the file, when the path says so
+    assert "max n=4" in r.stderr and "note:" not in r.stderr
+    (tmp_path / "mine").write_text("min n=2\n")  # not a constructor: the file
+    assert "min n=2" in cli("build", "mine", "-o", "d.onnx").stderr
