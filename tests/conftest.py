@@ -1,9 +1,20 @@
-"""Shared helpers: drive the CLI the way a user does (click's CliRunner)."""
+"""Shared helpers: drive the CLI the way a user does (click's CliRunner); the Hypothesis
+profile."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
+
+# "ci" (the default, what `make test` and CI run): derandomized, so every run draws the
+# same examples and a failure reproduces; "dev" (HYPOTHESIS_PROFILE=dev make test)
+# explores new examples each run, keeping failures in .hypothesis/ to replay them.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 from reluc.cli import main
 

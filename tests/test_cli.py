@@ -269,3 +269,55 @@ def test_a_file_named_like_a_constructor_does_not_take_over_the_spec(cli, tmp_pa
     assert "max n=4" in r.stderr and "note:" not in r.stderr
     (tmp_path / "mine").write_text("min n=2\n")  # not a constructor: the file
     assert "min n=2" in cli("build", "mine", "-o", "d.onnx").stderr
+
+
+# -- exit codes and messages, as the README promises them ------------------------------------
+
+
+def test_an_internal_error_exits_3_in_one_line_and_shows_a_traceback_when_debugging(
+        cli, tmp_path, monkeypatch):
+    from reluc.analysis import stats
+
+    def broken(path):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(stats, "file_stats", broken)
+    cli("build", "sort n=3", "-o", tmp_path / "s.onnx", "-q")
+    r = cli("stats", tmp_path / "s.onnx", ok=False)
+    assert_one_line_error(r, "internal error (ZeroDivisionError: a bug)", "RELUC_DEBUG=1",
+                          code=3)
+    monkeypatch.setenv("RELUC_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        cli("stats", tmp_path / "s.onnx", ok=False)
+
+
+def test_warnings_go_to_stderr_and_the_file_to_stdout(cli):
+    r = cli("build", "pwl points=0:0,3:1,6:0", "-o", "-", "--format", "npz", "-q")
+    assert r.stderr.startswith("warning: ") and len(r.stderr.splitlines()) == 1
+    assert r.stdout_bytes[:4] == b"PK\x03\x04" and r.exit_code == 0
+
+
+def test_a_write_that_fails_midway_leaves_the_old_file_and_no_temporary(cli, tmp_path,
+                                                                        monkeypatch):
+    from reluc import formats
+
+    out = tmp_path / "s.onnx"
+    cli("build", "sort n=4", "-o", out, "-q")
+    before = out.read_bytes()
+
+    def failing(*args, **kwargs):
+        args[2].write(b"half a network")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(formats, "write_onnx", failing)
+    r = cli("build", "sort n=5", "-o", out, ok=False)
+    assert_one_line_error(r, "No space left on device")
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.onnx"]
+
+
+def test_stats_counts_nonzero_biases(cli, tmp_path):
+    path = tmp_path / "s.onnx"
+    cli("build", "sawtooth k=5", "-o", path, "-q")  # each hidden layer: relu(u - 1/2)
+    s = json.loads(cli("stats", path, "--json").stdout)
+    assert (s["nonzero_weights"], s["nonzero_biases"], s["nonzero_params"]) == (20, 5, 25)

@@ -115,3 +115,13 @@ def test_number_formats():
     for bad in ["nan", "inf", "1/0", "0x10", "", "1/2/3"]:
         with pytest.raises(ValueError):
             parse_number(bad)
+
+
+def test_hypothesis_runs_derandomized_unless_asked_to_explore():
+    """CI runs must be reproducible: the profile conftest loads draws fixed examples."""
+    import os
+
+    from hypothesis import settings
+
+    if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci":
+        assert settings().derandomize and settings().database is None

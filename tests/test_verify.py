@@ -142,6 +142,10 @@ def test_metadata_naming_the_wrong_spec_fails(cli, tmp_path):
     edit_onnx(path2, set_spec("max n=8"))
     r = verify(cli, path2)
     assert r.exit_code == 1 and "maps 8 -> 8 values but max n=8 maps 8 -> 1" in r.stdout
+    edit_onnx(path2, set_spec("sort n=7"))
+    r = verify(cli, path2)
+    assert r.exit_code == 1 and "maps 8 -> 8 values but sort n=7 method=best maps 7 -> 7" \
+        in r.stdout
 
 
 def test_spec_option_verifies_a_foreign_file(cli, tmp_path):
@@ -355,6 +359,8 @@ def test_rounded_weights_on_an_unbounded_domain_promise_the_build_only(cli, tmp_
     r = cli("build", "maxaffine planes=1/3,0;-1,0", "--dtype", "float64", "-o", path, "-q")
     assert "not binary fractions (like 1/3)" in r.stderr and "no error bound" in r.stderr
     assert "--dtype float64" not in r.stderr  # it is set: suggesting it was wrong
+    r = cli("build", "maxaffine planes=1/3,0;-1,0", "-o", tmp_path / "m32.onnx", "-q")
+    assert "float64" not in r.stderr  # float64 would not be exact either
     assert "try --dtype float64" in cli("build", "pwl points=0:0,1:1.000000000931322574615478515625",
                                         "-o", tmp_path / "p.onnx", "-q").stderr
     assert json.loads(cli("stats", path, "--json").stdout)["exact"] is False

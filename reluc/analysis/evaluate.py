@@ -58,7 +58,12 @@ class Runner:
             return np.concatenate(outs)
         out = []
         for start in range(0, max(1, len(xt)), self.chunk):
-            out.append(self._session.run(None, {self._input_name: xt[start:start + self.chunk]})[0])
+            try:
+                out.append(self._session.run(None, {self._input_name:
+                                                    xt[start:start + self.chunk]})[0])
+            except _ort_errors() as e:  # the file is wrong in a way found while running it
+                raise NetworkFileError(f"onnxruntime cannot run '{self.path}': "
+                                       f"{_ort_reason(e)}") from None
             if progress:
                 progress(min(len(xt), start + self.chunk), len(xt))
         return np.concatenate(out)
@@ -86,8 +91,17 @@ def _ort_session(path: str):
     opts.log_severity_level = 3
     try:
         return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-    except Exception as e:
+    except (*_ort_errors(), ValueError, OSError) as e:
         raise NetworkFileError(f"onnxruntime cannot load '{path}': {_ort_reason(e)}") from None
+
+
+def _ort_errors() -> tuple[type, ...]:
+    """The exception classes onnxruntime raises for models it cannot load or run (its
+    own module's; a bug of reluc's raises something else and stays an internal error)."""
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+    return tuple(v for v in vars(state).values() if isinstance(v, type)
+                 and issubclass(v, Exception) and v.__module__ == state.__name__)
 
 
 def _ort_reason(e: Exception, limit: int = 240) -> str:

@@ -1,0 +1,280 @@
+"""Every reader path: a file that differs from a correct one in one place is read to the
+network it holds (judged by onnxruntime running the same file) or refused in one line.
+
+ONNX patterns as exporters write them (Gemm with transB, alpha, beta, broadcast or no
+bias; MatMul + Add; Sub of a constant; Flatten, Identity, Dropout, Constant nodes),
+reluc's sparse layout (Gather/Mul/ReduceSum), external data, and .npz.
+"""
+
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from conftest import assert_one_line_error
+from reluc import formats
+from reluc.errors import NetworkFileError
+
+RNG = np.random.default_rng(7)
+W1 = RNG.normal(size=(4, 3)).astype(np.float32)  # (out, in)
+B1 = RNG.normal(size=4).astype(np.float32)
+W2 = RNG.normal(size=(2, 4)).astype(np.float32)
+B2 = RNG.normal(size=2).astype(np.float32)
+MEAN = RNG.normal(size=3).astype(np.float32)
+
+
+def t(array, name):
+    return numpy_helper.from_array(np.asarray(array), name)
+
+
+def model(nodes, inits, n_in=3, n_out=2, opset=17):
+    graph = helper.make_graph(
+        nodes, "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", n_in])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", n_out])],
+        initializer=inits,
+    )
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    return m.SerializeToString()
+
+
+def gemm(a, w, c, out, **attrs):
+    return helper.make_node("Gemm", [a, w] + ([c] if c else []), [out], **attrs)
+
+
+def relu(a, out):
+    return helper.make_node("Relu", [a], [out])
+
+
+# each: nodes and initializers of a 3 -> 4 -> 2 ReLU network in one exporter's style
+FOREIGN = {
+    "torch Gemm transB=1": (
+        [gemm("x", "w1", "b1", "h", transB=1), relu("h", "r"), gemm("r", "w2", "b2", "y", transB=1)],
+        [t(W1, "w1"), t(B1, "b1"), t(W2, "w2"), t(B2, "b2")]),
+    "Gemm transB=0 (weights [in, out])": (
+        [gemm("x", "w1", "b1", "h"), relu("h", "r"), gemm("r", "w2", "b2", "y")],
+        [t(W1.T, "w1"), t(B1, "b1"), t(W2.T, "w2"), t(B2, "b2")]),
+    "Gemm alpha and beta": (
+        [gemm("x", "w1", "b1", "h", transB=1, alpha=0.5, beta=2.0), relu("h", "r"),
+         gemm("r", "w2", "b2", "y", transB=1, alpha=-3.0, beta=0.25)],
+        [t(W1, "w1"), t(B1, "b1"), t(W2, "w2"), t(B2, "b2")]),
+    "Gemm with a broadcast bias [1, out] and a scalar bias": (
+        [gemm("x", "w1", "b1", "h", transB=1), relu("h", "r"), gemm("r", "w2", "b2", "y", transB=1)],
+        [t(W1, "w1"), t(B1.reshape(1, 4), "b1"), t(W2, "w2"), t(np.float32(0.75), "b2")]),
+    "Gemm without bias (torch bias=False)": (
+        [gemm("x", "w1", None, "h", transB=1), relu("h", "r"), gemm("r", "w2", None, "y", transB=1)],
+        [t(W1, "w1"), t(W2, "w2")]),
+    "Keras MatMul + Add, bias first in one Add": (
+        [helper.make_node("MatMul", ["x", "w1"], ["m"]), helper.make_node("Add", ["m", "b1"], ["h"]),
+         relu("h", "r"), helper.make_node("MatMul", ["r", "w2"], ["m2"]),
+         helper.make_node("Add", ["b2", "m2"], ["y"])],
+        [t(W1.T, "w1"), t(B1, "b1"), t(W2.T, "w2"), t(B2, "b2")]),
+    "Sub of a constant (input normalisation), then Gemm": (
+        [helper.make_node("Sub", ["x", "mean"], ["c"]), gemm("c", "w1", "b1", "h", transB=1),
+         relu("h", "r"), gemm("r", "w2", "b2", "y", transB=1)],
+        [t(MEAN, "mean"), t(W1, "w1"), t(B1, "b1"), t(W2, "w2"), t(B2, "b2")]),
+    "Sub of a constant after the last Gemm": (
+        [gemm("x", "w1", "b1", "h", transB=1), relu("h", "r"), gemm("r", "w2", "b2", "z", transB=1),
+         helper.make_node("Sub", ["z", "b2"], ["y"])],
+        [t(W1, "w1"), t(B1, "b1"), t(W2, "w2"), t(B2, "b2")]),
+    "Flatten, Identity, Dropout and Constant nodes": (
+        [helper.make_node("Constant", [], ["w1"], value=t(W1, "w1")),
+         helper.make_node("Flatten", ["x"], ["f"], axis=1), gemm("f", "w1", "b1", "h", transB=1),
+         helper.make_node("Identity", ["h"], ["i"]), relu("i", "r"),
+         helper.make_node("Dropout", ["r"], ["d"]), gemm("d", "w2", "b2", "y", transB=1)],
+        [t(B1, "b1"), t(W2, "w2"), t(B2, "b2")]),
+}
+
+
+def ort_run(data: bytes, x: np.ndarray) -> np.ndarray:
+    sess = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    return sess.run(None, {sess.get_inputs()[0].name: x})[0]
+
+
+@pytest.mark.parametrize("name", list(FOREIGN))
+def test_foreign_patterns_read_to_what_onnxruntime_computes(name):
+    data = model(*FOREIGN[name])
+    net, info = formats.read(data)
+    assert (net.n_in, net.n_out, net.widths) == (3, 2, (4,)) and info.spec is None
+    x = RNG.normal(size=(50, 3)).astype(np.float32) * 3
+    np.testing.assert_allclose(net.evaluate(x), ort_run(data, x), rtol=2e-5, atol=2e-5)
+
+
+REFUSED = {
+    "Gemm transA=1": (
+        [gemm("x", "w1", "b1", "h", transB=1, transA=1), relu("h", "r"),
+         gemm("r", "w2", "b2", "y", transB=1)], "Gemm must take the activations"),
+    "Sub of the activations from a constant": (
+        [helper.make_node("Sub", ["mean", "x"], ["c"]), gemm("c", "w1", "b1", "h", transB=1),
+         relu("h", "r"), gemm("r", "w2", "b2", "y", transB=1)], "Sub must subtract a constant"),
+    "Flatten of axis 0": (
+        [helper.make_node("Flatten", ["x"], ["f"], axis=0), gemm("f", "w1", "b1", "h", transB=1),
+         relu("h", "r"), gemm("r", "w2", "b2", "y", transB=1)], "unsupported ONNX operator 'Flatten'"),
+    "Transpose that is not 2-D (perm 0,1)": (
+        [helper.make_node("Transpose", ["x"], ["tx"], perm=[0, 1]),
+         gemm("tx", "w1", "b1", "h", transB=1), relu("h", "r"),
+         gemm("r", "w2", "b2", "y", transB=1)], "only 2-D transposes"),
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_foreign_patterns_reluc_cannot_read_exactly_are_refused(cli, tmp_path, name):
+    nodes, fragment = REFUSED[name]
+    inits = [t(W1, "w1"), t(B1, "b1"), t(W2, "w2"), t(B2, "b2"), t(MEAN, "mean")]
+    path = tmp_path / "f.onnx"
+    path.write_bytes(model(nodes, inits))
+    assert_one_line_error(cli("stats", path, ok=False), fragment)
+
+
+# -- reluc's own files, changed in one place --------------------------------------------
+
+
+def build(cli, tmp_path, spec, name, *extra):
+    path = tmp_path / name
+    cli("build", spec, "-o", path, "-q", *extra)
+    return path
+
+
+def edit(path, fn):
+    m = onnx.load(str(path), load_external_data=False)
+    fn(m)
+    onnx.save(m, str(path))
+
+
+def initializer(m, name):
+    return next(x for x in m.graph.initializer if x.name == name)
+
+
+def set_array(m, name, fn):
+    tensor = initializer(m, name)
+    a = numpy_helper.to_array(tensor).copy()
+    a = fn(a)
+    tensor.CopyFrom(numpy_helper.from_array(a, name))
+
+
+def node(m, op):
+    return next(n for n in m.graph.node if n.op_type == op)
+
+
+@pytest.mark.parametrize("layout, change", [("dense", "weight"), ("dense", "bias"),
+                                            ("sparse", "weight"), ("sparse", "index"),
+                                            ("sparse", "bias")])
+def test_a_reluc_file_changed_in_one_place_reads_to_the_changed_network(cli, tmp_path, layout,
+                                                                         change):
+    path = build(cli, tmp_path, "sort n=6", "s.onnx", "--layout", layout)
+
+    def fn(m):
+        if change == "weight":
+            set_array(m, "W1", lambda a: (a.flat.__setitem__(int(np.flatnonzero(a)[3]), 5.0), a)[1])
+        elif change == "index":  # another valid column
+            set_array(m, "I1", lambda a: (a.__setitem__((0, 0), (a[0, 0] + 1) % 12), a)[1])
+        else:
+            set_array(m, "B2", lambda a: (a.flat.__setitem__(0, -2.5), a)[1])
+
+    before = formats.read(str(path))[0]
+    edit(path, fn)
+    net = formats.read(str(path))[0]
+    assert not net.equals(before)
+    x = RNG.integers(-50, 50, size=(40, 6)).astype(np.float32)
+    np.testing.assert_allclose(net.evaluate(x), ort_run(path.read_bytes(), x), rtol=1e-6,
+                               atol=1e-4)
+
+
+@pytest.mark.parametrize("damage, fragment", [
+    ("index out of range", "bad gather indices"),
+    ("values of the wrong size", "values do not match the gather indices"),
+    ("ReduceSum keepdims", "expected ReduceSum over the last axis without keepdims"),
+])
+def test_a_damaged_sparse_layout_is_refused_in_one_line(cli, tmp_path, damage, fragment):
+    path = build(cli, tmp_path, "sort n=6", "s.onnx", "--layout", "sparse")
+
+    def fn(m):
+        if damage == "index out of range":
+            set_array(m, "I1", lambda a: (a.__setitem__((0, 0), 12), a)[1])
+        elif damage == "values of the wrong size":
+            set_array(m, "W1", lambda a: np.concatenate([a, a[:1]], axis=0))
+        else:
+            node(m, "ReduceSum").attribute[0].i = 1
+
+    edit(path, fn)
+    assert_one_line_error(cli("stats", path, ok=False), fragment)  # reluc's reader
+    # eval runs onnxruntime, which refuses the file itself (at load or while running)
+    assert_one_line_error(cli("eval", path, input="1 2 3 4 5 6\n", ok=False), "onnxruntime")
+
+
+def test_external_data_reads_back_and_refuses_damage_in_one_line(cli, tmp_path):
+    path = build(cli, tmp_path, "sort n=12", "s.onnx", "--external-data")
+    data = tmp_path / "s.onnx.data"
+    net = formats.read(str(path))[0]
+    assert net.equals(formats.read(str(build(cli, tmp_path, "sort n=12", "i.onnx")))[0])
+    x = RNG.integers(-50, 50, size=(8, 12)).astype(np.float32)
+    np.testing.assert_array_equal(net.evaluate(x), np.sort(x, axis=1))
+    good = data.read_bytes()
+    data.write_bytes(good[: len(good) // 2])  # truncated
+    assert_one_line_error(cli("stats", path, ok=False))
+    data.unlink()  # missing
+    assert_one_line_error(cli("stats", path, ok=False))
+    data.write_bytes(good)
+
+    def outside(m):
+        for tensor in m.graph.initializer:
+            for e in tensor.external_data:
+                if e.key == "location":
+                    e.value = "../s.onnx.data"
+
+    edit(path, outside)
+    (tmp_path.parent / "s.onnx.data").write_bytes(good)
+    try:
+        assert_one_line_error(cli("stats", path, ok=False))
+    finally:
+        (tmp_path.parent / "s.onnx.data").unlink()
+
+
+# -- .npz --------------------------------------------------------------------------------
+
+
+def rewrite_npz(path, fn):
+    with np.load(path, allow_pickle=False) as z:
+        arrays = dict(z)
+    fn(arrays)
+    np.savez(path, **arrays)
+
+
+def test_an_npz_file_changed_in_one_weight_reads_to_the_changed_network(cli, tmp_path):
+    path = build(cli, tmp_path, "sort n=5", "s.npz")
+    rewrite_npz(path, lambda a: a["w1_data"].__setitem__(2, np.float32(-4)))
+    net = formats.read(str(path))[0]
+    w = net.layers[1].weight
+    assert sorted(w.data.tolist()).count(-4.0) == 1
+
+
+@pytest.mark.parametrize("damage, fragment", [
+    ("column index out of range", "not a valid reluc .npz file"),
+    ("layers that do not fit", "inconsistent network in .npz"),
+    ("a member missing", "not a valid reluc .npz file"),
+    ("not a zip", "not a valid reluc .npz file"),
+])
+def test_a_damaged_npz_file_is_refused_in_one_line(cli, tmp_path, damage, fragment):
+    path = build(cli, tmp_path, "sort n=5", "s.npz")
+    if damage == "column index out of range":
+        rewrite_npz(path, lambda a: a["w1_indices"].__setitem__(0, 999))
+    elif damage == "layers that do not fit":
+        def fn(a):  # layer 1 made one column wider, consistently in itself
+            a["w1_shape"] = a["w1_shape"] + np.array([0, 1])
+        rewrite_npz(path, fn)
+    elif damage == "a member missing":
+        rewrite_npz(path, lambda a: a.pop("b2"))
+    else:
+        path.write_bytes(b"PK\x03\x04" + b"\0" * 100)
+    for command in ("stats", "eval"):
+        r = cli(command, path, input="1 2 3 4 5\n", ok=False)
+        assert_one_line_error(r, fragment)
+    with pytest.raises(NetworkFileError):
+        formats.read(str(path))
+    assert zipfile.is_zipfile(path) or damage == "not a zip"
