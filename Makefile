@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 SPECS    := $(wildcard specs/*.spec)
 NETWORKS := $(patsubst specs/%.spec,build/%.onnx,$(SPECS))
 
-.PHONY: all demo test bench tables clean venv
+.PHONY: all demo test bench tables mutants clean venv
 all: $(NETWORKS)
 
 venv: $(STAMP)
@@ -41,6 +41,10 @@ demo: $(NETWORKS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# the suite against each deliberate bug of tests/mutation/mutants.py (about 10 minutes)
+mutants: $(STAMP)
+	$(BIN)/python tests/mutation/run.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

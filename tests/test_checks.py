@@ -49,7 +49,8 @@ def reproduces(report) -> None:
     x = [Fraction(v) for v in cex["input"]]
     got = exact.evaluate(net, [x])[0]
     assert [Fraction(v) for v in cex["actual"]] == got
-    assert any(Fraction(a) != Fraction(e) for a, e in zip(cex["actual"], cex["expected"]))
+    errs = [abs(Fraction(a) - Fraction(e)) for a, e in zip(cex["actual"], cex["expected"])]
+    assert max(errs) > 0 and errs[cex["output_index"]] == max(errs) == Fraction(cex["error"])
 
 
 def sorts_every_binary_input(stages, n) -> bool:
@@ -91,6 +92,16 @@ def test_every_missing_comparator_fails_both_the_exact_check_and_the_proof(tmp_p
         reproduces(ch["report"])
 
 
+def test_the_zero_one_check_tries_every_binary_input(tmp_path):
+    """(0,2), (1,2) on three wires misses (0,1): its only failing 0-1 input is (1, 0, 1),
+    the last of the 2^3 in the order they are generated (top wire 1)."""
+    stages = [(np.array([0]), np.array([2])), (np.array([1]), np.array([2]))]
+    path = write_as(tmp_path / "s.onnx", "sort n=3", comparator_net(3, stages))
+    ch = checks(path, complete=True)
+    assert ch["complete"].status == "fail" and "0-1 principle on 8 inputs" in \
+        ch["complete"].detail
+
+
 def test_a_reversed_comparator_fails(tmp_path):
     stages = sort_stages(6, "best")
     lo, hi = stages[2]
@@ -127,12 +138,18 @@ def _add_one(b, i=0):
     b[i] += 1
 
 
+def _flip_sign(b):
+    b[np.flatnonzero(b)[0]] *= -1
+
+
 @pytest.mark.parametrize("spec, k, weight, bias", [
     ("sort n=8", -1, _swap_rows, None),  # the output layer: two outputs swapped
     ("sort n=8", 2, None, _add_one),  # a bias in a merged layer
     ("sort n=8", -1, None, _add_one),  # the output bias
     ("sort n=8", 0, _double_first, None),  # a weight 1 -> 2, same sparsity
     ("sort n=8 domain=0,4", 0, None, _add_one),  # the bounded shift
+    ("sort n=5 domain=2,6", 0, None, _flip_sign),  # the shift's sign
+    ("max n=4 domain=-8,-1", -1, None, _flip_sign),
     ("max n=6", 1, None, _add_one),
     ("min n=5", 0, _double_first, None),
     ("topk n=6 k=2", 3, None, _add_one),
@@ -166,6 +183,9 @@ def _affine(a: float, b: float) -> Net:
     # |x| on R against relu(x) + 2 relu(-x): they agree on [0, inf) only
     ("abs n=1", Net([Layer(np.array([[1.0], [-1.0]]), np.zeros(2)),
                      Layer(np.array([[1.0, 2.0]]), np.zeros(1))]), None),
+    # sawtooth with one bias's sign flipped: relu(u + 1/2) for relu(u - 1/2)
+    ("sawtooth k=3", _edited(compile_spec("sawtooth k=3", "float64").net, 1, None, _flip_sign),
+     None),
     # the tent off by 1/4 on [0, 2]
     ("pwl points=0:0,1:1,2:0", Net([Layer(np.array([[1.0], [1.0]]), np.array([0.0, -1.0])),
                                     Layer(np.array([[1.0, -2.0]]), np.array([0.25]))]), 0),

@@ -73,6 +73,9 @@ def test_output_problems_are_one_line_errors(cli, tmp_path):
     assert_one_line_error(r, "cannot access")
     r = cli("build", "sort n=4", ok=False)
     assert r.exit_code == 2 and "Missing option '-o'" in r.stderr
+    # a usage error: click's usage hint, then one Error line, last
+    assert r.stderr.startswith("Usage: ") and " build [OPTIONS] SPEC" in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("Error: Missing option '-o'")
 
 
 @pytest.fixture

@@ -11,7 +11,11 @@ makes its module fail to compile, is an error of the table, not a kill.
     python tests/mutation/run.py -k verify  # those whose id or file contains 'verify'
     python tests/mutation/run.py -j 1 --list
 
-Exit status: 0 when every mutant is killed, 1 when one survives, 2 for a table error.
+The suite runs once without any mutant first: if it fails on its own, nothing is
+counted (it would "kill" every mutant).
+
+Exit status: 0 when every mutant is killed, 1 when one survives, 2 for a table error
+or a suite that fails without mutants.
 """
 
 from __future__ import annotations
@@ -60,6 +64,15 @@ def apply(m: Mutant, tree: str) -> str:
     return mutated
 
 
+def suite(tree: str, first: list[str], mutant: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=tree, PYTHONDONTWRITEBYTECODE="1",
+               HYPOTHESIS_PROFILE="ci", RELUC_MUTANT=mutant)
+    args = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+            "-o", "addopts=", *first, "tests"]
+    return subprocess.run(args, cwd=tree, env=env, capture_output=True, text=True,
+                          timeout=TIMEOUT)
+
+
 def run_one(m: Mutant, tree: str) -> dict:
     path = os.path.join(tree, m.file)
     with open(path, encoding="utf-8") as f:
@@ -71,14 +84,9 @@ def run_one(m: Mutant, tree: str) -> dict:
         return {"id": m.id, "result": "table error", "detail": str(e), "seconds": 0.0}
     with open(path, "w", encoding="utf-8") as f:
         f.write(mutated)
-    env = dict(os.environ, PYTHONPATH=tree, PYTHONDONTWRITEBYTECODE="1",
-               HYPOTHESIS_PROFILE="ci", RELUC_MUTANT=m.id)
     first = [t for t in m.tests if os.path.exists(os.path.join(tree, t))]
-    args = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-            "-o", "addopts=", *first, "tests"]
     try:
-        r = subprocess.run(args, cwd=tree, env=env, capture_output=True, text=True,
-                           timeout=TIMEOUT)
+        r = suite(tree, first, m.id)
         out = r.stdout + r.stderr
         if r.returncode == 0:
             result, detail = "SURVIVED", "the whole suite passed"
@@ -115,6 +123,12 @@ def main() -> int:
     try:
         for t in trees:
             copy_tree(t)
+        # a suite that fails on its own would "kill" every mutant: it must pass first
+        clean = suite(trees[0], [], "none")
+        if clean.returncode != 0:
+            print("the suite fails without any mutant; fix it first:\n"
+                  + "\n".join((clean.stdout + clean.stderr).strip().splitlines()[-5:]))
+            return 2
 
         def job(m: Mutant) -> dict:
             tree = free.pop()
