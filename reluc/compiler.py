@@ -46,22 +46,18 @@ class Compiled:
         return self.source.materialise()
 
     def rounding_note(self) -> str | None:
-        """One line for the user when rounding changed the network (None otherwise): a
-        warning when an exact construction is no longer exact, saying why and by how
-        much, and suggesting float64 only where float64 would be exact."""
-        if not (self.dtype_rounded or self.construction_rounded):
+        """One line for the user when rounding made the file inexact (None otherwise):
+        for an exact construction a warning saying why and by how much, suggesting
+        float64 only where float64 would be exact; for an approximation a note with
+        the file's bound."""
+        if self.exact or not (self.dtype_rounded or self.construction_rounded):
             return None
         if self.error_bound is not None:
             how = f"error <= {float(self.error_bound):.3g}"
-            if not registry.get(self.spec.name).exact:
-                return (f"note: weights rounded to {self.dtype}; the file's error bound is "
-                        f"{float(self.error_bound):.3g}")
         elif any(v is None for v in self.domain.lo + self.domain.hi):
             how = f"no error bound on the unbounded domain {self.domain.describe()}"
         else:
             how = "no error bound could be computed"
-        if self.exact:  # rounding that happened to change nothing the function computes
-            return None
         if not registry.get(self.spec.name).exact:
             return f"note: weights rounded to {self.dtype}; the file has {how}"
         if self.construction_rounded:

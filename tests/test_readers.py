@@ -52,27 +52,31 @@ def relu(a, out):
     return helper.make_node("Relu", [a], [out])
 
 
+def chain(first=None, second=None, b1="b1", b2="b2"):
+    """Gemm -> Relu -> Gemm with the given attributes (and bias names; None: no bias)."""
+    return [gemm("x", "w1", b1, "h", **(first or {})), relu("h", "r"),
+            gemm("r", "w2", b2, "y", **(second or {}))]
+
+
+T = {"transB": 1}
+INITS = [t(W1, "w1"), t(B1, "b1"), t(W2, "w2"), t(B2, "b2")]
+
 # each: nodes and initializers of a 3 -> 4 -> 2 ReLU network in one exporter's style
 FOREIGN = {
-    "torch Gemm transB=1": (
-        [gemm("x", "w1", "b1", "h", transB=1), relu("h", "r"), gemm("r", "w2", "b2", "y", transB=1)],
-        [t(W1, "w1"), t(B1, "b1"), t(W2, "w2"), t(B2, "b2")]),
+    "torch Gemm transB=1": (chain(T, T), INITS),
     "Gemm transB=0 (weights [in, out])": (
-        [gemm("x", "w1", "b1", "h"), relu("h", "r"), gemm("r", "w2", "b2", "y")],
-        [t(W1.T, "w1"), t(B1, "b1"), t(W2.T, "w2"), t(B2, "b2")]),
+        chain(), [t(W1.T, "w1"), t(B1, "b1"), t(W2.T, "w2"), t(B2, "b2")]),
     "Gemm alpha and beta": (
-        [gemm("x", "w1", "b1", "h", transB=1, alpha=0.5, beta=2.0), relu("h", "r"),
-         gemm("r", "w2", "b2", "y", transB=1, alpha=-3.0, beta=0.25)],
-        [t(W1, "w1"), t(B1, "b1"), t(W2, "w2"), t(B2, "b2")]),
+        chain(dict(T, alpha=0.5, beta=2.0), dict(T, alpha=-3.0, beta=0.25)), INITS),
     "Gemm with a broadcast bias [1, out] and a scalar bias": (
-        [gemm("x", "w1", "b1", "h", transB=1), relu("h", "r"), gemm("r", "w2", "b2", "y", transB=1)],
-        [t(W1, "w1"), t(B1.reshape(1, 4), "b1"), t(W2, "w2"), t(np.float32(0.75), "b2")]),
+        chain(T, T), [t(W1, "w1"), t(B1.reshape(1, 4), "b1"), t(W2, "w2"),
+                      t(np.float32(0.75), "b2")]),
     "Gemm without bias (torch bias=False)": (
-        [gemm("x", "w1", None, "h", transB=1), relu("h", "r"), gemm("r", "w2", None, "y", transB=1)],
-        [t(W1, "w1"), t(W2, "w2")]),
+        chain(T, T, None, None), [t(W1, "w1"), t(W2, "w2")]),
     "Keras MatMul + Add, bias first in one Add": (
-        [helper.make_node("MatMul", ["x", "w1"], ["m"]), helper.make_node("Add", ["m", "b1"], ["h"]),
-         relu("h", "r"), helper.make_node("MatMul", ["r", "w2"], ["m2"]),
+        [helper.make_node("MatMul", ["x", "w1"], ["m"]),
+         helper.make_node("Add", ["m", "b1"], ["h"]), relu("h", "r"),
+         helper.make_node("MatMul", ["r", "w2"], ["m2"]),
          helper.make_node("Add", ["b2", "m2"], ["y"])],
         [t(W1.T, "w1"), t(B1, "b1"), t(W2.T, "w2"), t(B2, "b2")]),
     "Sub of a constant (input normalisation), then Gemm": (
@@ -115,7 +119,8 @@ REFUSED = {
          relu("h", "r"), gemm("r", "w2", "b2", "y", transB=1)], "Sub must subtract a constant"),
     "Flatten of axis 0": (
         [helper.make_node("Flatten", ["x"], ["f"], axis=0), gemm("f", "w1", "b1", "h", transB=1),
-         relu("h", "r"), gemm("r", "w2", "b2", "y", transB=1)], "unsupported ONNX operator 'Flatten'"),
+         relu("h", "r"), gemm("r", "w2", "b2", "y", transB=1)],
+        "unsupported ONNX operator 'Flatten'"),
     "Transpose that is not 2-D (perm 0,1)": (
         [helper.make_node("Transpose", ["x"], ["tx"], perm=[0, 1]),
          gemm("tx", "w1", "b1", "h", transB=1), relu("h", "r"),

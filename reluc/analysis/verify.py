@@ -347,10 +347,9 @@ def _verify(report: Report, path, spec_text, samples, seed, complete, runner_fac
         return structure_fail(n_in, file_out)
 
     # -- exact check: the file's own weights, exactly, against the reference --
-    wants = [reference_batch(ctor, values, batch) for batch in batches]
-    ref_exact = all(is_exact for _, is_exact in wants)
-    wants = [w for w, _ in wants]
-    ref_err, worst = _worst(batches, outs, wants, ref_exact)
+    refs = [reference_batch(ctor, values, batch) for batch in batches]
+    wants = [want for want, _ in refs]
+    ref_err, worst = _worst(batches, outs, wants, all(is_exact for _, is_exact in refs))
     worst_err, tolerance = ref_err, promise.bound
     if promise.bound is None:  # no bound: the file must be reluc's build, exactly
         tolerance = Fraction(0)
@@ -358,7 +357,8 @@ def _verify(report: Report, path, spec_text, samples, seed, complete, runner_fac
         worst_err, worst = _worst(batches, outs, builds, True)
     ok = worst_err <= tolerance
     inputs = sum(len(b) for b in batches)
-    detail = f"exact arithmetic on {inputs} inputs: max error {_show(ref_err)} ({promise.describe()})"
+    detail = (f"exact arithmetic on {inputs} inputs: max error {_show(ref_err)} "
+              f"({promise.describe()})")
     if promise.bound is None:
         detail += (", identical to reluc's build" if ok else
                    f", differs from reluc's build by {_show(worst_err)}")
@@ -466,13 +466,13 @@ def _float_check(path, x, exact_y, ref_y, bound, dtype, runner_factory) -> Check
         return Check("float", "skip", f"no test input is exactly representable in {dtype}")
     runner = (runner_factory or Runner)(path)
     y = runner(x).astype(np.float64)
-    ok = bool(np.all(np.abs(y - exact_y) <= bound[:, None]))
+    rounding = np.abs(y - exact_y)
+    ok = bool(np.all(rounding <= bound[:, None]))
     err = np.abs(y - ref_y)
     at = np.unravel_index(int(np.argmax(err)), err.shape)
     largest, value = float(err[at]), float(ref_y[at])
     ulp = float(np.spacing(np.dtype(dtype).type(abs(value))))
     nonzero = ref_y != 0
-    rounding = np.abs(y - exact_y)
     data = {
         "dtype": dtype, "inputs": len(x), "max_abs_error": largest,
         "output_at_max_error": value, "ulps_at_max_error": largest / ulp,

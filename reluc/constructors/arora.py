@@ -27,7 +27,7 @@ import numpy as np
 
 from reluc.calculus import affine, compose
 from reluc.constructors.comparators import tree_net
-from reluc.constructors.pwl import _pwl_terms, interpolate
+from reluc.constructors.pwl import interpolate, pwl_terms
 from reluc.exact import is_double
 from reluc.net import Layer, Net
 from reluc.registry import Box, Built, Lazy, register
@@ -81,7 +81,7 @@ def _zigzag_check(a, m):
 def _zigzag_terms(a, m):
     """h_a as one hidden layer in exact rationals: input weights w, biases b, output
     weights c and output constant, h_a(x) = const + sum_i c_i relu(w_i x + b_i)."""
-    terms, _, const = _pwl_terms(_zigzag_points(a, m))  # the flat left piece: no slope
+    terms, _, const = pwl_terms(_zigzag_points(a, m))  # the flat left piece: no slope
     return ([s for _, s, _ in terms], [-s * xk for xk, s, _ in terms],
             [c for _, _, c in terms], const)
 

@@ -177,7 +177,8 @@ def comparator_stream(n: int, stages: list[Stage], shift: int | None = None) -> 
 
     # the exact values (shift is an integer): the compiler decides from them whether the
     # stream is exact in the file's dtype
-    return LayerStream(n, widths, make, values=(0, 1, -1) + ((shift, -shift) if bounded else ()))
+    values = (0, 1, -1) + ((shift, -shift) if bounded else ())
+    return LayerStream(n, widths, make, values=values)
 
 
 def comparator_net(n: int, stages: list[Stage], shift: int | None = None) -> Net:

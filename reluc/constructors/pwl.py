@@ -76,7 +76,7 @@ def _subset_with_sum(values: list[Fraction], target: Fraction, cap: int = 1 << 1
     return sorted(out)
 
 
-def _pwl_terms(points):
+def pwl_terms(points):
     """f(x) = c + sum_i coef_i relu(sign_i (x - x_i)) with as few neurons as possible.
 
     With slope changes d_i at the kinks x_i and first slope s_0, f = y_0 + s_0 (x - x_0)
@@ -138,7 +138,7 @@ def pwl(points, domain) -> Built:
 def pwl_net(points) -> tuple[Net, bool]:
     """One-hidden-layer network of the interpolant of ``points`` (or an affine network
     when there is no kink), and whether any weight had to be rounded to float64."""
-    terms, slope, const = _pwl_terms(points)
+    terms, slope, const = pwl_terms(points)
     if not terms:
         net = Net([Layer(np.array([[float(slope)]]), np.array([float(const)]))])
         exact_data = [slope, const]
