@@ -184,3 +184,15 @@ def test_damaged_files_get_clear_errors(damage, fmt, tmp_path):
     path.write_bytes(data)
     with pytest.raises(NetworkFileError):
         formats.read(str(path))
+
+
+@pytest.mark.parametrize("block", [1, 40, 100])
+def test_dense_weights_written_in_blocks_of_rows_are_the_same_bytes(monkeypatch, block):
+    """A dense weight is written a block of rows at a time (16 MiB each): with blocks of
+    a row or a few rows, the file is byte for byte the one-block file."""
+    from reluc.formats import onnxfile
+
+    whole = onnx_bytes("sort n=6")
+    monkeypatch.setattr(onnxfile, "_BLOCK_BYTES", block)
+    assert onnx_bytes("sort n=6") == whole
+    assert formats.read(whole)[0].equals(compile_spec("sort n=6").net)
