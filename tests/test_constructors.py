@@ -585,3 +585,26 @@ def test_size_formulas_hold_beyond_the_examples(text):
     for key, value in ctor.formula_values(c.spec.values).items():
         if value is not None and hasattr(c.net, key):
             assert getattr(c.net, key) == value, key
+
+
+# zig-zag breakpoints (in 16ths) whose gaps are powers of two: every slope is a binary
+# fraction, so the float64 network is exact and its kinks are the true ones
+DYADIC_ZIGZAGS = [(8,), (4, 8), (8, 12), (4, 12), (4, 8, 12), (2, 4, 8), (8, 10, 12), (4, 6, 8)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(DYADIC_ZIGZAGS), min_size=1, max_size=3))
+def test_hardcomp_breakpoints_made_on_demand_are_exactly_its_kinks(rows):
+    """The breakpoints the piece proof relies on, indexed in mixed radix, are in order
+    and are exactly where the network's exact pieces change (plus the two ends)."""
+    from reluc.analysis.pieces import merge, pieces
+
+    spec = "hardcomp a=" + ";".join(",".join(f"{v}/16" for v in r) for r in rows)
+    c = compile_spec(spec, "float64")
+    bps = registry.get("hardcomp").breakpoints(c.spec.values)
+    pts = list(bps)
+    assert len(pts) == math.prod(len(r) + 1 for r in rows) + 1
+    assert all(a < b for a, b in zip(pts, pts[1:])) and (pts[0], pts[-1]) == (0, 1)
+    ends = [p.t0 for p in merge(pieces(c.net, Fraction(0), Fraction(1)))] + [Fraction(1)]
+    assert ends == pts
+    assert bps[-1] == pts[-1] and bps[1:3] == pts[1:3]
