@@ -42,7 +42,7 @@ demo: $(NETWORKS)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# the suite against each deliberate bug of tests/mutation/mutants.py (about 10 minutes)
+# the suite against each deliberate bug of tests/mutation/mutants.py (about 13 minutes)
 mutants: $(STAMP)
 	$(BIN)/python tests/mutation/run.py
 
