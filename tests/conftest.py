@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 
+import onnx
 import pytest
 from click.testing import CliRunner
 from hypothesis import settings
+from onnx import numpy_helper
 
 # "ci" (the default, what `make test` and CI run): derandomized, so every run draws the
 # same examples and a failure reproduces; "dev" (HYPOTHESIS_PROFILE=dev make test)
@@ -46,3 +48,26 @@ def assert_one_line_error(result, *fragments, code=2):
     assert "Traceback" not in result.output
     for f in fragments:
         assert f in lines[0], (f, lines[0])
+
+
+def build(cli, tmp_path, spec, name, *extra):
+    """``reluc build SPEC -o tmp_path/name -q``; the path."""
+    path = tmp_path / name
+    cli("build", spec, "-o", path, "-q", *extra)
+    return path
+
+
+def edit_onnx(path, fn):
+    """Apply fn(model) to an ONNX file in place (external data stays where it is)."""
+    m = onnx.load(str(path), load_external_data=False)
+    fn(m)
+    onnx.save(m, str(path))
+
+
+def edit_initializer(m, name, fn):
+    """Replace initializer ``name`` of model ``m`` by fn(its array): fn changes the
+    array in place (returning None) or returns a new one."""
+    tensor = next(t for t in m.graph.initializer if t.name == name)
+    a = numpy_helper.to_array(tensor).copy()
+    new = fn(a)
+    tensor.CopyFrom(numpy_helper.from_array(a if new is None else new, name))

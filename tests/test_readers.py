@@ -11,12 +11,11 @@ from __future__ import annotations
 import zipfile
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import assert_one_line_error
+from conftest import assert_one_line_error, build, edit_initializer, edit_onnx
 from reluc import formats
 from reluc.errors import NetworkFileError
 
@@ -140,29 +139,6 @@ def test_foreign_patterns_reluc_cannot_read_exactly_are_refused(cli, tmp_path, n
 # -- reluc's own files, changed in one place --------------------------------------------
 
 
-def build(cli, tmp_path, spec, name, *extra):
-    path = tmp_path / name
-    cli("build", spec, "-o", path, "-q", *extra)
-    return path
-
-
-def edit(path, fn):
-    m = onnx.load(str(path), load_external_data=False)
-    fn(m)
-    onnx.save(m, str(path))
-
-
-def initializer(m, name):
-    return next(x for x in m.graph.initializer if x.name == name)
-
-
-def set_array(m, name, fn):
-    tensor = initializer(m, name)
-    a = numpy_helper.to_array(tensor).copy()
-    a = fn(a)
-    tensor.CopyFrom(numpy_helper.from_array(a, name))
-
-
 def node(m, op):
     return next(n for n in m.graph.node if n.op_type == op)
 
@@ -176,14 +152,14 @@ def test_a_reluc_file_changed_in_one_place_reads_to_the_changed_network(cli, tmp
 
     def fn(m):
         if change == "weight":
-            set_array(m, "W1", lambda a: (a.flat.__setitem__(int(np.flatnonzero(a)[3]), 5.0), a)[1])
+            edit_initializer(m, "W1", lambda a: a.flat.__setitem__(np.flatnonzero(a)[3], 5.0))
         elif change == "index":  # another valid column
-            set_array(m, "I1", lambda a: (a.__setitem__((0, 0), (a[0, 0] + 1) % 12), a)[1])
+            edit_initializer(m, "I1", lambda a: a.__setitem__((0, 0), (a[0, 0] + 1) % 12))
         else:
-            set_array(m, "B2", lambda a: (a.flat.__setitem__(0, -2.5), a)[1])
+            edit_initializer(m, "B2", lambda a: a.flat.__setitem__(0, -2.5))
 
     before = formats.read(str(path))[0]
-    edit(path, fn)
+    edit_onnx(path, fn)
     net = formats.read(str(path))[0]
     assert not net.equals(before)
     x = RNG.integers(-50, 50, size=(40, 6)).astype(np.float32)
@@ -201,13 +177,13 @@ def test_a_damaged_sparse_layout_is_refused_in_one_line(cli, tmp_path, damage, f
 
     def fn(m):
         if damage == "index out of range":
-            set_array(m, "I1", lambda a: (a.__setitem__((0, 0), 12), a)[1])
+            edit_initializer(m, "I1", lambda a: a.__setitem__((0, 0), 12))
         elif damage == "values of the wrong size":
-            set_array(m, "W1", lambda a: np.concatenate([a, a[:1]], axis=0))
+            edit_initializer(m, "W1", lambda a: np.concatenate([a, a[:1]], axis=0))
         else:
             node(m, "ReduceSum").attribute[0].i = 1
 
-    edit(path, fn)
+    edit_onnx(path, fn)
     assert_one_line_error(cli("stats", path, ok=False), fragment)  # reluc's reader
     # eval runs onnxruntime, which refuses the file itself (at load or while running)
     assert_one_line_error(cli("eval", path, input="1 2 3 4 5 6\n", ok=False), "onnxruntime")
@@ -233,7 +209,7 @@ def test_external_data_reads_back_and_refuses_damage_in_one_line(cli, tmp_path):
                 if e.key == "location":
                     e.value = "../s.onnx.data"
 
-    edit(path, outside)
+    edit_onnx(path, outside)
     (tmp_path.parent / "s.onnx.data").write_bytes(good)
     try:
         assert_one_line_error(cli("stats", path, ok=False))

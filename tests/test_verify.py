@@ -12,17 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from onnx import numpy_helper
 
+from conftest import build, edit_initializer, edit_onnx
 from reluc import exact
 from reluc.analysis.verify import rounding_bound
 from reluc.net import Layer, Net
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def build(cli, tmp_path, spec, name, *extra):
-    path = tmp_path / name
-    cli("build", spec, "-o", path, "-q", *extra)
-    return path
 
 
 def verify(cli, *args, ok=None):
@@ -32,19 +27,9 @@ def verify(cli, *args, ok=None):
     return r
 
 
-def edit_onnx(path, fn):
-    """Apply fn(model) to an ONNX file in place."""
-    m = onnx.load(str(path))
-    fn(m)
-    onnx.save(m, str(path))
-
-
 def perturb_initializer(name, index, change):
     def fn(m):
-        t = next(t for t in m.graph.initializer if t.name == name)
-        a = numpy_helper.to_array(t).copy()
-        a.flat[index] = change(a.flat[index])
-        t.CopyFrom(numpy_helper.from_array(a, name))
+        edit_initializer(m, name, lambda a: a.flat.__setitem__(index, change(a.flat[index])))
     return fn
 
 
