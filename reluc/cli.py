@@ -354,6 +354,8 @@ def verify(files, spec_text, samples, seed, complete, as_json, quiet):
                         complete=complete, progress=progress, layer_progress=bar)
         bar.done()
         reports.append(r)
+        if r.verdict == "error":  # the report says it on stdout; the error stream too
+            click.echo(f"Error: {r.file}: {r.error}", err=True)
         if not as_json:
             click.echo(_verdict_line(r))
             cex = r.counterexample

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -45,17 +46,54 @@ def format_number(v: Fraction | int) -> str:
     return dec if len(dec) <= len(ratio) + 4 else ratio
 
 
+# spec and metadata numbers: at most this many characters, and (unless zero) of a size a
+# float64 file can hold, so that no number can make reluc build a Fraction of 10^(10^8)
+MAX_NUMBER_CHARS = 400
+MAX_MAGNITUDE = Fraction(sys.float_info.max)  # 1.8e308
+MIN_MAGNITUDE = Fraction(sys.float_info.min)  # 2.2e-308: float64's smallest normal number
+_NUMBER_TEXT = re.compile(r"([+-]?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE]([+-]?[0-9]+))?(?:/([0-9]+))?")
+
+
 def parse_number(text: str) -> Fraction:
-    """Parse ``3``, ``-0.25``, ``1e-3`` or ``1/3`` exactly; ValueError otherwise."""
+    """Parse ``3``, ``-0.25``, ``1e-3`` or ``1/3`` exactly (ASCII digits only); ValueError
+    otherwise, also for numbers that no float64 file could hold (above about 9e307, or
+    nonzero below 2e-308) and texts longer than :data:`MAX_NUMBER_CHARS`."""
     t = text.strip()
-    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?(/\d+)?", t):
+    if len(t) > MAX_NUMBER_CHARS:
+        raise OutOfRange(f"'{_clip(t)}' is too long: numbers have at most {MAX_NUMBER_CHARS} "
+                         "characters")
+    m = _NUMBER_TEXT.fullmatch(t)
+    if not m:
         raise ValueError(text)
-    if "/" in t:
-        num, den = t.split("/")
-        if int(den) == 0:
-            raise ValueError(text)
-        return Fraction(num) / int(den)
-    return Fraction(t)
+    sign, mantissa, exponent, den = m.groups()
+    if den is not None and int(den) == 0:
+        raise ValueError(text)
+    whole, _, frac = mantissa.partition(".")
+    if (whole + frac).strip("0"):  # decide the size from the text before building a Fraction
+        lead = len(whole.lstrip("0")) or len(frac.lstrip("0")) - len(frac)
+        size = lead + int(exponent or 0) - len(den or "1") + 1
+        if not -330 <= size <= 330:
+            raise OutOfRange(_range_reason(text))
+    v = Fraction(sign + mantissa + (f"e{exponent}" if exponent else ""))
+    if den is not None:
+        v /= int(den)
+    if v and not MIN_MAGNITUDE <= abs(v) <= MAX_MAGNITUDE:
+        raise OutOfRange(_range_reason(text))
+    return v
+
+
+class OutOfRange(ValueError):
+    """A number too large, too small or too long for reluc (its message says which)."""
+
+
+def _range_reason(text: str) -> str:
+    return (f"'{_clip(text)}' is out of range: numbers are 0 or between 2.2e-308 and 1.8e308 in "
+            "size (what a float64 file can hold)")
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    """At most ``limit`` characters of a bad token, for messages."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class ParamType:
@@ -84,8 +122,8 @@ class Int(ParamType):
 
     def parse(self, text: str) -> int:
         t = text.strip()
-        if not re.fullmatch(r"[+-]?\d+", t):
-            raise ValueError(f"must be an integer, got '{text}'")
+        if len(t) > 40 or not re.fullmatch(r"[+-]?[0-9]+", t):
+            raise ValueError(f"must be an integer, got '{_clip(text)}'")
         return self.check(int(t))
 
     def check(self, v: int) -> int:
@@ -118,8 +156,10 @@ class Number(ParamType):
     def parse(self, text: str) -> Fraction:
         try:
             v = parse_number(text)
+        except OutOfRange:
+            raise
         except ValueError:
-            raise ValueError(f"must be a number (like 2, 0.5, 1e-3 or 1/3), got '{text}'")
+            raise ValueError(f"must be a number (like 2, 0.5, 1e-3 or 1/3), got '{_clip(text)}'")
         if self.min is not None and v < self.min:
             raise ValueError(f"must be >= {format_number(self.min)}, got {format_number(v)}")
         if self.max is not None and v > self.max:
@@ -142,7 +182,7 @@ class Interval(ParamType):
     def parse(self, text: str):
         parts = text.split(",")
         if len(parts) != 2:
-            raise ValueError(f"must be an interval lo,hi like -1,1, got '{text}'")
+            raise ValueError(f"must be an interval lo,hi like -1,1, got '{_clip(text)}'")
         ends = []
         for part, inf in zip(parts, ("-inf", "inf")):
             if self.infinite and part.strip() in (inf, inf.replace("inf", "infinity")):
@@ -150,12 +190,14 @@ class Interval(ParamType):
                 continue
             try:
                 ends.append(parse_number(part))
+            except OutOfRange:
+                raise
             except ValueError:
                 extra = " (or -inf / inf)" if self.infinite else ""
-                raise ValueError(f"must be an interval of two numbers{extra} lo,hi, got '{text}'")
+                raise ValueError(f"must be an interval of two numbers{extra} lo,hi, got '{_clip(text)}'")
         lo, hi = ends
         if lo is not None and hi is not None and not lo < hi:
-            raise ValueError(f"must have lo < hi, got '{text}'")
+            raise ValueError(f"must have lo < hi, got '{_clip(text)}'")
         return (lo, hi)
 
     def format(self, value) -> str:
@@ -180,11 +222,13 @@ class Points(ParamType):
         for item in text.split(","):
             xy = item.split(":")
             if len(xy) != 2:
-                raise ValueError(f"must be a list of x:y pairs like 0:0,1:1,2:0; bad item '{item}'")
+                raise ValueError(f"must be a list of x:y pairs like 0:0,1:1,2:0; bad item '{_clip(item)}'")
             try:
                 pts.append((parse_number(xy[0]), parse_number(xy[1])))
+            except OutOfRange:
+                raise
             except ValueError:
-                raise ValueError(f"must be a list of x:y pairs of numbers; bad item '{item}'")
+                raise ValueError(f"must be a list of x:y pairs of numbers; bad item '{_clip(item)}'")
         if len(pts) < self.min_count:
             raise ValueError(f"needs at least {self.min_count} points, got {len(pts)}")
         for (x0, _), (x1, _) in zip(pts, pts[1:]):
@@ -215,12 +259,14 @@ class NumberList(ParamType):
     def _one(self, text: str) -> tuple[Fraction, ...]:
         try:
             vals = tuple(parse_number(t) for t in text.split(","))
+        except OutOfRange:
+            raise
         except ValueError:
-            raise ValueError(f"must be numbers separated by commas, got '{text}'")
+            raise ValueError(f"must be numbers separated by commas, got '{_clip(text)}'")
         if len(vals) < self.min_count:
-            raise ValueError(f"needs at least {self.min_count} numbers, got '{text}'")
+            raise ValueError(f"needs at least {self.min_count} numbers, got '{_clip(text)}'")
         if self.increasing and any(not a < b for a, b in zip(vals, vals[1:])):
-            raise ValueError(f"must be strictly increasing, got '{text}'")
+            raise ValueError(f"must be strictly increasing, got '{_clip(text)}'")
         return vals
 
     def parse(self, text: str):
@@ -228,7 +274,7 @@ class NumberList(ParamType):
             return self._one(text)
         rows = tuple(self._one(t) for t in text.split(";"))
         if self.equal_rows and len({len(r) for r in rows}) != 1:
-            raise ValueError(f"rows must have equal lengths, got '{text}'")
+            raise ValueError(f"rows must have equal lengths, got '{_clip(text)}'")
         return rows
 
     def format(self, value) -> str:
@@ -247,7 +293,7 @@ class Choice(ParamType):
 
     def parse(self, text: str) -> str:
         if text not in self.choices:
-            raise ValueError(f"must be one of {', '.join(self.choices)}; got '{text}'")
+            raise ValueError(f"must be one of {', '.join(self.choices)}; got '{_clip(text)}'")
         return text
 
     def format(self, value: str) -> str:
@@ -360,7 +406,7 @@ def read_spec_argument(arg: str, extra: list[str] | tuple[str, ...] = (),
     """
     if _is_file_argument(arg, is_name):
         try:
-            with open(arg, encoding="utf-8") as f:
+            with open(arg, encoding="utf-8-sig") as f:  # a BOM is not part of the spec
                 text = f.read()
         except (OSError, UnicodeDecodeError) as e:
             reason = e.strerror if isinstance(e, OSError) and e.strerror else "unreadable"

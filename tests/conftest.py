@@ -71,3 +71,12 @@ def edit_initializer(m, name, fn):
     a = numpy_helper.to_array(tensor).copy()
     new = fn(a)
     tensor.CopyFrom(numpy_helper.from_array(a if new is None else new, name))
+
+
+def data_file(model):
+    """The one external data file beside ``model`` (named ``<model>.<digest>.data``)."""
+    import glob
+
+    found = glob.glob(glob.escape(str(model)) + ".*.data")
+    assert len(found) == 1, found
+    return type(model)(found[0]) if not isinstance(model, str) else found[0]

@@ -10,7 +10,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from conftest import assert_one_line_error
+from conftest import assert_one_line_error, data_file
 from reluc import exact, formats, registry
 from reluc.compiler import compile_spec
 
@@ -92,8 +92,8 @@ def test_auto_layout_says_which_it_chose(cli, tmp_path, monkeypatch):
 def test_external_data_round_trips(cli, tmp_path):
     m = tmp_path / "m.onnx"
     out = cli("build", "sort n=16", "-o", m, "--external-data", "--layout", "dense")
-    data = tmp_path / "m.onnx.data"
-    assert data.exists() and "m.onnx.data" in out.stderr
+    data = data_file(m)
+    assert data.name in out.stderr
     assert os.path.getsize(m) < 10_000 < os.path.getsize(data)
     onnx.checker.check_model(str(m))
     x = np.random.default_rng(1).integers(-1000, 1000, (20, 16)).astype(np.float32)
@@ -105,7 +105,7 @@ def test_external_data_round_trips(cli, tmp_path):
     m2.mkdir()
     cli("build", "sort n=16", "-o", m2 / "m.onnx", "--external-data", "--layout", "dense")
     assert (m2 / "m.onnx").read_bytes() == m.read_bytes()
-    assert (m2 / "m.onnx.data").read_bytes() == data.read_bytes()
+    assert data_file(m2 / "m.onnx").read_bytes() == data.read_bytes()
 
 
 def test_stdout_refuses_a_model_that_needs_external_data(cli, tmp_path, monkeypatch):
@@ -233,7 +233,7 @@ def test_sparse_model_past_the_limit_moves_to_external_data(cli, tmp_path, monke
     monkeypatch.setattr(formats, "PROTO_LIMIT", 3000)
     m = tmp_path / "m.onnx"
     out = cli("build", "sort n=16", "-o", m, "--layout", "sparse")
-    assert (tmp_path / "m.onnx.data").exists() and "m.onnx.data" in out.stderr
+    assert data_file(m).name in out.stderr
     x = np.random.default_rng(2).integers(-99, 99, (5, 16)).astype(np.float32)
     assert np.array_equal(run(m, x), np.sort(x, axis=1))
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -15,7 +15,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import assert_one_line_error, build, edit_initializer, edit_onnx
+from conftest import assert_one_line_error, build, data_file, edit_initializer, edit_onnx
 from reluc import formats
 from reluc.errors import NetworkFileError
 
@@ -191,7 +191,7 @@ def test_a_damaged_sparse_layout_is_refused_in_one_line(cli, tmp_path, damage, f
 
 def test_external_data_reads_back_and_refuses_damage_in_one_line(cli, tmp_path):
     path = build(cli, tmp_path, "sort n=12", "s.onnx", "--external-data")
-    data = tmp_path / "s.onnx.data"
+    data = data_file(path)
     net = formats.read(str(path))[0]
     assert net.equals(formats.read(str(build(cli, tmp_path, "sort n=12", "i.onnx")))[0])
     x = RNG.integers(-50, 50, size=(8, 12)).astype(np.float32)
@@ -207,14 +207,14 @@ def test_external_data_reads_back_and_refuses_damage_in_one_line(cli, tmp_path):
         for tensor in m.graph.initializer:
             for e in tensor.external_data:
                 if e.key == "location":
-                    e.value = "../s.onnx.data"
+                    e.value = "../" + data.name
 
     edit_onnx(path, outside)
-    (tmp_path.parent / "s.onnx.data").write_bytes(good)
+    (tmp_path.parent / data.name).write_bytes(good)
     try:
         assert_one_line_error(cli("stats", path, ok=False))
     finally:
-        (tmp_path.parent / "s.onnx.data").unlink()
+        (tmp_path.parent / data.name).unlink()
 
 
 # -- .npz --------------------------------------------------------------------------------

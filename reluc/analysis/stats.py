@@ -15,6 +15,7 @@ import numpy as np
 
 from reluc import formats
 from reluc.errors import NetworkFileError
+from reluc.ranges import RangeBound, format_limit
 from reluc.spec import format_number
 
 SCHEMA = 1
@@ -25,7 +26,9 @@ def file_stats(path: str) -> dict[str, Any]:
     whole network (and never a dense matrix)."""
     layers, info = formats.read_layers(path)
     n_in, outs, params, nz_w, nz_b = None, [], 0, 0, 0
+    bound = RangeBound(info.dtype or "float64")
     for layer in layers:
+        bound.add(layer)
         n_in = layer.n_in if n_in is None else n_in
         outs.append(layer.n_out)
         params += layer.n_out * (layer.n_in + 1)
@@ -56,6 +59,7 @@ def file_stats(path: str) -> dict[str, Any]:
         "nonzero_params": nz_w + nz_b,
         "nonzero_weights": nz_w,
         "nonzero_biases": nz_b,
+        "input_limit": bound.limit(),
     }
 
 
@@ -91,6 +95,8 @@ def format_text(s: dict[str, Any]) -> str:
         ("dtype", s["dtype"]),
         ("exact", {True: "yes", False: "no", None: "unknown"}[s["exact"]]),
         ("domain", s["domain"] or "unknown"),
+        ("input limit", f"|x| <= {format_limit(s['input_limit'])} (no overflow in "
+                        f"{s['dtype'] or 'float64'}; a sound bound from the weights)"),
         ("file size", "-" if s["file_size"] is None else f"{s['file_size']} bytes"),
     ]
     if s["exact"] is False and s["error_bound"] is not None:

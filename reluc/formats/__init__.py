@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from reluc.errors import NetworkError, NetworkFileError, RelucError
-from reluc.formats.atomic import atomic_output, spooled
+from reluc.formats.atomic import TempFile, atomic_output, spooled, target_directory
 from reluc.formats.metadata import FileInfo
 from reluc.formats.npzfile import read_npz_layers, write_npz
 from reluc.formats.onnxfile import (MAX_PROTO, ExternalData, ModelTooLarge, dense_bytes,
-                                    external_name, read_onnx_layers, write_onnx)
+                                    external_names, read_onnx_layers, write_onnx)
 from reluc.net import Layer, Net
 
 FORMATS = ("onnx", "npz")
@@ -87,6 +87,8 @@ def write(compiled, target: str | BinaryIO, fmt: str, layout: str = "dense",
     source = compiled.source
     chosen, why = choose_layout(source, dtype, layout) if fmt == "onnx" else ("csr", "")
     is_path = isinstance(target, (str, os.PathLike))
+    if is_path and (os.path.isdir(target) or not os.path.exists(target)):
+        target_directory(os.fspath(target))  # a directory, or in a missing one: say so first
     needs_external = ("the model needs external data (it passes protobuf's 2 GiB limit), "
                       "which a stream cannot carry: write to a file, or use .npz")
     if fmt == "onnx" and external_data is None and chosen == "dense" \
@@ -98,7 +100,7 @@ def write(compiled, target: str | BinaryIO, fmt: str, layout: str = "dense",
         raise RelucError("external data needs a file to go beside the model; -o - cannot "
                          "carry it")
 
-    def emit(out: BinaryIO, ext: ExternalData | None = None) -> tuple[int, int]:
+    def emit(out: BinaryIO, ext: ExternalData | None = None) -> tuple[int, int, FileInfo]:
         if fmt == "onnx":
             return write_onnx(source, info, out, dtype, chosen, ext, progress,
                               limit=MAX_PROTO if ext is not None else PROTO_LIMIT)
@@ -107,7 +109,7 @@ def write(compiled, target: str | BinaryIO, fmt: str, layout: str = "dense",
     if not is_path:  # through a temporary file: nothing reaches the stream on failure
         try:
             with spooled(lambda: contextlib.nullcontext(target)) as tmp:
-                size, nnz = emit(tmp)
+                size, nnz, info = emit(tmp)
         except ModelTooLarge:
             raise RelucError(needs_external) from None
         target.flush()
@@ -115,17 +117,29 @@ def write(compiled, target: str | BinaryIO, fmt: str, layout: str = "dense",
     if not (fmt == "onnx" and external_data):
         try:
             with atomic_output(target) as f:
-                size, nnz = emit(f)
+                size, nnz, info = emit(f)
             return Written(info, size, chosen, why, None, nnz)
         except ModelTooLarge:
             if external_data is not None:  # told not to use external data
                 raise
             # start again, the data beside the model
     path = os.fspath(target)
-    ext_path = os.path.join(os.path.dirname(os.path.abspath(path)), external_name(path))
-    # the data file first, then the model: a reader never sees a model without its data
-    with atomic_output(path) as f, atomic_output(ext_path) as d:
-        size, nnz = emit(f, ExternalData(external_name(path), d))
+    directory = target_directory(path)
+    # the data under a name carrying its digest, then the model naming it, then data
+    # files of earlier builds: a reader sees the old pair or the new pair, never a mix
+    data = TempFile(directory)
+    try:
+        with atomic_output(path) as f:
+            ext = ExternalData(path, data.file)
+            size, nnz, info = emit(f, ext)
+            ext_path = os.path.join(directory, ext.location)
+            data.commit(ext_path)
+    finally:
+        data.discard()
+    for old in external_names(path):
+        if os.path.abspath(old) != os.path.abspath(ext_path):
+            with contextlib.suppress(OSError):
+                os.unlink(old)
     return Written(info, size, chosen, why, ext_path, nnz)
 
 

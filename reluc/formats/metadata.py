@@ -10,12 +10,17 @@ Stored as ONNX ``metadata_props`` (and as a JSON object in ``.npz``), keys sorte
 ``reluc.exact``     ``true`` if the file's own weights compute the reference exactly
 ``reluc.error_bound`` sup-norm error bound on the domain (exact rational string; absent
                     when unknown)
+``reluc.input_limit`` R: evaluating the file in its dtype cannot overflow on inputs with
+                    ``|x|_inf <= R`` (a sound bound from the weights, :mod:`reluc.ranges`)
 ``reluc.dtype``     ``float32`` or ``float64``
 ``reluc.format``    version of this layout (``1``)
 ``reluc.version``   the reluc version that wrote the file
 ==================  ===================================================================
 
 A foreign file (no ``reluc.*`` keys) reads as a :class:`FileInfo` with ``spec=None``.
+A damaged entry (not what this table says, a number out of range, a domain wider than
+:data:`MAX_DIM`) is refused with the key's name: a file is a contract, and reading past
+a broken clause of it would let ``verify`` check something else than what was promised.
 """
 
 from __future__ import annotations
@@ -25,10 +30,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from reluc import __version__
+from reluc.errors import NetworkFileError
 from reluc.registry import Box
-from reluc.spec import format_number
+from reluc.spec import format_number, parse_number
 
 FORMAT_VERSION = "1"
+MAX_DIM = 1 << 26  # widest domain a file may declare (sort n=2^24 is refused as too big)
+MAX_PROP_CHARS = 1 << 20  # longest metadata entry reluc reads
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,7 @@ class FileInfo:
     dtype: str | None = None
     version: str | None = None
     format: str | None = None
+    input_limit: float | None = None
 
     @classmethod
     def for_build(cls, compiled) -> FileInfo:
@@ -62,6 +71,7 @@ class FileInfo:
             "reluc.error_bound": None if self.error_bound is None else format_number(self.error_bound),
             "reluc.dtype": self.dtype,
             "reluc.format": self.format,
+            "reluc.input_limit": None if self.input_limit is None else repr(self.input_limit),
             "reluc.version": self.version,
         }
         return {k: props[k] for k in sorted(props) if props[k] is not None}
@@ -70,20 +80,68 @@ class FileInfo:
     def from_props(cls, props: dict[str, str], dtype: str | None = None) -> FileInfo:
         def get(key, conv=lambda v: v):
             v = props.get(key)
+            if v is None:
+                return None
             try:
-                return None if v is None else conv(v)
-            except (ValueError, KeyError, TypeError, ZeroDivisionError):
-                return None  # a damaged entry reads as missing
+                if not isinstance(v, str) or len(v) > MAX_PROP_CHARS:
+                    raise ValueError("not a string of at most 1 MiB")
+                return conv(v)
+            except (ValueError, KeyError, TypeError, ZeroDivisionError, OverflowError,
+                    AttributeError, RecursionError) as e:
+                reason = str(e) if isinstance(e, ValueError) and str(e) else type(e).__name__
+                raise NetworkFileError(f"damaged metadata '{key}': {_clip(reason)}") from None
+
+        def limit(v: str) -> float:
+            r = float(parse_number(v))
+            if r < 0:
+                raise ValueError("negative")
+            return r
 
         return cls(
             spec=get("reluc.spec"), constructor=get("reluc.constructor"),
-            params=get("reluc.params", json.loads),
-            domain=get("reluc.domain", lambda v: Box.from_json(json.loads(v))),
+            params=get("reluc.params", _json_object),
+            domain=get("reluc.domain", _domain),
             exact=get("reluc.exact", lambda v: {"true": True, "false": False}[v]),
-            error_bound=get("reluc.error_bound", Fraction),
+            error_bound=get("reluc.error_bound", parse_number),
             dtype=dtype or get("reluc.dtype"), version=get("reluc.version"),
-            format=get("reluc.format"),
+            format=get("reluc.format"), input_limit=get("reluc.input_limit", limit),
         )  # fmt: skip
+
+
+def _json_object(text: str) -> dict:
+    obj = json.loads(text)
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    return obj
+
+
+def _domain(text: str) -> Box:
+    """A domain entry, checked before anything of its declared size is made."""
+    obj = _json_object(text)
+    dim = obj["dim"]
+    if not isinstance(dim, int) or isinstance(dim, bool) or not 1 <= dim <= MAX_DIM:
+        raise ValueError(f"dim must be an integer from 1 to {MAX_DIM}")
+
+    def end(v):
+        if v is None:
+            return None
+        if not isinstance(v, str):
+            raise ValueError("bounds are numbers written as strings")
+        return parse_number(v)
+
+    ends = []
+    for side in (obj["lo"], obj["hi"]):
+        if isinstance(side, list):
+            if len(side) != dim:
+                raise ValueError(f"{len(side)} bounds for dim {dim}")
+            ends.append(tuple(end(v) for v in side))
+        else:
+            ends.append((end(side),) * dim)
+    return Box(*ends)
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _canonical_json(obj) -> str:

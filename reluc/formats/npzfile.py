@@ -19,6 +19,7 @@ written in one piece, so the zip has no data descriptors and equal networks give
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zipfile
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ import scipy.sparse as sp
 from reluc.errors import NetworkError, NetworkFileError
 from reluc.formats.metadata import FileInfo
 from reluc.net import Layer
+from reluc.ranges import RangeBound
 
 FORMAT = 1
 
@@ -38,22 +40,20 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)  # a fixed member date: equal networks give equal
 
 
 def write_npz(source, info: FileInfo, out: BinaryIO, dtype: str = "float32",
-              progress=None) -> tuple[int, int]:
+              progress=None) -> tuple[int, int, FileInfo]:
     """Write a network (a :class:`Net` or a stream) as ``.npz`` to ``out``, one layer at
     a time, as ``numpy.savez`` lays it out (one uncompressed ``.npy`` member per array)
-    but with a fixed member date; returns (bytes written, nonzero parameters). ``out``
+    but with a fixed member date; returns (bytes written, nonzero parameters, the metadata
+    written). ``out``
     must be seekable."""
     start = out.tell()
-    meta = {"format": FORMAT, "layers": source.depth, "dtype": dtype,
-            "metadata": info.to_props()}
-    nnz = 0
+    nnz, bound = 0, RangeBound(dtype)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
         def put(name: str, array: np.ndarray) -> None:
             member = zipfile.ZipInfo(name + ".npy", date_time=_EPOCH)
             with zf.open(member, "w", force_zip64=True) as f:
                 np.lib.format.write_array(f, np.asanyarray(array), allow_pickle=False)
 
-        put("meta", np.array(json.dumps(meta, sort_keys=True, separators=(",", ":"))))
         for i, layer in enumerate(source.iter_layers(ahead=2)):
             w = layer.weight
             idx_type = np.int32 if w.shape[1] < 2**31 else np.int64
@@ -63,9 +63,14 @@ def write_npz(source, info: FileInfo, out: BinaryIO, dtype: str = "float32",
             put(f"w{i}_data", w.data.astype(dtype))
             put(f"b{i}", layer.bias.astype(dtype))
             nnz += layer.nnz
+            bound.add(layer)
             if progress:
                 progress(i + 1, source.depth)
-    return out.tell() - start, nnz
+        info = dataclasses.replace(info, input_limit=bound.limit())  # metadata goes last
+        meta = {"format": FORMAT, "layers": source.depth, "dtype": dtype,
+                "metadata": info.to_props()}
+        put("meta", np.array(json.dumps(meta, sort_keys=True, separators=(",", ":"))))
+    return out.tell() - start, nnz, info
 
 
 _BAD_NPZ = (zipfile.BadZipFile, ValueError, KeyError, TypeError, OSError, EOFError)

@@ -28,6 +28,8 @@ layout.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
 import os
 from collections.abc import Iterator
@@ -42,6 +44,7 @@ from reluc import __version__
 from reluc.errors import NetworkError, NetworkFileError
 from reluc.formats.metadata import FileInfo
 from reluc.net import Layer
+from reluc.ranges import RangeBound
 
 OPSET = 17
 IR_VERSION = 8
@@ -216,9 +219,10 @@ _MODEL_DOC = 6
 
 def write_onnx(source, info: FileInfo, out: BinaryIO, dtype: str = "float32",
                layout: str = "dense", external: ExternalData | None = None,
-               progress=None, limit: int = MAX_PROTO) -> tuple[int, int]:
+               progress=None, limit: int = MAX_PROTO) -> tuple[int, int, FileInfo]:
     """Stream a network (a :class:`Net` or a :class:`LayerStream`) as an ONNX model to
-    ``out``, one layer at a time; returns (bytes written, nonzero parameters).
+    ``out``, one layer at a time; returns (bytes written, nonzero parameters, the
+    metadata written: ``info`` with the input limit found on the way).
     ``layout``: ``dense`` (Gemm chain) or ``sparse`` (Gather/Mul/ReduceSum/Add per layer).
     ``external``: put every large initializer's data into that file instead.
     ``progress(done, total)`` is called with layers written. Raises
@@ -234,11 +238,6 @@ def write_onnx(source, info: FileInfo, out: BinaryIO, dtype: str = "float32",
     model_head = onnx.ModelProto(
         ir_version=IR_VERSION, producer_name="reluc", producer_version=__version__,
         domain="org.reluc", model_version=1,
-    ).SerializeToString()  # fmt: skip
-    model_tail = onnx.ModelProto(
-        opset_import=[helper.make_opsetid("", OPSET)],
-        metadata_props=[onnx.StringStringEntryProto(key=k, value=v)
-                        for k, v in info.to_props().items()],
     ).SerializeToString()  # fmt: skip
     # room for: doc field (length doc_len .. doc_len + 4), graph key, graph length (<= 5)
     doc_len = len(doc)
@@ -256,28 +255,36 @@ def write_onnx(source, info: FileInfo, out: BinaryIO, dtype: str = "float32",
     out.write(bytes(room))
     out.write(graph_head)
     graph_len, nnz, ext_pos = len(graph_head), 0, 0
-    fixed = len(model_head) + room + len(graph_tail) + len(model_tail)
+    # the metadata (model_tail) is written last, with the input limit found on the way;
+    # its size is bounded by the entries known now plus room for the limit
+    fixed = len(model_head) + room + len(graph_tail) + len(_model_tail(info)) + 64
+    bound = RangeBound(dtype)
     for i, tensors, layer in _tensors(source, dtype, layout):
         for t in tensors:
             if external is not None and t.raw_len >= EXTERNAL_MIN_BYTES:
                 offset = -(-ext_pos // 4096) * 4096  # page-aligned, as onnx does
-                external.stream.write(bytes(offset - ext_pos))
+                external.write(bytes(offset - ext_pos))
                 t.make_external(external.location, offset)
-                t.write_data(external.stream)
+                t.write_data(external)
                 ext_pos = offset + t.raw_len
             graph_len += t.field_len()
             if fixed + graph_len > limit:
                 raise ModelTooLarge(
                     f"the ONNX model would pass protobuf's 2 GiB limit (layer {i}); use "
                     "--external-data, --layout sparse or .npz")
+            if t.external is not None:  # where the data file's name goes, once known
+                external.spots.append(out.tell() + len(_len_field(_GRAPH_INITIALIZER, t.body_len))
+                                      + t.head.find(external.location.encode()))
             t.write(out)
         if layer is not None:
             nnz += layer.nnz
+            bound.add(layer)
             if progress:
                 progress(i + 1, source.depth)
     out.write(graph_tail)
     graph_len += len(graph_tail)
-    out.write(model_tail)
+    info = dataclasses.replace(info, input_limit=bound.limit())
+    out.write(_model_tail(info))
     end = out.tell()
     pad = 5 - len(_varint(graph_len))
     if pad < 0:
@@ -287,24 +294,61 @@ def write_onnx(source, info: FileInfo, out: BinaryIO, dtype: str = "float32",
     assert len(fill) == room
     out.seek(start + len(model_head))
     out.write(fill)
+    if external is not None:  # the data file's name carries the digest of its content
+        external.finish()
+        for spot in external.spots:
+            out.seek(spot)
+            out.write(external.location.encode())
     out.seek(end)
-    return end - start, nnz
+    return end - start, nnz, info
+
+
+def _model_tail(info: FileInfo) -> bytes:
+    return onnx.ModelProto(
+        opset_import=[helper.make_opsetid("", OPSET)],
+        metadata_props=[onnx.StringStringEntryProto(key=k, value=v)
+                        for k, v in info.to_props().items()],
+    ).SerializeToString()  # fmt: skip
 
 
 EXTERNAL_MIN_BYTES = 1024  # smaller tensors stay inside the model, as onnx's converter does
 
 
 class ExternalData:
-    """Where the external tensor data goes: ``location`` is the file name recorded in the
-    model (relative to the model's directory); ``stream`` receives the bytes."""
+    """Where the external tensor data goes: ``stream`` receives the bytes; the file's name,
+    recorded in the model (relative to the model's directory), is
+    ``<model file>.<digest>.data`` with the first 16 hex digits of the SHA-256 of the data
+    (:attr:`location`, final after :meth:`finish`). A model therefore names the one data
+    file that is its own: replacing a model and its data is two renames, and a reader that
+    sees the old model (a kill between them, a concurrent build) reads the old data."""
 
-    def __init__(self, location: str, stream: BinaryIO):
-        self.location, self.stream = location, stream
+    def __init__(self, model_path: str, stream: BinaryIO):
+        self.model_path, self.stream = model_path, stream
+        self.location = external_name(model_path, "0" * 16)  # placeholder, same length
+        self.spots: list[int] = []  # offsets of the placeholder in the model
+        self._hash = hashlib.sha256()
+
+    def write(self, data) -> None:
+        self._hash.update(data)
+        self.stream.write(data)
+
+    def finish(self) -> None:
+        self.location = external_name(self.model_path, self._hash.hexdigest()[:16])
 
 
-def external_name(model_path: str) -> str:
-    """The deterministic name of a model's external data file: ``<model file>.data``."""
-    return os.path.basename(model_path) + ".data"
+def external_name(model_path: str, digest: str) -> str:
+    """The name of a model's external data file: ``<model file>.<digest>.data``."""
+    return f"{os.path.basename(model_path)}.{digest}.data"
+
+
+def external_names(model_path: str) -> list[str]:
+    """Paths of every external data file reluc may have written for ``model_path``
+    (this version's digest-named ones and the ``<model file>.data`` of earlier ones)."""
+    import glob
+
+    base = os.path.abspath(model_path)
+    pattern = glob.escape(base) + "." + "[0-9a-f]" * 16 + ".data"
+    return sorted(glob.glob(pattern)) + ([base + ".data"] if os.path.exists(base + ".data") else [])
 
 
 # -- reading ------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ T_V = "tests/test_verify.py"
 T_C = "tests/test_checks.py"
 T_R = "tests/test_readers.py"
 T_CLI = "tests/test_cli.py"
+T_H = "tests/test_hostile.py"
 
 MUTANTS = [
     # -- verify: the exact check and the promise ----------------------------------------
@@ -383,9 +384,33 @@ MUTANTS = [
            "keep = used & rows[k - 1]",
            "neurons that are always zero are kept", ()),
     Mutant("atomic-temp-left", "reluc/formats/atomic.py",
-           "        with contextlib.suppress(OSError):\n            os.unlink(tmp)\n",
-           "",
-           "a failed write leaves its temporary file behind", (T_CLI,)),
+           "    except ProcessLookupError:\n        return False\n",
+           "    except ProcessLookupError:\n        return True\n",
+           "temporary files of killed builds are never cleaned up", (T_H,)),
+    Mutant("external-name-fixed", "reluc/formats/onnxfile.py",
+           "        self.location = external_name(self.model_path, self._hash.hexdigest()[:16])",
+           "        pass",
+           "external data under one fixed name: an old model can read new data", (T_H,)),
+    Mutant("external-old-data-kept", "reluc/formats/__init__.py",
+           "            with contextlib.suppress(OSError):\n                os.unlink(old)",
+           "            pass",
+           "data files of earlier builds pile up beside the model", (T_H,)),
+    Mutant("spec-exponent-unchecked", "reluc/spec.py",
+           "        if not -330 <= size <= 330:",
+           "        if False:",
+           "a spec number's exponent is not checked before a Fraction is built", (T_H,)),
+    Mutant("metadata-dim-unchecked", "reluc/formats/metadata.py",
+           "not 1 <= dim <= MAX_DIM:",
+           "not 1 <= dim:",
+           "a file's domain may declare any dimension (gigabytes for 250 bytes)", (T_H,)),
+    Mutant("range-intervals-unchecked", "reluc/ranges.py",
+           "safe = self.radii[self.safe & (self.radii <= self.max)]",
+           "safe = self.radii[self.radii <= self.max]",
+           "the input limit takes every candidate radius as safe", (T_H,)),
+    Mutant("range-partial-sums-ignored", "reluc/ranges.py",
+           "        self.safe &= np.all(size * (1 + gamma) < self.max, axis=0)",
+           "        pass",
+           "the input limit ignores partial sums that overflow before they cancel", (T_H,)),
     Mutant("net-negative-zero", "reluc/net.py",
            "        w.data += 0.0\n        b += 0.0\n",
            "",

@@ -1,0 +1,250 @@
+"""Hostile input and faults (issue 11): what a user, a file or the machine can throw at
+reluc makes it neither hang, eat memory, crash nor lie. Cases that could hang or blow up
+run in a subprocess with a time and memory limit, so that a regression fails cleanly."""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import onnx
+import pytest
+
+from conftest import assert_one_line_error, build, data_file, edit_onnx
+from reluc import formats
+from reluc.formats import atomic
+
+LIMIT_BYTES = 3 << 30  # address space of a reluc subprocess
+
+
+def run_reluc(*args, input=None, timeout=60, cwd=None):
+    """``python -m reluc ARGS`` with at most 3 GiB of address space and ``timeout``
+    seconds: a hang or a blow-up fails the test instead of the machine."""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (LIMIT_BYTES, LIMIT_BYTES))
+
+    return subprocess.run([sys.executable, "-m", "reluc", *map(str, args)], input=input,
+                          capture_output=True, timeout=timeout, preexec_fn=limit, cwd=cwd,
+                          text=isinstance(input, str) or input is None)
+
+
+def assert_one_line(r, *fragments, code=2):
+    """A subprocess run: exit ``code``, one ``Error:`` line, no traceback."""
+    err = r.stderr if isinstance(r.stderr, str) else r.stderr.decode()
+    lines = err.strip().splitlines()
+    assert r.returncode == code, (r.returncode, err)
+    assert len(lines) == 1 and lines[0].startswith("Error: "), err
+    for f in fragments:
+        assert f in lines[0], (f, lines[0])
+
+
+# -- external data: the model and its data change together ------------------------------
+
+
+def sort_rows(n, rows=6, seed=0):
+    return np.random.default_rng(seed).integers(-99, 99, (rows, n)).astype(float)
+
+
+def eval_rows(cli, path, x):
+    text = "\n".join(" ".join(str(int(v)) for v in row) for row in x) + "\n"
+    r = cli("eval", path, input=text)
+    return np.array([[float(v) for v in line.split()] for line in r.stdout.splitlines()])
+
+
+def test_a_fault_between_the_two_renames_leaves_the_old_pair_readable(cli, tmp_path,
+                                                                      monkeypatch):
+    m = build(cli, tmp_path, "sort n=12", "m.onnx", "--external-data")
+    old_data = data_file(m)
+    real_replace = os.replace
+
+    def fail_on_model(src, dst, *a, **k):
+        if os.fspath(dst) == str(m):  # the data file is in place; the model not yet
+            raise OSError(28, "No space left on device", str(m))
+        return real_replace(src, dst, *a, **k)
+
+    monkeypatch.setattr(atomic.os, "replace", fail_on_model)
+    r = cli("build", "sort n=12 method=bitonic", "-o", m, "--external-data", ok=False)
+    assert_one_line_error(r, "No space left")
+    monkeypatch.setattr(atomic.os, "replace", real_replace)
+    # the old model still reads its own data: right answers, not garbage with exit 0
+    x = sort_rows(12)
+    assert np.array_equal(eval_rows(cli, m, x), np.sort(x, axis=1))
+    assert old_data.exists()
+    assert cli("verify", m).exit_code == 0
+    # the next build that succeeds leaves exactly one data file, the new model's own
+    cli("build", "sort n=12 method=bitonic", "-o", m, "--external-data", "-q")
+    assert data_file(m) != old_data and not old_data.exists()
+    assert np.array_equal(eval_rows(cli, m, x), np.sort(x, axis=1))
+
+
+def test_a_model_never_reads_data_that_is_not_its_own(cli, tmp_path):
+    m = build(cli, tmp_path, "sort n=12", "m.onnx", "--external-data")
+    (tmp_path / "o").mkdir()
+    other = build(cli, tmp_path / "o", "sort n=12 method=bitonic", "m.onnx", "--external-data")
+    assert data_file(other).name != data_file(m).name  # the name carries the digest
+    data_file(m).unlink()
+    # the old way (<model>.data) would now find another build's bytes; the digest
+    # name finds nothing, and says so
+    (tmp_path / "m.onnx.data").write_bytes(data_file(other).read_bytes())
+    for cmd in (("stats", m), ("verify", m), ("eval", m)):
+        assert_one_line_error(cli(*cmd, input="1 " * 12 + "\n", ok=False))
+
+
+def test_a_directory_as_target_gets_nothing_written(cli, tmp_path):
+    (tmp_path / "d.onnx").mkdir()
+    r = cli("build", "sort n=8", "-o", tmp_path / "d.onnx", "--external-data", ok=False)
+    assert_one_line_error(r, "is a directory")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.onnx"]
+    assert list((tmp_path / "d.onnx").iterdir()) == []
+
+
+KILL_AT_LAYER = """
+import os, signal, sys
+from reluc.formats import onnxfile
+real = onnxfile.RangeBound.add
+count = [0]
+def add(self, layer):
+    count[0] += 1
+    if count[0] == 4:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(self, layer)
+onnxfile.RangeBound.add = add
+from reluc.cli import main
+main(sys.argv[1:], prog_name="reluc")
+"""
+
+
+@pytest.mark.parametrize("extra", [(), ("--external-data",)])
+def test_kill_9_during_a_build_leaves_nothing_behind(tmp_path, extra):
+    target = tmp_path / "s.onnx"
+    target.write_bytes(b"old")
+    r = subprocess.run([sys.executable, "-c", KILL_AT_LAYER, "build", "sort n=16", "-o",
+                        str(target), *extra], capture_output=True)
+    assert r.returncode == -signal.SIGKILL
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.onnx"]
+    assert target.read_bytes() == b"old"
+
+
+def test_temporary_files_of_killed_processes_are_cleaned_up(cli, tmp_path, monkeypatch):
+    # where the system has no unnamed files, a temporary is named after its process
+    monkeypatch.delattr(atomic.os, "O_TMPFILE", raising=False)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = tmp_path / f".reluc-{dead}-abc.tmp"
+    stale.write_bytes(b"x" * 1000)
+    live = tmp_path / f".reluc-{os.getpid()}-abc.tmp"  # a write in progress: kept
+    live.write_bytes(b"y")
+    build(cli, tmp_path, "sort n=4", "s.onnx")
+    assert not stale.exists() and live.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "s.onnx"]
+
+
+# -- numbers in specs and in files: limits on size and exponent ---------------------------
+
+
+@pytest.mark.parametrize("spec, fragment", [
+    ("sort n=3 domain=0,1e5000", "out of range"),
+    ("pwl points=0:0,1:1e400", "out of range"),
+    ("max n=2 domain=-1e5000,1e5000", "out of range"),
+    ("sort n=8 domain=0,1e100000000", "out of range"),
+    ("sort n=8 domain=0,1e-100000000", "out of range"),
+    ("pwl points=0:0,1:" + "7" * 5000, "too long"),
+    ("sort n=٣", "must be an integer"),
+    ("sort n=" + "9" * 5000, "must be an integer"),
+])
+def test_spec_numbers_out_of_range_are_refused_quickly(spec, fragment, tmp_path):
+    r = run_reluc("build", spec, "-o", tmp_path / "x.onnx", timeout=30)
+    assert_one_line(r, fragment)
+    assert len(r.stderr) < 400  # a bad token is quoted in part, never whole
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_a_spec_file_with_a_byte_order_mark_builds(cli, tmp_path):
+    f = tmp_path / "s.spec"
+    f.write_bytes("\ufeffsort n=4\n".encode())
+    cli("build", f, "-o", tmp_path / "a.onnx", "-q")
+    cli("build", "sort n=4", "-o", tmp_path / "b.onnx", "-q")
+    assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "b.onnx").read_bytes()
+
+
+def set_prop(key, value):
+    def fn(m):
+        for p in m.metadata_props:
+            if p.key == key:
+                p.value = value
+                return
+        m.metadata_props.add(key=key, value=value)
+    return fn
+
+
+@pytest.mark.parametrize("key, value", [
+    ("reluc.domain", '{"dim":600000000,"lo":"0","hi":"1"}'),
+    ("reluc.domain", '{"dim":1e400,"lo":"0","hi":"1"}'),
+    ("reluc.domain", '{"dim":4,"lo":["0"],"hi":"1"}'),
+    ("reluc.domain", '[1, 2]'),
+    ("reluc.error_bound", "1e100000000"),
+    ("reluc.error_bound", "1e5000"),
+    ("reluc.params", "[1]"),
+    ("reluc.input_limit", "-5"),
+])
+@pytest.mark.parametrize("command", ["stats", "verify"])
+def test_damaged_metadata_is_refused_in_one_line_and_quickly(cli, tmp_path, key, value,
+                                                             command):
+    path = build(cli, tmp_path, "sort n=4", "s.onnx")
+    edit_onnx(path, set_prop(key, value))
+    r = run_reluc(command, path, timeout=30)
+    assert_one_line(r, key)
+
+
+def test_the_input_limit_is_recorded_and_reported(cli, tmp_path):
+    path = build(cli, tmp_path, "sort n=2", "s.onnx")
+    props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    limit = float(props["reluc.input_limit"])
+    # sort n=2 in float32: outputs reach 2|x| at most inside, so about max / 4
+    assert 1e37 < limit < np.finfo(np.float32).max / 2
+    s = cli("stats", path, "--json").stdout
+    assert f'"input_limit": {limit}' in s
+    npz = build(cli, tmp_path, "sort n=2", "s.npz")
+    assert formats.read(str(npz))[1].input_limit == limit
+
+
+def write_foreign_npz(path, layers, dtype="float32"):
+    """A network file without reluc metadata, as another tool would write it."""
+    from reluc.formats.metadata import FileInfo
+    from reluc.formats.npzfile import write_npz
+    from reluc.net import Layer, Net
+
+    with open(path, "wb") as f:
+        write_npz(Net([Layer(np.array(w, float), np.array(b, float)) for w, b in layers]),
+                  FileInfo(), f, dtype)
+    return path
+
+
+def cancelling(k):
+    """x -> 2^k relu(x) - 2^k relu(x): zero everywhere, but its partial sums reach 2^k |x|."""
+    return [([[1], [1]], [0, 0]), ([[2.0**k, -(2.0**k)]], [0])]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_input_limit_is_sound_where_partial_sums_overflow_before_they_cancel(
+        cli, tmp_path, dtype):
+    import json
+
+    k = 100 if dtype == "float32" else 1000
+    path = write_foreign_npz(tmp_path / "c.npz", cancelling(k), dtype)
+    limit = json.loads(cli("stats", path, "--json").stdout)["input_limit"]
+    big = float(np.finfo(dtype).max)
+    # the true answer: |x| * 2^k must stay below the largest number (with a small margin)
+    assert big / 2.0**k / 4 < limit <= big / 2.0**k
+    # at the limit the computation does not overflow, a little past it does
+    x = np.array([[limit]], dtype=dtype)
+    with np.errstate(over="ignore"):
+        for r, ok in ((x, True), (x * 8, False)):
+            h = np.maximum(r @ np.array([[1, 1]], dtype=dtype), 0)
+            parts = h * np.array([2.0**k, -(2.0**k)], dtype=dtype)
+            assert bool(np.all(np.isfinite(parts))) == ok
