@@ -222,42 +222,49 @@ def list_(name, as_json):
 
 
 @main.command("eval")
-@click.argument("network", type=click.Path(dir_okay=False))
+@click.argument("network")
 @click.option("-i", "--input", "input_", default="-", show_default=True,
               help="Input rows: a text file (numbers separated by spaces or commas), a .npy "
                    "array of shape (rows, n), or - for stdin.")
 @click.option("-o", "--output", default="-", show_default=True,
               help="Where to write outputs: a text file, a .npy file, or - for stdout.")
 def eval_(network, input_, output):
-    """Evaluate NETWORK on rows of inputs.
+    """Evaluate NETWORK on rows of inputs (NETWORK may be - or a pipe, with -i FILE).
 
     .onnx files run through onnxruntime, .npz files through numpy, in the file's dtype.
     One output row per input row; the form follows -o: a .npy file gets an array of
     shape (rows, outputs) in the file's dtype, anything else (and stdout) text rows.
+    Rows past the network's input limit (reluc stats shows it), where evaluation in
+    its dtype could overflow, are refused; values that round on the way into the
+    dtype (16777217 into float32) get a warning.
 
     \b
     Examples:
       echo "3 1 2" | reluc eval sort3.onnx          prints: 1 2 3
       reluc eval sort64.onnx -i x.npy -o y.npy
+      reluc eval <(reluc build sort --n 3 -o -) -i rows.txt
     """
     import numpy as np
 
     from reluc import rows
     from reluc.analysis.evaluate import Runner
     from reluc.formats.atomic import atomic_output
+    from reluc.progress import Progress
 
-    if not os.path.exists(network):
-        raise UserError(f"no such file: {network}")
+    if network == "-" and input_ == "-":
+        raise UserError("the network and the input rows cannot both come from stdin; "
+                        "give the rows with -i FILE")
     runner = Runner(network)
     if input_ == "-":
-        x = rows.parse_text_rows(sys.stdin.read(), runner.n_in)
+        x = rows.read_text_rows(sys.stdin.buffer, runner.n_in)
     elif input_.endswith(".npy"):
         x = rows.read_npy(input_, runner.n_in)
     else:
-        with open(input_, encoding="utf-8") as f:
-            x = rows.parse_text_rows(f.read(), runner.n_in)
-    from reluc.progress import Progress
-
+        with open(input_, "rb") as f:
+            x = rows.read_text_rows(f, runner.n_in)
+    warning = runner.check(x)
+    if warning:
+        click.echo(warning, err=True)
     progress = Progress("evaluating", unit="rows")
     y = runner(x, progress)
     progress.done()

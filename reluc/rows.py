@@ -1,65 +1,154 @@
 """Input and output data for ``reluc eval``: text rows or ``.npy`` arrays.
 
 Text rows hold one input vector per line, decimal numbers (``3``, ``-0.5``, ``1e-3``)
-separated by whitespace and/or commas; blank lines and lines starting with ``#`` are
-skipped; the last line needs no newline. Errors name the line.
+separated by ASCII whitespace and/or commas; blank lines and lines starting with ``#``
+are skipped; the last line needs no newline; a UTF-8 byte order mark is ignored. Errors
+name the line and quote at most a few dozen characters of a bad token.
+
+Reading is streamed with bounded memory: a line longer than a row of ``width`` numbers
+can be (:func:`max_line_bytes`) is refused as soon as that many bytes are read, and a
+``.npy`` header is checked against the file's size before any data is read.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
+from collections.abc import Iterator
 from typing import BinaryIO, TextIO
 
 import numpy as np
 
 from reluc.errors import InputError
 
-_SEP = re.compile(r"[,\s]+")
+_SEP = re.compile(rb"[,\s]+")  # bytes: \s is ASCII whitespace only (no NBSP)
 # a decimal number as C, numpy and JSON write it: no digit separators, ASCII digits only
-_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
-_NON_FINITE = re.compile(r"[+-]?(inf|infinity|nan)", re.IGNORECASE)
+_NUMBER = re.compile(rb"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_NON_FINITE = re.compile(rb"[+-]?(inf|infinity|nan)", re.IGNORECASE)
+MAX_TOKEN = 100  # characters of one number (a float64 needs at most 24)
+_CHUNK_ROWS = 1 << 16
 
 
-def parse_text_rows(text: str, width: int) -> np.ndarray:
-    rows = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+def max_line_bytes(width: int) -> int:
+    """The longest line a row of ``width`` numbers may take."""
+    return width * (MAX_TOKEN + 8) + 4096
+
+
+def _quote(tok: bytes, limit: int = 32) -> str:
+    text = tok.decode("utf-8", "replace")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _lines(stream: BinaryIO, limit: int) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) with at most ``limit`` bytes per line; comment lines of any
+    length are skipped a block at a time."""
+    lineno = 0
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        lineno += 1
+        if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
+        if len(line) > limit and not line.endswith(b"\n"):
+            if line.lstrip().startswith(b"#"):
+                while line and not line.endswith(b"\n"):  # the rest of a long comment
+                    line = stream.readline(1 << 20)
+                continue
+            raise InputError(f"row {lineno} is longer than {limit} bytes: too long for a "
+                             "row of numbers")
+        yield lineno, line
+
+
+def iter_text_rows(stream: BinaryIO, width: int) -> Iterator[np.ndarray]:
+    """Arrays of up to 65536 rows of ``width`` float64 values each, from text rows."""
+    rows: list[list[float]] = []
+    for lineno, line in _lines(stream, max_line_bytes(width)):
         s = line.strip()
-        if not s or s.startswith("#"):
+        if not s or s.startswith(b"#"):
             continue
-        tokens = [t for t in _SEP.split(s) if t]
+        try:
+            s.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(f"row {lineno} is not UTF-8 text") from None
         values = []
-        for tok in tokens:
+        for tok in _SEP.split(s):
+            if not tok:
+                continue
+            if len(tok) > MAX_TOKEN:
+                raise InputError(f"row {lineno}: '{_quote(tok)}' is too long for a number "
+                                 f"(at most {MAX_TOKEN} characters)")
             if _NUMBER.fullmatch(tok):
                 v = float(tok)
             elif _NON_FINITE.fullmatch(tok):
-                raise InputError(f"row {lineno}: '{tok}' is not a finite number")
+                raise InputError(f"row {lineno}: '{_quote(tok)}' is not a finite number")
             else:  # float() would also take 1_000, other scripts' digits, ...
-                raise InputError(f"row {lineno}: '{tok}' is not a number")
+                raise InputError(f"row {lineno}: '{_quote(tok)}' is not a number")
             if not math.isfinite(v):
-                raise InputError(f"row {lineno}: '{tok}' is not a finite number")
+                raise InputError(f"row {lineno}: '{_quote(tok)}' is not a finite number "
+                                 "(past float64's range)")
             values.append(v)
+            if len(values) > width:
+                break
         if len(values) != width:
-            raise InputError(f"row {lineno} has {len(values)} values, expected {width}")
+            count = f"more than {width}" if len(values) > width else str(len(values))
+            raise InputError(f"row {lineno} has {count} values, expected {width}")
         rows.append(values)
-    return np.array(rows, dtype=np.float64).reshape(len(rows), width)
+        if len(rows) == _CHUNK_ROWS:
+            yield np.array(rows, dtype=np.float64)
+            rows = []
+    if rows:
+        yield np.array(rows, dtype=np.float64)
 
 
-def read_npy(f: BinaryIO | str, width: int) -> np.ndarray:
+def read_text_rows(stream: BinaryIO, width: int) -> np.ndarray:
+    chunks = list(iter_text_rows(stream, width))
+    return np.concatenate(chunks) if chunks else np.zeros((0, width))
+
+
+def parse_text_rows(text: str, width: int) -> np.ndarray:
+    import io
+
+    return read_text_rows(io.BytesIO(text.encode("utf-8", "surrogateescape")), width)
+
+
+def read_npy(path: str, width: int) -> np.ndarray:
+    """A ``.npy`` array of shape (rows, width) or (width,), checked before it is read:
+    a header declaring more data than the file holds is refused, never allocated."""
     try:
-        a = np.load(f, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise InputError(f"cannot read .npy input: {e}") from None
-    if not isinstance(a, np.ndarray) or a.dtype.kind not in "biuf":
-        raise InputError("the .npy input must hold a numeric array")
-    if a.ndim == 1:
-        a = a.reshape(1, -1)
-    if a.ndim != 2 or a.shape[1] != width:
-        raise InputError(f"the .npy input has shape {a.shape}, expected (rows, {width})")
-    if not np.all(np.isfinite(a)):
-        bad = int(np.flatnonzero(~np.all(np.isfinite(a), axis=1))[0])
-        raise InputError(f"row {bad + 1} of the .npy input holds a non-finite value")
-    return a.astype(np.float64)
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                raise ValueError(f"unsupported .npy version {version}")
+            shape, fortran, dtype = read_header(f)
+            offset = f.tell()
+    except (ValueError, OSError, EOFError, SyntaxError) as e:
+        raise InputError(f"cannot read .npy input: {str(e)[:120]}") from None
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise InputError(f"the .npy input must hold a numeric array of real numbers, not {dtype}")
+    if len(shape) == 1:
+        shape = (1,) + tuple(shape)
+    if len(shape) != 2 or shape[1] != width:
+        raise InputError(f"the .npy input has shape {tuple(shape)}, expected (rows, {width})")
+    need = int(np.prod(shape)) * dtype.itemsize
+    have = os.path.getsize(path) - offset
+    if need > have:
+        raise InputError(f"the .npy input declares {shape[0]} rows ({need} bytes) but holds "
+                         f"{have} bytes of data")
+    a = np.load(path, mmap_mode="r", allow_pickle=False) if need else np.zeros(shape, dtype)
+    a = np.asarray(a).reshape(shape)
+    out = np.empty(shape, dtype=np.float64)
+    for start in range(0, shape[0], _CHUNK_ROWS):  # in chunks: bounded extra memory
+        part = np.asarray(a[start:start + _CHUNK_ROWS], dtype=np.float64)
+        bad = ~np.all(np.isfinite(part), axis=1)
+        if bad.any():
+            raise InputError(f"row {start + int(np.flatnonzero(bad)[0]) + 1} of the .npy "
+                             "input holds a non-finite value")
+        out[start:start + len(part)] = part
+    return out
 
 
 def format_value(v) -> str:

@@ -248,3 +248,135 @@ def test_the_input_limit_is_sound_where_partial_sums_overflow_before_they_cancel
             h = np.maximum(r @ np.array([[1, 1]], dtype=dtype), 0)
             parts = h * np.array([2.0**k, -(2.0**k)], dtype=dtype)
             assert bool(np.all(np.isfinite(parts))) == ok
+
+
+# -- eval: the floating-point range, and every network read the same way ------------------
+
+
+@pytest.fixture
+def sort2(cli, tmp_path):
+    return build(cli, tmp_path, "sort n=2", "s2.onnx")
+
+
+@pytest.mark.parametrize("row", ["1.8e38 -1.8e38", "1e39 0", "1e308 1"])
+def test_eval_refuses_rows_past_the_input_limit(cli, sort2, row):
+    r = cli("eval", sort2, input=row + "\n", ok=False)
+    assert_one_line_error(r, "input row 1", "input limit", "float32")
+    assert r.stdout == ""
+
+
+def test_eval_of_a_float64_file_refuses_what_float64_cannot_hold(cli, tmp_path):
+    path = build(cli, tmp_path, "sort n=2", "s.onnx", "--dtype", "float64")
+    assert cli("eval", path, input="1e300 -1e300\n").stdout == "-1e+300 1e+300\n"
+    assert_one_line_error(cli("eval", path, input="1.7e308 1\n", ok=False), "input limit")
+
+
+def test_eval_warns_once_when_inputs_round_into_the_dtype(cli, sort2):
+    r = cli("eval", sort2, input="16777217 1\n16777219 3\n")
+    assert r.stdout == "1 16777216\n3 16777220\n"
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: 2 input values rounded")
+    assert "16777217" in lines[0]
+    assert cli("eval", sort2, input="3 1\n").stderr == ""
+
+
+def make_onnx(path, nodes, inits, batch="batch", n_in=2, n_out=1):
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, n_in])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, n_out])],
+        [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in inits.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_eval_refuses_what_stats_and_verify_refuse(cli, tmp_path):
+    from onnx import helper
+
+    sig = make_onnx(tmp_path / "sig.onnx",
+                    [helper.make_node("Gemm", ["x", "W", "B"], ["z"], transB=1),
+                     helper.make_node("Sigmoid", ["z"], ["y"])],
+                    {"W": [[1, 2]], "B": [0]})
+    nan = make_onnx(tmp_path / "nan.onnx", [helper.make_node("Gemm", ["x", "W", "B"], ["y"],
+                                                             transB=1)],
+                    {"W": [[1, np.nan]], "B": [0]})
+    for path, fragment in ((sig, "Sigmoid"), (nan, "finite")):
+        for cmd in (("stats", path), ("eval", path)):
+            assert_one_line_error(cli(*cmd, input="1 2\n", ok=False), fragment)
+        assert_one_line_error(cli("verify", path, "--spec", "max n=2", ok=False), fragment)
+
+
+def test_a_model_with_a_fixed_batch_of_one_takes_many_rows(cli, tmp_path):
+    from onnx import helper
+
+    # max(a, b) = b + relu(a - b), exported with a fixed batch of 1 (as torch.onnx does
+    # without dynamic axes)
+    path = make_onnx(tmp_path / "m.onnx",
+                     [helper.make_node("Gemm", ["x", "W0", "B0"], ["z"], transB=1),
+                      helper.make_node("Relu", ["z"], ["h"]),
+                      helper.make_node("Gemm", ["h", "W1", "B1"], ["y"], transB=1)],
+                     {"W0": [[1, -1], [0, 1], [0, -1]], "B0": [0, 0, 0],
+                      "W1": [[1, 1, -1]], "B1": [0]}, batch=1)
+    assert cli("eval", path, input="1 2\n5 -3\n0 0\n").stdout == "2\n5\n0\n"
+    assert cli("verify", path, "--spec", "max n=2").exit_code == 0
+
+
+def test_networks_come_from_stdin_and_from_pipes(cli, tmp_path):
+    data = build(cli, tmp_path, "sort n=3", "s.onnx").read_bytes()
+    rows = tmp_path / "rows.txt"
+    rows.write_text("3 1 2\n")
+    assert cli("eval", "-", "-i", rows, input=data).stdout == "1 2 3\n"
+    assert "proved" in cli("verify", "--complete", "-", input=data).stdout
+    assert "sort n=3" in cli("stats", "-", input=data).stdout
+    assert_one_line_error(cli("eval", "-", input=data, ok=False), "both", "-i")
+    # a pipe, as in reluc eval <(reluc build sort --n 3 -o -)
+    r = subprocess.run(["bash", "-c", f"{sys.executable} -m reluc eval "
+                        f"<({sys.executable} -m reluc build sort --n 3 -o - -q) -i {rows} && "
+                        f"{sys.executable} -m reluc verify "
+                        f"<({sys.executable} -m reluc build sort --n 3 -o - -q)"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "1 2 3" and "tested (sort n=3" in r.stdout
+
+
+# -- eval input: bounded memory, short messages -------------------------------------------
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("1" * 10_000_000, "longer than"),
+    ("1 2 " + "9" * 200, "too long for a number"),
+    ("1\u00a02 3\n", "is not a number"),  # NBSP is not a separator
+    ("1_000 2 3\n", "'1_000' is not a number"),
+    ("\u0663 1 2\n", "is not a number"),
+])
+def test_bad_rows_are_refused_early_with_a_short_message(cli, tmp_path, text, fragment):
+    path = build(cli, tmp_path, "sort n=3", "s.onnx")
+    r = cli("eval", path, input=text, ok=False)
+    assert_one_line_error(r, fragment)
+    assert len(r.stderr) < 200
+
+
+def test_a_long_comment_line_is_skipped(cli, tmp_path):
+    path = build(cli, tmp_path, "sort n=3", "s.onnx")
+    assert cli("eval", path, input="#" + "x" * 100_000 + "\n3 1 2\n").stdout == "1 2 3\n"
+
+
+def test_a_rows_file_that_is_not_utf8_is_one_line(cli, tmp_path):
+    path = build(cli, tmp_path, "sort n=3", "s.onnx")
+    f = tmp_path / "rows.txt"
+    f.write_bytes(b"3 1 2\n\xff\xfe 1 2\n")
+    assert_one_line_error(cli("eval", path, "-i", f, ok=False), "row 2", "UTF-8")
+
+
+def test_an_npy_header_claiming_more_than_the_file_holds_is_refused(cli, tmp_path):
+    path = build(cli, tmp_path, "sort n=3", "s.onnx")
+    f = tmp_path / "x.npy"
+    with open(f, "wb") as out:
+        np.lib.format.write_array_header_1_0(
+            out, {"descr": "<f8", "fortran_order": False, "shape": (10**12, 3)})
+        out.write(b"\0" * 48)
+    r = run_reluc("eval", path, "-i", f, timeout=60)
+    assert_one_line(r, "1000000000000 rows", "holds 48 bytes")

@@ -1,6 +1,8 @@
 """Run a network file on a batch of inputs in the file's own dtype.
 
-``.onnx`` runs through onnxruntime (CPU provider); ``.npz`` through numpy/scipy. Both
+The file is read by reluc's reader first (so ``eval`` accepts exactly what ``stats`` and
+``verify`` accept), then ``.onnx`` runs through onnxruntime (CPU provider) and ``.npz``
+through numpy/scipy. Both
 read the same weights, so exact constructions agree exactly on exactly representable
 inputs (integers, dyadic rationals) and to rounding elsewhere.
 """
@@ -14,6 +16,8 @@ import numpy as np
 from reluc import formats
 from reluc.analysis.cores import cores, pool
 from reluc.errors import InputError, NetworkFileError
+from reluc.net import Net
+from reluc.ranges import RangeBound, format_limit
 
 
 # rows per onnxruntime call: the largest intermediate tensor stays near this many bytes
@@ -21,27 +25,72 @@ CHUNK_BYTES = 256 << 20
 
 
 class Runner:
-    """A loaded network ready to evaluate batches: ``Runner(path)(x)``. Large batches
-    run a chunk of rows at a time, so that a network 131072 neurons wide does not need
-    gigabytes of intermediate tensors for a 1024-row batch."""
+    """A loaded network ready to evaluate batches: ``Runner(source)(x)``; ``source`` is a
+    path, ``-`` (stdin) or a pipe such as ``<(reluc build ...)``.
 
-    def __init__(self, path: str):
-        with open(path, "rb") as f:
-            magic = f.read(4)
-        self.path = path
-        if magic == b"PK\x03\x04":
-            self.net, self.info = formats.read(path)
-            self.n_in, self.dtype = self.net.n_in, self.info.dtype or "float64"
-            self._session = None
-        else:
-            self._session = _ort_session(path)
-            inp = self._session.get_inputs()[0]
-            self.dtype = {"tensor(float)": "float32", "tensor(double)": "float64"}.get(inp.type)
-            if self.dtype is None or len(inp.shape) != 2 or not isinstance(inp.shape[1], int):
-                raise NetworkFileError("the ONNX input must be a float matrix [batch, n]")
-            self.n_in, self._input_name = inp.shape[1], inp.name
-            per_row = max(self.n_in, _widest(path)) * np.dtype(self.dtype).itemsize
-            self.chunk = max(1, CHUNK_BYTES // per_row)
+    Every network is first read by reluc's own reader, as ``stats`` and ``verify`` read
+    it (a Sigmoid, NaN weights, a damaged sparse layout are refused here, not run), which
+    also gives its input limit (:mod:`reluc.ranges`). Large batches run a chunk of rows
+    at a time, so that a network 131072 neurons wide does not need gigabytes of
+    intermediate tensors for a 1024-row batch; a model exported with a fixed batch size
+    gets its rows in batches of that size."""
+
+    def __init__(self, source: str | bytes, name: str | None = None):
+        data = formats.load_source(source)
+        source = name or (source if isinstance(source, str) else "-")
+        self.path = source
+        layers, self.info = formats.read_layers(data if data is not None else source)
+        self.dtype = self.info.dtype or "float64"
+        bound, kept, n_in, per_row = RangeBound(self.dtype), [], None, 1
+        is_npz = (data[:4] if data is not None else _magic(source)) == b"PK\x03\x04"
+        for layer in layers:
+            n_in = layer.n_in if n_in is None else n_in
+            bound.add(layer)
+            k = int(np.diff(layer.weight.indptr).max(initial=0)) or 1
+            per_row = max(per_row, layer.n_in, layer.n_out * k)
+            if is_npz:
+                kept.append(layer)
+        if n_in is None:
+            raise NetworkFileError("the file holds no layers")
+        self.n_in, self.limit = n_in, bound.limit()
+        self.chunk = max(1, CHUNK_BYTES // (per_row * np.dtype(self.dtype).itemsize))
+        self.batch = None  # a fixed batch size the model insists on
+        if is_npz:
+            self.net, self._session = Net(kept), None
+            return
+        self._session = _ort_session(data if data is not None else source, source)
+        inp = self._session.get_inputs()[0]
+        dtype = {"tensor(float)": "float32", "tensor(double)": "float64"}.get(inp.type)
+        width = inp.shape[1] if len(inp.shape) == 2 else None
+        if dtype != self.dtype or len(inp.shape) != 2 or (isinstance(width, int)
+                                                          and width != n_in):
+            raise NetworkFileError(f"onnxruntime sees the input of '{source}' as {inp.type} "
+                                   f"{inp.shape}, not a {self.dtype} matrix [batch, {n_in}]")
+        self._input_name = inp.name
+        if isinstance(inp.shape[0], int) and inp.shape[0] > 0:
+            self.batch = self.chunk = inp.shape[0]
+
+    def check(self, x: np.ndarray) -> str | None:
+        """Refuse rows that could overflow in the file's dtype (:class:`InputError`
+        naming the first); a warning line when values round on the way into the dtype."""
+        mag = np.max(np.abs(x), axis=1) if x.size else np.zeros(len(x))
+        over = np.flatnonzero(mag > self.limit)
+        if over.size:
+            i = int(over[0])
+            raise InputError(
+                f"input row {i + 1}: |x| reaches {mag[i]:.3g}, past the input limit "
+                f"{format_limit(self.limit)} of '{self.path}': evaluation in {self.dtype} "
+                "could overflow there (reluc stats shows the limit)")
+        if self.dtype == "float64":
+            return None
+        cast = x.astype(self.dtype).astype(np.float64)
+        moved = np.argwhere(cast != x)
+        if not len(moved):
+            return None
+        r, c = moved[0]
+        return (f"warning: {len(moved)} input value{'s' if len(moved) > 1 else ''} rounded "
+                f"to {self.dtype} (first: input row {r + 1}, {x[r, c]!r} -> "
+                f"{float(cast[r, c])!r})")
 
     def __call__(self, x: np.ndarray, progress=None) -> np.ndarray:
         """Outputs for the rows of ``x``; ``progress(done, total)`` after each chunk."""
@@ -58,41 +107,35 @@ class Runner:
             return np.concatenate(outs)
         out = []
         for start in range(0, max(1, len(xt)), self.chunk):
+            part = xt[start:start + self.chunk]
+            rows = len(part)
+            if self.batch is not None and rows < self.batch:  # pad to the fixed batch
+                part = np.vstack([part, np.zeros((self.batch - rows, self.n_in), part.dtype)])
             try:
-                out.append(self._session.run(None, {self._input_name:
-                                                    xt[start:start + self.chunk]})[0])
+                y = self._session.run(None, {self._input_name: part})[0]
             except _ort_errors() as e:  # the file is wrong in a way found while running it
                 raise NetworkFileError(f"onnxruntime cannot run '{self.path}': "
                                        f"{_ort_reason(e)}") from None
+            out.append(y[:rows])
             if progress:
                 progress(min(len(xt), start + self.chunk), len(xt))
         return np.concatenate(out)
 
 
-def _widest(path: str) -> int:
-    """Values per input row of the largest intermediate tensor, estimated from the
-    initializers' shapes (no weights are read): a weight of shape (..., n) feeds a
-    tensor of prod(...) values per row (Gemm (out, in); reluc's sparse (out, K, 1))."""
-    from reluc.formats.onnxfile import scan_model
-
-    try:
-        with open(path, "rb") as f:
-            _, tensors = scan_model(f, os.path.dirname(os.path.abspath(path)))
-    except NetworkFileError:
-        return 1
-    dims = [list(t.proto.dims) for t in tensors.values()]
-    return max([int(np.prod(d[:-1])) for d in dims if len(d) >= 2] or [1])
+def _magic(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(4)
 
 
-def _ort_session(path: str):
+def _ort_session(model: str | bytes, name: str):
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     try:
-        return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
     except (*_ort_errors(), ValueError, OSError) as e:
-        raise NetworkFileError(f"onnxruntime cannot load '{path}': {_ort_reason(e)}") from None
+        raise NetworkFileError(f"onnxruntime cannot load '{name}': {_ort_reason(e)}") from None
 
 
 def _ort_errors() -> tuple[type, ...]:

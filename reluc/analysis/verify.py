@@ -299,7 +299,9 @@ def promise_of(compiled, info, own_spec: bool) -> Promise:
 def _verify(report: Report, path, spec_text, samples, seed, complete, runner_factory, say,
             layer_progress) -> None:
     say("reading the file")
-    layers, info = formats.read_layers(path)
+    data = formats.load_source(path)  # stdin or a pipe: read once, used by every check
+    source = data if data is not None else path
+    layers, info = formats.read_layers(source)
     text = spec_text or info.spec
     if not text:
         raise RelucError("the file carries no reluc spec; pass --spec to say what it computes")
@@ -375,7 +377,7 @@ def _verify(report: Report, path, spec_text, samples, seed, complete, runner_fac
     say(f"float check through the file's runtime ({dtype})")
     exact_y = np.vstack([o.approx()[ok] for o, (_, ok) in zip(outs, floats)])
     ref_y = np.vstack([w.approx()[ok] for w, (_, ok) in zip(wants, floats)])
-    report.checks.append(_float_check(path, x, exact_y, ref_y, bound, dtype, runner_factory))
+    report.checks.append(_float_check(source, x, exact_y, ref_y, bound, dtype, runner_factory))
 
     # -- complete check --
     if complete:
@@ -384,7 +386,7 @@ def _verify(report: Report, path, spec_text, samples, seed, complete, runner_fac
             report.checks.append(Check("complete", "skip", "no error bound to prove",
                                        {"result": "unsupported"}))
         else:
-            net = formats.read(path)[0]
+            net = formats.read(source)[0]
             check, cex = _complete_check(net, ctor, values, box, promise.bound)
             report.checks.append(check)
             if cex is not None and report.counterexample is None:

@@ -152,6 +152,23 @@ def read(source: str | bytes) -> tuple[Net, FileInfo]:
         raise NetworkFileError(f"inconsistent network: {e}") from None
 
 
+def load_source(source: str | bytes) -> bytes | None:
+    """The bytes of a network that cannot be read twice by name (``-`` for stdin, a pipe
+    such as ``<(reluc build ...)``), read once so that every reader can take them; None
+    for a regular file (or a missing one, which the reader reports)."""
+    if isinstance(source, bytes):
+        return source
+    if source == "-":
+        return sys.stdin.buffer.read()
+    if os.path.isfile(source) or not os.path.exists(source) or os.path.isdir(source):
+        return None
+    try:
+        with open(source, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise NetworkFileError(f"cannot read '{source}': {e.strerror}") from None
+
+
 def read_layers(source: str | bytes) -> tuple[Iterator[Layer], FileInfo]:
     """The metadata of a network file (path, ``-`` or bytes) and its layers one at a
     time, for passes that need a few layers of memory, not the whole network."""
