@@ -32,6 +32,8 @@ class _Group(click.Group):
         except OSError as e:  # disk full, permission denied, missing directory, ...
             where = f" '{e.filename}'" if e.filename else ""
             raise UserError(f"cannot access{where}: {e.strerror or e}") from None
+        except MemoryError as e:  # the job, not reluc, is too big for this process
+            raise UserError(f"out of memory{_memory_detail(e)}") from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as e:  # a bug: say so in one line unless debugging
@@ -43,6 +45,24 @@ class _Group(click.Group):
             )
             err.exit_code = 3
             raise err from None
+
+
+def _memory_detail(e: MemoryError) -> str:
+    """What failed to fit and what this process may use, for the out-of-memory line."""
+    import resource
+
+    parts = [f" ({e})" if str(e) else ""]
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        parts.append(f"; this process may use {soft / 2**30:.1f} GiB (ulimit -v)")
+    try:
+        with open("/proc/meminfo") as f:
+            info = dict(line.split(":", 1) for line in f)
+        avail = int(info["MemAvailable"].split()[0]) * 1024
+        parts.append(f"; the machine has {avail / 2**30:.1f} GiB available")
+    except (OSError, KeyError, ValueError):
+        pass
+    return "".join(parts)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

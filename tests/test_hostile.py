@@ -380,3 +380,154 @@ def test_an_npy_header_claiming_more_than_the_file_holds_is_refused(cli, tmp_pat
         out.write(b"\0" * 48)
     r = run_reluc("eval", path, "-i", f, timeout=60)
     assert_one_line(r, "1000000000000 rows", "holds 48 bytes")
+
+
+# -- .npz files: sizes checked before anything is read ------------------------------------
+
+
+def npz_members(path):
+    with np.load(path, allow_pickle=False) as z:
+        return dict(z)
+
+
+def save_members(path, members, compress=False):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as zf:
+        for name, a in members.items():
+            with zf.open(name + ".npy", "w", force_zip64=True) as f:
+                if isinstance(a, bytes):
+                    f.write(a)
+                else:
+                    np.lib.format.write_array(f, np.asanyarray(a), allow_pickle=False)
+
+
+def with_meta(members, **changes):
+    import json
+
+    meta = json.loads(str(members["meta"][()]))
+    meta.update(changes)
+    members["meta"] = np.array(json.dumps(meta))
+    return members
+
+
+def npy_header(shape, descr="<f4"):
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False,
+                                               "shape": shape})
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("damage, fragment", [
+    ("layers 1e400", "meta.layers"),
+    ("layers huge", "meta.layers"),
+    ("metadata a list", "meta.metadata"),
+    ("dtype complex128", "meta.dtype"),
+    ("dtype object", "meta.dtype"),
+    ("complex weights", "complex"),
+    ("header claims 10^12 floats", "w0_data"),
+    ("bias too long", "b0"),
+    ("spec not text", "reluc.spec"),
+])
+@pytest.mark.parametrize("command", ["stats", "eval", "verify"])
+def test_a_damaged_npz_is_one_line_quickly(cli, tmp_path, damage, fragment, command):
+    path = build(cli, tmp_path, "sort n=3", "s.npz")
+    z = npz_members(path)
+    if damage == "layers 1e400":
+        raw = str(z["meta"][()]).replace('"layers":', '"layers":1e400,"x":')
+        z["meta"] = np.array(raw)
+    elif damage == "layers huge":
+        with_meta(z, layers=10**12)
+    elif damage == "metadata a list":
+        with_meta(z, metadata=[1, 2])
+    elif damage.startswith("dtype"):
+        with_meta(z, dtype=damage.split()[1])
+    elif damage == "complex weights":
+        z["w0_data"] = z["w0_data"].astype(np.complex64) + 1j
+    elif damage == "header claims 10^12 floats":
+        z["w0_data"] = npy_header((10**12,)) + b"\0" * 64
+    elif damage == "bias too long":
+        z["b0"] = np.concatenate([z["b0"], z["b0"]])
+    elif damage == "spec not text":
+        import json
+
+        meta = json.loads(str(z["meta"][()]))
+        meta["metadata"]["reluc.spec"] = 5
+        z["meta"] = np.array(json.dumps(meta))
+    save_members(path, z)
+    r = run_reluc(command, path, input="1 2 3\n", timeout=60)
+    assert_one_line(r, fragment)
+
+
+def test_a_zip_bomb_is_refused_before_it_inflates(cli, tmp_path):
+    path = build(cli, tmp_path, "sort n=3", "s.npz")
+    z = npz_members(path)
+    z["w0_data"] = npy_header((80 << 18,)) + bytes(80 << 20)  # 80 MiB of zeros
+    save_members(path, z, compress=True)
+    assert os.path.getsize(path) < 1 << 20
+    assert_one_line(run_reluc("stats", path, timeout=60), "zip bomb")
+
+
+# -- malformed foreign graphs: exit 2 with one line, never a crash -----------------------
+
+
+def foreign_graphs(tmp_path):
+    from onnx import helper
+
+    g = helper.make_node
+    yield "Add with one input", make_onnx(
+        tmp_path / "a.onnx", [g("Gemm", ["x", "W", "B"], ["z"], transB=1), g("Add", ["z"], ["y"])],
+        {"W": [[1, 2]], "B": [0]}), "Add"
+    yield "bias of the wrong length", make_onnx(
+        tmp_path / "b.onnx", [g("MatMul", ["x", "W"], ["z"]), g("Add", ["z", "C"], ["y"])],
+        {"W": np.ones((2, 3)), "C": np.ones(5)}, n_out=3), "bias"
+    yield "Gemm bias of the wrong length", make_onnx(
+        tmp_path / "c.onnx", [g("Gemm", ["x", "W", "B"], ["y"], transB=1)],
+        {"W": [[1, 2]], "B": [0, 1, 2]}), "bias"
+    yield "MatMul with a 3-D weight", make_onnx(
+        tmp_path / "d.onnx", [g("MatMul", ["x", "W"], ["y"])], {"W": np.ones((2, 1, 1))}
+    ), "matrix"
+    yield "MatMul without weights", make_onnx(
+        tmp_path / "e.onnx", [g("MatMul", ["x"], ["y"])], {}), "weight"
+
+
+@pytest.mark.parametrize("case", range(5))
+@pytest.mark.parametrize("command", ["stats", "eval", "verify"])
+def test_malformed_foreign_graphs_are_one_line(cli, tmp_path, case, command):
+    name, path, fragment = list(foreign_graphs(tmp_path))[case]
+    extra = ("--spec", "max n=2") if command == "verify" else ()
+    r = cli(command, path, *extra, input="1 2\n", ok=False)
+    assert_one_line_error(r, fragment)
+
+
+def test_invalid_utf8_in_the_metadata_is_one_line(cli, tmp_path):
+    path = build(cli, tmp_path, "sort n=3", "s.onnx")
+    data = path.read_bytes()
+    at = data.rindex(b"sort n=3 method=best")
+    path.write_bytes(data[:at] + b"\xff" + data[at + 1:])
+    for cmd in ("stats", "verify", "eval"):
+        assert_one_line_error(cli(cmd, path, input="1 2 3\n", ok=False))
+
+
+def test_running_out_of_memory_says_so_and_how_much(tmp_path):
+    # a network whose rows need more than the process may have: eval of 2^17 rows of a
+    # very wide layer, under a 1 GiB address-space limit
+    script = textwrap.dedent(f"""
+        import resource, sys
+        import numpy as np
+        from reluc.cli import main
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+        main(["eval", sys.argv[1], "-i", sys.argv[2]], prog_name="reluc")
+    """)
+    from reluc.formats.metadata import FileInfo  # noqa: F401
+
+    net = write_foreign_npz(tmp_path / "w.npz", [(np.ones((4096, 2)), np.zeros(4096)),
+                                                 (np.ones((1, 4096)), [0])])
+    np.save(tmp_path / "x.npy", np.ones((1 << 16, 2)))
+    r = subprocess.run([sys.executable, "-c", script, net, tmp_path / "x.npy"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "out of memory" in lines[0] and "GiB" in lines[0], r.stderr

@@ -73,42 +73,108 @@ def write_npz(source, info: FileInfo, out: BinaryIO, dtype: str = "float32",
     return out.tell() - start, nnz, info
 
 
-_BAD_NPZ = (zipfile.BadZipFile, ValueError, KeyError, TypeError, OSError, EOFError)
+_BAD_NPZ = (zipfile.BadZipFile, ValueError, KeyError, TypeError, OSError, EOFError,
+            OverflowError)
+# a member that inflates to more than this, at more than this ratio, is refused
+_BOMB_BYTES, _BOMB_RATIO = 64 << 20, 200
 
 
 def _bad(e: Exception) -> NetworkFileError:
     reason = str(e).strip("'\"") or type(e).__name__
-    return NetworkFileError(f"not a valid reluc .npz file ({reason})")
+    return NetworkFileError(f"not a valid reluc .npz file ({reason[:160]})")
+
+
+class _Members:
+    """The arrays of an ``.npz``, each checked before it is read: its ``.npy`` header
+    against the member's size and the size the network expects, its inflated size against
+    its compressed size. Nothing is allocated for what a header merely claims."""
+
+    def __init__(self, source):
+        self.zf = zipfile.ZipFile(source)
+        self.infos = {i.filename: i for i in self.zf.infolist()}
+
+    def close(self) -> None:
+        self.zf.close()
+
+    def get(self, name: str, count: int | None = None, kinds: str = "f") -> np.ndarray:
+        """Member ``name``.npy as an array with ``count`` elements (if given) of a kind
+        in ``kinds`` (numpy kind letters)."""
+        info = self.infos.get(name + ".npy")
+        if info is None:
+            raise KeyError(f"{name} is missing")
+        if info.file_size > _BOMB_BYTES and info.file_size > _BOMB_RATIO * max(1, info.compress_size):
+            raise NetworkFileError(f"member '{name}' inflates from {info.compress_size} to "
+                                   f"{info.file_size} bytes: refusing a likely zip bomb")
+        with self.zf.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            read = {(1, 0): np.lib.format.read_array_header_1_0,
+                    (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read is None:
+                raise ValueError(f"unsupported .npy version in '{name}'")
+            shape, fortran, dtype = read(f)
+            size = int(np.prod(shape, dtype=object))
+            if dtype.hasobject or dtype.kind not in kinds:
+                raise NetworkFileError(f"member '{name}' holds {dtype} values")
+            if count is not None and size != count:
+                raise NetworkFileError(f"member '{name}' has {size} values, the network "
+                                       f"needs {count}")
+            if size * dtype.itemsize > info.file_size:
+                raise NetworkFileError(f"member '{name}' declares more data than it holds")
+            data = f.read(size * dtype.itemsize)
+        if len(data) != size * dtype.itemsize:
+            raise NetworkFileError(f"member '{name}' is truncated")
+        a = np.frombuffer(data, dtype=dtype)
+        return a.reshape(shape, order="F" if fortran else "C")
 
 
 def read_npz_layers(source) -> tuple[Iterator[Layer], FileInfo]:
     """The file's metadata, and its layers one at a time (each member is read when its
-    layer is reached); the iterator raises :class:`NetworkFileError` for a damaged file."""
+    layer is reached, after its size is checked); the iterator raises
+    :class:`NetworkFileError` for a damaged file."""
     try:
-        z = np.load(source, allow_pickle=False)
+        z = _Members(source)
     except FileNotFoundError:
         raise NetworkFileError(f"no such file: {source}") from None
     except _BAD_NPZ as e:
         raise _bad(e) from None
     try:
-        meta = json.loads(str(z["meta"][()]))
-        m = int(meta["layers"])
-        dtype = str(meta.get("dtype", "float64"))
-        info = FileInfo.from_props(meta.get("metadata", {}), dtype=dtype)
+        meta = json.loads(str(z.get("meta", 1, "U")[()]))
+        if not isinstance(meta, dict):
+            raise ValueError("meta is not a JSON object")
+        m = meta["layers"]
+        if not isinstance(m, int) or isinstance(m, bool) or not 1 <= m <= 1 << 24:
+            raise ValueError("meta.layers must be a whole number of layers")
+        dtype = meta.get("dtype", "float64")
+        if dtype not in ("float32", "float64"):
+            raise ValueError("meta.dtype must be float32 or float64")
+        props = meta.get("metadata", {})
+        if not isinstance(props, dict):
+            raise ValueError("meta.metadata must be an object")
+        info = FileInfo.from_props(props, dtype=dtype)
+    except NetworkFileError:
+        z.close()
+        raise
     except _BAD_NPZ as e:
         z.close()
         raise _bad(e) from None
 
     def layers() -> Iterator[Layer]:
-        with z:
+        try:
             n_in = None
             for i in range(m):
                 try:
-                    shape = tuple(int(v) for v in z[f"w{i}_shape"])
-                    w = sp.csr_array((z[f"w{i}_data"].astype(np.float64), z[f"w{i}_indices"],
-                                      z[f"w{i}_indptr"]), shape=shape)
+                    shape = tuple(int(v) for v in z.get(f"w{i}_shape", 2, "iu"))
+                    out, cols = shape
+                    if out < 1 or cols < 1:
+                        raise ValueError(f"layer {i} has shape {shape}")
+                    indptr = z.get(f"w{i}_indptr", out + 1, "iu")
+                    nnz = int(indptr[-1])
+                    if not 0 <= nnz <= out * cols:
+                        raise ValueError(f"layer {i} claims {nnz} nonzeros")
+                    w = sp.csr_array((z.get(f"w{i}_data", nnz).astype(np.float64),
+                                      z.get(f"w{i}_indices", nnz, "iu"), indptr), shape=shape)
                     w.check_format(full_check=True)
-                    layer = Layer(w, z[f"b{i}"].astype(np.float64))
+                    layer = Layer(w, z.get(f"b{i}", out).astype(np.float64))
                 except NetworkError as e:
                     raise NetworkFileError(f"inconsistent network in .npz: {e}") from None
                 except _BAD_NPZ as e:
@@ -118,5 +184,7 @@ def read_npz_layers(source) -> tuple[Iterator[Layer], FileInfo]:
                                            f"{layer.n_in} inputs, layer {i - 1} gives {n_in}")
                 n_in = layer.n_out
                 yield layer
+        finally:
+            z.close()
 
     return layers(), info

@@ -537,6 +537,14 @@ def _array(consts, name: str, node) -> np.ndarray:
     return np.asarray(a, dtype=np.float64)
 
 
+def _broadcast(c: np.ndarray, n: int, where: str) -> np.ndarray:
+    """A bias constant as a vector of length ``n`` (a scalar or ``n`` values, in any
+    shape of that size, as ONNX broadcasting allows along the features)."""
+    if c.size not in (1, n):
+        raise NetworkFileError(f"{where}: a bias of shape {c.shape} for {n} values")
+    return np.broadcast_to(c.reshape(-1), (n,)).copy()
+
+
 def _walk_chain(graph, consts, x_name: str, width: int | None) -> Iterator[Layer]:
     """Fold the chain into layers, yielding each as its ReLU is reached; ``width`` is the
     current vector length when known."""
@@ -623,23 +631,25 @@ def _walk_chain(graph, consts, x_name: str, width: int | None) -> Iterator[Layer
         elif op in ("Gemm", "MatMul") and transposed:
             raise NetworkFileError(f"node '{node.name or op}': {op} on transposed activations")
         elif op in ("Gemm", "MatMul"):
+            where = f"node '{node.name or op}'"
+            if len(node.input) < 2:
+                raise NetworkFileError(f"{where}: {op} needs a weight input")
+            if node.input[0] != cur or (op == "Gemm" and attrs.get("transA", 0)):
+                raise NetworkFileError(f"{op} must take the activations as its first input")
+            mat = _array(consts, node.input[1], node)
+            if mat.ndim != 2:
+                raise NetworkFileError(f"{where}: weights must be a matrix, got shape "
+                                       f"{mat.shape}")
             if op == "Gemm":
-                if node.input[0] != cur or attrs.get("transA", 0):
-                    raise NetworkFileError("Gemm must take the activations as its first input")
-                mat = _array(consts, node.input[1], node)
                 lin = mat if attrs.get("transB", 0) else mat.T
                 lin = lin * float(attrs.get("alpha", 1.0))
                 bias = np.zeros(lin.shape[0])
                 if len(node.input) > 2 and node.input[2]:
                     c = _array(consts, node.input[2], node) * float(attrs.get("beta", 1.0))
-                    bias = np.broadcast_to(c.reshape(-1), (lin.shape[0],)).copy()
+                    bias = _broadcast(c, lin.shape[0], where)
             else:
-                if node.input[0] != cur:
-                    raise NetworkFileError("MatMul must take the activations as its first input")
-                lin = _array(consts, node.input[1], node).T
+                lin = mat.T
                 bias = np.zeros(lin.shape[0])
-            if lin.ndim != 2:
-                raise NetworkFileError(f"node '{node.name or op}': weights must be a matrix")
             step = sp.csr_array(lin)
             if w is None:
                 w, b = step, bias
@@ -649,14 +659,17 @@ def _walk_chain(graph, consts, x_name: str, width: int | None) -> Iterator[Layer
                 w, b = sp.csr_array(step @ w), step @ b + bias
             width = w.shape[0]
         elif op in ("Add", "Sub"):
-            other = next(i for i in node.input if i != cur)
-            c = _array(consts, other, node).reshape(-1)
+            others = [i for i in node.input if i != cur]
+            if len(node.input) != 2 or len(others) != 1:
+                raise NetworkFileError(f"node '{node.name or op}': {op} must combine the "
+                                       "activations with one constant")
+            c = _array(consts, others[0], node)
             if w is None:
                 w, b = pending_identity()
             sign = -1.0 if op == "Sub" else 1.0
             if op == "Sub" and node.input[0] != cur:
                 raise NetworkFileError("Sub must subtract a constant from the activations")
-            b = b + sign * np.broadcast_to(c, b.shape)
+            b = b + sign * _broadcast(c, b.shape[0], f"node '{node.name or op}'")
         elif op == "Relu":
             if w is None:
                 w, b = pending_identity()
