@@ -283,11 +283,11 @@ def eval_(network, input_, output):
         with open(input_, "rb") as f:
             x = rows.read_text_rows(f, runner.n_in)
     warning = runner.check(x)
-    if warning:
-        click.echo(warning, err=True)
     progress = Progress("evaluating", unit="rows")
     y = runner(x, progress)
     progress.done()
+    if warning:  # after the rows ran: a refused row gets its one error line alone
+        click.echo(warning, err=True)
     if output.endswith(".npy"):
         with atomic_output(output) as f:
             np.save(f, y)

@@ -140,9 +140,11 @@ def compile_spec(spec: RawSpec | str, dtype: str = "float32") -> Compiled:
     )  # fmt: skip
 
 
-# the exact worst case of a rounded 1-D network is computed up to this many pieces (about
-# a second); beyond it the compiler falls back to the interval bound
+# the exact worst case of a rounded 1-D network is computed up to this many pieces and
+# this many exact operations (pieces x nonzeros: about a second); beyond either the
+# compiler falls back to the interval bound
 MAX_BOUND_PIECES = 1 << 12
+MAX_BOUND_WORK = 1 << 21
 
 
 def _worst_error(net: Net, ctor: Constructor, values, domain: Box,
@@ -158,10 +160,10 @@ def _worst_error(net: Net, ctor: Constructor, values, domain: Box,
     try:
         if ctor.breakpoints is not None:
             return worst_error(net, lambda t: ctor.reference(values, [t]),
-                               ctor.breakpoints(values), lo, hi, max_pieces)
+                               ctor.breakpoints(values), lo, hi, max_pieces, MAX_BOUND_WORK)
         if ctor.sup_error is not None:
             return max(max(ctor.sup_error(values, p.t0, p.t1, p.slope, p.intercept))
-                       for p in pieces(net, lo, hi, max_pieces))
+                       for p in pieces(net, lo, hi, max_pieces, MAX_BOUND_WORK))
     except TooManyPieces:
         return None
     return None

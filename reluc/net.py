@@ -139,7 +139,7 @@ class _Shape:
 class Net(_Shape):
     """An immutable ReLU network: a validated tuple of :class:`Layer`."""
 
-    __slots__ = ("_layers",)
+    __slots__ = ("_layers", "_widths_out")
 
     def __init__(self, layers: Iterable[Layer]):
         layers = tuple(layers)
@@ -157,6 +157,7 @@ class Net(_Shape):
                     f"produces {layers[i - 1].n_out}"
                 )
         self._layers = layers
+        self._widths_out = tuple(layer.n_out for layer in layers)  # asked for per layer
 
     # -- structure -------------------------------------------------------------------
     @property
@@ -177,7 +178,7 @@ class Net(_Shape):
     @property
     def widths_out(self) -> tuple[int, ...]:
         """Output size of every layer (the hidden widths, then ``n_out``)."""
-        return tuple(layer.n_out for layer in self._layers)
+        return self._widths_out
 
     @property
     def nonzero_params(self) -> int:

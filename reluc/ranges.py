@@ -47,9 +47,11 @@ class RangeBound:
         step = 8 if info.bits == 32 else 32
         self.radii = np.array([2.0**e for e in range(0, info.maxexp, step)])
         self.lo = self.hi = None
+        self.layers = 0
         self.safe = np.ones(len(self.radii), dtype=bool)
 
     def add(self, layer: Layer) -> None:
+        self.layers += 1
         w = layer.weight
         aw = abs(w)
         k = int(np.diff(w.indptr).max(initial=0)) + 1

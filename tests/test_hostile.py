@@ -258,17 +258,34 @@ def sort2(cli, tmp_path):
     return build(cli, tmp_path, "sort n=2", "s2.onnx")
 
 
-@pytest.mark.parametrize("row", ["1.8e38 -1.8e38", "1e39 0", "1e308 1"])
-def test_eval_refuses_rows_past_the_input_limit(cli, sort2, row):
+@pytest.mark.parametrize("row, fragments", [
+    ("1.8e38 -1.8e38", ("input limit", "would overflow in layer 1")),
+    ("1e39 0", ("beyond the range of float32",)),
+    ("1e308 1", ("beyond the range of float32",)),
+    ("1 2\n3 4\n1.8e38 -1.8e38", ("input row 3",)),
+])
+def test_eval_refuses_rows_that_could_overflow(cli, sort2, row, fragments):
     r = cli("eval", sort2, input=row + "\n", ok=False)
-    assert_one_line_error(r, "input row 1", "input limit", "float32")
+    assert_one_line_error(r, "input row", "float32", *fragments)
     assert r.stdout == ""
+
+
+def test_rows_past_the_limit_that_cannot_overflow_are_evaluated(cli, tmp_path):
+    # a deep sawtooth: the interval bound cannot rule out overflow even at 0 (its limit
+    # is 0), yet its values stay in [0, 1]: each row is checked as it is computed
+    path = build(cli, tmp_path, "sawtooth k=200", "saw.onnx")
+    assert "|x| <= 0 " in cli("stats", path).stdout
+    r = cli("eval", path, input="0\n0.25\n1\n")
+    assert r.stdout == "0\n0\n0\n"
+    sort2 = build(cli, tmp_path, "sort n=2", "s2.onnx")
+    assert cli("eval", sort2, input="1e38 -1e38\n2 1\n").stdout == "-1e+38 1e+38\n1 2\n"
 
 
 def test_eval_of_a_float64_file_refuses_what_float64_cannot_hold(cli, tmp_path):
     path = build(cli, tmp_path, "sort n=2", "s.onnx", "--dtype", "float64")
     assert cli("eval", path, input="1e300 -1e300\n").stdout == "-1e+300 1e+300\n"
-    assert_one_line_error(cli("eval", path, input="1.7e308 1\n", ok=False), "input limit")
+    assert_one_line_error(cli("eval", path, input="1.7e308 -1.7e308\n", ok=False),
+                          "would overflow")
 
 
 def test_eval_warns_once_when_inputs_round_into_the_dtype(cli, sort2):

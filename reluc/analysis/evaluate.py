@@ -52,7 +52,8 @@ class Runner:
                 kept.append(layer)
         if n_in is None:
             raise NetworkFileError("the file holds no layers")
-        self.n_in, self.limit = n_in, bound.limit()
+        self.n_in, self.limit, self.depth = n_in, bound.limit(), bound.layers
+        self._source = data if data is not None else source
         self.chunk = max(1, CHUNK_BYTES // (per_row * np.dtype(self.dtype).itemsize))
         self.batch = None  # a fixed batch size the model insists on
         if is_npz:
@@ -71,16 +72,15 @@ class Runner:
             self.batch = self.chunk = inp.shape[0]
 
     def check(self, x: np.ndarray) -> str | None:
-        """Refuse rows that could overflow in the file's dtype (:class:`InputError`
+        """Refuse rows holding values the file's dtype cannot hold (:class:`InputError`
         naming the first); a warning line when values round on the way into the dtype."""
+        big = float(np.finfo(self.dtype).max)
         mag = np.max(np.abs(x), axis=1) if x.size else np.zeros(len(x))
-        over = np.flatnonzero(mag > self.limit)
+        over = np.flatnonzero(mag > big)
         if over.size:
             i = int(over[0])
-            raise InputError(
-                f"input row {i + 1}: |x| reaches {mag[i]:.3g}, past the input limit "
-                f"{format_limit(self.limit)} of '{self.path}': evaluation in {self.dtype} "
-                "could overflow there (reluc stats shows the limit)")
+            raise InputError(f"input row {i + 1}: {mag[i]:.3g} is beyond the range of "
+                             f"{self.dtype}, the dtype of '{self.path}'")
         if self.dtype == "float64":
             return None
         cast = x.astype(self.dtype).astype(np.float64)
@@ -89,14 +89,53 @@ class Runner:
             return None
         r, c = moved[0]
         return (f"warning: {len(moved)} input value{'s' if len(moved) > 1 else ''} rounded "
-                f"to {self.dtype} (first: input row {r + 1}, {x[r, c]!r} -> "
+                f"to {self.dtype} (first: input row {r + 1}, {float(x[r, c])!r} -> "
                 f"{float(cast[r, c])!r})")
+
+    def checked(self, x: np.ndarray, first_row: np.ndarray) -> np.ndarray:
+        """Rows past the input limit, evaluated by reluc in the file's dtype with the size
+        of every partial sum checked against the dtype's range (``|W| |h| + |b|``,
+        inflated for rounding, from the values this very computation holds): the outputs
+        of a computation that provably did not overflow, or :class:`InputError` naming
+        the first row that could. ``first_row``: each row's number, for the message."""
+        dtype, big, unit = self.dtype, float(np.finfo(self.dtype).max), float(np.finfo(self.dtype).eps) / 2
+        layers = self.net.layers if self._session is None else \
+            formats.read_layers(self._source)[0]
+        h = np.ascontiguousarray(x.astype(dtype).T)
+        bad = np.zeros(len(x), dtype=bool)
+        for i, layer in enumerate(layers):
+            k = int(np.diff(layer.weight.indptr).max(initial=0)) + 1
+            gamma = k * unit / (1 - k * unit) if k * unit < 0.5 else np.inf
+            with np.errstate(over="ignore", invalid="ignore"):
+                size = abs(layer.weight) @ np.abs(h.astype(np.float64)) \
+                    + np.abs(layer.bias)[:, None]
+                bad |= ~np.all(size * (1 + gamma) * (1 + 2.0**-40) < big, axis=0)
+                h = layer.weight.astype(dtype) @ h + layer.bias.astype(dtype)[:, None]
+            if i < self.depth - 1:
+                np.maximum(h, 0, out=h)
+            if bad.any():
+                j = int(np.flatnonzero(bad)[0])
+                raise InputError(
+                    f"input row {first_row[j] + 1}: |x| reaches {np.abs(x[j]).max():.3g}, past "
+                    f"the input limit {format_limit(self.limit)} of '{self.path}', and "
+                    f"evaluation in {dtype} would overflow in layer {i + 1} (reluc stats "
+                    "shows the limit)")
+        return np.ascontiguousarray(h.T)
 
     def __call__(self, x: np.ndarray, progress=None) -> np.ndarray:
         """Outputs for the rows of ``x``; ``progress(done, total)`` after each chunk."""
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.n_in:
             raise InputError(f"inputs must have {self.n_in} columns, got shape {x.shape}")
+        far = np.flatnonzero(np.max(np.abs(x), axis=1) > self.limit) if x.size else []
+        if len(far):  # past the sound limit: each such row checked as it is computed
+            y_far = self.checked(x[far], far)
+            near = np.setdiff1d(np.arange(len(x)), far)
+            y = np.empty((len(x), y_far.shape[1]), dtype=self.dtype)
+            y[far] = y_far
+            if len(near):
+                y[near] = self(x[near], progress)
+            return y
         xt = x.astype(self.dtype)
         if self._session is None:  # numpy/scipy: rows split over the cores (16 at least each)
             parts = np.array_split(xt, cores(len(xt) // 16))

@@ -31,9 +31,12 @@ class Piece:
         return tuple(a * t + b for a, b in zip(self.slope, self.intercept))
 
 
-def _dense_fractions(layer):
-    w = layer.weight.toarray()
-    rows = [[Fraction(float(v)) for v in row] for row in w]
+def _sparse_fractions(layer):
+    """Per row, the (column, weight) pairs of its nonzeros, weights as Fractions."""
+    w = layer.weight
+    rows = [[(int(j), Fraction(float(v))) for j, v in
+             zip(w.indices[w.indptr[r]:w.indptr[r + 1]], w.data[w.indptr[r]:w.indptr[r + 1]])]
+            for r in range(w.shape[0])]
     return rows, [Fraction(float(v)) for v in layer.bias]
 
 
@@ -53,9 +56,11 @@ def interior_point(t0, t1) -> Fraction:
 
 
 def pieces(net: Net, lo: Fraction | None, hi: Fraction | None,
-           max_pieces: int = 1 << 20) -> list[Piece]:
+           max_pieces: int = 1 << 20, max_work: int | None = None) -> list[Piece]:
     """The affine pieces of ``net`` on ``[lo, hi]`` (None: unbounded), in order; adjacent
-    pieces with the same affine function are not merged (see :func:`merge`)."""
+    pieces with the same affine function are not merged (see :func:`merge`). The work is
+    about (pieces x nonzero weights) exact operations; ``max_work`` bounds it (raising
+    :class:`TooManyPieces` past it, as past ``max_pieces``)."""
     if net.n_in != 1:
         raise NetworkError("exact piece enumeration needs a network with one input")
     if lo is not None and hi is not None and not lo < hi:
@@ -63,15 +68,27 @@ def pieces(net: Net, lo: Fraction | None, hi: Fraction | None,
     lo = None if lo is None else Fraction(lo)
     hi = None if hi is None else Fraction(hi)
     # Each interval carries the affine functions a*x + b of the current layer's values.
-    cur = [(lo, hi, [Fraction(1)], [Fraction(0)])]
+    zero = Fraction(0)
+    cur = [(lo, hi, [Fraction(1)], [zero])]
     last = net.depth - 1
+    work = 0
     for k, layer in enumerate(net.layers):
-        w, bias = _dense_fractions(layer)
+        w, bias = _sparse_fractions(layer)
         nxt = []
+        work += len(cur) * (layer.weight.nnz + layer.n_out)
+        if max_work is not None and work > max_work:
+            raise TooManyPieces(max_pieces)
         for t0, t1, a, b in cur:
-            za = [sum((wi * ai for wi, ai in zip(row, a) if wi), Fraction(0)) for row in w]
-            zb = [sum((wi * bi for wi, bi in zip(row, b) if wi), Fraction(0)) + c
-                  for row, c in zip(w, bias)]
+            za, zb = [], []
+            for row, c in zip(w, bias):
+                sa, sb = zero, c
+                for j, wj in row:
+                    if a[j]:
+                        sa += wj * a[j]
+                    if b[j]:
+                        sb += wj * b[j]
+                za.append(sa)
+                zb.append(sb)
             if k == last:
                 nxt.append((t0, t1, za, zb))
                 continue
@@ -80,8 +97,8 @@ def pieces(net: Net, lo: Fraction | None, hi: Fraction | None,
             for s0, s1 in zip(bounds, bounds[1:]):
                 mid = interior_point(s0, s1)
                 on = [p * mid + q > 0 for p, q in zip(za, zb)]
-                nxt.append((s0, s1, [p if o else Fraction(0) for p, o in zip(za, on)],
-                            [q if o else Fraction(0) for q, o in zip(zb, on)]))
+                nxt.append((s0, s1, [p if o else zero for p, o in zip(za, on)],
+                            [q if o else zero for q, o in zip(zb, on)]))
             if len(nxt) > max_pieces:  # checked as they come: a layer may triple them
                 raise TooManyPieces(max_pieces)
         cur = nxt
@@ -133,7 +150,7 @@ def describe_interval(lo, hi) -> str:
 
 
 def worst_error(net: Net, reference, breakpoints, lo, hi,
-                max_pieces: int = 1 << 20) -> Fraction:
+                max_pieces: int = 1 << 20, max_work: int | None = None) -> Fraction:
     """Exact max |net - reference| on [lo, hi] (finite) for a continuous piecewise-linear
     reference with the given breakpoints: both are affine between consecutive points of
     (piece ends, breakpoints), so the maximum is attained at one of those points.
@@ -141,7 +158,7 @@ def worst_error(net: Net, reference, breakpoints, lo, hi,
     pieces (the reference's breakpoints are counted before any is made)."""
     if len(breakpoints) > max_pieces + 1:
         raise TooManyPieces(max_pieces)
-    ps = pieces(net, lo, hi, max_pieces)
+    ps = pieces(net, lo, hi, max_pieces, max_work)
     worst = Fraction(0)
     marks = sorted({Fraction(b) for b in breakpoints})
     for p in ps:
