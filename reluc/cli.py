@@ -25,6 +25,9 @@ class UserError(click.ClickException):
 
 class _Group(click.Group):
     def invoke(self, ctx):
+        from reluc.budget import guard_memory
+
+        guard_memory()  # a job too big for the machine fails as "out of memory", exit 2
         try:
             return super().invoke(ctx)
         except RelucError as e:
@@ -98,8 +101,11 @@ def main():
 @click.option("--external-data", is_flag=True,
               help="ONNX: put the weights into FILE.data beside the model (automatic past "
               "protobuf's 2 GiB limit).")
+@click.option("--max-size", metavar="SIZE",
+              help="Refuse to write a file larger than SIZE (bytes, or 500M, 2G, ...); "
+              "without it, the free space of the target's file system is the limit.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success, no progress.")
-def build(spec, params, output, fmt, dtype, layout, external_data, quiet):
+def build(spec, params, output, fmt, dtype, layout, external_data, max_size, quiet):
     """Compile SPEC into a network file.
 
     SPEC is a constructor name followed by parameters (--n 64, or n=64), a quoted spec
@@ -114,10 +120,12 @@ def build(spec, params, output, fmt, dtype, layout, external_data, quiet):
       reluc build "pwl points=0:0,1:1,2:0" -o tent.npz
       reluc build specs/sort64.spec -o - --dtype float64 > sort64.onnx
     """
+    from reluc.budget import check_spec, parse_size
     from reluc.compiler import compile_spec
     from reluc.progress import Progress
     from reluc.spec import read_spec_argument, spec_argument_note
 
+    max_bytes = None if max_size is None else parse_size(max_size)
     raw = read_spec_argument(spec, params, registry.is_constructor)
     note = spec_argument_note(spec, registry.is_constructor)
     if note and not quiet:
@@ -125,15 +133,24 @@ def build(spec, params, output, fmt, dtype, layout, external_data, quiet):
     fmt = formats.format_for(output, fmt)
     progress = Progress("writing", enabled=None if not quiet else False)
     progress.note(f"compiling {raw.name}")
+    # sizes first: a spec too big for the machine or --max-size is refused before building
+    check_spec(registry.resolve(raw), max_bytes, output)
     compiled = compile_spec(raw, dtype)
     ext = True if external_data else None
+
+    def announce(message: str) -> None:  # before a large write
+        if not quiet:
+            click.echo(f"{message} to {'stdout' if output == '-' else output}", err=True)
+
     if output == "-":
         if sys.stdout.isatty():
             raise UserError("refusing to write a binary network to a terminal; "
                             "redirect stdout or use -o FILE")
-        written = formats.write(compiled, sys.stdout.buffer, fmt, layout, ext, progress)
+        written = formats.write(compiled, sys.stdout.buffer, fmt, layout, ext, progress,
+                                max_bytes, announce)
     else:
-        written = formats.write(compiled, output, fmt, layout, ext, progress)
+        written = formats.write(compiled, output, fmt, layout, ext, progress, max_bytes,
+                                announce)
     progress.done()
     net = compiled.source  # its shape; the nonzeros were counted while writing
     if fmt == "onnx" and layout == "auto" and written.layout == "sparse" and not quiet:

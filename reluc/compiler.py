@@ -18,7 +18,7 @@ from fractions import Fraction
 import numpy as np
 import scipy.sparse as sp
 
-from reluc import passes, registry
+from reluc import budget, passes, registry
 from reluc.exact import representable
 from reluc.errors import NetworkError
 from reluc.net import Layer, LayerStream, Net
@@ -103,6 +103,7 @@ def compile_spec(spec: RawSpec | str, dtype: str = "float32") -> Compiled:
     resolved = registry.resolve(raw)
     ctor = registry.get(resolved.name)
     values = resolved.values
+    budget.check_spec(resolved)  # before the constructor makes anything
     out = ctor.build(**values)
     built = out if isinstance(out, Built) else Built(out)
     net = built.net

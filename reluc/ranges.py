@@ -29,6 +29,9 @@ import numpy as np
 from reluc.net import Layer
 
 _MARGIN = 1 + 2.0**-40  # covers the float64 rounding of the bound's own arithmetic
+# the interval bounds hold (width x candidate radii) numbers a few times over: past this
+# many cells per layer (2^22 neurons at 16 radii) only the magnitude bound is kept
+_MAX_CELLS = 1 << 26
 
 
 class RangeBound:
@@ -79,6 +82,12 @@ class RangeBound:
             self.r = 0.0
 
     def _intervals(self, w, aw, bias, gamma) -> None:
+        if w.shape[0] * len(self.radii) > _MAX_CELLS:  # too wide: the magnitude bound only
+            self.safe[:] = False
+            self.lo = self.hi = None
+            self.wide = True
+        if getattr(self, "wide", False):
+            return
         if self.lo is None:
             lo = np.broadcast_to(-self.radii, (w.shape[1], len(self.radii)))
             hi = np.broadcast_to(self.radii, (w.shape[1], len(self.radii)))

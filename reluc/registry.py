@@ -158,6 +158,7 @@ class Constructor:
     prove: Callable[[Net, dict[str, Any]], Any] | None = None
     sup_error: Callable[..., Sequence[Fraction]] | None = None
     batch_reference: Callable[..., tuple[Any, int]] | None = None
+    streams: bool = False  # builds its layers one at a time (memory: a few layers)
 
     @property
     def doc(self) -> str:
@@ -262,6 +263,7 @@ def register(
     prove: Callable[[Net, dict[str, Any]], Any] | None = None,
     sup_error: Callable[..., Sequence[Fraction]] | None = None,
     batch_reference: Callable[..., tuple[Any, int]] | None = None,
+    streams: bool = False,
 ):
     """Register a constructor function; see the module docstring.
 
@@ -287,6 +289,10 @@ def register(
         one denominator), returning ``(num, den)`` of the outputs, exactly: what makes
         checking a network with 65536 inputs cost numpy, not Fractions. Without it the
         reference is called row by row.
+
+    ``streams=True``: the constructor returns a :class:`~reluc.net.LayerStream` at large
+    sizes (memory for a few layers); the build's memory check then does not count the
+    whole network (:mod:`reluc.budget`).
     """
 
     def deco(fn: Callable[..., Net]) -> Callable[..., Net]:
@@ -307,7 +313,7 @@ def register(
             outputs=outputs, domain=domain, reference=reference, exact=exact,
             error_bound=error_bound, formulas=dict(formulas or {}), check=check,
             example=example or name, notes=notes, breakpoints=breakpoints, prove=prove,
-            sup_error=sup_error, batch_reference=batch_reference,
+            sup_error=sup_error, batch_reference=batch_reference, streams=streams,
         )  # fmt: skip
         return fn
 

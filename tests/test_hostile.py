@@ -548,3 +548,54 @@ def test_running_out_of_memory_says_so_and_how_much(tmp_path):
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "out of memory" in lines[0] and "GiB" in lines[0], r.stderr
+
+
+# -- sizes before work: huge valid specs ----------------------------------------------------
+
+
+def test_a_spec_too_big_for_the_machine_is_refused_before_building(tmp_path):
+    r = run_reluc("build", "identity n=1000000 depth=1000", "-o", tmp_path / "i.onnx",
+                  timeout=30)
+    assert_one_line(r, "needs at least", "GiB of memory", "1999000000 nonzero weights")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("spec, size, fragment", [
+    ("sort n=1024", "100K", "--max-size 100.0 KiB"),  # refused from the formulas
+    ("sawtooth k=3", "100", "more than --max-size 100 bytes"),  # from the network's shape
+])
+def test_max_size_refuses_before_writing(cli, tmp_path, spec, size, fragment):
+    out = tmp_path / "x.onnx"
+    r = cli("build", spec, "-o", out, "--max-size", size, ok=False)
+    assert_one_line_error(r, fragment)
+    assert not out.exists()
+    cli("build", spec, "-o", out, "--max-size", "1G", "-q")
+    assert out.exists()
+
+
+@pytest.mark.parametrize("size", ["12X", "-5", "G", "1e3"])
+def test_a_bad_max_size_is_one_line(cli, tmp_path, size):
+    r = cli("build", "sort n=4", "-o", tmp_path / "x.onnx", "--max-size", size, ok=False)
+    assert_one_line_error(r, "cannot read the size")
+
+
+def test_a_full_file_system_is_found_before_writing(cli, tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**6, 10**6 - 500, 500))
+    r = cli("build", "sort n=16", "-o", tmp_path / "x.onnx", ok=False)
+    assert_one_line_error(r, "free")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_large_write_is_announced_with_its_size(cli, tmp_path, monkeypatch):
+    from reluc import budget
+
+    monkeypatch.setattr(budget, "LARGE_WRITE", 1000)
+    r = cli("build", "sort n=16", "-o", tmp_path / "x.onnx", "--layout", "dense")
+    assert "writing 37.2 KiB to " in r.stderr  # the weights; the file is 38.6 KiB
+    r = cli("build", "sort n=16", "-o", tmp_path / "y.onnx", "--layout", "sparse")
+    assert "writing at least " in r.stderr
+    assert "writing" not in cli("build", "sort n=16", "-o", tmp_path / "z.onnx", "-q").stderr

@@ -508,6 +508,7 @@ def min_(n: int, domain) -> Net:
 
 @register(
     "sort",
+    streams=True,
     summary="Sort n numbers ascending (comparator network), exact for all real inputs.",
     params=[Param("n", Int(min=1, max=1 << 24), 8, "number of inputs"), _METHOD, _DOMAIN],
     inputs="n",
@@ -518,6 +519,7 @@ def min_(n: int, domain) -> Net:
     formulas={
         "hidden_layers": _SORT_DEPTH,
         "width": "(2*n if domain[0] is None else None) if n > 1 else 0",
+        "neurons": f"2*n*({_SORT_DEPTH}) if domain[0] is None else None",
         "nonzero_params": f"9*n*({_BATCHER}) - 3*n if method == 'bitonic' and n > 1 and "
                           "n == 2**clog2(n) and domain[0] is None else None",
     },
@@ -543,6 +545,7 @@ _K = Param("k", Int(min=1, max=1 << 24), 1, "which / how many (1-based)")
 
 @register(
     "topk",
+    streams=True,
     summary="The k largest of n numbers, largest first (a pruned sorting network).",
     params=[Param("n", Int(min=1, max=1 << 24), 8, "number of inputs"), _K, _METHOD, _DOMAIN],
     inputs="n",
@@ -564,6 +567,7 @@ def topk(n: int, k: int, method: str, domain) -> LayerStream:
 
 @register(
     "kth",
+    streams=True,
     summary="The k-th smallest of n numbers (a pruned sorting network).",
     params=[Param("n", Int(min=1, max=1 << 24), 8, "number of inputs"), _K, _METHOD, _DOMAIN],
     inputs="n",
@@ -600,6 +604,7 @@ def _median_weights(p):
 
 @register(
     "median",
+    streams=True,
     summary="The median of n numbers (mean of the two middle ones for even n).",
     params=[Param("n", Int(min=1, max=1 << 24), 5, "number of inputs"), _METHOD, _DOMAIN],
     inputs="n",

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from reluc import budget
 from reluc.errors import NetworkError, NetworkFileError, RelucError
 from reluc.formats.atomic import TempFile, atomic_output, spooled, target_directory
 from reluc.formats.metadata import FileInfo
@@ -69,7 +70,8 @@ class Written:
 
 
 def write(compiled, target: str | BinaryIO, fmt: str, layout: str = "dense",
-          external_data: bool | None = None, progress=None) -> Written:
+          external_data: bool | None = None, progress=None, max_size: int | None = None,
+          announce=None) -> Written:
     """Write a compiled network (in its dtype) a layer at a time; ``target`` is a path
     (written atomically) or a binary stream. ONNX: ``layout`` dense, sparse or auto;
     ``external_data`` True forces the tensors into ``<file>.data`` beside the model, None
@@ -89,6 +91,12 @@ def write(compiled, target: str | BinaryIO, fmt: str, layout: str = "dense",
     is_path = isinstance(target, (str, os.PathLike))
     if is_path and (os.path.isdir(target) or not os.path.exists(target)):
         target_directory(os.fspath(target))  # a directory, or in a missing one: say so first
+    # the size before a byte is written: refused past --max-size or the free space
+    size = budget.check_output(source, dtype, fmt, chosen if fmt == "onnx" else "csr",
+                               os.fspath(target) if is_path else None, max_size)
+    if announce is not None and size > budget.LARGE_WRITE:
+        exact = fmt == "onnx" and chosen == "dense"
+        announce(f"writing {'' if exact else 'at least '}{budget.show(size)}")
     needs_external = ("the model needs external data (it passes protobuf's 2 GiB limit), "
                       "which a stream cannot carry: write to a file, or use .npz")
     if fmt == "onnx" and external_data is None and chosen == "dense" \

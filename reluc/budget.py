@@ -1,0 +1,184 @@
+"""Sizes before work: what a build will take, known from the spec's size formulas and the
+compiled network's declared shape before a dense matrix is made or a byte written.
+
+Two checks, both with the estimate in their message:
+
+- :func:`check_spec` (before the constructor runs): a *lower* bound on the nonzeros from
+  the registry's formulas (``nonzero_params`` where known, else ``neurons``, ``width``,
+  ``hidden_layers``) times the bytes a nonzero takes in memory; refused when even that
+  passes the memory this machine has available.
+- :func:`check_output` (after compiling, before writing): the file's size, estimated
+  from the network's shape (dense layout: every entry; sparse layout and ``.npz``: at
+  least one nonzero per neuron), against ``--max-size`` and the free space of the target's
+  file system. :func:`describe` gives the figure shown on stderr before a large write.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+
+import numpy as np
+
+from reluc import registry
+from reluc.errors import RelucError
+
+# in memory: a float64 value and an int32 column index, for the network and the copy the
+# passes make of it
+BYTES_PER_NONZERO = 24
+LARGE_WRITE = 1 << 30  # announce writes larger than this on stderr
+
+
+class TooBig(RelucError):
+    """The job would take more memory or disk than it may use."""
+
+
+def parse_size(text: str) -> int:
+    """``500M``, ``2G``, ``1.5GiB``, ``100000`` (bytes) -> bytes."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmMgGtT]?)(i?[bB])?\s*", text)
+    if not m:
+        raise RelucError(f"cannot read the size '{text[:40]}': use bytes or a number with "
+                         "K, M, G or T (powers of 1024), e.g. 2G")
+    scale = 1024 ** " KMGT".index(m.group(2).upper() or " ")
+    return int(float(m.group(1)) * scale)
+
+
+def show(size: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process can still get: MemAvailable, capped by ulimit -v."""
+    avail = None
+    try:
+        with open("/proc/meminfo") as f:
+            info = dict(line.split(":", 1) for line in f)
+        avail = int(info["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        pass
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            avail = soft if avail is None else min(avail, soft)
+    except (ImportError, ValueError, OSError):
+        pass
+    return avail
+
+
+def guard_memory() -> None:
+    """Cap this process's address space at what the machine has available (unless a
+    lower cap is set): a job too big for the machine then fails with MemoryError, which
+    the CLI reports as out of memory, instead of being killed by the kernel (or taking
+    the machine down with it)."""
+    try:
+        import resource
+
+        avail = available_memory()
+        with open("/proc/self/status") as f:
+            status = dict(line.split(":", 1) for line in f)
+        used = int(status["VmSize"].split()[0]) * 1024
+    except (ImportError, OSError, KeyError, ValueError):
+        return
+    if avail is None:
+        return
+    cap = used + avail * 85 // 100  # the kernel kills before all of it is used
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY or soft > cap:
+        if hard != resource.RLIM_INFINITY:
+            cap = min(cap, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+        except (ValueError, OSError):
+            pass
+
+
+def nonzeros_at_least(spec) -> int:
+    """A lower bound on the nonzero weights of ``spec``'s network, from its formulas."""
+    ctor = registry.get(spec.name)
+    values = spec.values
+    found = [0]
+    for key in ("nonzero_params", "neurons", "width", "hidden_layers"):
+        if key in ctor.formulas:
+            try:
+                v = registry.eval_formula(ctor.formulas[key], values)
+            except (ArithmeticError, ValueError, TypeError, KeyError, IndexError):
+                continue
+            if isinstance(v, (int, float)) and np.isfinite(v):
+                found.append(int(v))
+    n_in, n_out = ctor.dims(values)
+    return max(found) + n_out
+
+
+def check_spec(spec, max_size: int | None = None, path: str | None = None,
+               memory: int | None = None) -> None:
+    """Refuse a spec before its constructor runs when, by a lower bound on its nonzeros,
+    its network cannot fit in memory (constructors that stream need a few layers only) or
+    its smallest file (sparse, float32) cannot fit ``max_size`` or the free space where
+    ``path`` goes."""
+    ctor = registry.get(spec.name)
+    nnz = nonzeros_at_least(spec)
+    memory = available_memory() if memory is None else memory
+    need = nnz * BYTES_PER_NONZERO
+    if not ctor.streams and memory is not None and need > memory:
+        raise TooBig(f"{spec.canonical()} needs at least {show(need)} of memory to build "
+                     f"(at least {nnz} nonzero weights); this machine has {show(memory)} "
+                     "available")
+    smallest = nnz * 8
+    if max_size is not None and smallest > max_size:
+        raise TooBig(f"{spec.canonical()} makes a file of at least {show(smallest)} (at least "
+                     f"{nnz} nonzero weights), more than --max-size {show(max_size)}")
+    if path is not None and path != "-":
+        directory = os.path.dirname(os.path.abspath(path))
+        try:
+            free = shutil.disk_usage(directory).free
+        except OSError:
+            return
+        if smallest > free:
+            raise TooBig(f"{spec.canonical()} makes a file of at least {show(smallest)} (at "
+                         f"least {nnz} nonzero weights) but {directory} has {show(free)} free")
+
+
+def file_size_estimate(source, dtype: str, fmt: str, layout: str) -> int:
+    """The file's size: exact for a dense ONNX layout (every entry is written), a lower
+    bound otherwise (the nonzeros when known, else one per neuron and output)."""
+    item = np.dtype(dtype).itemsize
+    if fmt == "onnx" and layout == "dense":
+        return source.params * item
+    nnz = getattr(source, "nonzero_params", None) if not _is_stream(source) else None
+    if nnz is None:
+        nnz = sum(source.widths_out)
+    # a value and an int32 column index per nonzero; a bias (and an npz row pointer) per row
+    return nnz * (item + 4) + sum(source.widths_out) * (item + (8 if fmt == "npz" else 0))
+
+
+def _is_stream(source) -> bool:
+    from reluc.net import LayerStream
+
+    return isinstance(source, LayerStream)
+
+
+def check_output(source, dtype: str, fmt: str, layout: str, path: str | None,
+                 max_size: int | None) -> int:
+    """The estimated file size; :class:`TooBig` past ``max_size`` or the free space of
+    the file system ``path`` goes to (None: a stream, no free-space check)."""
+    size = file_size_estimate(source, dtype, fmt, layout)
+    exact = fmt == "onnx" and layout == "dense"
+    what = f"{show(size)}" if exact else f"at least {show(size)}"
+    if max_size is not None and size > max_size:
+        raise TooBig(f"the file would take {what}, more than --max-size {show(max_size)}")
+    if path is not None:
+        directory = os.path.dirname(os.path.abspath(path))
+        try:
+            free = shutil.disk_usage(directory).free
+        except OSError:
+            free = None
+        if free is not None and size > free:
+            raise TooBig(f"the file would take {what} but {directory} has {show(free)} free")
+    return size
