@@ -579,14 +579,18 @@ def test_a_bad_max_size_is_one_line(cli, tmp_path, size):
     assert_one_line_error(r, "cannot read the size")
 
 
-def test_a_full_file_system_is_found_before_writing(cli, tmp_path, monkeypatch):
+@pytest.mark.parametrize("spec, free", [
+    ("sort n=16", 500),  # refused from the formulas
+    ("pwl points=0:0,1:1,2:0", 20),  # no formulas: refused from the network's shape
+])
+def test_a_full_file_system_is_found_before_writing(cli, tmp_path, monkeypatch, spec, free):
     import shutil
     from collections import namedtuple
 
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**6, 10**6 - 500, 500))
-    r = cli("build", "sort n=16", "-o", tmp_path / "x.onnx", ok=False)
-    assert_one_line_error(r, "free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**6, 10**6 - free, free))
+    r = cli("build", spec, "-o", tmp_path / "x.onnx", ok=False)
+    assert_one_line_error(r, f"{free} bytes free")
     assert list(tmp_path.iterdir()) == []
 
 
