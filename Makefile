@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 SPECS    := $(wildcard specs/*.spec)
 NETWORKS := $(patsubst specs/%.spec,build/%.onnx,$(SPECS))
 
-.PHONY: all demo test bench tables mutants clean venv
+.PHONY: all demo test bench tables mutants fuzz clean venv
 all: $(NETWORKS)
 
 venv: $(STAMP)
@@ -45,6 +45,11 @@ test: $(STAMP)
 # the suite against each deliberate bug of tests/mutation/mutants.py (about 13 minutes)
 mutants: $(STAMP)
 	$(BIN)/python tests/mutation/run.py
+
+# hostile specs, files and input rows for three minutes (FUZZ_BUDGET seconds; FUZZ_SEED)
+FUZZ_BUDGET ?= 180
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzz.py --budget $(FUZZ_BUDGET) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -354,6 +354,10 @@ def external_names(model_path: str) -> list[str]:
 # -- reading ------------------------------------------------------------------------------
 
 _PASS_THROUGH = {"Identity", "Dropout"}
+# inputs each operator of a chain takes (at least, at most), as ONNX defines them
+_ARITY = {"Gather": (2, 2), "Mul": (2, 2), "ReduceSum": (1, 2), "Add": (2, 2), "Sub": (2, 2),
+          "Gemm": (2, 3), "MatMul": (2, 2), "Relu": (1, 1), "Transpose": (1, 1),
+          "Identity": (1, 1), "Flatten": (1, 1), "Dropout": (1, 3)}
 
 
 class _Reader:
@@ -586,6 +590,11 @@ def _walk_chain(graph, consts, x_name: str, width: int | None) -> Iterator[Layer
                 "input; reluc reads feed-forward chains of Gemm/MatMul/Add/Relu"
             )
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        lo, hi = _ARITY.get(op, (1, 1 << 30))
+        if not lo <= len(node.input) <= hi or not node.output:
+            raise NetworkFileError(f"node '{node.name or op}': {op} with {len(node.input)} "
+                                   f"input{'s' if len(node.input) != 1 else ''} and "
+                                   f"{len(node.output)} outputs")
         if gathered is not None and op not in ("Mul", "ReduceSum"):
             raise NetworkFileError(f"node '{node.name or op}': a Gather must be followed by "
                                    "Mul and ReduceSum (reluc's sparse layout)")
