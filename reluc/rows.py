@@ -21,6 +21,7 @@ from typing import BinaryIO, TextIO
 import numpy as np
 
 from reluc.errors import InputError
+from reluc.formats.npzfile import read_npy_header
 
 _SEP = re.compile(rb"[,\s]+")  # bytes: \s is ASCII whitespace only (no NBSP)
 # a decimal number as C, numpy and JSON write it: no digit separators, ASCII digits only
@@ -118,12 +119,7 @@ def read_npy(path: str, width: int) -> np.ndarray:
     a header declaring more data than the file holds is refused, never allocated."""
     try:
         with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-            if read_header is None:
-                raise ValueError(f"unsupported .npy version {version}")
-            shape, fortran, dtype = read_header(f)
+            shape, fortran, dtype = read_npy_header(f)
             offset = f.tell()
     except (ValueError, OSError, EOFError, SyntaxError) as e:
         raise InputError(f"cannot read .npy input: {str(e)[:120]}") from None

@@ -84,6 +84,17 @@ def _bad(e: Exception) -> NetworkFileError:
     return NetworkFileError(f"not a valid reluc .npz file ({reason[:160]})")
 
 
+def read_npy_header(f) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran order, dtype) from the header of the ``.npy`` data at ``f``'s
+    position, leaving ``f`` at the data: what an array claims, before it is allocated."""
+    version = np.lib.format.read_magic(f)
+    read = {(1, 0): np.lib.format.read_array_header_1_0,
+            (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+    if read is None:
+        raise ValueError(f"unsupported .npy version {version}")
+    return read(f)
+
+
 class _Members:
     """The arrays of an ``.npz``, each checked before it is read: its ``.npy`` header
     against the member's size and the size the network expects, its inflated size against
@@ -106,12 +117,7 @@ class _Members:
             raise NetworkFileError(f"member '{name}' inflates from {info.compress_size} to "
                                    f"{info.file_size} bytes: refusing a likely zip bomb")
         with self.zf.open(info) as f:
-            version = np.lib.format.read_magic(f)
-            read = {(1, 0): np.lib.format.read_array_header_1_0,
-                    (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-            if read is None:
-                raise ValueError(f"unsupported .npy version in '{name}'")
-            shape, fortran, dtype = read(f)
+            shape, fortran, dtype = read_npy_header(f)
             size = int(np.prod(shape, dtype=object))
             if dtype.hasobject or dtype.kind not in kinds:
                 raise NetworkFileError(f"member '{name}' holds {dtype} values")
