@@ -52,9 +52,9 @@ def show(size: float) -> str:
     raise AssertionError
 
 
-def available_memory() -> int | None:
-    """Bytes of memory this process can still get: MemAvailable, capped by ulimit -v."""
-    avail = None
+def memory_limits() -> tuple[int | None, int | None]:
+    """(MemAvailable, this process's ulimit -v) in bytes, None where unknown."""
+    avail = cap = None
     try:
         with open("/proc/meminfo") as f:
             info = dict(line.split(":", 1) for line in f)
@@ -65,11 +65,16 @@ def available_memory() -> int | None:
         import resource
 
         soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-        if soft != resource.RLIM_INFINITY:
-            avail = soft if avail is None else min(avail, soft)
+        cap = None if soft == resource.RLIM_INFINITY else soft
     except (ImportError, ValueError, OSError):
         pass
-    return avail
+    return avail, cap
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process can still get: MemAvailable, capped by ulimit -v."""
+    known = [v for v in memory_limits() if v is not None]
+    return min(known) if known else None
 
 
 def guard_memory() -> None:

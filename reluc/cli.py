@@ -52,20 +52,12 @@ class _Group(click.Group):
 
 def _memory_detail(e: MemoryError) -> str:
     """What failed to fit and what this process may use, for the out-of-memory line."""
-    import resource
+    from reluc.budget import memory_limits, show
 
-    parts = [f" ({e})" if str(e) else ""]
-    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    if soft != resource.RLIM_INFINITY:
-        parts.append(f"; this process may use {soft / 2**30:.1f} GiB (ulimit -v)")
-    try:
-        with open("/proc/meminfo") as f:
-            info = dict(line.split(":", 1) for line in f)
-        avail = int(info["MemAvailable"].split()[0]) * 1024
-        parts.append(f"; the machine has {avail / 2**30:.1f} GiB available")
-    except (OSError, KeyError, ValueError):
-        pass
-    return "".join(parts)
+    avail, cap = memory_limits()
+    return "".join([f" ({e})" if str(e) else "",
+                    f"; this process may use {show(cap)} (ulimit -v)" if cap else "",
+                    f"; the machine has {show(avail)} available" if avail else ""])
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

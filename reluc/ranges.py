@@ -34,6 +34,15 @@ _MARGIN = 1 + 2.0**-40  # covers the float64 rounding of the bound's own arithme
 _MAX_CELLS = 1 << 26
 
 
+def dot_gamma(layer: Layer, unit: float) -> float:
+    """gamma_{K+1} of the layer's dot products for unit roundoff ``unit`` (``K`` the most
+    nonzeros in a row), with the margin for the float64 arithmetic that uses it: every
+    computed partial sum is within a relative ``gamma`` of ``|W| |h| + |b|``."""
+    k = int(np.diff(layer.weight.indptr).max(initial=0)) + 1
+    gamma = k * unit / (1 - k * unit) if k * unit < 0.5 else math.inf
+    return gamma * _MARGIN + 2.0**-40
+
+
 class RangeBound:
     """Accumulates the bound a layer at a time (memory: a few vectors per candidate
     radius, of a layer's width)."""
@@ -57,9 +66,7 @@ class RangeBound:
         self.layers += 1
         w = layer.weight
         aw = abs(w)
-        k = int(np.diff(w.indptr).max(initial=0)) + 1
-        gamma = (k * self.unit / (1 - k * self.unit) if k * self.unit < 0.5 else math.inf) \
-            * _MARGIN + 2.0**-40
+        gamma = dot_gamma(layer, self.unit)
         bias = layer.bias
         with np.errstate(over="ignore", invalid="ignore"):
             self._magnitude(aw, bias, gamma)

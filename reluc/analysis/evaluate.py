@@ -17,7 +17,7 @@ from reluc import formats
 from reluc.analysis.cores import cores, pool
 from reluc.errors import InputError, NetworkFileError
 from reluc.net import Net
-from reluc.ranges import RangeBound, format_limit
+from reluc.ranges import RangeBound, dot_gamma, format_limit
 
 
 # rows per onnxruntime call: the largest intermediate tensor stays near this many bytes
@@ -104,12 +104,11 @@ class Runner:
         h = np.ascontiguousarray(x.astype(dtype).T)
         bad = np.zeros(len(x), dtype=bool)
         for i, layer in enumerate(layers):
-            k = int(np.diff(layer.weight.indptr).max(initial=0)) + 1
-            gamma = k * unit / (1 - k * unit) if k * unit < 0.5 else np.inf
+            gamma = dot_gamma(layer, unit)
             with np.errstate(over="ignore", invalid="ignore"):
                 size = abs(layer.weight) @ np.abs(h.astype(np.float64)) \
                     + np.abs(layer.bias)[:, None]
-                bad |= ~np.all(size * (1 + gamma) * (1 + 2.0**-40) < big, axis=0)
+                bad |= ~np.all(size * (1 + gamma) < big, axis=0)
                 h = layer.weight.astype(dtype) @ h + layer.bias.astype(dtype)[:, None]
             if i < self.depth - 1:
                 np.maximum(h, 0, out=h)
