@@ -562,7 +562,7 @@ def test_a_spec_too_big_for_the_machine_is_refused_before_building(tmp_path):
 
 @pytest.mark.parametrize("spec, size, fragment", [
     ("sort n=1024", "100K", "--max-size 100.0 KiB"),  # refused from the formulas
-    ("sawtooth k=3", "100", "more than --max-size 100 bytes"),  # from the network's shape
+    ("pwl points=0:0,1:1,2:0", "20", "more than --max-size 20 bytes"),  # no formulas: shape
 ])
 def test_max_size_refuses_before_writing(cli, tmp_path, spec, size, fragment):
     out = tmp_path / "x.onnx"
