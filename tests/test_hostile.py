@@ -213,6 +213,48 @@ def test_the_input_limit_is_recorded_and_reported(cli, tmp_path):
     assert formats.read(str(npz))[1].input_limit == limit
 
 
+def test_verify_samples_at_the_input_limit_and_proves_it(cli, tmp_path):
+    import json
+
+    path = build(cli, tmp_path, "sort n=4", "s.onnx")
+    report = json.loads(cli("verify", path, "--json").stdout)["files"][0]
+    check = report["checks"]["limit"]
+    props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert check["status"] == "pass" and report["verdict"] == "tested"
+    assert check["input_limit"] == check["recorded"] == float(props["reluc.input_limit"])
+    assert check["inputs_at_limit"] >= 5
+    # those rows went through the float check too (which counts only rows it could run)
+    plain = json.loads(cli("verify", path, "--json", "--samples", "8").stdout)["files"][0]
+    assert plain["checks"]["float"]["max_bound"] > 1e30  # the bound at |x| ~ 5e36
+
+
+def test_verify_fails_a_recorded_input_limit_the_weights_do_not_prove(cli, tmp_path):
+    import json
+
+    path = build(cli, tmp_path, "sort n=4", "s.onnx")
+    edit_onnx(path, set_prop("reluc.input_limit", "3e38"))  # max(a, b) = b + relu(a - b)
+    r = cli("verify", path, "--json", ok=False)  # overflows in a - b at 3e38
+    assert r.exit_code == 1
+    report = json.loads(r.stdout)["files"][0]
+    assert report["verdict"] == "failed"
+    assert report["checks"]["limit"]["status"] == "fail"
+    assert report["checks"]["float"]["status"] == "fail"  # inf at the recorded limit
+    line = cli("verify", path, ok=False).stdout
+    assert "FAILED" in line and "overflow to inf or NaN" in line and "3e+38" in line
+
+
+def test_verify_refuses_a_limit_a_little_too_large_even_without_an_overflow(cli, tmp_path):
+    import json
+
+    path = build(cli, tmp_path, "sort n=4", "s.onnx")
+    props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    edit_onnx(path, set_prop("reluc.input_limit", repr(float(props["reluc.input_limit"]) * 2)))
+    r = cli("verify", path, "--json", ok=False)
+    report = json.loads(r.stdout)["files"][0]
+    assert r.exit_code == 1 and report["checks"]["limit"]["status"] == "fail"
+    assert report["checks"]["float"]["status"] == "pass"  # it proves, not overflows
+
+
 def write_foreign_npz(path, layers, dtype="float32"):
     """A network file without reluc metadata, as another tool would write it."""
     from reluc.formats.metadata import FileInfo

@@ -166,7 +166,8 @@ def test_json_report(cli, tmp_path):
     assert data["schema"] == 1 and data["summary"]["proved"] == 1
     (f,) = data["files"]
     assert f["verdict"] == "proved" and f["passed"] and f["spec"] == "sort n=8 method=best"
-    assert set(f["checks"]) == {"exact", "float", "complete"}
+    assert set(f["checks"]) == {"exact", "float", "limit", "complete"}
+    assert f["schema"] == 3 and f["checks"]["limit"]["status"] == "pass"
     assert f["checks"]["exact"]["max_error"] == "0" and f["checks"]["exact"]["same_weights_as_build"]
     fl = f["checks"]["float"]
     assert fl["dtype"] == "float64" and fl["max_abs_error"] <= fl["max_bound"]
@@ -356,7 +357,10 @@ def test_rounded_weights_on_an_unbounded_domain_promise_the_build_only(cli, tmp_
     assert json.loads(cli("stats", path, "--json").stdout)["exact"] is False
     r = verify(cli, path, ok=True)  # it was FAILED (promised: exact)
     assert "(promised: reluc's own build, no error bound), identical to reluc's build" in r.stdout
-    assert "max error 1/12" in r.stdout  # the error against max(x/3, -x), reported
+    # the error against max(x/3, -x) is reported: it grows with |x|, up to the input limit
+    err = json.loads(verify(cli, path, "--json", ok=True).stdout)["files"][0]["checks"]
+    limit = err["limit"]["input_limit"]
+    assert 0 < float(Fraction(err["exact"]["max_error"])) <= limit * 2.0**-52
     edit_onnx(path, perturb_initializer("W0", 0, lambda v: v * (1 + 2**-40)))
     r = verify(cli, path, ok=False)
     assert r.exit_code == 1 and "differs from reluc's build" in r.stdout

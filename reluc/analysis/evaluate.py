@@ -42,10 +42,12 @@ class Runner:
         layers, self.info = formats.read_layers(data if data is not None else source)
         self.dtype = self.info.dtype or "float64"
         bound, kept, n_in, per_row = RangeBound(self.dtype), [], None, 1
+        self.nonzeros = 0
         is_npz = (data[:4] if data is not None else _magic(source)) == b"PK\x03\x04"
         for layer in layers:
             n_in = layer.n_in if n_in is None else n_in
             bound.add(layer)
+            self.nonzeros += layer.weight.nnz
             k = int(np.diff(layer.weight.indptr).max(initial=0)) or 1
             per_row = max(per_row, layer.n_in, layer.n_out * k)
             if is_npz:
@@ -56,6 +58,9 @@ class Runner:
         self._source = data if data is not None else source
         self.chunk = max(1, CHUNK_BYTES // (per_row * np.dtype(self.dtype).itemsize))
         self.batch = None  # a fixed batch size the model insists on
+        # rows past the limit are evaluated with their sizes checked (see checked); off,
+        # they go to the runtime as they are (verify, which looks for overflows)
+        self.guard = True
         if is_npz:
             self.net, self._session = Net(kept), None
             return
@@ -126,7 +131,8 @@ class Runner:
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.n_in:
             raise InputError(f"inputs must have {self.n_in} columns, got shape {x.shape}")
-        far = np.flatnonzero(np.max(np.abs(x), axis=1) > self.limit) if x.size else []
+        far = np.flatnonzero(np.max(np.abs(x), axis=1) > self.limit) \
+            if x.size and self.guard else []
         if len(far):  # past the sound limit: each such row checked as it is computed
             y_far = self.checked(x[far], far)
             near = np.setdiff1d(np.arange(len(x)), far)

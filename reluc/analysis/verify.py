@@ -17,6 +17,11 @@ float (always)
     ``gamma_k = k u / (1 - k u)``, ``k`` the nonzeros of a row plus one and ``u`` the unit
     roundoff (Higham's dot-product bound), propagated through the layers (ReLU is
     1-Lipschitz) and evaluated on each input, plus the reference's own bound.
+limit (always)
+    The input limit ``R`` (:mod:`reluc.ranges`: no overflow in the file's dtype for
+    ``|x| <= R``), proved from the file's weights; the exact and float checks include rows
+    at ``|x| = R`` (at the file's recorded limit when it records a larger one), and the
+    check fails when the file records a limit its weights do not prove.
 complete (``--complete``, where tractable)
     A proof instead of a test. Networks with one input: every exact linear piece on the
     domain is enumerated in rational arithmetic and compared with a piecewise-linear
@@ -42,16 +47,18 @@ from reluc.analysis import pieces as pieces_mod
 from reluc.analysis.cores import cores, pool
 from reluc.errors import RelucError
 from reluc.net import Net, prefetch
+from reluc.ranges import format_limit
 from reluc.registry import Box, Proof
 from reluc.spec import format_number, parse_text
 
-SCHEMA = 2  # 2: float check reports the error where it is largest, promise_from
+SCHEMA = 3  # 2: float check reports the error where it is largest, promise_from;
+# 3: the limit check
 _UNIT_ROUNDOFF = {"float32": 2.0**-24, "float64": 2.0**-53}
 
 
 @dataclass
 class Check:
-    name: str  # "structure", "exact", "float", "complete"
+    name: str  # "structure", "exact", "float", "limit", "complete"
     status: str  # "pass", "fail", "skip"
     detail: str
     data: dict[str, Any] = field(default_factory=dict)
@@ -338,6 +345,10 @@ def _verify(report: Report, path, spec_text, samples, seed, complete, runner_fac
     near = _near_points(ctor, values, box, first, rng, max(2, samples // 8) * 4) \
         if n_in == 1 and None not in (box.lo[0], box.hi[0]) else None
     batches = [b for _, b in sample_batches(box, samples, rng, near)]
+    say("reading the file's runtime and its input limit")
+    runner = (runner_factory or _default_runner)(source)
+    limit_check, at_limit = _limit_rows(runner, info, box, dtype, samples, rng)
+    batches += at_limit
     floats = [b.floats(dtype) for b in batches]  # the inputs the file's dtype holds exactly
     x = np.vstack([xb[ok] for xb, ok in floats])
 
@@ -377,7 +388,9 @@ def _verify(report: Report, path, spec_text, samples, seed, complete, runner_fac
     say(f"float check through the file's runtime ({dtype})")
     exact_y = np.vstack([o.approx()[ok] for o, (_, ok) in zip(outs, floats)])
     ref_y = np.vstack([w.approx()[ok] for w, (_, ok) in zip(wants, floats)])
-    report.checks.append(_float_check(source, x, exact_y, ref_y, bound, dtype, runner_factory))
+    report.checks.append(_float_check(runner, x, exact_y, ref_y, bound, dtype))
+    if limit_check is not None:
+        report.checks.append(limit_check)
 
     # -- complete check --
     if complete:
@@ -458,31 +471,103 @@ def _first_layer_kinks(layer) -> list[Fraction]:
     return [-Fraction(float(b)) / Fraction(float(a)) for a, b in zip(w, layer.bias) if a != 0]
 
 
-def _float_check(path, x, exact_y, ref_y, bound, dtype, runner_factory) -> Check:
+def _default_runner(source):
+    from reluc.analysis.evaluate import Runner
+
+    return Runner(source)
+
+
+# rows at the input limit are computed exactly with Python integers: at most this many
+# (rows x nonzeros of the network) of them
+MAX_LIMIT_WORK = 1 << 22
+
+
+def _limit_rows(runner, info, box: Box, dtype: str, samples: int,
+                rng: np.random.Generator) -> tuple[Check | None, list[exact.Scaled]]:
+    """The input limit R (``reluc.ranges``): rows at ``|x| = R`` for the exact and float
+    checks (at the limit the file records, when it records a larger one than its weights
+    prove), clipped to the domain; and the check that the recorded limit is one the
+    weights prove. None and no rows for a runtime that has no limit (a test double)."""
+    proved = getattr(runner, "limit", None)
+    if proved is None:
+        return None, []
+    recorded = info.input_limit
+    r = max(proved, recorded or 0.0)
+    big = float(np.finfo(dtype).max)
+    v = float(np.dtype(dtype).type(min(r, big)))
+    if v > r:  # the dtype's nearest value is above R: the next one down
+        v = float(np.nextafter(np.dtype(dtype).type(v), np.dtype(dtype).type(0)))
+    inside = all(lo is not None and hi is not None and -v <= lo and hi <= v
+                 for lo, hi in zip(box.lo, box.hi))
+    rows: list[exact.Scaled] = []
+    n = box.dim
+    count = min(max(2, samples // 8),
+                MAX_LIMIT_WORK // max(1, getattr(runner, "nonzeros", 1) or 1))
+    if v > 0 and not inside and count > 0:
+        iv = Fraction(v)
+        i = np.arange(n)
+        patterns = [np.ones(n), -np.ones(n), (-1.0) ** i, np.eye(n)[rng.integers(n)],
+                    -np.eye(n)[rng.integers(n)]]
+        patterns += [rng.choice([-1.0, 0.0, 1.0], n) for _ in range(max(0, count - 5))]
+        signs = np.array(patterns[:count], dtype=np.int64)
+        num = signs.astype(object) * iv.numerator
+        rows = [_clip(exact.Scaled(num, iv.denominator), box)]
+    data = {"input_limit": proved, "recorded": recorded,
+            "inputs_at_limit": sum(len(b) for b in rows)}
+    if recorded is not None and recorded > proved:
+        return Check("limit", "fail",
+                     f"the file records the input limit |x| <= {format_limit(recorded)}, its "
+                     f"weights prove only {format_limit(proved)} (no overflow in {dtype})",
+                     data), rows
+    if rows:
+        where = f"{len(rows[0])} inputs at |x| = {v:.3g} in the exact and float checks"
+    elif inside or v == 0:
+        where = "the domain lies inside it" if inside else "no input is sampled at it"
+    else:  # exact rows at the limit need Python integers: too slow on this many weights
+        where = "no input sampled at it (too many weights for exact rows of that size)"
+    return Check("limit", "pass",
+                 f"input limit |x| <= {format_limit(proved)} proved from the weights "
+                 f"(no overflow in {dtype}); {where}",
+                 data), rows
+
+
+def _float_check(runner, x, exact_y, ref_y, bound, dtype) -> Check:
     """The file's runtime in its dtype: it passes when every output is within the
     network's own rounding bound of the file's exact output; the error reported is
     against the reference (what a user gets), at the output where it is largest."""
-    from reluc.analysis.evaluate import Runner
-
     if not len(x):
         return Check("float", "skip", f"no test input is exactly representable in {dtype}")
-    runner = (runner_factory or Runner)(path)
-    y = runner(x).astype(np.float64)
-    rounding = np.abs(y - exact_y)
-    ok = bool(np.all(rounding <= bound[:, None]))
+    runner.guard = False  # rows past the proved limit: what the runtime gives, inf or not
+    with np.errstate(over="ignore", invalid="ignore"):
+        y = runner(x).astype(np.float64)
+        rounding = np.abs(y - exact_y)
+    ok = bool(np.all(rounding <= bound[:, None]))  # (inf and NaN are never within)
+    finite = np.isfinite(y).all(axis=1)  # the figures below are of the rows that did not
+    x_all = x  # overflow (JSON has no inf or NaN); those rows are counted apart
+    if not finite.any():
+        return Check("float", "fail", f"{dtype} runtime: outputs overflow to inf or NaN on "
+                     f"all {len(x)} inputs", {"dtype": dtype, "inputs": len(x),
+                                              "overflowed_inputs": len(x)})
+    y, x, bound = y[finite], x[finite], bound[finite]
+    exact_y, ref_y, rounding = exact_y[finite], ref_y[finite], rounding[finite]
     err = np.abs(y - ref_y)
     at = np.unravel_index(int(np.argmax(err)), err.shape)
     largest, value = float(err[at]), float(ref_y[at])
     ulp = float(np.spacing(np.dtype(dtype).type(abs(value))))
     nonzero = ref_y != 0
     data = {
-        "dtype": dtype, "inputs": len(x), "max_abs_error": largest,
+        "dtype": dtype, "inputs": len(x_all), "max_abs_error": largest,
         "output_at_max_error": value, "ulps_at_max_error": largest / ulp,
         "max_rel_error": float((err[nonzero] / np.abs(ref_y[nonzero])).max(initial=0.0)),
         "bitwise_exact_fraction": float(np.mean(err == 0)),
         "max_rounding_error": float(rounding.max()), "max_bound": float(bound.max()),
+        "overflowed_inputs": int((~finite).sum()),
     }  # fmt: skip
-    if largest == 0:
+    if not finite.all():  # an overflow: say where, not "error nan"
+        i = int(np.flatnonzero(~finite)[0])
+        detail = (f"{dtype} runtime: outputs overflow to inf or NaN on {int((~finite).sum())} "
+                  f"of {len(x_all)} inputs (first: |x| = {np.abs(x_all[i]).max():.3g})")
+    elif largest == 0:
         detail = f"{dtype} runtime: no error on {len(x)} inputs"
     else:
         detail = (f"{dtype} runtime: largest error {largest:.3g} where the output is "
