@@ -28,38 +28,52 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from reluc.constructors.unfolding import Builder, lin
-from reluc.net import Net
+import numpy as np
+import scipy.sparse as sp
+
+from reluc.net import Layer, Net
 from reluc.registry import Box, register
 from reluc.spec import Int, Number, Param
 
 
-def _fold_tree(n: int, levels: int, bld: Builder, forms: list) -> list:
-    """Norms of consecutive pairs, level by level, until one form is left; returns the
-    final forms (one per output)."""
+def _blocks(pattern, count: int) -> sp.csr_array:
+    """``count`` copies of the small matrix ``pattern`` on the diagonal."""
+    return sp.csr_array(sp.kron(sp.eye_array(count, format="csr"),
+                                sp.csr_array(np.array(pattern, dtype=np.float64))))
+
+
+def _fold_tree(n: int, levels: int) -> tuple[list[Layer], sp.csr_array]:
+    """Norms of consecutive pairs, level by level, until one is left: the hidden layers
+    and the final form over the last of them (a 1 x width matrix). The forms of the
+    pairs' X and Y are the rows of a sparse matrix ``A`` over the current layer (a pair's
+    X above its Y); a layer's weights are a block-diagonal map of ``A``, so a layer costs
+    its nonzeros (the sums come in the order a form-by-form build would add them, so
+    the weights are the same to the bit)."""
+    layers: list[Layer] = []
+    forms = sp.eye_array(n, format="csr")  # the inputs, paired (x, y), (x, y), ...
+
+    def layer(w: sp.csr_array) -> None:
+        layers.append(Layer(w, np.zeros(w.shape[0]), owned=True))
+
     first = True
-    while len(forms) > 1:
-        pairs = [(forms[2 * i], forms[2 * i + 1]) for i in range(len(forms) // 2)]
+    while forms.shape[0] > 1:
+        pairs = forms.shape[0] // 2
         if first:  # (|x|, |y|): the folds across angles pi and pi/2
-            neurons = bld.layer([f for x, y in pairs for f in (x, lin((-1, x)), y, lin((-1, y)))])
-            pairs = [(lin((1, neurons[4 * i]), (1, neurons[4 * i + 1])),
-                      lin((1, neurons[4 * i + 2]), (1, neurons[4 * i + 3])))
-                     for i in range(len(pairs))]
+            layer(_blocks([[1, 0], [-1, 0], [0, 1], [0, -1]], pairs) @ forms)
+            forms = _blocks([[1, 1, 0, 0], [0, 0, 1, 1]], pairs)
         for i in range(2, levels + 1):
             phi = math.pi / 2**i
             s, c = math.sin(phi), math.cos(phi)
-            neurons = bld.layer([f for x, y in pairs for f in (x, y, lin((-s, x), (c, y)))])
-            pairs = [(lin((1, neurons[3 * k]), (2 * s, neurons[3 * k + 2])),
-                      lin((1, neurons[3 * k + 1]), (-2 * c, neurons[3 * k + 2])))
-                     for k in range(len(pairs))]
-        forms = [x for x, _ in pairs]
+            layer(_blocks([[1, 0], [0, 1], [-s, c]], pairs) @ forms)
+            forms = _blocks([[1, 0, 2 * s], [0, 1, -2 * c]], pairs)
+        forms = _blocks([[1, 0]], pairs) @ forms  # the X of each pair
         first = False
-    return forms
+    return layers, forms
 
 
 def norm_net(n: int, levels: int) -> Net:
-    bld = Builder(n)
-    return bld.finish(_fold_tree(n, levels, bld, [bld.var(i) for i in range(n)]))
+    layers, out = _fold_tree(n, levels)
+    return Net(layers + [Layer(out, [0.0], owned=True)])
 
 
 _LEVELS = Param("levels", Int(min=2, max=40), 8,
@@ -138,7 +152,6 @@ def norm(n: int, levels: int) -> Net:
     "beyond it too.",
 )
 def disk(levels: int, radius) -> Net:
-    bld = Builder(2)
-    (est,) = _fold_tree(2, levels, bld, [bld.var(0), bld.var(1)])
-    (bump,) = bld.layer([lin((-1, est), float(radius))])
-    return bld.finish([bump])
+    layers, est = _fold_tree(2, levels)
+    bump = Layer(-est, [float(radius)], owned=True)  # relu(radius - est)
+    return Net(layers + [bump, Layer([[1.0]], [0.0])])

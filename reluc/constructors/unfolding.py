@@ -30,6 +30,7 @@ import math
 from fractions import Fraction
 
 import numpy as np
+import scipy.sparse as sp
 
 from reluc.net import Layer, Net
 from reluc.registry import Box, register
@@ -39,40 +40,48 @@ from reluc.spec import Int, Param
 class Builder:
     """Build a network one hidden layer at a time from affine forms.
 
-    A form is (coefficients over the current hidden layer, constant)."""
+    A form is (coefficients over the current hidden layer, constant); the coefficients are
+    a dict {neuron: weight}, so that a layer costs its nonzeros, not its width squared
+    (``norm n=65536`` has 65536 inputs and 196608 neurons in its first layer)."""
 
     def __init__(self, n_in: int):
         self.width = n_in
         self.layers: list[Layer] = []
 
     def var(self, i: int):
-        row = np.zeros(self.width)
-        row[i] = 1.0
-        return row, 0.0
+        return {i: 1.0}, 0.0
+
+    def _matrix(self, forms):
+        lengths = np.fromiter((len(f[0]) for f in forms), dtype=np.int64, count=len(forms))
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        indices = np.fromiter((i for f in forms for i in f[0]), dtype=np.int64,
+                              count=int(indptr[-1]))
+        data = np.fromiter((v for f in forms for v in f[0].values()), dtype=np.float64,
+                           count=int(indptr[-1]))
+        w = sp.csr_array((data, indices, indptr), shape=(len(forms), self.width))
+        return w, np.array([f[1] for f in forms], dtype=np.float64)
 
     def layer(self, forms) -> list:
         """Add a hidden layer relu(form) for each form; return the new neurons as forms."""
-        w = np.vstack([f[0] for f in forms])
-        b = np.array([f[1] for f in forms])
-        self.layers.append(Layer(w, b))
+        self.layers.append(Layer(*self._matrix(forms), owned=True))
         self.width = len(forms)
         return [self.var(i) for i in range(self.width)]
 
     def finish(self, outputs) -> Net:
-        w = np.vstack([f[0] for f in outputs])
-        b = np.array([f[1] for f in outputs])
-        return Net(self.layers + [Layer(w, b)])
+        return Net(self.layers + [Layer(*self._matrix(outputs), owned=True)])
 
 
 def lin(*terms):
     """sum c * form (+ constant when a term is a bare number)."""
-    row, const = None, 0.0
+    row: dict[int, float] = {}
+    const = 0.0
     for t in terms:
         if isinstance(t, (int, float)):
             const += t
             continue
         c, (r, k) = t
-        row = c * r if row is None else row + c * r
+        for i, v in r.items():
+            row[i] = row.get(i, 0.0) + c * v
         const += c * k
     return row, const
 
