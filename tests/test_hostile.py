@@ -602,6 +602,14 @@ def test_a_spec_too_big_for_the_machine_is_refused_before_building(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_wide_norm_is_built_in_its_nonzeros_not_its_width_squared(tmp_path):
+    # dense rows would make the first layer 65536 x 16384 floats, 8 GiB, past the 3 GiB
+    # the subprocess may use; its nonzeros are 131072
+    r = run_reluc("build", "norm n=16384 levels=2", "-o", tmp_path / "n.onnx", timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "width 32768" in r.stderr
+
+
 @pytest.mark.parametrize("spec, size, fragment", [
     ("sort n=1024", "100K", "--max-size 100.0 KiB"),  # refused from the formulas
     ("pwl points=0:0,1:1,2:0", "20", "more than --max-size 20 bytes"),  # no formulas: shape
