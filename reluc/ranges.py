@@ -1,22 +1,32 @@
 """Floating-point range: the inputs on which evaluating a network cannot overflow.
 
-For inputs with ``|x_j| <= R`` every value a layer computes, pre-activations and every
-partial sum of them, is at most ``A_i R + C_i`` in size, with per-neuron vectors
+The scaled interval bound. For inputs ``x`` in ``[-r, r]^n`` every neuron's computed
+value lies in ``[r l0_i - C_i, r h0_i + C_i]``, where ``[l0, h0]`` are the interval bounds
+of the network *without biases* on ``[-1, 1]^n`` and ``C`` is what the biases can add:
 
-    A^0 = 1,   A^k = g_k |W_k| A^(k-1),   C^0 = 0,   C^k = g_k (|W_k| C^(k-1) + |b_k|)
+    l0^0 = -1, h0^0 = 1, C^0 = 0
+    size0 = |W| max(|l0|, |h0|),   sizec = |W| C + |b|
+    [l0, h0] <- relu([W+ l0 - W- h0 - gamma size0,  W+ h0 - W- l0 + gamma size0])
+    C <- g sizec
 
-(ReLU only shrinks magnitudes). ``g_k = 1 + gamma`` covers the rounding of a dot product
-of ``K + 1`` terms in the dtype (``gamma = (K + 1) u / (1 - (K + 1) u)``, ``K`` the most
-nonzeros in a row of ``W_k``, ``u`` the unit roundoff), so the bound holds for the
-computed values too, whatever the summation order. The network cannot overflow on
-``|x|_inf <= R`` when every ``A_i R + C_i`` stays below the dtype's largest number:
+(``W+``, ``W-`` the positive and negative parts of ``W``; ReLU keeps both forms because
+``C >= 0``; the proof is one line of interval arithmetic per layer). Every partial sum of a
+layer's dot products is then at most ``g (r size0_i + sizec_i)`` in size, ``g = 1 + gamma``
+covering the rounding of a dot product of ``K + 1`` terms in the dtype (``gamma = (K + 1) u
+/ (1 - (K + 1) u)``, ``K`` the most nonzeros in a row of ``W``, ``u`` the unit roundoff),
+whatever the summation order. So no overflow for ``|x|_inf <= R`` with
 
-    R = min_i (max - C_i) / A_i,
+    R = min_i (max / g - sizec_i) / size0_i
 
-taken over every neuron of every layer, then rounded down to three significant digits
-(:func:`input_limit`). One sparse matrix-vector product per layer, in float64 with an
-extra relative margin per layer so that the float64 arithmetic of the bound is itself
-on the safe side. ``R = 0`` means the bound cannot rule out overflow even at ``x = 0``.
+over every neuron of every layer: a closed form, one sparse product per layer with a few
+vectors of the layer's width, at every radius at once. Intervals see cancellations that
+magnitudes do not (``min(x, y) = y - relu(y - x)`` stays near ``|x|``, though its sizes
+double). For narrow layers (at most 65536 neurons) plain interval bounds *with* biases run
+too, at candidate radii ``2^(8j)`` (float32) or ``2^(32j)`` (float64): where the biases keep
+values small (the sawtooth's [0, 1]) they can be larger; the limit is the larger of the
+two. The result is rounded down to three significant digits (:func:`input_limit`), with a
+relative margin per layer so that the float64 arithmetic of the bound is itself on the
+safe side. ``R = 0`` means the bound cannot rule out overflow even at ``x = 0``.
 """
 
 from __future__ import annotations
@@ -29,9 +39,9 @@ import numpy as np
 from reluc.net import Layer
 
 _MARGIN = 1 + 2.0**-40  # covers the float64 rounding of the bound's own arithmetic
-# the interval bounds hold (width x candidate radii) numbers a few times over: past this
-# many cells per layer (2^22 neurons at 16 radii) only the magnitude bound is kept
-_MAX_CELLS = 1 << 26
+# the interval bounds at candidate radii hold (width x radii) numbers a few times over:
+# past this many cells per layer (65536 neurons at 16 radii) only the scaled bound is kept
+_MAX_CELLS = 1 << 20
 
 
 def dot_gamma(layer: Layer, unit: float) -> float:
@@ -44,18 +54,21 @@ def dot_gamma(layer: Layer, unit: float) -> float:
 
 
 class RangeBound:
-    """Accumulates the bound a layer at a time (memory: a few vectors per candidate
-    radius, of a layer's width)."""
+    """Accumulates the bound a layer at a time (memory: a few vectors of a layer's
+    width, and a few per candidate radius for layers narrow enough)."""
 
     def __init__(self, dtype: str):
         info = np.finfo(dtype)
         self.max = float(info.max)
         self.unit = float(info.eps) / 2
-        self.a: np.ndarray | None = None  # magnitude bound A (see the module docstring)
+        # the scaled interval bound (module docstring): bias-free intervals [l0, h0] at
+        # radius 1, and C, what the biases (and the rounding of their part) add
+        self.l0: np.ndarray | None = None
+        self.h0: np.ndarray | None = None
         self.c: np.ndarray | None = None
-        self.r = self.max  # the magnitude bound's R; the input itself must fit the dtype
-        # signed interval bounds at candidate radii 2^e (columns), for networks whose
-        # magnitudes cancel (sorting, sawtooth): lower and upper ends of each neuron
+        self.r = self.max  # its R; the input itself must fit the dtype
+        # plain interval bounds at candidate radii 2^e (columns), for networks whose
+        # biases matter at small radii (sawtooth): lower and upper ends of each neuron
         step = 8 if info.bits == 32 else 32
         self.radii = np.array([2.0**e for e in range(0, info.maxexp, step)])
         self.lo = self.hi = None
@@ -68,43 +81,56 @@ class RangeBound:
         aw = abs(w)
         gamma = dot_gamma(layer, self.unit)
         bias = layer.bias
+        pos, neg = w.maximum(0), (-w).maximum(0)
         with np.errstate(over="ignore", invalid="ignore"):
-            self._magnitude(aw, bias, gamma)
-            self._intervals(w, aw, bias, gamma)
+            self._scaled(pos, neg, aw, bias, gamma)
+            self._intervals(pos, neg, aw, bias, gamma)
 
-    def _magnitude(self, aw, bias, gamma) -> None:
+    def _scaled(self, pos, neg, aw, bias, gamma) -> None:
         g = 1 + gamma
-        if self.a is None:
-            a, c = np.asarray(aw.sum(axis=1)).ravel(), np.abs(bias)
+        if self.l0 is None:  # inputs in [-r, r]: l0 = -1, h0 = 1, C = 0
+            size0 = np.asarray(aw.sum(axis=1)).ravel()
+            sizec = np.abs(bias)
+            zlo = -size0 - gamma * size0
+            zhi = size0 + gamma * size0
         else:
-            a, c = aw @ self.a, aw @ self.c + np.abs(bias)
-        self.a, self.c = a * g, c * g
-        room = self.max - self.c
-        pos = self.a > 0
+            mag0 = np.maximum(np.abs(self.l0), np.abs(self.h0))
+            size0 = aw @ mag0
+            sizec = aw @ self.c + np.abs(bias)
+            zlo = pos @ self.l0 - neg @ self.h0 - gamma * size0
+            zhi = pos @ self.h0 - neg @ self.l0 + gamma * size0
+        # every partial sum is at most g (r size0 + sizec): below the dtype's largest
+        # number for r < (max / g - sizec) / size0 (margins for the float64 arithmetic)
+        room = self.max / (g * _MARGIN) - sizec * _MARGIN
+        grows = size0 > 0
         if np.any(~(room > 0)):  # overflow possible at x = 0 (or an inf in the bound)
             self.r = 0.0
-        elif pos.any():
-            self.r = min(self.r, float(np.min(room[pos] / self.a[pos])) / _MARGIN)
+        elif grows.any():
+            self.r = min(self.r, float(np.min(room[grows] / size0[grows])) / _MARGIN)
         if not math.isfinite(self.r) or self.r < 0:
             self.r = 0.0
+        # ReLU follows (the last layer's clamp is harmless: its sizes were checked above);
+        # the ends move outwards by the margin, for the float64 rounding of their sums
+        self.l0 = np.maximum(zlo, 0) / _MARGIN
+        self.h0 = np.maximum(zhi, 0) * _MARGIN
+        self.c = sizec * g * _MARGIN
 
-    def _intervals(self, w, aw, bias, gamma) -> None:
-        if w.shape[0] * len(self.radii) > _MAX_CELLS:  # too wide: the magnitude bound only
+    def _intervals(self, pos, neg, aw, bias, gamma) -> None:
+        if pos.shape[0] * len(self.radii) > _MAX_CELLS:  # too wide: the scaled bound only
             self.safe[:] = False
             self.lo = self.hi = None
             self.wide = True
         if getattr(self, "wide", False):
             return
         if self.lo is None:
-            lo = np.broadcast_to(-self.radii, (w.shape[1], len(self.radii)))
-            hi = np.broadcast_to(self.radii, (w.shape[1], len(self.radii)))
+            lo = np.broadcast_to(-self.radii, (pos.shape[1], len(self.radii)))
+            hi = np.broadcast_to(self.radii, (pos.shape[1], len(self.radii)))
         else:
             lo, hi = self.lo, self.hi
         mag = np.maximum(np.abs(lo), np.abs(hi))
         size = aw @ mag + np.abs(bias)[:, None]  # every partial sum is at most this
         slack = gamma * size  # rounding of the dot products
         self.safe &= np.all(size * (1 + gamma) < self.max, axis=0)
-        pos, neg = w.maximum(0), (-w).maximum(0)
         zlo = pos @ lo - neg @ hi + bias[:, None] - slack
         zhi = pos @ hi - neg @ lo + bias[:, None] + slack
         self.safe &= np.all(np.isfinite(zlo) & np.isfinite(zhi), axis=0)

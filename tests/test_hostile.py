@@ -292,6 +292,24 @@ def test_the_input_limit_is_sound_where_partial_sums_overflow_before_they_cancel
             assert bool(np.all(np.isfinite(parts))) == ok
 
 
+@pytest.mark.parametrize("layers, true_limit", [
+    # relu(-x) * 2^100: the negative weight must widen the interval, not vanish
+    ([([[-1]], [0]), ([[2.0**100]], [0])], float(np.finfo(np.float32).max) / 2.0**100),
+    # relu(x) + 3e38: the bias of a later layer leaves 3.4e38 - 3e38 for x
+    ([([[1]], [0]), ([[1]], [3e38])], float(np.finfo(np.float32).max) - 3e38),
+    # 2^27 relu(x + 2^100): a bias multiplied on the way (half of the room is its)
+    ([([[1]], [2.0**100]), ([[2.0**27]], [0])], float(np.finfo(np.float32).max) / 2.0**27
+     - 2.0**100),
+])
+def test_the_input_limit_counts_negative_weights_and_biases(cli, tmp_path, layers,
+                                                             true_limit):
+    import json
+
+    path = write_foreign_npz(tmp_path / "c.npz", layers, "float32")
+    limit = json.loads(cli("stats", path, "--json").stdout)["input_limit"]
+    assert true_limit / 4 < limit <= true_limit
+
+
 # -- eval: the floating-point range, and every network read the same way ------------------
 
 
