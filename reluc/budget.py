@@ -5,8 +5,9 @@ Two checks, both with the estimate in their message:
 
 - :func:`check_spec` (before the constructor runs): a *lower* bound on the nonzeros from
   the registry's formulas (``nonzero_params`` where known, else ``neurons``, ``width``,
-  ``hidden_layers``) times the bytes a nonzero takes in memory; refused when even that
-  passes the memory this machine has available.
+  ``hidden_layers``) times the bytes a nonzero takes in memory, or for a streamed
+  constructor the neurons times what its schedule takes per neuron; refused when even
+  that passes the memory this machine has available.
 - :func:`check_output` (after compiling, before writing): the file's size, estimated
   from the network's shape (dense layout: every entry; sparse layout and ``.npz``: at
   least one nonzero per neuron), against ``--max-size`` and the free space of the target's
@@ -27,6 +28,9 @@ from reluc.errors import RelucError
 # in memory: a float64 value and an int32 column index, for the network and the copy the
 # passes make of it
 BYTES_PER_NONZERO = 24
+# a streamed constructor's schedule and layers in flight, per neuron of the network
+# (measured: 12 bytes for sort n=262144, 17 for n=65536)
+STREAM_BYTES_PER_NEURON = 8
 LARGE_WRITE = 1 << 30  # announce writes larger than this on stderr
 
 
@@ -104,21 +108,37 @@ def guard_memory() -> None:
             pass
 
 
+def _formula(ctor, key: str, values) -> int | None:
+    if key not in ctor.formulas:
+        return None
+    try:
+        v = registry.eval_formula(ctor.formulas[key], values)
+    except (ArithmeticError, ValueError, TypeError, KeyError, IndexError):
+        return None
+    return int(v) if isinstance(v, (int, float)) and np.isfinite(v) else None
+
+
 def nonzeros_at_least(spec) -> int:
     """A lower bound on the nonzero weights of ``spec``'s network, from its formulas."""
     ctor = registry.get(spec.name)
     values = spec.values
-    found = [0]
-    for key in ("nonzero_params", "neurons", "width", "hidden_layers"):
-        if key in ctor.formulas:
-            try:
-                v = registry.eval_formula(ctor.formulas[key], values)
-            except (ArithmeticError, ValueError, TypeError, KeyError, IndexError):
-                continue
-            if isinstance(v, (int, float)) and np.isfinite(v):
-                found.append(int(v))
+    found = [0] + [v for key in ("nonzero_params", "neurons", "width", "hidden_layers")
+                   if (v := _formula(ctor, key, values)) is not None]
     n_in, n_out = ctor.dims(values)
     return max(found) + n_out
+
+
+def memory_at_least(spec) -> tuple[int, str]:
+    """A lower bound on the memory building ``spec`` takes, and what it counts. A network
+    held whole: its nonzeros (:data:`BYTES_PER_NONZERO` each). A stream holds a few layers
+    and the schedule it makes them from, which grows with the neurons
+    (:data:`STREAM_BYTES_PER_NEURON`; sort n=262144 peaks at 12 bytes a neuron)."""
+    ctor = registry.get(spec.name)
+    if ctor.streams:
+        neurons = _formula(ctor, "neurons", spec.values) or 0
+        return neurons * STREAM_BYTES_PER_NEURON, f"at least {neurons} neurons, streamed"
+    nnz = nonzeros_at_least(spec)
+    return nnz * BYTES_PER_NONZERO, f"at least {nnz} nonzero weights"
 
 
 def check_spec(spec, max_size: int | None = None, path: str | None = None,
@@ -127,14 +147,12 @@ def check_spec(spec, max_size: int | None = None, path: str | None = None,
     its network cannot fit in memory (constructors that stream need a few layers only) or
     its smallest file (sparse, float32) cannot fit ``max_size`` or the free space where
     ``path`` goes."""
-    ctor = registry.get(spec.name)
     nnz = nonzeros_at_least(spec)
     memory = available_memory() if memory is None else memory
-    need = nnz * BYTES_PER_NONZERO
-    if not ctor.streams and memory is not None and need > memory:
+    need, counted = memory_at_least(spec)
+    if memory is not None and need > memory:
         raise TooBig(f"{spec.canonical()} needs at least {show(need)} of memory to build "
-                     f"(at least {nnz} nonzero weights); this machine has {show(memory)} "
-                     "available")
+                     f"({counted}); this machine has {show(memory)} available")
     smallest = nnz * 8
     if max_size is not None and smallest > max_size:
         raise TooBig(f"{spec.canonical()} makes a file of at least {show(smallest)} (at least "

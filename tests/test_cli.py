@@ -316,7 +316,7 @@ def test_a_write_that_fails_midway_leaves_the_old_file_and_no_temporary(cli, tmp
 
     monkeypatch.setattr(formats, "write_onnx", failing)
     r = cli("build", "sort n=5", "-o", out, ok=False)
-    assert_one_line_error(r, "No space left on device")
+    assert_one_line_error(r, f"cannot write '{out}': No space left on device")
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.onnx"]
 

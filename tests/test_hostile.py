@@ -620,6 +620,22 @@ def test_a_spec_too_big_for_the_machine_is_refused_before_building(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_streamed_spec_too_big_for_the_memory_is_refused_before_building(tmp_path):
+    # sort n=2^20 streams its layers, but its comparator schedule alone takes more than
+    # the 3 GiB the subprocess may use (it used to run for minutes to "out of memory")
+    r = run_reluc("build", "sort n=1048576", "-o", tmp_path / "s.onnx", timeout=30)
+    assert_one_line(r, "needs at least", "neurons, streamed", "GiB available")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_stream_memory_estimate_stays_below_what_a_build_takes():
+    from reluc import budget, registry
+    from reluc.spec import parse_text
+
+    need, _ = budget.memory_at_least(registry.resolve(parse_text("sort n=262144")))
+    assert 0.3e9 < need < 1.1e9  # measured peak: 1.1 GB (README, Scale)
+
+
 def test_a_wide_norm_is_built_in_its_nonzeros_not_its_width_squared(tmp_path):
     # dense rows would make the first layer 65536 x 16384 floats, 8 GiB, past the 3 GiB
     # the subprocess may use; its nonzeros are 131072

@@ -72,6 +72,20 @@ class Written:
 def write(compiled, target: str | BinaryIO, fmt: str, layout: str = "dense",
           external_data: bool | None = None, progress=None, max_size: int | None = None,
           announce=None) -> Written:
+    """:func:`_write`; a failed write (a full disk) names the file it was writing."""
+    try:
+        return _write(compiled, target, fmt, layout, external_data, progress, max_size,
+                      announce)
+    except OSError as e:
+        if e.filename is not None:
+            raise
+        name = os.fspath(target) if isinstance(target, (str, os.PathLike)) else "-"
+        raise RelucError(f"cannot write '{name}': {e.strerror or e}") from None
+
+
+def _write(compiled, target: str | BinaryIO, fmt: str, layout: str = "dense",
+           external_data: bool | None = None, progress=None, max_size: int | None = None,
+           announce=None) -> Written:
     """Write a compiled network (in its dtype) a layer at a time; ``target`` is a path
     (written atomically) or a binary stream. ONNX: ``layout`` dense, sparse or auto;
     ``external_data`` True forces the tensors into ``<file>.data`` beside the model, None
