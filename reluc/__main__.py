@@ -1,5 +1,5 @@
-"""``python -m reluc``: the same CLI as the ``reluc`` entry point."""
+"""``python -m reluc``: the same program as the ``reluc`` entry point."""
 
-from reluc.cli import main
+from reluc.cli import run
 
-main(prog_name="reluc")
+run()

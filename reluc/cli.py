@@ -25,9 +25,6 @@ class UserError(click.ClickException):
 
 class _Group(click.Group):
     def invoke(self, ctx):
-        from reluc.budget import guard_memory
-
-        guard_memory()  # a job too big for the machine fails as "out of memory", exit 2
         try:
             return super().invoke(ctx)
         except RelucError as e:
@@ -440,3 +437,14 @@ def stats(network, as_json):
 
 if __name__ == "__main__":  # pragma: no cover
     main(prog_name="reluc")
+
+
+def run(args=None) -> None:
+    """The program (the ``reluc`` entry point and ``python -m reluc``): :func:`main` with
+    this process's address space capped at what the machine has available, so that a job
+    too big for the machine fails as "out of memory", exit 2, instead of being killed. A
+    program calling :func:`main` itself keeps its own limits."""
+    from reluc.budget import guard_memory
+
+    guard_memory()
+    main(args, prog_name="reluc")

@@ -610,6 +610,23 @@ def test_running_out_of_memory_says_so_and_how_much(tmp_path):
     assert len(lines) == 1 and "out of memory" in lines[0] and "GiB" in lines[0], r.stderr
 
 
+def test_the_program_caps_its_memory_at_what_the_machine_has(tmp_path):
+    # the machine said to have 200 MB more: eval of a batch needing ~1 GB must end as
+    # "out of memory", exit 2, not run on (or be killed by the kernel)
+    script = textwrap.dedent("""
+        import sys
+        from reluc import budget, cli
+        budget.available_memory = lambda: 200 << 20
+        cli.run(["eval", sys.argv[1], "-i", sys.argv[2]])
+    """)
+    net = write_foreign_npz(tmp_path / "w.npz", [(np.ones((4096, 2)), np.zeros(4096)),
+                                                 (np.ones((1, 4096)), [0])])
+    np.save(tmp_path / "x.npy", np.ones((1 << 15, 2)))
+    r = subprocess.run([sys.executable, "-c", script, net, tmp_path / "x.npy"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "out of memory" in r.stderr, r.stderr
+
+
 # -- sizes before work: huge valid specs ----------------------------------------------------
 
 
