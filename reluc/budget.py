@@ -112,7 +112,7 @@ def _formula(ctor, key: str, values) -> int | None:
     if key not in ctor.formulas:
         return None
     try:
-        v = registry.eval_formula(ctor.formulas[key], values)
+        v = ctor.formulas[key](values)
     except (ArithmeticError, ValueError, TypeError, KeyError, IndexError):
         return None
     return int(v) if isinstance(v, (int, float)) and np.isfinite(v) else None

@@ -169,11 +169,11 @@ def _ctor_json(c: registry.Constructor) -> dict:
                     "default": None if p.default is None else
                     ("(computed)" if callable(p.default) else p.type.format(p.default)),
                     "help": p.help} for p in c.params],
-        "inputs": c.inputs,
-        "outputs": c.outputs,
+        "inputs": c.inputs.text,
+        "outputs": c.outputs.text,
         "exact": c.exact,
-        "error_bound": c.error_bound,
-        "formulas": c.formulas,
+        "error_bound": None if c.error_bound is None else c.error_bound.text,
+        "formulas": {k: f.text for k, f in c.formulas.items()},
         "example": c.example,
     }  # fmt: skip
 

@@ -113,8 +113,7 @@ def compile_spec(spec: RawSpec | str, dtype: str = "float32") -> Compiled:
             f"declared {ctor.dims(values)}"
         )
     domain = ctor.domain(values)
-    declared = Fraction(0) if ctor.exact else Fraction(registry.eval_formula(ctor.error_bound,
-                                                                               values))
+    declared = ctor.declared_error(values)
     if isinstance(net, LayerStream) and not built.rounded and stream_exact_in(net, dtype):
         # streamed as it comes: no pass, no cast (constructors that stream emit no dead
         # neurons; a test holds them to it)

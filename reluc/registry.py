@@ -15,9 +15,10 @@ Adding an algorithm is one decorated function::
 
 The metadata is mandatory: a constructor without a reference function, a domain, input
 and output dimensions, or an exactness claim (``exact=True`` or an ``error_bound``
-formula) cannot be registered. Dimension and size formulas are Python expressions in
-the parameters (with ``ceil``, ``floor``, ``log2``, ``clog2`` = ceil(log2), ``min``,
-``max``); the same string is shown by ``reluc list`` and evaluated by the tests.
+formula) cannot be registered. Dimension, size and error formulas are expressions in the
+parameters (with ``ceil``, ``floor``, ``log2``, ``clog2`` = ceil(log2), ``min``, ``max``,
+...), or :func:`reluc.formulas.code` functions with a text; ``reluc list`` shows their
+text, and each is evaluated on the example when it is registered (:mod:`reluc.formulas`).
 
 The function returns a :class:`~reluc.net.Net`, a :class:`Built` (a Net with a note on
 rounded weights), or a :class:`~reluc.net.LayerStream` for networks too large to hold:
@@ -30,7 +31,6 @@ from __future__ import annotations
 
 import difflib
 import inspect
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -38,7 +38,8 @@ from typing import Any
 
 from reluc.errors import SpecError
 from reluc.net import Net
-from reluc.spec import Param, RawSpec, Spec, format_number
+from reluc.formulas import Formula, as_formula
+from reluc.spec import Param, RawSpec, Spec, format_number, parse_text
 
 # Build options of ``reluc build``; parameters may not shadow them.
 RESERVED = {"o", "output", "format", "dtype", "help", "quiet", "layout", "force"}
@@ -123,34 +124,19 @@ def _interval(lo, hi) -> str:
     return f"{a},{b}"
 
 
-def _clog2(n: int) -> int:
-    return (int(n) - 1).bit_length() if n > 1 else 0
-
-
-_FORMULA_NAMES = {
-    "ceil": math.ceil, "floor": math.floor, "log2": math.log2, "clog2": _clog2,
-    "min": min, "max": max, "len": len, "abs": abs, "sum": sum, "comb": math.comb, "sqrt": math.sqrt, "cos": math.cos, "e": math.e, "pi": math.pi,
-}  # fmt: skip
-
-
-def eval_formula(expr: str, values: dict[str, Any]) -> Any:
-    """Evaluate one of the registry's own formula strings (never user input)."""
-    return eval(expr, {"__builtins__": {}, **_FORMULA_NAMES}, dict(values))  # noqa: S307
-
-
 @dataclass(frozen=True)
 class Constructor:
     name: str
     summary: str
     build: Callable[..., Net]
     params: tuple[Param, ...]
-    inputs: str
-    outputs: str
+    inputs: Formula
+    outputs: Formula
     domain: Callable[[dict[str, Any]], Box]
     reference: Callable[[dict[str, Any], Sequence[Fraction]], Sequence[Fraction]]
     exact: bool
-    error_bound: str | None
-    formulas: dict[str, str] = field(default_factory=dict)
+    error_bound: Formula | None
+    formulas: dict[str, Formula] = field(default_factory=dict)
     check: Callable[[dict[str, Any]], None] | None = None
     example: str = ""
     notes: str = ""
@@ -208,10 +194,34 @@ class Constructor:
                     implicit)
 
     def dims(self, values: dict[str, Any]) -> tuple[int, int]:
-        return eval_formula(self.inputs, values), eval_formula(self.outputs, values)
+        return self.inputs(values), self.outputs(values)
 
     def formula_values(self, values: dict[str, Any]) -> dict[str, Any]:
-        return {k: eval_formula(f, values) for k, f in self.formulas.items()}
+        return {k: f(values) for k, f in self.formulas.items()}
+
+    def declared_error(self, values: dict[str, Any]) -> Fraction:
+        """The error bound the construction promises (0 when exact), as a Fraction."""
+        return Fraction(0) if self.exact else Fraction(self.error_bound(values))
+
+    def _check_formulas(self) -> None:
+        """Every formula reads parameters only, and gives a value on the example: a typo
+        fails at import, not when the formula is first used."""
+        named = {p.name for p in self.params}
+        every = {"inputs": self.inputs, "outputs": self.outputs, **self.formulas}
+        if self.error_bound is not None:
+            every["error_bound"] = self.error_bound
+        for key, f in every.items():
+            unknown = sorted(f.names - named)
+            if unknown:
+                raise ValueError(f"constructor '{self.name}': formula {key} '{f.text}' reads "
+                                 f"{', '.join(unknown)}, not a parameter")
+        values = self.bind(parse_text(self.example)).values
+        for key, f in every.items():
+            try:
+                f(values)
+            except Exception as e:
+                raise ValueError(f"constructor '{self.name}': formula {key} '{f.text}' fails "
+                                 f"on the example {self.example}: {e}") from None
 
 
 @dataclass(frozen=True)
@@ -249,13 +259,13 @@ def register(
     *,
     summary: str,
     params: Sequence[Param],
-    inputs: str,
-    outputs: str,
+    inputs: str | Formula,
+    outputs: str | Formula,
     domain: Callable[[dict[str, Any]], Box],
     reference: Callable[[dict[str, Any], Sequence[Fraction]], Sequence[Fraction]],
     exact: bool = True,
-    error_bound: str | None = None,
-    formulas: dict[str, str] | None = None,
+    error_bound: str | Formula | None = None,
+    formulas: dict[str, str | Formula] | None = None,
     check: Callable[[dict[str, Any]], None] | None = None,
     example: str = "",
     notes: str = "",
@@ -308,13 +318,17 @@ def register(
         sig = inspect.signature(fn)
         if list(sig.parameters) != [p.name for p in params]:
             raise ValueError(f"constructor '{name}': function arguments must match its params")
-        _REGISTRY[name] = Constructor(
-            name=name, summary=summary, build=fn, params=tuple(params), inputs=inputs,
-            outputs=outputs, domain=domain, reference=reference, exact=exact,
-            error_bound=error_bound, formulas=dict(formulas or {}), check=check,
+        ctor = Constructor(
+            name=name, summary=summary, build=fn, params=tuple(params),
+            inputs=as_formula(inputs), outputs=as_formula(outputs), domain=domain,
+            reference=reference, exact=exact,
+            error_bound=None if error_bound is None else as_formula(error_bound),
+            formulas={k: as_formula(f) for k, f in (formulas or {}).items()}, check=check,
             example=example or name, notes=notes, breakpoints=breakpoints, prove=prove,
             sup_error=sup_error, batch_reference=batch_reference, streams=streams,
         )  # fmt: skip
+        ctor._check_formulas()
+        _REGISTRY[name] = ctor
         return fn
 
     return deco

@@ -24,6 +24,7 @@ from reluc.analysis.evaluate import Runner
 from reluc.analysis.verify import rounding_bound, verify_file
 from reluc.compiler import compile_spec, perturbation_bound
 from reluc.constructors.comparators import comparator_net
+from reluc import formulas
 from reluc.constructors.schedules import binary_inputs, sort_stages
 from reluc.net import Layer, Net
 from reluc.registry import Box
@@ -251,7 +252,8 @@ def test_the_proved_worst_error_meets_the_declared_bound_and_the_bound_is_tight(
 
 def _tightened(monkeypatch, name, formula):
     ctor = registry.get(name)
-    monkeypatch.setitem(registry._REGISTRY, name, dataclasses.replace(ctor, error_bound=formula))
+    monkeypatch.setitem(registry._REGISTRY, name,
+                        dataclasses.replace(ctor, error_bound=formulas.expr(formula)))
 
 
 @pytest.mark.parametrize("spec, formula", [("square L=4", "2**(-2*L-3)"),

@@ -34,7 +34,9 @@ import scipy.sparse as sp
 
 from reluc import passes
 from reluc.calculus import affine, compose, identity, select
-from reluc.constructors.schedules import Stage, binary_inputs, run_stages, sort_stages
+from reluc.constructors.schedules import (Stage, best_stages, binary_inputs, run_stages,
+                                         sort_stages)
+from reluc.formulas import clog2, code
 from reluc.net import Layer, LayerStream, Net
 from reluc.registry import Box, Proof, register
 from reluc.spec import Choice, Int, Interval, Param
@@ -436,9 +438,16 @@ def _check_kn(p):
         raise ValueError(f"k must lie in 1..n = 1..{p['n']}, got {p['k']}")
 
 
-_DEPTHS = "[" + ", ".join(map(str, [0, 0, 1, 3, 3, 5, 5, 6, 6, 7, 7, 9, 9, 9, 9, 9, 9])) + "]"
-_BATCHER = "clog2(n)*(clog2(n)+1)//2"
-_SORT_DEPTH = f"{_DEPTHS}[n] if method == 'best' and n <= 16 else {_BATCHER}"
+def _batcher_depth(n: int) -> int:
+    return clog2(n) * (clog2(n) + 1) // 2
+
+
+def _sort_depth(n: int, method: str) -> int:
+    return len(best_stages(n)) if method == "best" and n <= 16 else _batcher_depth(n)
+
+
+_SORT_DEPTH = code("p(p+1)/2, p = clog2(n); best, n <= 16: the depth of its published table",
+                   _sort_depth)
 
 
 @register(
@@ -519,9 +528,13 @@ def min_(n: int, domain) -> Net:
     formulas={
         "hidden_layers": _SORT_DEPTH,
         "width": "(2*n if domain[0] is None else None) if n > 1 else 0",
-        "neurons": f"2*n*({_SORT_DEPTH}) if domain[0] is None else None",
-        "nonzero_params": f"9*n*({_BATCHER}) - 3*n if method == 'bitonic' and n > 1 and "
-                          "n == 2**clog2(n) and domain[0] is None else None",
+        "neurons": code("2*n*hidden_layers on R", lambda n, method, domain:
+                        2 * n * _sort_depth(n, method) if domain[0] is None else None),
+        "nonzero_params": code(
+            "9*n*p(p+1)/2 - 3*n, p = clog2(n): bitonic, n a power of 2, on R",
+            lambda n, method, domain: 9 * n * _batcher_depth(n) - 3 * n
+            if method == "bitonic" and n > 1 and n == 2 ** clog2(n) and domain[0] is None
+            else None),
     },
     example="sort n=64",
     breakpoints=lambda p: [],

@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from reluc.formulas import clog2
+
 Stage = tuple[np.ndarray, np.ndarray]
-
-
-def clog2(n: int) -> int:
-    return (n - 1).bit_length() if n > 1 else 0
 
 
 def _stage(lo: np.ndarray, step: int, n: int) -> Stage:
@@ -102,6 +100,8 @@ _PUBLISHED = {
 }  # fmt: skip
 
 # Minimum known depths (OEIS A067782; Bundala and Zavodny 2014), for the README table.
+# The tables above reach them but at n = 11, 12: pruned from the n = 16 network, depth 9
+# (the published depth-8 networks for 11 and 12 are not among them).
 PUBLISHED_DEPTH = [0, 0, 1, 3, 3, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 9, 9]
 
 
