@@ -15,7 +15,7 @@ from reluc import formats
 from reluc.compiler import compile_spec
 from reluc.errors import NetworkFileError
 from reluc.formats.metadata import FileInfo
-from reluc.formats.onnxfile import write_onnx
+from reluc.formats.onnxwrite import write_onnx
 
 SPECS = ["sort n=5", "max n=7", "sawtooth k=3", "pwl points=-1:0,0:1,1:0.5,2:0.5,3:0",
          "identity n=2 depth=1", "minmax", "abs n=2"]
@@ -190,9 +190,9 @@ def test_damaged_files_get_clear_errors(damage, fmt, tmp_path):
 def test_dense_weights_written_in_blocks_of_rows_are_the_same_bytes(monkeypatch, block):
     """A dense weight is written a block of rows at a time (16 MiB each): with blocks of
     a row or a few rows, the file is byte for byte the one-block file."""
-    from reluc.formats import onnxfile
+    from reluc.formats import onnxwire
 
     whole = onnx_bytes("sort n=6")
-    monkeypatch.setattr(onnxfile, "_BLOCK_BYTES", block)
+    monkeypatch.setattr(onnxwire, "BLOCK_BYTES", block)
     assert onnx_bytes("sort n=6") == whole
     assert formats.read(whole)[0].equals(compile_spec("sort n=6").net)

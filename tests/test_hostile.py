@@ -105,15 +105,15 @@ def test_a_directory_as_target_gets_nothing_written(cli, tmp_path):
 
 KILL_AT_LAYER = """
 import os, signal, sys
-from reluc.formats import onnxfile
-real = onnxfile.RangeBound.add
+from reluc.formats import onnxwrite
+real = onnxwrite.RangeBound.add
 count = [0]
 def add(self, layer):
     count[0] += 1
     if count[0] == 4:
         os.kill(os.getpid(), signal.SIGKILL)
     return real(self, layer)
-onnxfile.RangeBound.add = add
+onnxwrite.RangeBound.add = add
 from reluc.cli import main
 main(sys.argv[1:], prog_name="reluc")
 """

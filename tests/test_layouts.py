@@ -365,7 +365,7 @@ def test_stats_reads_a_few_layers_at_a_time(tmp_path, monkeypatch, fmt):
     import weakref
 
     from reluc.analysis.stats import file_stats
-    from reluc.formats import npzfile, onnxfile
+    from reluc.formats import npzfile, onnxread
     from reluc.net import Layer
 
     path = tmp_path / f"s.{fmt}"
@@ -380,6 +380,6 @@ def test_stats_reads_a_few_layers_at_a_time(tmp_path, monkeypatch, fmt):
             super().__init__(*args, **kwargs)
             alive.append(weakref.ref(self))
 
-    monkeypatch.setattr(onnxfile if fmt == "onnx" else npzfile, "Layer", Tracked)
+    monkeypatch.setattr(onnxread if fmt == "onnx" else npzfile, "Layer", Tracked)
     s = file_stats(str(path))
     assert s["depth"] == len(alive) == 11 and most <= 2

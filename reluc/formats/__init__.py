@@ -1,4 +1,4 @@
-"""Writers and readers: ``.onnx`` (:mod:`.onnxfile`) and ``.npz`` (:mod:`.npzfile`).
+"""Writers and readers: ``.onnx`` (:mod:`.onnxwrite`, :mod:`.onnxread`) and ``.npz`` (:mod:`.npzfile`).
 
 ``write`` takes a compiled network to a path (atomically) or a binary stream; ``read``
 returns ``(Net, FileInfo)`` from a path, ``-`` (stdin) or bytes, detecting the format
@@ -20,8 +20,9 @@ from reluc.errors import NetworkError, NetworkFileError, RelucError
 from reluc.formats.atomic import TempFile, atomic_output, spooled, target_directory
 from reluc.formats.metadata import FileInfo
 from reluc.formats.npzfile import read_npz_layers, write_npz
-from reluc.formats.onnxfile import (MAX_PROTO, ExternalData, ModelTooLarge, dense_bytes,
-                                    external_names, read_onnx_layers, write_onnx)
+from reluc.formats.onnxread import read_onnx_layers
+from reluc.formats.onnxwrite import (MAX_PROTO, ExternalData, ModelTooLarge, dense_bytes,
+                                     external_names, write_onnx)
 from reluc.net import Layer, Net
 
 FORMATS = ("onnx", "npz")

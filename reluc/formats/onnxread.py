@@ -1,0 +1,293 @@
+"""Reading ONNX files, a layer at a time (:func:`read_onnx_layers`).
+
+Any single-input, single-output chain of Gemm / MatMul / Add / Sub / Relu (plus
+Identity, Flatten and Dropout as no-ops), as exported by PyTorch and others, and reluc's
+own sparse layout (``Transpose``, per layer ``Gather -> Mul -> ReduceSum -> Add``,
+``Transpose``; :mod:`reluc.formats.onnxwrite`).
+
+The chain is folded node by node into a pending affine map ``(W, b)`` that a ``Relu``
+turns into a layer. Each operator is a small handler in :data:`HANDLERS`, registered with
+the number of inputs ONNX gives it; a handler refuses what it cannot read with a
+one-line :class:`NetworkFileError`. Reading a new pattern is one more handler.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import scipy.sparse as sp
+from onnx import TensorProto, helper, numpy_helper
+
+from reluc.errors import NetworkError, NetworkFileError
+from reluc.formats.metadata import FileInfo
+from reluc.formats.onnxwire import LazyTensor, scan_model
+from reluc.net import Layer
+
+
+def read_onnx_layers(source: str | bytes) -> tuple[Iterator[Layer], FileInfo]:
+    """The file's metadata, and its layers one at a time (an initializer's data is read
+    when its layer is reached), so that a pass over a network needs a few layers of
+    memory. The iterator raises :class:`NetworkFileError` for a damaged network."""
+    if isinstance(source, bytes):
+        f, base = io.BytesIO(source), None
+    else:
+        try:
+            f, base = open(source, "rb"), os.path.dirname(os.path.abspath(source))
+        except FileNotFoundError:
+            raise NetworkFileError(f"no such file: {source}") from None
+    try:
+        model, consts = scan_model(f, base)
+        graph = model.graph
+        inputs = [i for i in graph.input if i.name not in consts]
+        if len(inputs) != 1 or len(graph.output) != 1:
+            raise NetworkFileError(f"expected one input and one output, found {len(inputs)} "
+                                   f"and {len(graph.output)}")
+        elem = inputs[0].type.tensor_type.elem_type
+        dtype = {TensorProto.FLOAT: "float32", TensorProto.DOUBLE: "float64"}.get(elem)
+        if dtype is None:
+            raise NetworkFileError("the input must be float32 or float64")
+    except BaseException:
+        f.close()
+        raise
+    dims = inputs[0].type.tensor_type.shape.dim
+    width = dims[-1].dim_value if len(dims) and dims[-1].dim_value > 0 else None
+    props = {p.key: p.value for p in model.metadata_props}
+
+    def layers() -> Iterator[Layer]:
+        with f:
+            try:
+                yield from _walk(graph, _Chain(consts, inputs[0].name, width))
+            except NetworkError as e:
+                raise NetworkFileError(f"inconsistent network: {e}") from None
+
+    return layers(), FileInfo.from_props(props, dtype=dtype)
+
+
+class _Chain:
+    """The state of a walk along the chain: the current activation's name and width, the
+    affine map pending since the last ReLU, a sparse-layout Gather in progress, and
+    whether the activations are held transposed, (width, batch)."""
+
+    def __init__(self, consts: dict, x_name: str, width: int | None):
+        self.consts, self.cur, self.width = consts, x_name, width
+        self.w: sp.csr_array | None = None
+        self.b: np.ndarray | None = None
+        self.gathered: list | None = None  # [indices, values] of a Gather -> Mul
+        self.transposed = False
+        self.prev_out: int | None = None  # outputs of the last layer yielded
+
+    def array(self, name: str, node) -> np.ndarray:
+        """A constant input of ``node`` as float64."""
+        if name not in self.consts:
+            raise NetworkFileError(
+                f"node '{node.name or node.op_type}': '{name}' is not a constant; reluc reads "
+                "networks whose weights are initializers or Constant nodes")
+        t = self.consts[name]
+        try:
+            a = t.array() if isinstance(t, LazyTensor) else t
+        except NetworkFileError:
+            raise
+        except Exception as e:
+            raise NetworkFileError(f"cannot read tensor '{name}': {e}") from None
+        return np.asarray(a, dtype=np.float64)
+
+    def pending(self) -> tuple[sp.csr_array, np.ndarray]:
+        """The pending affine map; the identity when there is none."""
+        if self.w is None:
+            if self.width is None:
+                raise NetworkFileError("cannot infer the input width before the first layer")
+            self.w, self.b = sp.identity(self.width, format="csr"), np.zeros(self.width)
+        return self.w, self.b
+
+    def then(self, step: sp.csr_array, bias: np.ndarray, where: str) -> None:
+        """Compose the affine map ``x -> step x + bias`` after the pending one."""
+        if self.w is None:
+            self.w, self.b = step, bias
+        else:
+            if step.shape[1] != self.w.shape[0]:
+                raise NetworkFileError(f"{where}: shape mismatch")
+            self.w, self.b = sp.csr_array(step @ self.w), step @ self.b + bias
+        self.width = self.w.shape[0]
+
+    def layer(self) -> Layer:
+        """The pending map as a layer (the identity when there is none)."""
+        layer = Layer(*self.pending())
+        if self.prev_out is not None and layer.n_in != self.prev_out:
+            raise NetworkFileError(f"a layer takes {layer.n_in} inputs but the previous "
+                                   f"one produces {self.prev_out}")
+        self.prev_out = layer.n_out
+        self.w = self.b = None
+        return layer
+
+
+Handler = Callable[[_Chain, object, dict, str], "Layer | None"]
+# op -> (handler, fewest inputs, most inputs), the inputs as ONNX defines them
+HANDLERS: dict[str, tuple[Handler, int, int]] = {}
+
+
+def handles(*ops: str, inputs: tuple[int, int] = (1, 1)):
+    """Register a handler ``(chain, node, attributes, where) -> Layer or None``."""
+    def deco(fn: Handler) -> Handler:
+        for op in ops:
+            HANDLERS[op] = (fn, *inputs)
+        return fn
+    return deco
+
+
+def _broadcast(c: np.ndarray, n: int, where: str) -> np.ndarray:
+    """A bias constant as a vector of length ``n`` (a scalar or ``n`` values, in any
+    shape of that size, as ONNX broadcasting allows along the features)."""
+    if c.size not in (1, n):
+        raise NetworkFileError(f"{where}: a bias of shape {c.shape} for {n} values")
+    return np.broadcast_to(c.reshape(-1), (n,)).copy()
+
+
+@handles("Relu")
+def _relu(chain, node, attrs, where):
+    return chain.layer()
+
+
+@handles("Identity")
+@handles("Dropout", inputs=(1, 3))
+def _no_op(chain, node, attrs, where):
+    return None
+
+
+@handles("Flatten")
+def _flatten(chain, node, attrs, where):
+    if attrs.get("axis", 1) != 1:  # only the no-op of a [batch, features] input
+        raise _unsupported(node)
+
+
+@handles("Transpose")
+def _transpose(chain, node, attrs, where):
+    if list(attrs.get("perm", [1, 0])) != [1, 0]:
+        raise NetworkFileError("only 2-D transposes (perm 1,0) are supported")
+    chain.transposed = not chain.transposed
+
+
+@handles("Gemm", inputs=(2, 3))
+@handles("MatMul", inputs=(2, 2))
+def _matmul(chain, node, attrs, where):
+    op = node.op_type
+    if chain.transposed:
+        raise NetworkFileError(f"{where}: {op} on transposed activations")
+    if node.input[0] != chain.cur or (op == "Gemm" and attrs.get("transA", 0)):
+        raise NetworkFileError(f"{op} must take the activations as its first input")
+    mat = chain.array(node.input[1], node)
+    if mat.ndim != 2:
+        raise NetworkFileError(f"{where}: weights must be a matrix, got shape {mat.shape}")
+    lin = mat if op == "Gemm" and attrs.get("transB", 0) else mat.T
+    bias = np.zeros(lin.shape[0])
+    if op == "Gemm":
+        lin = lin * float(attrs.get("alpha", 1.0))
+        if len(node.input) > 2 and node.input[2]:
+            c = chain.array(node.input[2], node) * float(attrs.get("beta", 1.0))
+            bias = _broadcast(c, lin.shape[0], where)
+    chain.then(sp.csr_array(lin), bias, where)
+
+
+@handles("Add", "Sub", inputs=(2, 2))
+def _add(chain, node, attrs, where):
+    op = node.op_type
+    others = [i for i in node.input if i != chain.cur]
+    if len(others) != 1:
+        raise NetworkFileError(f"{where}: {op} must combine the activations with one "
+                               "constant")
+    if op == "Sub" and node.input[0] != chain.cur:
+        raise NetworkFileError("Sub must subtract a constant from the activations")
+    c = chain.array(others[0], node)
+    _, b = chain.pending()
+    chain.b = b + (-1.0 if op == "Sub" else 1.0) * _broadcast(c, b.shape[0], where)
+
+
+# reluc's sparse layout: Gather (features by index) -> Mul (by values) -> ReduceSum
+
+
+@handles("Gather", inputs=(2, 2))
+def _gather(chain, node, attrs, where):
+    if chain.width is None:
+        raise NetworkFileError("cannot infer the input width before a Gather")
+    if attrs.get("axis", 0) != (0 if chain.transposed else 1) or node.input[0] != chain.cur:
+        raise NetworkFileError("Gather must pick the features of the activations")
+    idx = chain.array(node.input[1], node).astype(np.int64)
+    if idx.ndim != 2 or (idx.size and (idx.min() < 0 or idx.max() >= chain.width)):
+        raise NetworkFileError(f"{where}: bad gather indices")
+    chain.gathered = [idx, None]
+
+
+@handles("Mul", inputs=(2, 2))
+def _mul(chain, node, attrs, where):
+    if chain.gathered is None:
+        raise _unsupported(node)
+    val = chain.array(next(i for i in node.input if i != chain.cur), node)
+    if val.size != chain.gathered[0].size:
+        raise NetworkFileError(f"{where}: values do not match the gather indices")
+    chain.gathered[1] = val.reshape(chain.gathered[0].shape)
+
+
+@handles("ReduceSum", inputs=(1, 2))
+def _reduce_sum(chain, node, attrs, where):
+    if chain.gathered is None:
+        raise _unsupported(node)
+    axes = chain.array(node.input[1], node) if len(node.input) > 1 else None
+    want = [[1]] if chain.transposed else [[2], [-1]]
+    idx, val = chain.gathered
+    if val is None or axes is None or list(axes.astype(int)) not in want \
+            or attrs.get("keepdims", 1) != 0:
+        raise NetworkFileError(f"{where}: expected ReduceSum over the last axis without "
+                               "keepdims")
+    chain.gathered = None
+    rows = np.repeat(np.arange(idx.shape[0]), idx.shape[1])
+    keep = val.ravel() != 0
+    step = sp.csr_array((val.ravel()[keep], (rows[keep], idx.ravel()[keep])),
+                        shape=(idx.shape[0], chain.width))
+    step.sum_duplicates()
+    chain.then(step, np.zeros(step.shape[0]), where)
+
+
+def _unsupported(node) -> NetworkFileError:
+    return NetworkFileError(
+        f"unsupported ONNX operator '{node.op_type}' (node '{node.name or node.op_type}'); "
+        "reluc reads ReLU MLPs built from Gemm, MatMul, Add, Sub and Relu (and its own "
+        "sparse layout, Gather-Mul-ReduceSum)")
+
+
+def _walk(graph, chain: _Chain) -> Iterator[Layer]:
+    """Fold the chain into layers, yielding each as its ReLU is reached."""
+    for node in graph.node:
+        op = node.op_type
+        where = f"node '{node.name or op}'"
+        if op == "Constant":
+            attr = {a.name: a for a in node.attribute}
+            if "value" not in attr:
+                raise NetworkFileError("only dense Constant nodes are supported")
+            chain.consts[node.output[0]] = numpy_helper.to_array(attr["value"].t)
+            continue
+        if [i for i in node.input if i and i not in chain.consts] != [chain.cur]:
+            raise NetworkFileError(
+                f"{where} ({op}) does not continue a single chain from the input; reluc "
+                "reads feed-forward chains of Gemm/MatMul/Add/Relu")
+        if op not in HANDLERS:
+            raise _unsupported(node)
+        handler, lo, hi = HANDLERS[op]
+        if not lo <= len(node.input) <= hi or not node.output:
+            raise NetworkFileError(f"{where}: {op} with {len(node.input)} "
+                                   f"input{'s' if len(node.input) != 1 else ''} and "
+                                   f"{len(node.output)} outputs")
+        if chain.gathered is not None and op not in ("Mul", "ReduceSum"):
+            raise NetworkFileError(f"{where}: a Gather must be followed by Mul and "
+                                   "ReduceSum (reluc's sparse layout)")
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        layer = handler(chain, node, attrs, where)
+        if layer is not None:
+            yield layer
+        chain.cur = node.output[0]
+    if chain.cur != graph.output[0].name:
+        raise NetworkFileError("the graph output is not the end of the chain")
+    if chain.transposed or chain.gathered is not None:
+        raise NetworkFileError("the chain ends with transposed or half-reduced activations")
+    yield chain.layer()

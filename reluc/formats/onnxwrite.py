@@ -1,0 +1,265 @@
+"""Writing ONNX files: a plain chain ``Gemm(transB=1) -> Relu -> ... -> Gemm`` (dense
+layout) or per layer ``Gather -> Mul -> ReduceSum -> Add`` on transposed activations
+(sparse layout).
+
+Written layout (opset 17, IR version 8, set explicitly):
+
+- one input ``x`` of shape ``[batch, n_in]`` (symbolic ``batch``), one output ``y`` of shape
+  ``[batch, n_out]``, element type float32 (default) or float64;
+- dense: layer ``i`` is ``Gemm(h_i, W<i>, B<i>, transB=1)`` with ``W<i>`` of shape
+  (out, in), the ``torch.nn.Linear`` layout, and a bias always present, followed by
+  ``Relu`` except after the last layer; sparse: ``Transpose``, then per layer the ELLPACK
+  tables ``I<i>`` (int32 ``[out, K]``) and ``W<i>`` (``[out, K, 1]``) and ``B<i>``
+  (``[out, 1]``), then ``Transpose``; initializers are little-endian ``raw_data``;
+- ``producer_name="reluc"``, ``producer_version``, ``domain="org.reluc"``,
+  ``model_version=1``, ``metadata_props`` as in :mod:`reluc.formats.metadata`.
+
+The writer streams: it takes a :class:`Net` or a :class:`LayerStream` and writes each
+layer's initializers as the layer comes (dense weights a block of rows at a time), so a
+few layers are in memory, never the network. The graph's length prefix is written last,
+into room reserved with the model's doc string (see :func:`write_onnx`); fields stay in
+field-number order, so the bytes are identical to ``onnx.ModelProto.SerializeToString()``
+of the same model (a test pins this). Reading is :mod:`reluc.formats.onnxread`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from typing import BinaryIO
+
+import numpy as np
+import onnx
+import scipy.sparse as sp
+from onnx import helper
+
+from reluc import __version__
+from reluc.errors import NetworkFileError
+from reluc.formats.metadata import FileInfo
+from reluc.formats.onnxwire import (ELEM, GRAPH_INITIALIZER, MODEL_DOC, MODEL_GRAPH,
+                                    TensorField, len_field, varint)
+from reluc.ranges import RangeBound
+
+OPSET = 17
+IR_VERSION = 8
+MAX_PROTO = (1 << 31) - 1  # protobuf's 2 GiB limit
+
+
+def ell_width(weight: sp.csr_array) -> int:
+    """K of the ELLPACK form: the most nonzeros in a row (at least 1)."""
+    counts = np.diff(sp.csr_array(weight).indptr)
+    return max(1, int(counts.max()) if counts.size else 1)
+
+
+def ell(weight: sp.csr_array, idx_dtype=np.int64, val_dtype=np.float64
+        ) -> tuple[np.ndarray, np.ndarray]:
+    """The ELLPACK form of a sparse matrix: per row, the column indices and values of its
+    nonzeros, padded with (0, 0.0) to the longest row: arrays of shape (rows, K)."""
+    w = sp.csr_array(weight)
+    w.sum_duplicates()
+    rows, k = w.shape[0], ell_width(w)
+    counts = np.diff(w.indptr)
+    idx = np.zeros((rows, k), dtype=idx_dtype)
+    val = np.zeros((rows, k), dtype=val_dtype)
+    if w.nnz == rows * k:  # no padding: the CSR arrays are the table
+        idx.ravel()[:] = w.indices
+        val.ravel()[:] = w.data
+        return idx, val
+    # row r's entries fill its first counts[r] slots, in order (row-major mask order)
+    used = np.arange(k, dtype=counts.dtype) < counts[:, None]
+    idx[used] = w.indices
+    val[used] = w.data
+    return idx, val
+
+
+def _nodes(depth: int, layout: str) -> list[onnx.NodeProto]:
+    """The graph's nodes, which depend only on the number of layers and the layout."""
+    nodes = []
+    h = "x"
+    last = depth - 1
+    if layout == "sparse":  # activations are kept transposed, (width, batch)
+        nodes.append(helper.make_node("Transpose", ["x"], ["xt"], name="transpose_in",
+                                      perm=[1, 0]))
+        h = "xt"
+    for i in range(depth):
+        w, b = f"W{i}", f"B{i}"
+        z = "y" if i == last else f"z{i}"
+        if layout == "dense":
+            nodes.append(helper.make_node("Gemm", [h, w, b], [z], name=f"gemm{i}", transB=1))
+        else:  # z[r, :] = sum_k h[I[r, k], :] V[r, k] + b[r]: Gather, Mul, ReduceSum, Add
+            zt = "yt" if i == last else z
+            nodes += [
+                helper.make_node("Gather", [h, f"I{i}"], [f"g{i}"], name=f"gather{i}", axis=0),
+                helper.make_node("Mul", [f"g{i}", w], [f"m{i}"], name=f"mul{i}"),
+                helper.make_node("ReduceSum", [f"m{i}", "reduce_axes"], [f"s{i}"],
+                                 name=f"sum{i}", keepdims=0),
+                helper.make_node("Add", [f"s{i}", b], [zt], name=f"add{i}"),
+            ]  # fmt: skip
+            if i == last:
+                nodes.append(helper.make_node("Transpose", ["yt"], ["y"], name="transpose_out",
+                                              perm=[1, 0]))
+        if i < last:
+            h = f"h{i + 1}"
+            nodes.append(helper.make_node("Relu", [z], [h], name=f"relu{i}"))
+    return nodes
+
+
+def _tensors(source, dtype: str, layout: str):
+    """The initializers, produced one layer at a time as the source yields its layers;
+    each item: (layer number or None, tensors, layer)."""
+    if layout == "sparse":
+        yield None, [TensorField("reduce_axes", np.array([1], dtype=np.int64), "int64")], None
+    for i, layer in enumerate(source.iter_layers(ahead=2)):
+        w, b = f"W{i}", f"B{i}"
+        if layout == "dense":
+            yield i, [TensorField(w, layer.weight, dtype), TensorField(b, layer.bias, dtype)], layer
+        else:
+            it = "int32" if layer.n_in < 2**31 else "int64"
+            idx, val = ell(layer.weight, it, dtype)
+            yield i, [TensorField(f"I{i}", idx, it),
+                      TensorField(w, val.reshape(val.shape + (1,)), dtype),
+                      TensorField(b, layer.bias.reshape(-1, 1), dtype)], layer
+
+
+def dense_bytes(net, dtype: str) -> int:
+    """Bytes of the dense weights and biases of ``net`` (a Net or a stream) in ``dtype``."""
+    return net.params * np.dtype(dtype).itemsize
+
+
+class ModelTooLarge(NetworkFileError):
+    """The model passed protobuf's 2 GiB limit while being written inline."""
+
+
+def write_onnx(source, info: FileInfo, out: BinaryIO, dtype: str = "float32",
+               layout: str = "dense", external: ExternalData | None = None,
+               progress=None, limit: int = MAX_PROTO) -> tuple[int, int, FileInfo]:
+    """Stream a network (a :class:`Net` or a :class:`LayerStream`) as an ONNX model to
+    ``out``, one layer at a time; returns (bytes written, nonzero parameters, the
+    metadata written: ``info`` with the input limit found on the way).
+    ``layout``: ``dense`` (Gemm chain) or ``sparse`` (Gather/Mul/ReduceSum/Add per layer).
+    ``external``: put every large initializer's data into that file instead.
+    ``progress(done, total)`` is called with layers written. Raises
+    :class:`ModelTooLarge` when an inline model would pass ``limit`` bytes.
+
+    The graph's length prefix precedes the graph, but is known only after the last layer:
+    the writer reserves room for it, together with the model's doc string, and fills the
+    room in at the end; the doc string is padded with up to four spaces so that the two
+    fields fill it exactly. Fields stay in field-number order, so the bytes are those
+    protobuf itself would serialise. ``out`` must be seekable."""
+    start = out.tell()
+    doc = (f"reluc {__version__}: {info.spec}" if info.spec else f"reluc {__version__}").encode()
+    model_head = onnx.ModelProto(
+        ir_version=IR_VERSION, producer_name="reluc", producer_version=__version__,
+        domain="org.reluc", model_version=1,
+    ).SerializeToString()  # fmt: skip
+    # room for: doc field (length doc_len .. doc_len + 4), graph key, graph length (<= 5)
+    doc_len = len(doc)
+    while len(varint(doc_len)) != len(varint(doc_len + 4)):
+        doc_len += 1
+    room = len(len_field(MODEL_DOC, doc_len)) + doc_len + 1 + 5
+    elem = ELEM[dtype]
+    graph_head = onnx.GraphProto(name="reluc", node=_nodes(source.depth, layout)).SerializeToString()
+    graph_tail = onnx.GraphProto(
+        doc_string=doc.decode(),
+        input=[helper.make_tensor_value_info("x", elem, ["batch", source.n_in])],
+        output=[helper.make_tensor_value_info("y", elem, ["batch", source.n_out])],
+    ).SerializeToString()
+    out.write(model_head)
+    out.write(bytes(room))
+    out.write(graph_head)
+    graph_len, nnz, ext_pos = len(graph_head), 0, 0
+    # the metadata (model_tail) is written last, with the input limit found on the way;
+    # its size is bounded by the entries known now plus room for the limit
+    fixed = len(model_head) + room + len(graph_tail) + len(_model_tail(info)) + 64
+    bound = RangeBound(dtype)
+    for i, tensors, layer in _tensors(source, dtype, layout):
+        for t in tensors:
+            if external is not None and t.raw_len >= EXTERNAL_MIN_BYTES:
+                offset = -(-ext_pos // 4096) * 4096  # page-aligned, as onnx does
+                external.write(bytes(offset - ext_pos))
+                t.make_external(external.location, offset)
+                t.write_data(external)
+                ext_pos = offset + t.raw_len
+            graph_len += t.field_len()
+            if fixed + graph_len > limit:
+                raise ModelTooLarge(
+                    f"the ONNX model would pass protobuf's 2 GiB limit (layer {i}); use "
+                    "--external-data, --layout sparse or .npz")
+            if t.external is not None:  # where the data file's name goes, once known
+                external.spots.append(out.tell() + len(len_field(GRAPH_INITIALIZER, t.body_len))
+                                      + t.head.find(external.location.encode()))
+            t.write(out)
+        if layer is not None:
+            nnz += layer.nnz
+            bound.add(layer)
+            if progress:
+                progress(i + 1, source.depth)
+    out.write(graph_tail)
+    graph_len += len(graph_tail)
+    info = dataclasses.replace(info, input_limit=bound.limit())
+    out.write(_model_tail(info))
+    end = out.tell()
+    pad = 5 - len(varint(graph_len))
+    if pad < 0:
+        raise ModelTooLarge("the ONNX graph passes 32 GiB")
+    text = doc + b" " * (doc_len + pad - len(doc))
+    fill = len_field(MODEL_DOC, len(text)) + text + len_field(MODEL_GRAPH, graph_len)
+    assert len(fill) == room
+    out.seek(start + len(model_head))
+    out.write(fill)
+    if external is not None:  # the data file's name carries the digest of its content
+        external.finish()
+        for spot in external.spots:
+            out.seek(spot)
+            out.write(external.location.encode())
+    out.seek(end)
+    return end - start, nnz, info
+
+
+def _model_tail(info: FileInfo) -> bytes:
+    return onnx.ModelProto(
+        opset_import=[helper.make_opsetid("", OPSET)],
+        metadata_props=[onnx.StringStringEntryProto(key=k, value=v)
+                        for k, v in info.to_props().items()],
+    ).SerializeToString()  # fmt: skip
+
+
+EXTERNAL_MIN_BYTES = 1024  # smaller tensors stay inside the model, as onnx's converter does
+
+
+class ExternalData:
+    """Where the external tensor data goes: ``stream`` receives the bytes; the file's name,
+    recorded in the model (relative to the model's directory), is
+    ``<model file>.<digest>.data`` with the first 16 hex digits of the SHA-256 of the data
+    (:attr:`location`, final after :meth:`finish`). A model therefore names the one data
+    file that is its own: replacing a model and its data is two renames, and a reader that
+    sees the old model (a kill between them, a concurrent build) reads the old data."""
+
+    def __init__(self, model_path: str, stream: BinaryIO):
+        self.model_path, self.stream = model_path, stream
+        self.location = external_name(model_path, "0" * 16)  # placeholder, same length
+        self.spots: list[int] = []  # offsets of the placeholder in the model
+        self._hash = hashlib.sha256()
+
+    def write(self, data) -> None:
+        self._hash.update(data)
+        self.stream.write(data)
+
+    def finish(self) -> None:
+        self.location = external_name(self.model_path, self._hash.hexdigest()[:16])
+
+
+def external_name(model_path: str, digest: str) -> str:
+    """The name of a model's external data file: ``<model file>.<digest>.data``."""
+    return f"{os.path.basename(model_path)}.{digest}.data"
+
+
+def external_names(model_path: str) -> list[str]:
+    """Paths of every external data file reluc may have written for ``model_path``
+    (this version's digest-named ones and the ``<model file>.data`` of earlier ones)."""
+    import glob
+
+    base = os.path.abspath(model_path)
+    pattern = glob.escape(base) + "." + "[0-9a-f]" * 16 + ".data"
+    return sorted(glob.glob(pattern)) + ([base + ".data"] if os.path.exists(base + ".data") else [])
