@@ -252,6 +252,13 @@ class Built:
 
 
 _REGISTRY: dict[str, Constructor] = {}
+_REFUSED: dict[str, str] = {}  # names that cannot be built, and why
+
+
+def refuse(name: str, why: str) -> None:
+    """Say why ``name`` (a function users ask for, like argmax) cannot be built; asked
+    for, it is refused with this reason instead of "unknown constructor"."""
+    _REFUSED[name] = why
 
 
 def register(
@@ -340,11 +347,9 @@ def _load() -> None:
 
 def get(name: str) -> Constructor:
     _load()
-    from reluc.constructors.comparators import REFUSED
-
-    if name in REFUSED:
+    if name in _REFUSED:
         raise SpecError(
-            f"{name} cannot be built: {REFUSED[name]}, and a ReLU network computes only "
+            f"{name} cannot be built: {_REFUSED[name]}, and a ReLU network computes only "
             "continuous (piecewise-linear) functions; see max, min, sort, topk, kth, median"
         )
     try:
@@ -360,9 +365,7 @@ def get(name: str) -> Constructor:
 def is_constructor(name: str) -> bool:
     """Whether ``name`` is a constructor's name (or one refused with a reason)."""
     _load()
-    from reluc.constructors.comparators import REFUSED
-
-    return name in _REGISTRY or name in REFUSED
+    return name in _REGISTRY or name in _REFUSED
 
 
 def all_constructors() -> list[Constructor]:

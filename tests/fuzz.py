@@ -29,7 +29,6 @@ def main(argv=None) -> int:
     ap.add_argument("-j", type=int, default=2, help="cases run at once (default 2)")
     args = ap.parse_args(argv)
     seed = int(time.time()) if args.seed is None else args.seed
-    rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as base:
         seeds = hc.seed_files(base)
         makers = [("spec", lambda r: hc.spec_case(r)), ("file", lambda r: hc.file_case(r, seeds)),

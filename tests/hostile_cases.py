@@ -244,7 +244,6 @@ def file_case(rng: random.Random, seeds: dict[str, bytes]) -> Case:
 
 def rows_case(rng: random.Random, seeds: dict[str, bytes]) -> Case:
     """Hostile eval input for a valid network."""
-    width = 4
     parts = [rng.choice(HOSTILE_NUMBERS + ["1", "2", "1e38", "-3.4e38", "3.5e38", "1e39",
                                            "16777217", "\t", "#", "1e-46"])
              for _ in range(rng.choice([3, 4, 4, 5]))]

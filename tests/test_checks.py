@@ -25,7 +25,7 @@ from reluc.analysis.verify import rounding_bound, verify_file
 from reluc.compiler import compile_spec, perturbation_bound
 from reluc.constructors.comparators import comparator_net
 from reluc import formulas
-from reluc.constructors.schedules import binary_inputs, sort_stages
+from reluc.constructors.comparators.schedules import binary_inputs, sort_stages
 from reluc.net import Layer, Net
 from reluc.registry import Box
 

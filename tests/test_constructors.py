@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from reluc import exact, registry
 from reluc.compiler import compile_spec
-from reluc.constructors.schedules import (PUBLISHED_DEPTH, binary_inputs, bitonic_stages,
+from reluc.constructors.comparators.schedules import (PUBLISHED_DEPTH, binary_inputs, bitonic_stages,
                                           oddeven_stages, run_stages, sort_stages)
 
 

@@ -591,15 +591,13 @@ def test_invalid_utf8_in_the_metadata_is_one_line(cli, tmp_path):
 def test_running_out_of_memory_says_so_and_how_much(tmp_path):
     # a network whose rows need more than the process may have: eval of 2^17 rows of a
     # very wide layer, under a 1 GiB address-space limit
-    script = textwrap.dedent(f"""
+    script = textwrap.dedent("""
         import resource, sys
         import numpy as np
         from reluc.cli import main
         resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
         main(["eval", sys.argv[1], "-i", sys.argv[2]], prog_name="reluc")
     """)
-    from reluc.formats.metadata import FileInfo  # noqa: F401
-
     net = write_foreign_npz(tmp_path / "w.npz", [(np.ones((4096, 2)), np.zeros(4096)),
                                                  (np.ones((1, 4096)), [0])])
     np.save(tmp_path / "x.npy", np.ones((1 << 16, 2)))

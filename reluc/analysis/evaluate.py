@@ -9,7 +9,6 @@ inputs (integers, dyadic rationals) and to rounding elsewhere.
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 

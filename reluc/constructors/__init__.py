@@ -4,7 +4,7 @@ One module per family of constructions:
 
 - :mod:`.elementary`: identity, relu, abs
 - :mod:`.comparators`: minmax, max, min, sort, topk, kth, median
-  (schedules in :mod:`.schedules`)
+  (a package: schedules, layout, proofs)
 - :mod:`.pwl`: sawtooth, pwl
 - :mod:`.approx`: square, mul (approximations with exponentially small error)
 - :mod:`.arora`: maxaffine, hard, hardcomp, zonotope (Arora, Basu, Mianjy, Mukherjee 2018)

@@ -26,7 +26,7 @@ from fractions import Fraction
 import numpy as np
 
 from reluc.calculus import affine, compose
-from reluc.constructors.comparators import tree_net
+from reluc.constructors.comparators.layout import tree_net
 from reluc.constructors.pwl import interpolate, pwl_terms
 from reluc.exact import is_double
 from reluc.net import Layer, Net

@@ -36,7 +36,7 @@ import scipy.sparse as sp
 
 from reluc.calculus import affine, compose, pad, parallel
 from reluc.constructors.arora import affine_value, planes_check
-from reluc.constructors.comparators import tree_net
+from reluc.constructors.comparators.layout import tree_net
 from reluc.exact import is_double
 from reluc.net import Layer, Net
 from reluc.registry import Box, Built, register

@@ -30,7 +30,8 @@ class Mutant:
 V = "reluc/analysis/verify.py"
 P = "reluc/analysis/pieces.py"
 C = "reluc/compiler.py"
-K = "reluc/constructors/comparators.py"
+K = "reluc/constructors/comparators/proofs.py"
+KL = "reluc/constructors/comparators/layout.py"
 X = "reluc/exact.py"
 O = "reluc/formats/onnxread.py"  # noqa: E741
 OW = "reluc/formats/onnxwrite.py"
@@ -188,11 +189,11 @@ MUTANTS = [
            "    if not net.equals(rebuilt):",
            "    if False:",
            "max/min/selection proofs check the circuit, not that the file is it", (T_C,)),
-    Mutant("shift-rounded", K,
+    Mutant("shift-rounded", KL,
            "    return min(c, _F32_MAX)",
            "    return math.floor(lo)",
            "the bounded-domain shift is floor(lo), rounded when written (defect)", ()),
-    Mutant("bounded-first-bias-sign", K,
+    Mutant("bounded-first-bias-sign", KL,
            "yield Layer(w, -c * aval.sum(axis=1), owned=True)",
            "yield Layer(w, c * aval.sum(axis=1), owned=True)",
            "a bounded sort shifts its inputs the wrong way", ()),

@@ -1,0 +1,152 @@
+"""Proofs for comparator networks (``reluc verify --complete``): a file is decompiled
+into its comparator schedule (or found not to be exactly one), rebuilt and compared, and
+the schedule checked on every 0-1 input (the 0-1 principle); max/min trees and selection
+networks are rebuilt and checked on every 0-1 input likewise."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from reluc.constructors.comparators.layout import selection_net, shift_of, stage_maps, tree_net
+from reluc.constructors.comparators.schedules import (Stage, binary_inputs, run_stages,
+                                                      sort_stages)
+from reluc.net import Net
+from reluc.registry import Proof
+
+def _parse_stage(a: sp.csr_array, n: int, bounded: bool) -> Stage | None:
+    """The comparators of a stage from its input map, or None if the map is not exactly
+    this module's layout for them. A min wire i with partner j owns two consecutive rows
+    e_i - e_j and e_j - e_i; read the first of each such pair, then rebuild and compare."""
+    a = sp.csr_array(a)
+    a.sort_indices()
+    rows = np.flatnonzero(np.diff(a.indptr) == 2)  # only min wires own 2-entry rows
+    if rows.size % 2 or np.any(rows[1::2] != rows[0::2] + 1):
+        return None
+    start = a.indptr[rows[0::2]]
+    c0, c1, v0 = a.indices[start], a.indices[start + 1], a.data[start]
+    plus, minus = np.where(v0 > 0, c0, c1), np.where(v0 > 0, c1, c0)
+    stage = (plus.astype(np.int64), minus.astype(np.int64))
+    if np.unique(np.concatenate(stage)).size != 2 * stage[0].size:
+        return None
+    expected = stage_maps(n, *stage, bounded)[0]
+    if expected.shape != a.shape or (expected != a).nnz:
+        return None
+    return stage
+
+
+def decompile(net: Net, shift: int | None = None) -> list[Stage] | None:
+    """Recover the comparator schedule of a network in this module's layout.
+
+    The first layer must be a stage's input map A_1 (with bias ``-shift A_1 1`` when
+    bounded); each merged layer M_s must equal A_{s+1} B_s exactly, where A_{s+1} = M_s R_s
+    is read off with the right inverse R_s of B_s; the last layer must be B_S (plus
+    ``shift``). Returns the stages, or None if the network is not such a network."""
+    n = net.n_in
+    bounded = shift is not None
+    if net.n_out != n:
+        return None
+    layers = net.layers
+    c = float(shift) if bounded else 0.0
+    if net.depth == 1:
+        ok = (layers[0].weight != sp.identity(n, format="csr")).nnz == 0 and not np.any(layers[0].bias)
+        return [] if ok else None
+    if np.any(layers[-1].bias != c) or any(np.any(layer.bias) for layer in layers[1:-1]):
+        return None
+    stage = _parse_stage(layers[0].weight, n, bounded)
+    if stage is None:
+        return None
+    a1 = stage_maps(n, *stage, bounded)[0]
+    if not np.array_equal(layers[0].bias, -c * np.asarray(a1.sum(axis=1)).ravel()):
+        return None
+    stages = [stage]
+    for layer in layers[1:-1]:
+        _, b, r = stage_maps(n, *stages[-1], bounded)
+        stage = _parse_stage(sp.csr_array(layer.weight @ r), n, bounded)
+        if stage is None:
+            return None
+        merged = sp.csr_array(stage_maps(n, *stage, bounded)[0] @ b)
+        if merged.shape != layer.weight.shape or (merged != layer.weight).nnz:
+            return None
+        stages.append(stage)
+    last = stage_maps(n, *stages[-1], bounded)[1]
+    return stages if (last != layers[-1].weight).nnz == 0 else None
+
+
+# -- proofs -------------------------------------------------------------------------------
+
+MAX_ZERO_ONE = 20  # 2^20 binary inputs
+
+
+def prove_sort(net: Net, params) -> Proof:
+    """Structure, then the 0-1 principle: the network is exactly the ReLU encoding of a
+    comparator schedule, and a comparator network sorts every real input iff it sorts
+    every 0-1 input (Knuth, TAOCP 5.3.4)."""
+    n = net.n_in
+    stages = decompile(net, shift_of(params.get("domain")))
+    if stages is None:
+        return Proof("unsupported", "not recognised as a comparator network in reluc's layout")
+    if n > MAX_ZERO_ONE:
+        return Proof("unsupported", f"comparator structure verified ({len(stages)} stages), "
+                     f"but the 0-1 principle needs 2^{n} inputs (at most 2^{MAX_ZERO_ONE})")
+    x = binary_inputs(n)
+    bad = np.flatnonzero(np.any(np.diff(run_stages(x, stages), axis=1) < 0, axis=1))
+    method = f"comparator structure ({len(stages)} stages) + 0-1 principle on {2**n} inputs"
+    if bad.size:
+        return Proof("failed", method, x[bad[0]].tolist())
+    return Proof("proved", method)
+
+
+def _zero_one_against(net: Net, rebuilt: Net, circuit, reference, n: int, what: str) -> Proof:
+    """The network is identical to reluc's construction for these parameters, whose
+    circuit is a min/max formula; such formulas, like order statistics, commute with every
+    nondecreasing map, so equality on all 0-1 inputs proves equality on all reals."""
+    if not net.equals(rebuilt):
+        return Proof("unsupported", f"not identical to reluc's {what} for these parameters")
+    if n > MAX_ZERO_ONE:
+        return Proof("unsupported", f"{what} structure verified; the 0-1 check needs 2^{n} inputs")
+    x = binary_inputs(n)
+    got, want = circuit(x), reference(x)
+    method = f"{what} structure + 0-1 principle on {2**n} inputs"
+    bad = np.flatnonzero(np.any(got != want, axis=1))
+    return Proof("failed", method, x[bad[0]].tolist()) if bad.size else Proof("proved", method)
+
+
+
+def _tree_circuit(take_max: bool):
+    def run(x):
+        while x.shape[1] > 1:
+            m = x.shape[1]
+            pairs = (np.maximum if take_max else np.minimum)(x[:, 0 : m - 1 : 2], x[:, 1:m:2])
+            x = np.concatenate([pairs, x[:, m - 1 :]] if m % 2 else [pairs], axis=1)
+        return x
+    return run
+
+
+def prove_tree(take_max: bool):
+    def prove(net: Net, params) -> Proof:
+        n, shift = params["n"], shift_of(params.get("domain"))
+        ref = (np.max if take_max else np.min)
+        return _zero_one_against(net, tree_net(n, take_max, shift), _tree_circuit(take_max),
+                                 lambda x: ref(x, axis=1, keepdims=True), n, "gadget tree")
+    return prove
+
+
+def selection_prover(outputs_of, weights_of=None, what="pruned sorting network"):
+    def prove(net: Net, params) -> Proof:
+        n, shift, method = params["n"], shift_of(params.get("domain")), params["method"]
+        outs = outputs_of(params)
+        w = weights_of(params) if weights_of else None
+        rebuilt = selection_net(n, outs, method, shift, w)
+        stages = sort_stages(n, method)
+
+        def circuit(x):
+            y = run_stages(x, stages)[:, outs].astype(np.float64)
+            return y if w is None else y @ np.atleast_2d(w).T
+
+        def reference(x):
+            y = np.sort(x, axis=1)[:, outs].astype(np.float64)
+            return y if w is None else y @ np.atleast_2d(w).T
+
+        return _zero_one_against(net, rebuilt, circuit, reference, n, what)
+    return prove
