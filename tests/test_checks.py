@@ -21,7 +21,8 @@ import scipy.sparse as sp
 from reluc import exact, formats, registry
 from reluc.analysis import pieces as pieces_mod
 from reluc.analysis.evaluate import Runner
-from reluc.analysis.verify import rounding_bound, verify_file
+from reluc.analysis.rounding import rounding_bound
+from reluc.analysis.verify import verify_file
 from reluc.compiler import compile_spec, perturbation_bound
 from reluc.constructors.comparators import comparator_net
 from reluc import formulas

@@ -14,7 +14,7 @@ from onnx import numpy_helper
 
 from conftest import build, edit_initializer, edit_onnx
 from reluc import exact
-from reluc.analysis.verify import rounding_bound
+from reluc.analysis.rounding import rounding_bound
 from reluc.net import Layer, Net
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -301,7 +301,7 @@ def test_verify_makes_only_the_breakpoints_it_samples(cli, tmp_path, monkeypatch
 
 
 def test_a_network_past_the_proof_limit_says_why_it_is_not_proved(cli, tmp_path, monkeypatch):
-    from reluc.analysis import verify as verify_mod
+    from reluc.analysis import complete as verify_mod
 
     monkeypatch.setattr(verify_mod, "MAX_PROOF_PIECES", 1000)
     path = build(cli, tmp_path, "sawtooth k=12", "s.onnx")
