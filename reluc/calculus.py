@@ -37,7 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from reluc.errors import InexactError, NetworkError
-from reluc.exact import _dyadic_exponent
+from reluc.exact import dyadic_exponent
 from reluc.net import Layer, Net
 
 # -- exact arithmetic on float64 sparse matrices ------------------------------------------
@@ -57,7 +57,7 @@ def exact_matmul(a: sp.csr_array, b: sp.csr_array) -> sp.csr_array:
     bound proves there is no overflow (in Python integers otherwise), and the product
     is accepted only if every entry has at most 53 significant bits.
     """
-    ea, eb = _dyadic_exponent(a.data), _dyadic_exponent(b.data)
+    ea, eb = dyadic_exponent(a.data), dyadic_exponent(b.data)
     ia = sp.csr_array((np.ldexp(a.data, ea), a.indices, a.indptr), shape=a.shape)
     ib = sp.csr_array((np.ldexp(b.data, eb), b.indices, b.indptr), shape=b.shape)
     bound = _max_abs_rowsum(ia) * (float(np.max(np.abs(ib.data))) if ib.nnz else 0.0)

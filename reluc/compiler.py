@@ -22,7 +22,8 @@ from reluc import budget, passes, registry
 from reluc.exact import representable
 from reluc.errors import NetworkError
 from reluc.net import Layer, LayerStream, Net
-from reluc.registry import Box, Built, Constructor
+from reluc.domain import Box
+from reluc.registry import Built, Constructor
 from reluc.spec import RawSpec, Spec, parse_text
 
 
@@ -152,7 +153,7 @@ def _worst_error(net: Net, ctor: Constructor, values, domain: Box,
     """Worst-case error of a rounded network on its domain, where it can be computed: one
     input, a bounded domain, at most ``max_pieces`` pieces, and a piecewise-linear
     reference (exact) or a reference with a sup-error rule; otherwise None (unknown)."""
-    from reluc.analysis.pieces import TooManyPieces, pieces, worst_error
+    from reluc.pieces import TooManyPieces, pieces, worst_error
 
     lo, hi = domain.lo[0], domain.hi[0]
     if net.n_in != 1 or lo is None or hi is None:

@@ -62,7 +62,7 @@ def representable(values, dtype: str) -> bool:
     return True
 
 
-def _dyadic_exponent(values: np.ndarray) -> int:
+def dyadic_exponent(values: np.ndarray) -> int:
     """Smallest ``a >= 0`` with ``values * 2^a`` all integers (values finite float64)."""
     v = values[values != 0]
     if v.size == 0:
@@ -87,8 +87,8 @@ class IntLayer:
     def __init__(self, layer: Layer):
         w = layer.weight
         self.shape = w.shape
-        self.a = _dyadic_exponent(w.data)
-        self.c = _dyadic_exponent(layer.bias)
+        self.a = dyadic_exponent(w.data)
+        self.c = dyadic_exponent(layer.bias)
         self.data = _to_integers(w.data, self.a)
         self.bias = _to_integers(layer.bias, self.c)
         self.indices = w.indices

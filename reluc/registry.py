@@ -39,61 +39,11 @@ from typing import Any
 from reluc.errors import SpecError
 from reluc.net import Net
 from reluc.formulas import Formula, as_formula
-from reluc.spec import Param, RawSpec, Spec, format_number, parse_text
+from reluc.domain import Box  # noqa: F401  (part of the registration API, with register)
+from reluc.spec import Param, RawSpec, Spec, parse_text
 
 # Build options of ``reluc build``; parameters may not shadow them.
 RESERVED = {"o", "output", "format", "dtype", "help", "quiet", "layout", "force"}
-
-
-@dataclass(frozen=True)
-class Box:
-    """A box domain ``[lo_i, hi_i]``; ``None`` bounds are infinite."""
-
-    lo: tuple[Fraction | None, ...]
-    hi: tuple[Fraction | None, ...]
-
-    @classmethod
-    def real(cls, dim: int) -> Box:
-        return cls((None,) * dim, (None,) * dim)
-
-    @classmethod
-    def uniform(cls, dim: int, lo, hi) -> Box:
-        lo = None if lo is None else Fraction(lo)
-        hi = None if hi is None else Fraction(hi)
-        return cls((lo,) * dim, (hi,) * dim)
-
-    @property
-    def dim(self) -> int:
-        return len(self.lo)
-
-    def is_uniform(self) -> bool:
-        return len(set(self.lo)) <= 1 and len(set(self.hi)) <= 1
-
-    def to_json(self) -> dict[str, Any]:
-        def f(v):
-            return None if v is None else format_number(v)
-
-        if self.is_uniform():
-            return {"dim": self.dim, "lo": f(self.lo[0]), "hi": f(self.hi[0])}
-        return {"dim": self.dim, "lo": [f(v) for v in self.lo], "hi": [f(v) for v in self.hi]}
-
-    @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> Box:
-        dim = int(obj["dim"])
-
-        def g(v):
-            return None if v is None else Fraction(v)
-
-        lo, hi = obj["lo"], obj["hi"]
-        lo = [g(v) for v in lo] if isinstance(lo, list) else [g(lo)] * dim
-        hi = [g(v) for v in hi] if isinstance(hi, list) else [g(hi)] * dim
-        return cls(tuple(lo), tuple(hi))
-
-    def describe(self) -> str:
-        if not self.is_uniform():
-            return " x ".join(_interval(a, b) for a, b in zip(self.lo, self.hi))
-        base = _interval(self.lo[0], self.hi[0])
-        return base if self.dim == 1 else f"{base}^{self.dim}"
 
 
 class Lazy(Sequence):
@@ -114,14 +64,6 @@ class Lazy(Sequence):
         if not 0 <= j < self.count:
             raise IndexError(i)
         return self.at(j)
-
-
-def _interval(lo, hi) -> str:
-    if lo is None and hi is None:
-        return "R"
-    a = "(-inf" if lo is None else f"[{format_number(lo)}"
-    b = "inf)" if hi is None else f"{format_number(hi)}]"
-    return f"{a},{b}"
 
 
 @dataclass(frozen=True)
@@ -187,11 +129,7 @@ class Constructor:
                 self.check(values)
             except ValueError as e:
                 raise SpecError(f"{self.name}: {e}") from None
-        from reluc.spec import _SHOWN
-
-        implicit = tuple(p.default if p.implicit else _SHOWN for p in self.params)
-        return Spec(self.name, tuple(values.items()), tuple(p.type for p in self.params),
-                    implicit)
+        return Spec.of(self.name, values, self.params)
 
     def dims(self, values: dict[str, Any]) -> tuple[int, int]:
         return self.inputs(values), self.outputs(values)

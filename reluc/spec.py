@@ -16,84 +16,15 @@ from __future__ import annotations
 
 import os
 import re
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 from reluc.errors import SpecError
+from reluc.numbers import OutOfRange, clip_text, format_number, parse_number
 
 # -- value types --------------------------------------------------------------------------
-
-
-def format_number(v: Fraction | int) -> str:
-    """Canonical text of a rational: an integer, a terminating decimal or ``p/q``."""
-    v = Fraction(v)
-    if v.denominator == 1:
-        return str(v.numerator)
-    q, twos, fives = v.denominator, 0, 0
-    while q % 2 == 0:
-        q, twos = q // 2, twos + 1
-    while q % 5 == 0:
-        q, fives = q // 5, fives + 1
-    ratio = f"{v.numerator}/{v.denominator}"
-    if q != 1:
-        return ratio
-    k = max(twos, fives)
-    digits = str(abs(v.numerator) * 10**k // v.denominator).rjust(k + 1, "0")
-    dec = ("-" if v < 0 else "") + digits[:-k] + "." + digits[-k:]
-    return dec if len(dec) <= len(ratio) + 4 else ratio
-
-
-# spec and metadata numbers: at most this many characters, and (unless zero) of a size a
-# float64 file can hold, so that no number can make reluc build a Fraction of 10^(10^8)
-MAX_NUMBER_CHARS = 400
-MAX_MAGNITUDE = Fraction(sys.float_info.max)  # 1.8e308
-MIN_MAGNITUDE = Fraction(sys.float_info.min)  # 2.2e-308: float64's smallest normal number
-_NUMBER_TEXT = re.compile(r"([+-]?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE]([+-]?[0-9]+))?(?:/([0-9]+))?")
-
-
-def parse_number(text: str) -> Fraction:
-    """Parse ``3``, ``-0.25``, ``1e-3`` or ``1/3`` exactly (ASCII digits only); ValueError
-    otherwise, also for numbers that no float64 file could hold (above about 9e307, or
-    nonzero below 2e-308) and texts longer than :data:`MAX_NUMBER_CHARS`."""
-    t = text.strip()
-    if len(t) > MAX_NUMBER_CHARS:
-        raise OutOfRange(f"'{_clip(t)}' is too long: numbers have at most {MAX_NUMBER_CHARS} "
-                         "characters")
-    m = _NUMBER_TEXT.fullmatch(t)
-    if not m:
-        raise ValueError(text)
-    sign, mantissa, exponent, den = m.groups()
-    if den is not None and int(den) == 0:
-        raise ValueError(text)
-    whole, _, frac = mantissa.partition(".")
-    if (whole + frac).strip("0"):  # decide the size from the text before building a Fraction
-        lead = len(whole.lstrip("0")) or len(frac.lstrip("0")) - len(frac)
-        size = lead + int(exponent or 0) - len(den or "1") + 1
-        if not -330 <= size <= 330:
-            raise OutOfRange(_range_reason(text))
-    v = Fraction(sign + mantissa + (f"e{exponent}" if exponent else ""))
-    if den is not None:
-        v /= int(den)
-    if v and not MIN_MAGNITUDE <= abs(v) <= MAX_MAGNITUDE:
-        raise OutOfRange(_range_reason(text))
-    return v
-
-
-class OutOfRange(ValueError):
-    """A number too large, too small or too long for reluc (its message says which)."""
-
-
-def _range_reason(text: str) -> str:
-    return (f"'{_clip(text)}' is out of range: numbers are 0 or between 2.2e-308 and 1.8e308 in "
-            "size (what a float64 file can hold)")
-
-
-def _clip(text: str, limit: int = 40) -> str:
-    """At most ``limit`` characters of a bad token, for messages."""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class ParamType:
@@ -123,7 +54,7 @@ class Int(ParamType):
     def parse(self, text: str) -> int:
         t = text.strip()
         if len(t) > 40 or not re.fullmatch(r"[+-]?[0-9]+", t):
-            raise ValueError(f"must be an integer, got '{_clip(text)}'")
+            raise ValueError(f"must be an integer, got '{clip_text(text)}'")
         return self.check(int(t))
 
     def check(self, v: int) -> int:
@@ -159,7 +90,7 @@ class Number(ParamType):
         except OutOfRange:
             raise
         except ValueError:
-            raise ValueError(f"must be a number (like 2, 0.5, 1e-3 or 1/3), got '{_clip(text)}'")
+            raise ValueError(f"must be a number (like 2, 0.5, 1e-3 or 1/3), got '{clip_text(text)}'")
         if self.min is not None and v < self.min:
             raise ValueError(f"must be >= {format_number(self.min)}, got {format_number(v)}")
         if self.max is not None and v > self.max:
@@ -182,7 +113,7 @@ class Interval(ParamType):
     def parse(self, text: str):
         parts = text.split(",")
         if len(parts) != 2:
-            raise ValueError(f"must be an interval lo,hi like -1,1, got '{_clip(text)}'")
+            raise ValueError(f"must be an interval lo,hi like -1,1, got '{clip_text(text)}'")
         ends = []
         for part, inf in zip(parts, ("-inf", "inf")):
             if self.infinite and part.strip() in (inf, inf.replace("inf", "infinity")):
@@ -194,10 +125,10 @@ class Interval(ParamType):
                 raise
             except ValueError:
                 extra = " (or -inf / inf)" if self.infinite else ""
-                raise ValueError(f"must be an interval of two numbers{extra} lo,hi, got '{_clip(text)}'")
+                raise ValueError(f"must be an interval of two numbers{extra} lo,hi, got '{clip_text(text)}'")
         lo, hi = ends
         if lo is not None and hi is not None and not lo < hi:
-            raise ValueError(f"must have lo < hi, got '{_clip(text)}'")
+            raise ValueError(f"must have lo < hi, got '{clip_text(text)}'")
         return (lo, hi)
 
     def format(self, value) -> str:
@@ -222,13 +153,13 @@ class Points(ParamType):
         for item in text.split(","):
             xy = item.split(":")
             if len(xy) != 2:
-                raise ValueError(f"must be a list of x:y pairs like 0:0,1:1,2:0; bad item '{_clip(item)}'")
+                raise ValueError(f"must be a list of x:y pairs like 0:0,1:1,2:0; bad item '{clip_text(item)}'")
             try:
                 pts.append((parse_number(xy[0]), parse_number(xy[1])))
             except OutOfRange:
                 raise
             except ValueError:
-                raise ValueError(f"must be a list of x:y pairs of numbers; bad item '{_clip(item)}'")
+                raise ValueError(f"must be a list of x:y pairs of numbers; bad item '{clip_text(item)}'")
         if len(pts) < self.min_count:
             raise ValueError(f"needs at least {self.min_count} points, got {len(pts)}")
         for (x0, _), (x1, _) in zip(pts, pts[1:]):
@@ -262,11 +193,11 @@ class NumberList(ParamType):
         except OutOfRange:
             raise
         except ValueError:
-            raise ValueError(f"must be numbers separated by commas, got '{_clip(text)}'")
+            raise ValueError(f"must be numbers separated by commas, got '{clip_text(text)}'")
         if len(vals) < self.min_count:
-            raise ValueError(f"needs at least {self.min_count} numbers, got '{_clip(text)}'")
+            raise ValueError(f"needs at least {self.min_count} numbers, got '{clip_text(text)}'")
         if self.increasing and any(not a < b for a, b in zip(vals, vals[1:])):
-            raise ValueError(f"must be strictly increasing, got '{_clip(text)}'")
+            raise ValueError(f"must be strictly increasing, got '{clip_text(text)}'")
         return vals
 
     def parse(self, text: str):
@@ -274,7 +205,7 @@ class NumberList(ParamType):
             return self._one(text)
         rows = tuple(self._one(t) for t in text.split(";"))
         if self.equal_rows and len({len(r) for r in rows}) != 1:
-            raise ValueError(f"rows must have equal lengths, got '{_clip(text)}'")
+            raise ValueError(f"rows must have equal lengths, got '{clip_text(text)}'")
         return rows
 
     def format(self, value) -> str:
@@ -293,7 +224,7 @@ class Choice(ParamType):
 
     def parse(self, text: str) -> str:
         if text not in self.choices:
-            raise ValueError(f"must be one of {', '.join(self.choices)}; got '{_clip(text)}'")
+            raise ValueError(f"must be one of {', '.join(self.choices)}; got '{clip_text(text)}'")
         return text
 
     def format(self, value: str) -> str:
@@ -343,6 +274,13 @@ class Spec:
         parts = [self.name] + [f"{k}={t.format(v)}" for (k, v), t, h in
                                zip(self.params, self.types, hide) if h is _SHOWN or v != h]
         return " ".join(parts)
+
+    @classmethod
+    def of(cls, name: str, values: dict[str, Any], params: Sequence[Param]) -> Spec:
+        """The spec of ``values`` for parameters ``params`` (implicit ones left out of the
+        canonical text while at their default)."""
+        return cls(name, tuple(values.items()), tuple(p.type for p in params),
+                   tuple(p.default if p.implicit else _SHOWN for p in params))
 
     def params_json(self) -> dict[str, Any]:
         return {k: t.to_json(v) for (k, v), t in zip(self.params, self.types)}

@@ -19,7 +19,7 @@ import pytest
 import scipy.sparse as sp
 
 from reluc import exact, formats, registry
-from reluc.analysis import pieces as pieces_mod
+from reluc import pieces as pieces_mod
 from reluc.analysis.evaluate import Runner
 from reluc.analysis.rounding import rounding_bound
 from reluc.analysis.verify import verify_file

@@ -300,7 +300,7 @@ def test_pwl_neuron_counts(text, neurons):
 
 @pytest.mark.parametrize("L", [1, 2, 3, 5, 8])
 def test_square_is_the_interpolant_of_x_squared(L):
-    from reluc.analysis.pieces import merge, pieces
+    from reluc.pieces import merge, pieces
 
     c = compile_spec(f"square L={L}", "float64")
     net = c.net
@@ -328,7 +328,7 @@ def test_mul_error_is_within_its_bound_on_a_grid(L):
 @pytest.mark.parametrize("rows", [["0.25,0.5,0.75"], ["0.5"] * 5, ["0.25,0.5,0.75", "0.5", "0.25,0.75"],
                                   ["0.125,0.25,0.5,0.75", "0.25,0.5"]])
 def test_hard_compositions_multiply_their_pieces(rows):
-    from reluc.analysis.pieces import merge, pieces
+    from reluc.pieces import merge, pieces
 
     c = compile_spec(f"hardcomp a={';'.join(rows)}", "float64")
     assert c.exact
@@ -423,7 +423,7 @@ def test_zonotope_is_the_zigzag_of_the_support_function(b, a):
 
 
 def test_one_dimensional_zonotope_is_proved_piece_by_piece():
-    from reluc.analysis.pieces import merge, pieces
+    from reluc.pieces import merge, pieces
 
     c = compile_spec("zonotope b=1;2 a=0.25,0.5,0.75;0.5", "float64")
     ps = merge(pieces(c.net, c.domain.lo[0], c.domain.hi[0]))
@@ -432,7 +432,7 @@ def test_one_dimensional_zonotope_is_proved_piece_by_piece():
 
 @pytest.mark.parametrize("L,d", [(1, 2), (2, 3), (3, 5), (5, 8)])
 def test_monomials_are_the_grid_interpolants_of_the_powers(L, d):
-    from reluc.analysis.pieces import merge, pieces
+    from reluc.pieces import merge, pieces
 
     c = compile_spec(f"monomials L={L} d={d}", "float64")
     assert not c.dtype_rounded  # dyadic constants: the network is its own recursion, exactly
@@ -597,7 +597,7 @@ DYADIC_ZIGZAGS = [(8,), (4, 8), (8, 12), (4, 12), (4, 8, 12), (2, 4, 8), (8, 10,
 def test_hardcomp_breakpoints_made_on_demand_are_exactly_its_kinks(rows):
     """The breakpoints the piece proof relies on, indexed in mixed radix, are in order
     and are exactly where the network's exact pieces change (plus the two ends)."""
-    from reluc.analysis.pieces import merge, pieces
+    from reluc.pieces import merge, pieces
 
     spec = "hardcomp a=" + ";".join(",".join(f"{v}/16" for v in r) for r in rows)
     c = compile_spec(spec, "float64")

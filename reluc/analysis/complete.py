@@ -7,7 +7,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from reluc import exact
-from reluc.analysis import pieces as pieces_mod
+from reluc import pieces as pieces_mod
 from reluc.analysis.report import Check, as_exact, counterexample, fmt, show
 from reluc.registry import Proof
 

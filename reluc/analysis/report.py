@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from reluc.spec import format_number
+from reluc.numbers import format_number
 
 SCHEMA = 3  # 2: float check reports the error where it is largest, promise_from;
 # 3: the limit check

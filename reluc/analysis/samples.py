@@ -11,7 +11,7 @@ import numpy as np
 
 from reluc import exact
 from reluc.analysis.report import as_exact
-from reluc.registry import Box
+from reluc.domain import Box
 
 def _ints_at(values: list[Fraction], den: int) -> np.ndarray:
     """``values * den`` as integers (each must be one), computed once per distinct value."""

@@ -16,7 +16,7 @@ import numpy as np
 from reluc import formats
 from reluc.errors import NetworkFileError
 from reluc.ranges import RangeBound, format_limit
-from reluc.spec import format_number
+from reluc.numbers import format_number
 
 SCHEMA = 1
 

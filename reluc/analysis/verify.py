@@ -49,7 +49,7 @@ from reluc.analysis.samples import clip, near_points, reference_batch, sample_ba
 from reluc.errors import RelucError
 from reluc.net import prefetch
 from reluc.ranges import format_limit
-from reluc.registry import Box
+from reluc.domain import Box
 from reluc.spec import parse_text
 
 

@@ -31,8 +31,8 @@ from fractions import Fraction
 
 from reluc import __version__
 from reluc.errors import NetworkFileError
-from reluc.registry import Box
-from reluc.spec import format_number, parse_number
+from reluc.domain import Box
+from reluc.numbers import clip_text, format_number, parse_number
 
 FORMAT_VERSION = "1"
 MAX_DIM = 1 << 26  # widest domain a file may declare (sort n=2^24 is refused as too big)
@@ -89,7 +89,7 @@ class FileInfo:
             except (ValueError, KeyError, TypeError, ZeroDivisionError, OverflowError,
                     AttributeError, RecursionError) as e:
                 reason = str(e) if isinstance(e, ValueError) and str(e) else type(e).__name__
-                raise NetworkFileError(f"damaged metadata '{key}': {_clip(reason)}") from None
+                raise NetworkFileError(f"damaged metadata '{key}': {clip_text(reason, 80)}") from None
 
         def limit(v: str) -> float:
             r = float(parse_number(v))
@@ -138,10 +138,6 @@ def _domain(text: str) -> Box:
         else:
             ends.append((end(side),) * dim)
     return Box(*ends)
-
-
-def _clip(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _canonical_json(obj) -> str:

@@ -32,7 +32,7 @@ VR = "reluc/analysis/report.py"
 VS = "reluc/analysis/samples.py"
 VB = "reluc/analysis/rounding.py"
 VC = "reluc/analysis/complete.py"
-P = "reluc/analysis/pieces.py"
+P = "reluc/pieces.py"
 C = "reluc/compiler.py"
 K = "reluc/constructors/comparators/proofs.py"
 KL = "reluc/constructors/comparators/layout.py"
@@ -402,7 +402,7 @@ MUTANTS = [
            "            with contextlib.suppress(OSError):\n                os.unlink(old)",
            "            pass",
            "data files of earlier builds pile up beside the model", (T_H,)),
-    Mutant("spec-exponent-unchecked", "reluc/spec.py",
+    Mutant("spec-exponent-unchecked", "reluc/numbers.py",
            "        if not -330 <= size <= 330:",
            "        if False:",
            "a spec number's exponent is not checked before a Fraction is built", (T_H,)),

@@ -138,7 +138,7 @@ def marks_inside(marks: list[Fraction], t0, t1) -> list[Fraction]:
 
 
 def describe_interval(lo, hi) -> str:
-    from reluc.spec import format_number
+    from reluc.numbers import format_number
 
     def show(v):
         t = format_number(v)
