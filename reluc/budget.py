@@ -205,3 +205,11 @@ def check_output(source, dtype: str, fmt: str, layout: str, path: str | None,
         if free is not None and size > free:
             raise TooBig(f"the file would take {what} but {directory} has {show(free)} free")
     return size
+
+
+def memory_detail(e: MemoryError) -> str:
+    """What failed to fit and what this process may use, for the out-of-memory line."""
+    avail, cap = memory_limits()
+    return "".join([f" ({e})" if str(e) else "",
+                    f"; this process may use {show(cap)} (ulimit -v)" if cap else "",
+                    f"; the machine has {show(avail)} available" if avail else ""])

@@ -12,6 +12,7 @@ can be (:func:`max_line_bytes`) is refused as soon as that many bytes are read, 
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import re
@@ -109,8 +110,6 @@ def read_text_rows(stream: BinaryIO, width: int) -> np.ndarray:
 
 
 def parse_text_rows(text: str, width: int) -> np.ndarray:
-    import io
-
     return read_text_rows(io.BytesIO(text.encode("utf-8", "surrogateescape")), width)
 
 
@@ -158,3 +157,30 @@ def format_value(v) -> str:
 def write_text_rows(y: np.ndarray, out: TextIO) -> None:
     for row in y:
         out.write(" ".join(format_value(v) for v in row) + "\n")
+
+
+def read_rows(source: str, width: int, stdin: BinaryIO) -> np.ndarray:
+    """Input rows from ``source``: ``-`` (``stdin``), a ``.npy`` file, or a text file."""
+    if source == "-":
+        return read_text_rows(stdin, width)
+    if source.endswith(".npy"):
+        return read_npy(source, width)
+    with open(source, "rb") as f:
+        return read_text_rows(f, width)
+
+
+def write_rows(y: np.ndarray, target: str, stdout: TextIO) -> None:
+    """Output rows to ``target``: ``-`` (``stdout``, text), a ``.npy`` file (an array in
+    the network's dtype), or a text file; files are written atomically."""
+    from reluc.formats.atomic import atomic_output
+
+    if target == "-":
+        write_text_rows(y, stdout)
+        return
+    with atomic_output(target) as f:
+        if target.endswith(".npy"):
+            np.save(f, y)
+        else:
+            buf = io.StringIO()
+            write_text_rows(y, buf)
+            f.write(buf.getvalue().encode())

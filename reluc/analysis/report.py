@@ -73,3 +73,59 @@ def counterexample(x, want, got) -> dict[str, Any]:
 
 def as_exact(v) -> Fraction | float:
     return v if isinstance(v, Fraction) else Fraction(v) if isinstance(v, int) else float(v)
+
+
+# -- as text ------------------------------------------------------------------------------
+
+
+def _short(values: list[str], limit: int = 12) -> str:
+    def one(v: str) -> str:
+        return f"{v} (~{float(Fraction(v)):.9g})" if "/" in v else v
+
+    head = " ".join(one(v) for v in values[:limit])
+    return head + (f" ... ({len(values)} values)" if len(values) > limit else "")
+
+
+def verdict_line(r: Report) -> str:
+    """The report of one file in one line."""
+    if r.verdict == "error":
+        return f"{r.file}: ERROR: {r.error}"
+    checks = {c.name: c for c in r.checks}
+    if r.verdict == "failed":
+        failed = next(c for c in r.checks if c.status == "fail")
+        return f"{r.file}: FAILED ({r.spec}): {failed.name} check: {failed.detail}"
+    parts = [checks[k].detail for k in ("complete", "exact", "float") if k in checks
+             and checks[k].status != "skip"]
+    if "float" in checks and checks["float"].status == "skip":
+        parts.append(f"float check skipped: {checks['float'].detail}")
+    if "complete" in checks and checks["complete"].status == "skip":
+        parts.append(f"no proof: {checks['complete'].detail}")
+    return f"{r.file}: {r.verdict} ({r.spec}): " + "; ".join(parts)
+
+
+def text(r: Report) -> str:
+    """The verdict line, and the counterexample below it when there is one."""
+    lines = [verdict_line(r)]
+    cex = r.counterexample
+    if cex:
+        lines += [f"  input:    {_short(cex['input'])}",
+                  f"  expected: {_short(cex['expected'])}",
+                  f"  actual:   {_short(cex['actual'])}",
+                  f"  (output {cex['output_index']} is off by {_short([cex['error']])})"]
+    return "\n".join(lines)
+
+
+def summary(reports: list[Report]) -> dict[str, int]:
+    """How many files were proved, tested, failed, or could not be read."""
+    return {k: sum(r.verdict == k for r in reports) for k in ("proved", "tested", "failed",
+                                                              "error")}
+
+
+def summary_line(counts: dict[str, int]) -> str:
+    words = {"proved": "proved", "tested": "tested", "failed": "failed", "error": "unreadable"}
+    return f"{sum(counts.values())} files: " + ", ".join(f"{v} {words[k]}"
+                                                         for k, v in counts.items())
+
+
+def many_to_json(reports: list[Report]) -> dict[str, Any]:
+    return {"schema": 1, "files": [r.to_json() for r in reports], "summary": summary(reports)}
