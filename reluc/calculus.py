@@ -5,7 +5,7 @@ number of hidden layers and ``widths(f)`` the hidden widths:
 
 ``affine(W, b)``
     one affine layer; ``h = 0``, width 0.
-``select(n, idx)`` / ``permute(perm)``
+``select(n, idx)``
     affine coordinate selection ``x -> x[idx]``; ``h = 0``.
 ``identity(n, hidden=h)``
     ``x = relu(x) - relu(-x)`` carried through ``h`` hidden layers of width ``2n``
@@ -20,9 +20,6 @@ number of hidden layers and ``widths(f)`` the hidden widths:
     first padded with identity layers at their end (2 neurons per output per extra
     hidden layer), so ``h = max h(f_i)`` and each hidden width is the sum of the
     (padded) widths of that layer.
-``fanout(f, g, ...)``
-    like ``parallel`` but every network reads the same input (the duplication is an
-    affine map merged into the first layers, so it costs nothing).
 
 Merging affine maps multiplies weights. With ``exact=True`` (the default) the product
 is computed in integer arithmetic and :class:`~reluc.errors.InexactError` is raised if
@@ -136,14 +133,6 @@ def select(n: int, indices: Sequence[int]) -> Net:
     return affine(w)
 
 
-def permute(perm: Sequence[int]) -> Net:
-    """``x -> x[perm]`` for a permutation ``perm`` of ``0..n-1``."""
-    perm = np.asarray(perm, dtype=np.int64)
-    if sorted(perm.tolist()) != list(range(perm.size)):
-        raise NetworkError("permute needs a permutation of 0..n-1")
-    return select(perm.size, perm)
-
-
 def identity(n: int, hidden: int = 0) -> Net:
     """The identity on ``R^n`` with ``hidden`` hidden layers of width ``2n``.
 
@@ -217,12 +206,3 @@ def parallel(*nets: Net) -> Net:
             Layer(_block_diag([p.weight for p in parts]), np.concatenate([p.bias for p in parts]))
         )
     return Net(layers)
-
-
-def fanout(*nets: Net) -> Net:
-    """``x -> [f(x), g(x), ...]``: every network reads the same input."""
-    n = nets[0].n_in
-    if any(net.n_in != n for net in nets):
-        raise NetworkError("fanout needs networks with the same number of inputs")
-    copy = select(n, np.tile(np.arange(n), len(nets)))
-    return compose(copy, parallel(*nets))

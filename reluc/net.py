@@ -14,7 +14,7 @@ Counting conventions (used by ``reluc stats`` and everywhere else):
 
 - ``depth``: number of affine layers ``m``; ``hidden_layers = m - 1``.
   AlgorithmicNeuralNets.jl counts layers of neurons including input and output,
-  which is ``depth + 1`` (:attr:`Net.neuron_layers`).
+  which is ``depth + 1`` (``neuron_layers`` in ``reluc stats``).
 - ``widths``: sizes of the hidden layers; ``width`` their maximum (0 for an affine net).
 - ``neurons``: sum of hidden widths (Arora et al.'s "size").
 - ``params``: dense count, every weight entry plus every bias entry.
@@ -111,11 +111,6 @@ class _Shape:
     @property
     def hidden_layers(self) -> int:
         return self.depth - 1
-
-    @property
-    def neuron_layers(self) -> int:
-        """Layers of neurons including input and output: AlgorithmicNeuralNets.jl's depth."""
-        return self.depth + 1
 
     @property
     def widths(self) -> tuple[int, ...]:

@@ -124,12 +124,6 @@ def merge(ps: list[Piece]) -> list[Piece]:
     return out
 
 
-def kinks(net: Net, lo: Fraction | None, hi: Fraction | None) -> list[Fraction]:
-    """Points of ``(lo, hi)`` where the output's slope changes."""
-    return [p.t0 for p in merge(pieces(net, lo, hi))[1:]]
-
-
-
 def marks_inside(marks: list[Fraction], t0, t1) -> list[Fraction]:
     """The sorted ``marks`` strictly inside (t0, t1) (None: unbounded), by bisection."""
     i = 0 if t0 is None else bisect.bisect_right(marks, t0)

@@ -43,7 +43,8 @@ from reluc.domain import Box  # noqa: F401  (part of the registration API, with 
 from reluc.spec import Param, RawSpec, Spec, parse_text
 
 # Build options of ``reluc build``; parameters may not shadow them.
-RESERVED = {"o", "output", "format", "dtype", "help", "quiet", "layout", "force"}
+RESERVED = {"o", "output", "format", "dtype", "help", "quiet", "layout", "max_size",
+            "external_data"}
 
 
 class Lazy(Sequence):

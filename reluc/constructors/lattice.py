@@ -88,9 +88,7 @@ def lattice(planes, groups) -> Built:
 
 
 def _grid_check(p):
-    xs, ys, vals = p["xs"], p["ys"], p["values"]
-    if len(xs) < 2 or len(ys) < 2:
-        raise ValueError("the grid needs at least two xs and two ys")
+    xs, ys, vals = p["xs"], p["ys"], p["values"]  # (at least two of each: NumberList)
     if len(vals) != len(ys) or any(len(r) != len(xs) for r in vals):
         raise ValueError(f"values must be {len(ys)} rows (one per y) of {len(xs)} numbers "
                          "(one per x)")

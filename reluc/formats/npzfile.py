@@ -13,8 +13,10 @@ Arrays (all loadable with ``numpy.load(path, allow_pickle=False)``):
 ==================  ==================================================================
 
 Layer ``i`` computes ``W_i h + b_i`` with ``W_i = scipy.sparse.csr_array((data, indices,
-indptr), shape)``; ReLU follows every layer but the last. The file is built in memory and
-written in one piece, so the zip has no data descriptors and equal networks give equal bytes.
+indptr), shape)``; ReLU follows every layer but the last. The writer streams: each
+layer's members are written as the layer comes (a seekable output, so the zip's sizes are
+filled in without data descriptors), with a fixed member date, so equal networks give
+equal bytes; ``meta`` goes last, with the input limit found on the way.
 """
 
 from __future__ import annotations
