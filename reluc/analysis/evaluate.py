@@ -42,7 +42,7 @@ class Runner:
         self.dtype = self.info.dtype or "float64"
         bound, kept, n_in, per_row = RangeBound(self.dtype), [], None, 1
         self.nonzeros = 0
-        is_npz = (data[:4] if data is not None else _magic(source)) == b"PK\x03\x04"
+        is_npz = formats.kind_of(data if data is not None else source) == "npz"
         for layer in layers:
             n_in = layer.n_in if n_in is None else n_in
             bound.add(layer)
@@ -163,11 +163,6 @@ class Runner:
             if progress:
                 progress(min(len(xt), start + self.chunk), len(xt))
         return np.concatenate(out)
-
-
-def _magic(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read(4)
 
 
 def _ort_session(model: str | bytes, name: str):

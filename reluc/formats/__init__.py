@@ -192,17 +192,35 @@ def load_source(source: str | bytes) -> bytes | None:
         raise NetworkFileError(f"cannot read '{source}': {e.strerror}") from None
 
 
+def kind_of(source: str | bytes) -> str:
+    """``npz`` or ``onnx``: what a network file (path or bytes) is, from its first bytes
+    (a zip is an .npz; anything else is read as ONNX, whose reader says if it is not)."""
+    if isinstance(source, bytes):
+        if not source:
+            raise NetworkFileError("empty input: expected an .onnx or .npz network")
+        return "npz" if source[:4] == b"PK\x03\x04" else "onnx"
+    if os.path.isdir(source):
+        raise NetworkFileError(f"'{source}' is a directory, not a network file")
+    if not os.path.exists(source):
+        raise NetworkFileError(f"no such file: {source}")
+    try:
+        with open(source, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise NetworkFileError(f"cannot read '{source}': {e.strerror}") from None
+    if not magic:
+        raise NetworkFileError(f"'{source}' is empty: expected an .onnx or .npz network")
+    return "npz" if magic == b"PK\x03\x04" else "onnx"
+
+
 def read_layers(source: str | bytes) -> tuple[Iterator[Layer], FileInfo]:
     """The metadata of a network file (path, ``-`` or bytes) and its layers one at a
     time, for passes that need a few layers of memory, not the whole network."""
     if isinstance(source, str) and source == "-":
         source = sys.stdin.buffer.read()
-    if isinstance(source, bytes):
-        if not source:
-            raise NetworkFileError("empty input: expected an .onnx or .npz network")
-        if source[:4] == b"PK\x03\x04":
-            return read_npz_layers(io.BytesIO(source))
-        return read_onnx_layers(source)
+    if kind_of(source) == "npz":
+        return read_npz_layers(io.BytesIO(source) if isinstance(source, bytes) else source)
+    return read_onnx_layers(source)
     if os.path.isdir(source):
         raise NetworkFileError(f"'{source}' is a directory, not a network file")
     if not os.path.exists(source):
