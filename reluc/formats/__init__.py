@@ -221,17 +221,3 @@ def read_layers(source: str | bytes) -> tuple[Iterator[Layer], FileInfo]:
     if kind_of(source) == "npz":
         return read_npz_layers(io.BytesIO(source) if isinstance(source, bytes) else source)
     return read_onnx_layers(source)
-    if os.path.isdir(source):
-        raise NetworkFileError(f"'{source}' is a directory, not a network file")
-    if not os.path.exists(source):
-        raise NetworkFileError(f"no such file: {source}")
-    try:
-        with open(source, "rb") as f:
-            magic = f.read(4)
-    except OSError as e:
-        raise NetworkFileError(f"cannot read '{source}': {e.strerror}") from None
-    if not magic:
-        raise NetworkFileError(f"'{source}' is empty: expected an .onnx or .npz network")
-    if magic == b"PK\x03\x04":
-        return read_npz_layers(source)
-    return read_onnx_layers(source)
