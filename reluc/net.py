@@ -91,13 +91,18 @@ class Layer:
         )
 
 
-class _Shape:
+class Shape:
     """The counts that follow from ``n_in`` and the output size of every layer
-    (``widths_out``), shared by :class:`Net` and :class:`LayerStream`."""
+    (``widths_out``), shared by :class:`Net` and :class:`LayerStream`, and by a shape
+    read off a file (``Shape.of(n_in, widths_out)``, as ``reluc stats`` does)."""
 
     __slots__ = ()
     n_in: int
     widths_out: tuple[int, ...]
+
+    @staticmethod
+    def of(n_in: int, widths_out) -> Shape:
+        return _Plain(int(n_in), tuple(int(w) for w in widths_out))
 
     @property
     def n_out(self) -> int:
@@ -131,7 +136,7 @@ class _Shape:
         return sum(o * (i + 1) for i, o in zip(ins, self.widths_out))
 
 
-class Net(_Shape):
+class Net(Shape):
     """An immutable ReLU network: a validated tuple of :class:`Layer`."""
 
     __slots__ = ("_layers", "_widths_out")
@@ -211,7 +216,7 @@ class Net(_Shape):
         return h[0] if single else h
 
 
-class LayerStream(_Shape):
+class LayerStream(Shape):
     """A network whose layers are produced on demand, one at a time, so that a writer can
     write each layer as it comes and hold only a few layers in memory.
 
@@ -308,3 +313,12 @@ def prefetch(items: Iterator, n: int) -> Iterator:
     finally:
         stop.set()
         worker.join()
+
+
+class _Plain(Shape):
+    """A shape and nothing else."""
+
+    __slots__ = ("n_in", "widths_out")
+
+    def __init__(self, n_in: int, widths_out: tuple[int, ...]):
+        self.n_in, self.widths_out = n_in, widths_out

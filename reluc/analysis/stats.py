@@ -15,6 +15,7 @@ import numpy as np
 
 from reluc import formats
 from reluc.errors import NetworkFileError
+from reluc.net import Shape
 from reluc.ranges import RangeBound, format_limit
 from reluc.numbers import format_number
 
@@ -25,18 +26,17 @@ def file_stats(path: str) -> dict[str, Any]:
     """A pass over the file a layer at a time: memory for a few layers, never the
     whole network (and never a dense matrix)."""
     layers, info = formats.read_layers(path)
-    n_in, outs, params, nz_w, nz_b = None, [], 0, 0, 0
+    n_in, outs, nz_w, nz_b = None, [], 0, 0
     bound = RangeBound(info.dtype or "float64")
     for layer in layers:
         bound.add(layer)
         n_in = layer.n_in if n_in is None else n_in
         outs.append(layer.n_out)
-        params += layer.n_out * (layer.n_in + 1)
         nz_w += int(layer.weight.nnz)
         nz_b += int(np.count_nonzero(layer.bias))
     if n_in is None:
         raise NetworkFileError("the file holds no layers")
-    widths = outs[:-1]
+    shape = Shape.of(n_in, outs)  # the counts the network type defines
     return {
         "schema": SCHEMA,
         "file": path,
@@ -48,14 +48,14 @@ def file_stats(path: str) -> dict[str, Any]:
         "domain": None if info.domain is None else info.domain.describe(),
         "reluc_version": info.version,
         "inputs": n_in,
-        "outputs": outs[-1],
-        "depth": len(outs),
-        "hidden_layers": len(outs) - 1,
-        "neuron_layers": len(outs) + 1,
-        "width": max(widths, default=0),
-        "widths": widths,
-        "neurons": sum(widths),
-        "params": params,
+        "outputs": shape.n_out,
+        "depth": shape.depth,
+        "hidden_layers": shape.hidden_layers,
+        "neuron_layers": shape.depth + 1,
+        "width": shape.width,
+        "widths": list(shape.widths),
+        "neurons": shape.neurons,
+        "params": shape.params,
         "nonzero_params": nz_w + nz_b,
         "nonzero_weights": nz_w,
         "nonzero_biases": nz_b,
