@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from reluc import budget, passes, registry
-from reluc.exact import representable
+from reluc.exact import held_by, representable
 from reluc.errors import NetworkError
 from reluc.net import Layer, LayerStream, Net
 from reluc.domain import Box
@@ -73,8 +73,7 @@ class Compiled:
 
 def _exact_in(values, dtype: str) -> bool:
     """Whether every value survives the round trip through ``dtype`` unchanged."""
-    a = np.asarray(values, dtype=np.float64)
-    return bool(np.array_equal(a.astype(dtype).astype(np.float64), a))
+    return bool(held_by(np.asarray(values, dtype=np.float64), dtype).all())
 
 
 def cast(net: Net, dtype: str) -> Net:

@@ -46,6 +46,13 @@ def is_double(v: Fraction) -> bool:
     return representable([v], "float64")
 
 
+def held_by(a: np.ndarray, dtype: str) -> np.ndarray:
+    """Elementwise: which float64 values of ``a`` are numbers of ``dtype`` too (the
+    round trip through ``dtype`` gives them back; beyond its range, inf: not held)."""
+    with np.errstate(over="ignore"):
+        return a.astype(dtype).astype(np.float64) == a
+
+
 def representable(values, dtype: str) -> bool:
     """Whether every exact value (int, Fraction, or a float standing for itself) is a
     finite number of ``dtype``: decided in rational arithmetic, never by a float
@@ -243,8 +250,7 @@ class Scaled:
         x = np.ldexp(mf, -k)
         # exact: m fits a float64 significand, and scaling by 2^-k did not round (underflow)
         held = (rem == 0) & (mf.astype(np.int64) == m) & (np.ldexp(x, k) == mf)
-        with np.errstate(over="ignore"):  # beyond float32's range: inf, not held
-            ok = held & (x.astype(dtype).astype(np.float64) == x)
+        ok = held & held_by(x, dtype)
         return x, ok.all(axis=1)
 
 
