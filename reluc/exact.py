@@ -83,7 +83,7 @@ def dyadic_exponent(values: np.ndarray) -> int:
 def _to_integers(values: np.ndarray, a: int) -> np.ndarray:
     """``values * 2^a`` as exact integers: int64 when they fit, else Python ints."""
     scaled = np.ldexp(values, a)
-    if scaled.size == 0 or np.max(np.abs(scaled)) < 2.0**62:
+    if scaled.size == 0 or np.max(np.abs(scaled)) < float(_INT64_SAFE):
         return scaled.astype(np.int64)
     return np.array([int(Fraction(float(x)) * (1 << a)) for x in values], dtype=object)
 
