@@ -1,1 +1,2 @@
-"""Analysis of network files: evaluation and statistics (verification comes next)."""
+"""Analysis of network files: evaluation (``evaluate``), statistics (``stats``) and
+verification (``verify``, with ``samples``, ``rounding``, ``complete`` and ``report``)."""
