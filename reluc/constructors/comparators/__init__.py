@@ -107,6 +107,12 @@ def minmax(domain) -> Net:
     return comparator_net(2, sort_stages(2, "best"), shift_of(domain))
 
 
+# max and min trees: 3 neurons a pair on R (2 bounded), an odd wire 2 (1 bounded)
+_TREE_SIZES = {"hidden_layers": "clog2(n)",
+               "width": "(3*(n//2) + 2*(n%2) if domain[0] is None else 2*(n//2) + n%2) "
+                        "if n > 1 else 0"}
+
+
 @register(
     "max",
     summary="Maximum of n numbers (balanced tree of max gadgets).",
@@ -116,9 +122,7 @@ def minmax(domain) -> Net:
     domain=_box,
     reference=lambda p, x: [max(x)],
     batch_reference=lambda p, num, den: (num.max(axis=1, keepdims=True), den),
-    formulas={"hidden_layers": "clog2(n)",
-              "width": "(3*(n//2) + 2*(n%2) if domain[0] is None else 2*(n//2) + n%2) "
-                       "if n > 1 else 0"},
+    formulas=_TREE_SIZES,
     example="max n=16",
     breakpoints=lambda p: [],
     prove=prove_tree(take_max=True),
@@ -140,9 +144,7 @@ def max_(n: int, domain) -> Net:
     domain=_box,
     reference=lambda p, x: [min(x)],
     batch_reference=lambda p, num, den: (num.min(axis=1, keepdims=True), den),
-    formulas={"hidden_layers": "clog2(n)",
-              "width": "(3*(n//2) + 2*(n%2) if domain[0] is None else 2*(n//2) + n%2) "
-                       "if n > 1 else 0"},
+    formulas=_TREE_SIZES,
     example="min n=16",
     breakpoints=lambda p: [],
     prove=prove_tree(take_max=False),
