@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from reluc import formats
+from reluc.analysis.bounds import montufar_lower, serra_upper, show_big
 from reluc.errors import NetworkFileError
 from reluc.net import Shape
 from reluc.ranges import RangeBound, format_limit
@@ -60,6 +61,15 @@ def file_stats(path: str) -> dict[str, Any]:
         "nonzero_weights": nz_w,
         "nonzero_biases": nz_b,
         "input_limit": bound.limit(),
+        # bounds for the shape, not counts of this network (reluc.analysis.bounds)
+        "activation_regions_bounds": {
+            "at_most": show_big(serra_upper(n_in, shape.widths)),
+            "at_most_source": "Serra, Tjandraatmadja, Ramalingam 2018: every network of "
+                              "this shape",
+            "some_network_at_least": show_big(montufar_lower(n_in, shape.widths)),
+            "some_network_at_least_source": "Montufar, Pascanu, Cho, Bengio 2014: the most "
+                                            "some network of this shape reaches",
+        },
     }
 
 
@@ -75,6 +85,15 @@ def _runs(widths: list[int]) -> str:
         parts.append(f"{widths[i]}" + (f" x{j - i}" if j - i > 1 else ""))
         i = j
     return ", ".join(parts)
+
+
+def _regions(b: dict[str, Any]) -> str:
+    if b["at_most"] is None and b["some_network_at_least"] is None:
+        return "bounds for this shape not computed (too many inputs)"
+    most = "?" if b["at_most"] is None else b["at_most"]
+    least = "?" if b["some_network_at_least"] is None else b["some_network_at_least"]
+    return (f"activation regions of this shape: at most {most} (Serra et al. 2018); some "
+            f"network of this shape has {least} or more (Montufar et al. 2014)")
 
 
 def format_text(s: dict[str, Any]) -> str:
@@ -97,6 +116,7 @@ def format_text(s: dict[str, Any]) -> str:
         ("domain", s["domain"] or "unknown"),
         ("input limit", f"|x| <= {format_limit(s['input_limit'])} (no overflow in "
                         f"{s['dtype'] or 'float64'}; a sound bound from the weights)"),
+        ("regions", _regions(s["activation_regions_bounds"])),
         ("file size", "-" if s["file_size"] is None else f"{s['file_size']} bytes"),
     ]
     if s["exact"] is False and s["error_bound"] is not None:
