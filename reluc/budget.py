@@ -128,16 +128,16 @@ def nonzeros_at_least(spec) -> int:
     return max(found) + n_out
 
 
-def memory_at_least(spec) -> tuple[int, str]:
+def memory_at_least(spec, nnz: int) -> tuple[int, str]:
     """A lower bound on the memory building ``spec`` takes, and what it counts. A network
     held whole: its nonzeros (:data:`BYTES_PER_NONZERO` each). A stream holds a few layers
     and the schedule it makes them from, which grows with the neurons
-    (:data:`STREAM_BYTES_PER_NEURON`; sort n=262144 peaks at 12 bytes a neuron)."""
+    (:data:`STREAM_BYTES_PER_NEURON`; sort n=262144 peaks at 12 bytes a neuron).
+    ``nnz``: :func:`nonzeros_at_least` of the spec."""
     ctor = registry.get(spec.name)
     if ctor.streams:
         neurons = _formula(ctor, "neurons", spec.values) or 0
         return neurons * STREAM_BYTES_PER_NEURON, f"at least {neurons} neurons, streamed"
-    nnz = nonzeros_at_least(spec)
     return nnz * BYTES_PER_NONZERO, f"at least {nnz} nonzero weights"
 
 
@@ -149,7 +149,7 @@ def check_spec(spec, max_size: int | None = None, path: str | None = None,
     ``path`` goes."""
     nnz = nonzeros_at_least(spec)
     memory = available_memory() if memory is None else memory
-    need, counted = memory_at_least(spec)
+    need, counted = memory_at_least(spec, nnz)
     if memory is not None and need > memory:
         raise TooBig(f"{spec.canonical()} needs at least {show(need)} of memory to build "
                      f"({counted}); this machine has {show(memory)} available")

@@ -41,14 +41,13 @@ def build(spec: str, params: tuple[str, ...] | list[str], output: str,
     note = spec_argument_note(spec, registry.is_constructor)
     if note:
         tell(note)
-    name = output
-    fmt = formats.format_for(name, fmt)
+    fmt = formats.format_for(output, fmt)
     if progress is not None:
         progress.note(f"compiling {raw.name}")
     # sizes first: a spec too big for the machine or --max-size is refused before building
-    check_spec(registry.resolve(raw), max_bytes, name)
+    check_spec(registry.resolve(raw), max_bytes, output)
     compiled = compile_spec(raw, dtype)
-    where = "stdout" if name == "-" else name
+    where = "stdout" if output == "-" else output
     target = output
     if output == "-":
         if sys.stdout.isatty():

@@ -198,8 +198,7 @@ def _verify(report: Report, path, spec_text, samples, seed, complete, runner_fac
     exact_y = np.vstack([o.approx()[ok] for o, (_, ok) in zip(outs, floats)])
     ref_y = np.vstack([w.approx()[ok] for w, (_, ok) in zip(wants, floats)])
     report.checks.append(_float_check(runner, x, exact_y, ref_y, bound, dtype))
-    if limit_check is not None:
-        report.checks.append(limit_check)
+    report.checks.append(limit_check)
 
     # -- complete check --
     if complete:
@@ -277,14 +276,12 @@ MAX_LIMIT_WORK = 1 << 22
 
 
 def _limit_rows(runner, info, box: Box, dtype: str, samples: int,
-                rng: np.random.Generator) -> tuple[Check | None, list[exact.Scaled]]:
+                rng: np.random.Generator) -> tuple[Check, list[exact.Scaled]]:
     """The input limit R (``reluc.ranges``): rows at ``|x| = R`` for the exact and float
     checks (at the limit the file records, when it records a larger one than its weights
     prove), clipped to the domain; and the check that the recorded limit is one the
-    weights prove. None and no rows for a runtime that has no limit (a test double)."""
-    proved = getattr(runner, "limit", None)
-    if proved is None:
-        return None, []
+    weights prove."""
+    proved = runner.limit
     recorded = info.input_limit
     r = max(proved, recorded or 0.0)
     big = float(np.finfo(dtype).max)
@@ -296,7 +293,7 @@ def _limit_rows(runner, info, box: Box, dtype: str, samples: int,
     rows: list[exact.Scaled] = []
     n = box.dim
     count = min(max(2, samples // 8),
-                MAX_LIMIT_WORK // max(1, getattr(runner, "nonzeros", 1) or 1))
+                MAX_LIMIT_WORK // max(1, runner.nonzeros))
     if v > 0 and not inside and count > 0:
         iv = Fraction(v)
         i = np.arange(n)
