@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from typing import Sequence
 from fractions import Fraction
 
 from reluc.errors import NetworkError
@@ -26,12 +27,13 @@ class Piece:
     t1: Fraction | None  # None: unbounded (+inf)
     slope: tuple[Fraction, ...]  # one per output
     intercept: tuple[Fraction, ...]
+    pattern: int = 0  # bit i set: hidden neuron i (counted layer by layer) is active inside
 
     def value(self, t: Fraction) -> tuple[Fraction, ...]:
         return tuple(a * t + b for a, b in zip(self.slope, self.intercept))
 
 
-def _sparse_fractions(layer):
+def sparse_fractions(layer):
     """Per row, the (column, weight) pairs of its nonzeros, weights as Fractions."""
     w = layer.weight
     rows = [[(int(j), Fraction(float(v))) for j, v in
@@ -56,29 +58,35 @@ def interior_point(t0, t1) -> Fraction:
 
 
 def pieces(net: Net, lo: Fraction | None, hi: Fraction | None,
-           max_pieces: int = 1 << 20, max_work: int | None = None) -> list[Piece]:
+           max_pieces: int = 1 << 20, max_work: int | None = None,
+           along: tuple[Sequence[Fraction], Sequence[Fraction]] | None = None) -> list[Piece]:
     """The affine pieces of ``net`` on ``[lo, hi]`` (None: unbounded), in order; adjacent
-    pieces with the same affine function are not merged (see :func:`merge`). The work is
-    about (pieces x nonzero weights) exact operations; ``max_work`` bounds it (raising
-    :class:`TooManyPieces` past it, as past ``max_pieces``)."""
-    if net.n_in != 1:
+    pieces with the same affine function are not merged (see :func:`merge`), so each
+    piece is one activation pattern (:attr:`Piece.pattern`). With ``along = (p, d)`` the
+    network is read on the line ``x = p + t d`` of its input space, ``t`` in ``[lo, hi]``.
+    The work is about (pieces x nonzero weights) exact operations; ``max_work`` bounds it
+    (raising :class:`TooManyPieces` past it, as past ``max_pieces``)."""
+    if along is None and net.n_in != 1:
         raise NetworkError("exact piece enumeration needs a network with one input")
+    origin, direction = ([Fraction(0)], [Fraction(1)]) if along is None else along
+    if len(origin) != net.n_in or len(direction) != net.n_in:
+        raise NetworkError(f"a line in R^{len(origin)} for a network with {net.n_in} inputs")
     if lo is not None and hi is not None and not lo < hi:
         raise NetworkError("piece enumeration needs an interval lo < hi")
     lo = None if lo is None else Fraction(lo)
     hi = None if hi is None else Fraction(hi)
     # Each interval carries the affine functions a*x + b of the current layer's values.
     zero = Fraction(0)
-    cur = [(lo, hi, [Fraction(1)], [zero])]
+    cur = [(lo, hi, [Fraction(v) for v in direction], [Fraction(v) for v in origin], 0)]
     last = net.depth - 1
-    work = 0
+    work, offset = 0, 0
     for k, layer in enumerate(net.layers):
-        w, bias = _sparse_fractions(layer)
+        w, bias = sparse_fractions(layer)
         nxt = []
         work += len(cur) * (layer.weight.nnz + layer.n_out)
         if max_work is not None and work > max_work:
             raise TooManyPieces(max_pieces)
-        for t0, t1, a, b in cur:
+        for t0, t1, a, b, bits in cur:
             za, zb = [], []
             for row, c in zip(w, bias):
                 sa, sb = zero, c
@@ -90,7 +98,7 @@ def pieces(net: Net, lo: Fraction | None, hi: Fraction | None,
                 za.append(sa)
                 zb.append(sb)
             if k == last:
-                nxt.append((t0, t1, za, zb))
+                nxt.append((t0, t1, za, zb, bits))
                 continue
             cuts = sorted({-q / p for p, q in zip(za, zb) if p and _inside(-q / p, t0, t1)})
             bounds = [t0, *cuts, t1]
@@ -98,11 +106,13 @@ def pieces(net: Net, lo: Fraction | None, hi: Fraction | None,
                 mid = interior_point(s0, s1)
                 on = [p * mid + q > 0 for p, q in zip(za, zb)]
                 nxt.append((s0, s1, [p if o else zero for p, o in zip(za, on)],
-                            [q if o else zero for q, o in zip(zb, on)]))
+                            [q if o else zero for q, o in zip(zb, on)],
+                            bits | sum(1 << (offset + j) for j, o in enumerate(on) if o)))
             if len(nxt) > max_pieces:  # checked as they come: a layer may triple them
                 raise TooManyPieces(max_pieces)
+        offset += layer.n_out
         cur = nxt
-    return [Piece(t0, t1, tuple(a), tuple(b)) for t0, t1, a, b in cur]
+    return [Piece(t0, t1, tuple(a), tuple(b), bits) for t0, t1, a, b, bits in cur]
 
 
 class TooManyPieces(NetworkError):

@@ -1,0 +1,54 @@
+"""Exact activation patterns and outputs at rational points.
+
+A point's *activation pattern* is the set of hidden neurons whose pre-activation is
+strictly positive there (a neuron at exactly 0 is inactive, as ReLU's derivative is taken
+to be 0 at 0). Patterns are Python ints: bit ``i`` is hidden neuron ``i``, counted layer
+by layer from the first hidden layer.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Sequence
+
+import numpy as np
+
+from reluc.exact import IntLayer, Scaled, step
+from reluc.net import Net
+
+CHUNK = 256  # rows evaluated together (they share one denominator)
+
+
+def _bits(positive: np.ndarray) -> list[int]:
+    """Each row of a boolean matrix as an int (bit j = column j)."""
+    out = []
+    for row in positive:
+        idx = np.flatnonzero(row)
+        out.append(sum(1 << int(j) for j in idx))
+    return out
+
+
+class Patterns:
+    """Exact patterns and outputs of one network at many rational points."""
+
+    def __init__(self, net: Net):
+        self.net = net
+        self._layers = [IntLayer(layer) for layer in net.layers]
+        self._offsets = np.cumsum([0] + [layer.n_out for layer in net.layers]).tolist()
+
+    def at(self, points: Sequence[Sequence[Fraction]]) -> tuple[list[int], list[list[Fraction]]]:
+        """(patterns, outputs) at each point, exactly."""
+        pats: list[int] = []
+        outs: list[list[Fraction]] = []
+        for start in range(0, len(points), CHUNK):
+            batch = Scaled.of(points[start:start + CHUNK])
+            num, den = batch.num, batch.den
+            bits = [0] * len(num)
+            for i, layer in enumerate(self._layers):
+                num, den = step(layer, num, den, relu=i > 0)
+                if i < len(self._layers) - 1:
+                    for r, b in enumerate(_bits(np.asarray(num > 0, dtype=bool))):
+                        bits[r] |= b << self._offsets[i]
+            pats += bits
+            outs += Scaled(num, den).rows()
+        return pats, outs

@@ -1,0 +1,366 @@
+"""``reluc regions``: exact linear regions of a network, under each definition.
+
+Stargalla, Hertrich and Reichman (NeurIPS 2025, arXiv 2505.16716) show that papers count
+different things as "linear regions". reluc counts, on a domain D (a box, a segment, or
+the whole line), each of the following, and names each by what it counts:
+
+1. ``activation_regions``: activation patterns realised in D, lower-dimensional
+   sets included (a point where a neuron is exactly 0 may have a pattern of its own);
+2. ``full_dimensional_activation_regions``: activation patterns realised on a set with
+   interior (each such set is one convex polyhedron);
+3. ``convex_regions``: the fewest convex pieces of a polyhedral complex covering D on
+   each of which the function is affine (exact in 1-D; in 2-D given as the range
+   between the counts 4 and 2, which bound it, when they differ);
+4. ``open_connected_regions``: maximal open connected sets on which the function is
+   affine (pieces with one affine map, joined across shared edges);
+5. ``closed_connected_regions``: maximal closed connected sets on which the function is
+   affine (pieces with one affine map, joined at shared edges or single points);
+6. ``affine_regions``: distinct affine maps, connected or not.
+
+Counts 1 and 2 depend on the network; 3 to 6 only on the function it computes. On every
+network 6 <= 5 <= 4 <= 3 <= 2 <= 1 (the paper's ordering).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from reluc.analysis.patterns import Patterns
+from reluc.analysis.planar import Slice, subdivide
+from reluc.errors import InputError, NetworkError
+from reluc.net import Net
+from reluc.numbers import clip_text, format_number
+from reluc.pieces import interior_point, merge, pieces
+
+SCHEMA = 1
+
+DEFINITIONS = [
+    ("activation_regions", "activation regions (patterns realised, lower-dimensional included)"),
+    ("full_dimensional_activation_regions", "full-dimensional activation regions"),
+    ("convex_regions", "convex regions (fewest convex pieces of a polyhedral complex)"),
+    ("open_connected_regions", "open connected regions on which f is affine"),
+    ("closed_connected_regions", "closed connected regions on which f is affine"),
+    ("affine_regions", "affine regions (distinct affine maps)"),
+]
+
+
+class CertificateError(NetworkError):
+    """The computed regions failed their exact check (a bug, never an input's fault)."""
+
+
+@dataclass
+class Regions:
+    dimension: int  # 1 or 2
+    domain: dict[str, Any]
+    counts: dict[str, int | list[int]]  # a list [lo, hi] where only bounds are known
+    certificate: str
+    regions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _num(v: Fraction | None) -> str | None:
+    return None if v is None else format_number(v)
+
+
+def show_pattern(bits: int, widths: list[int]) -> str:
+    """A pattern as 0/1 per hidden neuron, layers separated by '|'."""
+    out, off = [], 0
+    for w in widths:
+        out.append("".join("1" if bits >> (off + j) & 1 else "0" for j in range(w)))
+        off += w
+    return "|".join(out)
+
+
+class _Union:
+    def __init__(self, n: int):
+        self.up = list(range(n))
+
+    def find(self, a: int) -> int:
+        while self.up[a] != a:
+            self.up[a] = self.up[self.up[a]]
+            a = self.up[a]
+        return a
+
+    def join(self, a: int, b: int) -> None:
+        self.up[self.find(a)] = self.find(b)
+
+    def count(self) -> int:
+        return sum(1 for i in range(len(self.up)) if self.find(i) == i)
+
+
+def on_line(net: Net, lo: Fraction | None, hi: Fraction | None, along=None,
+            max_regions: int = 1 << 20, with_map: bool = False) -> Regions:
+    """The regions of ``net`` on ``[lo, hi]`` (None: unbounded) of its one input, or of
+    the line ``p + t d`` (``along = (p, d)``), ``t`` in ``[lo, hi]``."""
+    ps = pieces(net, lo, hi, max_regions, along=along)
+    point = (lambda t: [t]) if along is None else \
+        (lambda t: [p + t * d for p, d in zip(*along)])
+    ends = [t for t in (lo, *[p.t1 for p in ps[:-1]], hi) if t is not None]
+    evaluator = Patterns(net)
+    at_points, _ = evaluator.at([point(t) for t in ends])
+    # certificate: a point inside each piece has the piece's pattern and affine map
+    mids = [interior_point(p.t0, p.t1) for p in ps]
+    pats, outs = evaluator.at([point(t) for t in mids])
+    for p, t, pat, out in zip(ps, mids, pats, outs):
+        if pat != p.pattern or list(p.value(t)) != out:
+            raise CertificateError(f"the piece {_num(p.t0)}..{_num(p.t1)} failed its check")
+    if len({p.pattern for p in ps}) != len(ps):
+        raise CertificateError("two pieces have the same activation pattern")
+    merged = len(merge(ps))
+    counts = {
+        "activation_regions": len({p.pattern for p in ps} | set(at_points)),
+        "full_dimensional_activation_regions": len(ps),
+        "convex_regions": merged,  # in 1-D the maximal pieces form a complex
+        "open_connected_regions": merged,
+        "closed_connected_regions": merged,
+        "affine_regions": len({(p.slope, p.intercept) for p in ps}),
+    }
+    domain = {"kind": "interval" if along is None else "line", "lo": _num(lo), "hi": _num(hi)}
+    if along is not None:
+        domain["point"] = [_num(v) for v in along[0]]
+        domain["direction"] = [_num(v) for v in along[1]]
+    widths = [layer.n_out for layer in net.layers[:-1]]
+    out = Regions(1, domain, counts, f"each of {len(ps)} pieces checked exactly at an "
+                  "interior point (pattern and affine map)")
+    if with_map:
+        out.regions = [{"interval": [_num(p.t0), _num(p.t1)],
+                        "pattern": show_pattern(p.pattern, widths),
+                        "slope": [_num(v) for v in p.slope],
+                        "intercept": [_num(v) for v in p.intercept]} for p in ps]
+    return out
+
+
+def on_plane(net: Net, sl: Slice, max_regions: int = 1 << 20,
+             with_map: bool = False) -> Regions:
+    """The regions of ``net`` on the 2-D slice ``sl``, counted exactly and certified."""
+    sub = subdivide(net, sl, max_regions)
+    n = len(sub.faces)
+    pats, maps = certify(net, sub)
+    edges = sub.edges()
+    lower = {sub.vert_bits[a] | sub.vert_bits[b] for a, b in edges} | set(sub.vert_bits)
+    open_, closed = _Union(n), _Union(n)
+    for fs in edges.values():
+        if len(fs) == 2 and maps[fs[0]] == maps[fs[1]]:
+            open_.join(*fs)
+            closed.join(*fs)
+    at_vertex: dict[int, list[int]] = {}
+    for f, face in enumerate(sub.faces):
+        for v in face:
+            at_vertex.setdefault(v, []).append(f)
+    for fs in at_vertex.values():
+        first: dict[Any, int] = {}
+        for f in fs:
+            closed.join(f, first.setdefault(maps[f], f))
+    n_open = open_.count()
+    convex = n_open if n_open == n or _is_complex(sub, open_) else [n_open, n]
+    counts = {
+        "activation_regions": len(set(pats) | lower),
+        "full_dimensional_activation_regions": n,
+        "convex_regions": convex,
+        "open_connected_regions": n_open,
+        "closed_connected_regions": closed.count(),
+        "affine_regions": len(set(maps)),
+    }
+    u0, u1, v0, v1 = sl.box
+    domain = {"kind": "box", "u": [_num(u0), _num(u1)], "v": [_num(v0), _num(v1)],
+              "point": [_num(v) for v in sl.origin],
+              "axes": [[_num(v) for v in a] for a in sl.axes]}
+    widths = [layer.n_out for layer in net.layers[:-1]]
+    out = Regions(2, domain, counts, f"areas of {n} faces sum exactly to the box's area "
+                  f"{_num(sl.area)}; a witness inside each face, evaluated exactly, has "
+                  "its pattern and affine map")
+    if with_map:
+        out.regions = [{"vertices": [[_num(c) for c in sub.verts[v]] for v in sub.faces[f]],
+                        "pattern": show_pattern(pats[f], widths),
+                        "map": [[_num(c) for c in row] for row in maps[f]]}
+                       for f in range(n)]
+    return out
+
+
+def _hull(points: list) -> list:
+    """The corners of the convex hull of exact points (Andrew's monotone chain)."""
+    pts = sorted(set(points))
+    if len(pts) < 3:
+        return pts
+
+    def chain(seq):
+        out: list = []
+        for p in seq:
+            while len(out) >= 2 and ((out[-1][0] - out[-2][0]) * (p[1] - out[-2][1]) -
+                                     (out[-1][1] - out[-2][1]) * (p[0] - out[-2][0])) <= 0:
+                out.pop()
+            out.append(p)
+        return out
+
+    return chain(pts)[:-1] + chain(pts[::-1])[:-1]
+
+
+def _is_complex(sub, groups: _Union) -> bool:
+    """Whether the maximal affine pieces are convex and meet face to face (then they
+    are the fewest convex pieces of a polyhedral complex): each piece's area equals its
+    hull's, and no vertex is a corner of one piece and inside an edge of another."""
+    members: dict[int, list[int]] = {}
+    for f in range(len(sub.faces)):
+        members.setdefault(groups.find(f), []).append(f)
+    corner_of: dict[int, set[int]] = {}
+    for g, fs in members.items():
+        ids = {v for f in fs for v in sub.faces[f]}
+        hull = _hull([sub.verts[v] for v in ids])
+        hull_area = sum(a[0] * b[1] - b[0] * a[1] for a, b in zip(hull, hull[1:] + hull[:1])) / 2
+        if hull_area != sum(sub.area(f) for f in fs):
+            return False
+        corners = set(hull)
+        for v in ids:
+            corner_of.setdefault(v, set()).add(sub.verts[v] in corners)
+    return all(len(flags) == 1 for flags in corner_of.values())
+
+
+def certify(net: Net, sub) -> tuple[list[int], list]:
+    """Exact checks of a subdivision: it covers the box (areas sum to its area, every
+    face positively oriented), and a witness inside each face has the face's pattern and
+    affine map, no two faces sharing a pattern. Raises :class:`CertificateError`; returns
+    the faces' patterns and maps."""
+    pats = [sub.face_pattern(f) for f in range(len(sub.faces))]
+    maps = [sub.face_map(f) for f in range(len(sub.faces))]
+    total = Fraction(0)
+    for f in range(len(sub.faces)):
+        a = sub.area(f)
+        if a <= 0:
+            raise CertificateError(f"face {f} has area {_num(a)}")
+        total += a
+    if total != sub.slice.area:
+        raise CertificateError(f"the faces' areas sum to {_num(total)}, not the box's "
+                               f"{_num(sub.slice.area)}")
+    wit = [sub.witness(f) for f in range(len(sub.faces))]
+    got, outs = Patterns(net).at([sub.slice.point(u, v) for u, v in wit])
+    for f, ((u, v), g, y) in enumerate(zip(wit, got, outs)):
+        want = [gu * u + gv * v + c for gu, gv, c in maps[f]]
+        if g != pats[f] or y != want:
+            raise CertificateError(f"the witness of face {f} does not have its pattern "
+                                   "and map")
+    if len(set(pats)) != len(pats):
+        raise CertificateError("two faces have the same activation pattern")
+    return pats, maps
+
+
+def to_json(r: Regions, source: str, spec: str | None) -> dict[str, Any]:
+    out = {"schema": SCHEMA, "file": source, "spec": spec, "dimension": r.dimension,
+           "domain": r.domain, "counts": r.counts, "certificate": r.certificate}
+    if r.regions:
+        out["regions"] = r.regions
+    return out
+
+
+def text(r: Regions, source: str, spec: str | None) -> str:
+    where = _describe(r.domain)
+    head = f"regions of {source}" + (f" ({spec})" if spec else "") + f" on {where}"
+    lines = [head]
+    for key, name in DEFINITIONS:
+        c = r.counts[key]
+        shown = f"between {c[0]} and {c[1]}" if isinstance(c, list) else str(c)
+        lines.append(f"  {name + ':':<68} {shown}")
+    lines.append(f"certified: {r.certificate}")
+    return "\n".join(lines)
+
+
+def _describe(d: dict[str, Any]) -> str:
+    def end(v, inf):
+        return inf if v is None else v
+
+    if d["kind"] == "interval":
+        return f"[{end(d['lo'], '-inf')}, {end(d['hi'], 'inf')}]"
+    if d["kind"] == "line":
+        return (f"the line {','.join(d['point'])} + t ({','.join(d['direction'])}), t in "
+                f"[{end(d['lo'], '-inf')}, {end(d['hi'], 'inf')}]")
+    box = f"[{d['u'][0]}, {d['u'][1]}] x [{d['v'][0]}, {d['v'][1]}]"
+    return box if d["axes"] == [["1", "0"], ["0", "1"]] and d["point"] == ["0", "0"] else \
+        f"the plane {','.join(d['point'])} + u ({','.join(d['axes'][0])}) + v " \
+        f"({','.join(d['axes'][1])}), (u, v) in {box}"
+
+
+def parse_point(text: str, what: str) -> tuple[Fraction, ...]:
+    """``1,0,-1/2``: a point of R^n, exactly."""
+    from reluc.numbers import parse_number
+
+    try:
+        return tuple(parse_number(t) for t in text.replace(" ", "").split(","))
+    except ValueError:
+        raise InputError(f"{what} '{clip_text(text)}' is not a list of numbers like "
+                         "1,0,-1/2") from None
+
+
+def parse_box(text: str, dim: int) -> list[tuple[Fraction, Fraction]]:
+    """``-1:1`` (every axis) or ``-1:1,0:2`` (one interval per axis)."""
+    from reluc.numbers import parse_number
+
+    parts = text.replace(" ", "").split(",")
+    try:
+        box = [(parse_number(a), parse_number(b)) for a, b in (p.split(":") for p in parts)]
+    except ValueError:
+        raise InputError(f"--box '{clip_text(text)}' is not like -1:1 or -1:1,0:2") from None
+    if len(box) == 1:
+        box *= dim
+    if len(box) != dim:
+        raise InputError(f"--box has {len(box)} intervals; the domain has {dim} axes")
+    for lo, hi in box:
+        if not lo < hi:
+            raise InputError(f"--box interval {format_number(lo)}:{format_number(hi)} is "
+                             "empty (lo must be below hi)")
+    return box
+
+
+def of_file(source: str, line: tuple[str, str] | None = None,
+            plane: tuple[str, str, str] | None = None, box: str | None = None,
+            max_regions: int = 1 << 20, with_map: bool = False) -> tuple[Regions, Any]:
+    """The regions of a network file (``reluc regions``): its one input on its domain
+    (or ``box``); the segment ``line`` (A, B); the plane ``plane`` (P0, P1, P2), (u, v)
+    in [0, 1]^2 or ``box``; or its two inputs on its domain or ``box``."""
+    from reluc import formats
+
+    if max_regions < 1:
+        raise InputError("--max-regions must be at least 1")
+    net, info = formats.read(source)
+    n = net.n_in
+    if line and plane:
+        raise InputError("give --line or --plane, not both")
+    if line:
+        a, b = (parse_point(p, "--line point") for p in line)
+        for p in (a, b):
+            if len(p) != n:
+                raise InputError(f"--line point has {len(p)} coordinates; the network has "
+                                 f"{n} inputs")
+        if a == b:
+            raise InputError("--line needs two different points")
+        (lo, hi), = parse_box(box, 1) if box else [(Fraction(0), Fraction(1))]
+        along = (a, tuple(q - p for p, q in zip(a, b)))
+        return on_line(net, lo, hi, along, max_regions, with_map), info
+    if plane:
+        p0, p1, p2 = (parse_point(p, "--plane point") for p in plane)
+        for p in (p0, p1, p2):
+            if len(p) != n:
+                raise InputError(f"--plane point has {len(p)} coordinates; the network has "
+                                 f"{n} inputs")
+        a = tuple(q - p for p, q in zip(p0, p1))
+        b = tuple(q - p for p, q in zip(p0, p2))
+        if all(x * d == y * c for x, y in zip(a, b) for c, d in zip(a, b)):
+            raise InputError("--plane points are collinear: they span no plane")
+        (u0, u1), (v0, v1) = parse_box(box, 2) if box else [(Fraction(0), Fraction(1))] * 2
+        return on_plane(net, Slice(p0, (a, b), (u0, u1, v0, v1)), max_regions, with_map), info
+    domain = [(lo, hi) for lo, hi in zip(info.domain.lo, info.domain.hi)] \
+        if info.domain is not None and info.domain.dim == n else [(None, None)] * n
+    if box:
+        domain = parse_box(box, n)
+    if n == 1:
+        (lo, hi), = domain
+        return on_line(net, lo, hi, None, max_regions, with_map), info
+    if n == 2:
+        if any(v is None for pair in domain for v in pair):
+            raise InputError("the domain is unbounded: give --box (such as --box -1:1) to "
+                             "count regions of a 2-input network")
+        (u0, u1), (v0, v1) = domain
+        eye = ((Fraction(1), Fraction(0)), (Fraction(0), Fraction(1)))
+        return on_plane(net, Slice((Fraction(0),) * 2, eye, (u0, u1, v0, v1)), max_regions,
+                        with_map), info
+    raise InputError(f"the network has {n} inputs: give --line A B or --plane P0 P1 P2 "
+                     "(regions of 3 or more inputs are not counted yet)")

@@ -1,0 +1,242 @@
+"""``reluc regions``: exact counts under each definition, on networks whose counts are
+known, hand-checked examples where the definitions differ, the paper's ordering on random
+degenerate networks, agreement with sampling, and the certificate fed wrong input."""
+
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from conftest import assert_one_line_error, build
+from test_bounds import foreign
+
+ORDER = ["activation_regions", "full_dimensional_activation_regions", "convex_regions",
+         "open_connected_regions", "closed_connected_regions", "affine_regions"]
+
+
+def counts(cli, path, *args):
+    return json.loads(cli("regions", path, "--json", *args).stdout)["counts"]
+
+
+def low(c):
+    return c[0] if isinstance(c, list) else c
+
+
+def high(c):
+    return c[1] if isinstance(c, list) else c
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 7])
+def test_sawtooth_has_two_to_the_k_pieces(cli, tmp_path, k):
+    c = counts(cli, build(cli, tmp_path, f"sawtooth k={k}", "s.onnx"))
+    for key in ORDER[1:]:
+        assert c[key] == 2 ** k, (key, c)
+    assert c["activation_regions"] > 2 ** k  # the teeth's tips are patterns of their own
+
+
+def test_hardcomp_has_the_product_of_pieces(cli, tmp_path):
+    path = build(cli, tmp_path, "hardcomp a=0.25,0.5,0.75;0.5;0.25,0.75", "h.onnx")
+    assert counts(cli, path)["open_connected_regions"] == 4 * 2 * 3
+
+
+def test_pwl_with_p_pieces_has_p(cli, tmp_path):
+    path = build(cli, tmp_path, "pwl points=0:0,1:2,2:1,3:3,4:0", "p.onnx", "--dtype", "float64")
+    c = counts(cli, path)
+    assert c["open_connected_regions"] == c["affine_regions"] == 4
+    # the interpolant is linear outside its points: still 4 on a wider interval
+    c = counts(cli, path, "--box", "-10:10")
+    assert c["open_connected_regions"] == 4
+
+
+def test_one_hidden_layer_in_general_position(cli, tmp_path):
+    m = 6
+    rng = np.random.default_rng(5)
+    w = rng.integers(-9, 10, size=(m, 2)).astype(float)
+    b = rng.integers(-9, 10, size=m).astype(float)
+    # general position, checked exactly: no two lines parallel, no three through a point
+    lines = [(Fraction(int(p)), Fraction(int(q)), Fraction(int(r))) for (p, q), r in zip(w, b)]
+    points = []
+    for i in range(m):
+        for j in range(i):
+            (a1, b1, c1), (a2, b2, c2) = lines[i], lines[j]
+            det = a1 * b2 - a2 * b1
+            assert det != 0
+            points.append(((b1 * c2 - b2 * c1) / det, (a2 * c1 - a1 * c2) / det))
+    assert len(set(points)) == len(points)
+    for a, bb, c in lines:
+        assert sum(1 for x, y in points if a * x + bb * y + c == 0) == m - 1
+    r = math.ceil(max(max(abs(x), abs(y)) for x, y in points)) + 1
+    path = foreign(tmp_path / "g.npz", [(w, b), (2.0 ** np.arange(m)[None, :], [0])])
+    c = counts(cli, path, "--box", f"{-r}:{r}")
+    assert c["full_dimensional_activation_regions"] == 1 + m + m * (m - 1) // 2
+
+
+def test_identity_is_one_affine_region(cli, tmp_path):
+    c = counts(cli, build(cli, tmp_path, "identity n=2", "i.onnx"), "--box", "-1:1")
+    assert c["affine_regions"] == c["open_connected_regions"] == c["convex_regions"] == 1
+    assert c["full_dimensional_activation_regions"] == 4  # relu(x) - relu(-x) per input
+    assert c["activation_regions"] == 9  # and the axes, and the origin, where both are 0
+
+
+def test_sort3_on_a_plane_has_the_weyl_chambers(cli, tmp_path):
+    path = build(cli, tmp_path, "sort n=3", "s.onnx")
+    out = cli("regions", path, "--plane", "0,0,0", "1,0,0", "0,1,0", "--box", "-1:1").stdout
+    c = counts(cli, path, "--plane", "0,0,0", "1,0,0", "0,1,0", "--box", "-1:1")
+    # sort(u, v, 0): the lines u = v, u = 0, v = 0 cut the plane into 6 chambers
+    assert c["affine_regions"] == c["open_connected_regions"] == 6
+    assert "the plane 0,0,0 + u (1,0,0) + v (0,1,0)" in out
+
+
+# -- hand-checked examples where the definitions differ ------------------------------------
+
+def test_closed_connected_joins_pieces_that_touch_at_a_point(cli, tmp_path):
+    # f = relu(x + y) - relu(x) - relu(y) is 0 on the quadrants x, y > 0 and x, y < 0,
+    # which touch only at the origin; the other two quadrants have two maps each
+    # (x and -y, y and -x): 6 open connected regions, 5 closed, 5 maps
+    path = foreign(tmp_path / "f.npz", [([[1, 1], [1, 0], [0, 1]], [0, 0, 0]),
+                                        ([[1, -1, -1]], [0])])
+    c = counts(cli, path, "--box", "-1:1")
+    assert (c["open_connected_regions"], c["closed_connected_regions"],
+            c["affine_regions"]) == (6, 5, 5)
+    assert c["full_dimensional_activation_regions"] == 6 == c["activation_regions"]
+
+
+def test_affine_regions_need_not_be_connected(cli, tmp_path):
+    # f = relu(x) - 2 relu(x - 1) + relu(x - 2): 0, x, 2 - x, 0 on [-1, 3]
+    path = foreign(tmp_path / "t.npz", [([[1], [1], [1]], [0, -1, -2]), ([[1, -2, 1]], [0])])
+    c = counts(cli, path, "--box", "-1:3")
+    assert c["open_connected_regions"] == c["closed_connected_regions"] == 4
+    assert c["affine_regions"] == 3
+
+
+def test_activation_regions_count_lower_dimensional_patterns(cli, tmp_path):
+    # relu(x) + relu(-x): at x = 0 both neurons are off, a pattern of its own
+    path = foreign(tmp_path / "a.npz", [([[1], [-1]], [0, 0]), ([[1, 1]], [0])])
+    out = json.loads(cli("regions", path, "--json", "--map").stdout)  # the whole line
+    c = out["counts"]
+    assert c["activation_regions"] == 3 and c["full_dimensional_activation_regions"] == 2
+    assert [r["interval"] for r in out["regions"]] == [[None, "0"], ["0", None]]
+    assert out["domain"] == {"kind": "interval", "lo": None, "hi": None}
+
+
+def test_a_non_convex_affine_region_gives_a_range_of_convex_counts(cli, tmp_path):
+    # relu(relu(x) - relu(y)) is 0 on {x < 0} u {y > x}, an L-shaped region: at least two
+    # convex pieces, so the convex count is not the connected count
+    path = foreign(tmp_path / "l.npz", [([[1, 0], [0, 1]], [0, 0]), ([[1, -1]], [0]),
+                                        ([[1]], [0])])
+    c = counts(cli, path, "--box", "-1:1")
+    assert c["open_connected_regions"] == 3
+    assert isinstance(c["convex_regions"], list) and c["convex_regions"][0] == 3
+    assert "between 3 and" in cli("regions", path, "--box", "-1:1").stdout
+
+
+# -- the ordering, on random networks whose integer weights make degeneracies common ---------
+
+def nets(n_in):
+    def layer(n_out, n):
+        return st.tuples(st.lists(st.lists(st.integers(-2, 2), min_size=n, max_size=n),
+                                  min_size=n_out, max_size=n_out),
+                         st.lists(st.integers(-2, 2), min_size=n_out, max_size=n_out))
+
+    @st.composite
+    def draw(d):
+        widths = d(st.lists(st.integers(1, 3), min_size=1, max_size=2))
+        sizes = [n_in, *widths, 1]
+        return [d(layer(b, a)) for a, b in zip(sizes, sizes[1:])]
+    return draw()
+
+
+def ordered(c):
+    return all(low(c[a]) >= high(c[b]) or (a, b) == ("full_dimensional_activation_regions",
+                                                    "convex_regions")
+               for a, b in zip(ORDER, ORDER[1:])) and \
+        high(c["convex_regions"]) <= c["full_dimensional_activation_regions"] and \
+        low(c["convex_regions"]) >= c["open_connected_regions"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(layers=nets(2))
+def test_counts_are_ordered_as_the_paper_proves_in_the_plane(tmp_path_factory, layers):
+    from reluc.analysis.planar import Slice
+    from reluc.analysis.regions import on_plane
+    from reluc.net import Layer, Net
+
+    net = Net([Layer(np.array(w, float), np.array(b, float)) for w, b in layers])
+    eye = ((Fraction(1), Fraction(0)), (Fraction(0), Fraction(1)))
+    r = on_plane(net, Slice((Fraction(0),) * 2, eye, (-2, 2, -2, 2)))
+    assert ordered(r.counts), r.counts
+
+
+@settings(max_examples=40, deadline=None)
+@given(layers=nets(1))
+def test_counts_are_ordered_as_the_paper_proves_on_the_line(layers):
+    from reluc.analysis.regions import on_line
+    from reluc.net import Layer, Net
+
+    net = Net([Layer(np.array(w, float), np.array(b, float)) for w, b in layers])
+    for lo, hi in [(None, None), (Fraction(-2), Fraction(3))]:
+        assert ordered(on_line(net, lo, hi).counts)
+
+
+# -- agreement with sampling --------------------------------------------------------------
+
+def test_sampling_finds_only_patterns_of_the_exact_regions(cli, tmp_path):
+    rng = np.random.default_rng(7)
+    w1, b1 = rng.normal(size=(8, 2)), rng.normal(size=8)
+    w2, b2 = rng.normal(size=(6, 8)) / np.sqrt(8), rng.normal(size=6)
+    path = foreign(tmp_path / "r.npz", [(w1, b1), (w2, b2), (np.ones((1, 6)), [0])])
+    out = json.loads(cli("regions", path, "--box", "-1:1", "--json", "--map").stdout)
+    exact = {r["pattern"].replace("|", "") for r in out["regions"]}
+    g = (np.arange(400) + 0.5) / 200 - 1  # a 400 x 400 grid inside [-1, 1]^2
+    x = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
+    z1 = x @ w1.T + b1
+    z2 = np.maximum(z1, 0) @ w2.T + b2
+    seen = {"".join("1" if v > 0 else "0" for v in row) for row in np.hstack([z1, z2])}
+    assert seen <= exact  # a lower bound: every sampled pattern is an exact region's
+    assert len(seen) >= 0.9 * len(exact)
+    assert out["counts"]["full_dimensional_activation_regions"] == len(exact)
+
+
+# -- the certificate, fed wrong subdivisions -----------------------------------------------
+
+def test_the_certificate_catches_a_missing_face_and_a_wrong_pattern(tmp_path):
+    from reluc.analysis.planar import Slice, subdivide
+    from reluc.analysis.regions import CertificateError, certify
+    from reluc.compiler import compile_spec
+
+    net = compile_spec("sort n=2").net
+    eye = ((Fraction(1), Fraction(0)), (Fraction(0), Fraction(1)))
+    sub = subdivide(net, Slice((Fraction(0),) * 2, eye, (-1, 1, -1, 1)))
+    certify(net, sub)  # the real one passes
+    sub.faces.pop()
+    with pytest.raises(CertificateError, match="sum to"):
+        certify(net, sub)
+    sub = subdivide(net, Slice((Fraction(0),) * 2, eye, (-1, 1, -1, 1)))
+    sub.vert_bits[:] = [b ^ 1 for b in sub.vert_bits]
+    with pytest.raises(CertificateError, match="witness"):
+        certify(net, sub)
+
+
+# -- bad input ----------------------------------------------------------------------------
+
+def test_bad_input_is_one_line(cli, tmp_path):
+    s3 = build(cli, tmp_path, "sort n=3", "s3.onnx")
+    m2 = build(cli, tmp_path, "max n=2", "m2.onnx")
+    cases = [
+        ((m2,), "unbounded"),
+        ((s3,), "3 inputs"),
+        ((s3, "--plane", "0,0,0", "1,1,1", "2,2,2"), "collinear"),
+        ((s3, "--plane", "0,0", "1,0", "0,1"), "coordinates"),
+        ((s3, "--line", "0,0,0", "0,0,0"), "different"),
+        ((m2, "--box", "1:0"), "empty"),
+        ((m2, "--box", "a:b"), "--box"),
+        ((m2, "--box", "-1:1", "--max-regions", "0"), "at least 1"),
+        ((m2, "--box", "-1:1", "--max-regions", "2"), "more than 2 regions"),
+    ]
+    for args, fragment in cases:
+        assert_one_line_error(cli("regions", *args, ok=False), fragment)
