@@ -15,6 +15,7 @@ from hypothesis import given, settings, strategies as st
 from conftest import assert_one_line_error, build
 from test_bounds import foreign
 
+EYE = ((1, 0), (0, 1))
 ORDER = ["activation_regions", "full_dimensional_activation_regions", "convex_regions",
          "open_connected_regions", "closed_connected_regions", "affine_regions"]
 
@@ -167,8 +168,7 @@ def test_counts_are_ordered_as_the_paper_proves_in_the_plane(tmp_path_factory, l
     from reluc.net import Layer, Net
 
     net = Net([Layer(np.array(w, float), np.array(b, float)) for w, b in layers])
-    eye = ((Fraction(1), Fraction(0)), (Fraction(0), Fraction(1)))
-    r = on_plane(net, Slice((Fraction(0),) * 2, eye, (-2, 2, -2, 2)))
+    r = on_plane(net, Slice((0, 0), EYE, (-2, 2, -2, 2)))
     assert ordered(r.counts), r.counts
 
 
@@ -205,21 +205,57 @@ def test_sampling_finds_only_patterns_of_the_exact_regions(cli, tmp_path):
 # -- the certificate, fed wrong subdivisions -----------------------------------------------
 
 def test_the_certificate_catches_a_missing_face_and_a_wrong_pattern(tmp_path):
-    from reluc.analysis.planar import Slice, subdivide
+    from reluc.analysis.planar import Slice, Subdivision
     from reluc.analysis.regions import CertificateError, certify
     from reluc.compiler import compile_spec
 
     net = compile_spec("sort n=2").net
-    eye = ((Fraction(1), Fraction(0)), (Fraction(0), Fraction(1)))
-    sub = subdivide(net, Slice((Fraction(0),) * 2, eye, (-1, 1, -1, 1)))
-    certify(net, sub)  # the real one passes
+    sl = Slice((0, 0), EYE, (-1, 1, -1, 1))
+    certify(net, Subdivision(net, sl))  # the real one passes
+    sub = Subdivision(net, sl)
     sub.faces.pop()
     with pytest.raises(CertificateError, match="sum to"):
         certify(net, sub)
-    sub = subdivide(net, Slice((Fraction(0),) * 2, eye, (-1, 1, -1, 1)))
-    sub.vert_bits[:] = [b ^ 1 for b in sub.vert_bits]
+    sub = Subdivision(net, sl)
+    sub.P.view[:, 0] ^= 0x80  # the first neuron's bit, everywhere
     with pytest.raises(CertificateError, match="witness"):
         certify(net, sub)
+
+
+# -- the filtered subdivision against an exact one in rationals ----------------------------
+
+def reference_patterns(net, box):
+    from planar_reference import Slice as RSlice, subdivide
+    from reluc.analysis.patterns import pack
+
+    sub = subdivide(net, RSlice((0, 0), EYE, box))
+    widths = [layer.n_out for layer in net.layers[:-1]]
+    return sorted(pack(sub.face_pattern(f), widths) for f in range(len(sub.faces)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(layers=nets(2))
+def test_the_filtered_subdivision_is_the_exact_one_on_degenerate_networks(layers):
+    from reluc.analysis.planar import Slice, Subdivision
+    from reluc.net import Layer, Net
+
+    net = Net([Layer(np.array(w, float), np.array(b, float)) for w, b in layers])
+    sub = Subdivision(net, Slice((0, 0), EYE, (-2, 2, -2, 2)))
+    assert sorted(sub.face_patterns()) == reference_patterns(net, (-2, 2, -2, 2))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_filtered_subdivision_is_the_exact_one_on_random_networks(seed):
+    from reluc.analysis.planar import Slice, Subdivision
+    from reluc.net import Layer, Net
+
+    rng = np.random.default_rng(seed)
+    net = Net([Layer(rng.normal(size=(12, 2)), rng.normal(size=12)),
+               Layer(rng.normal(size=(10, 12)) / 3, rng.normal(size=10)),
+               Layer(rng.normal(size=(2, 10)), rng.normal(size=2))])
+    box = (-1, 1, -1, 1)
+    sub = Subdivision(net, Slice((0, 0), EYE, box))
+    assert sorted(sub.face_patterns()) == reference_patterns(net, box)
 
 
 # -- bad input ----------------------------------------------------------------------------

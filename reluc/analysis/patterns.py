@@ -52,3 +52,25 @@ class Patterns:
             pats += bits
             outs += Scaled(num, den).rows()
         return pats, outs
+
+
+def pack(bits: int, widths: list[int]) -> bytes:
+    """A pattern int as the packed form of :mod:`reluc.analysis.planar` (each layer's
+    bits packed by ``numpy.packbits``, layer after layer)."""
+    out, off = [], 0
+    for w in widths:
+        row = np.array([bits >> (off + j) & 1 for j in range(w)], dtype=bool)
+        out.append(np.packbits(row).tobytes())
+        off += w
+    return b"".join(out) or b"\0"
+
+
+def unpack(packed: bytes, widths: list[int]) -> int:
+    """The inverse of :func:`pack`."""
+    bits, off, at = 0, 0, 0
+    for w in widths:
+        nb = (w + 7) // 8
+        row = np.unpackbits(np.frombuffer(packed[at:at + nb], np.uint8))[:w]
+        bits |= sum(1 << (off + int(j)) for j in np.flatnonzero(row))
+        off, at = off + w, at + nb
+    return bits

@@ -1,28 +1,45 @@
-"""The exact planar subdivision of a ReLU network on a 2-D slice of its input space.
+"""The planar subdivision of a ReLU network on a 2-D slice of its input space, with every
+sign decided exactly.
 
 A slice is ``x = p + u a + v b`` for ``(u, v)`` in a box. Every pre-activation is a
-continuous function of ``(u, v)``, so it has one value at each vertex of a subdivision,
-and on each face (a convex polygon on which every earlier neuron keeps its sign) the
-current layer is affine, so the value at a point of an edge is the interpolation of the
-edge's ends. The subdivision is refined a neuron at a time, as Regioncam does: a neuron
-whose value has both signs on a face cuts it along the segment between the two points
-where it is 0 (edges it crosses get a new vertex, shared with the face across the edge,
-so the subdivision stays conforming); after its layer every vertex value goes through
-ReLU and the next layer's weights. Coordinates and values are rationals: every sign is
-decided exactly, coincident cuts (x - y and y - x) meet in the same vertices, and lines
-through one vertex or along the box's edge need no tolerance.
+continuous function of ``(u, v)``, so it has one value at each vertex of a subdivision;
+on each face (a convex polygon on which every earlier neuron keeps its sign) the current
+layer is affine, so its value at a point of an edge is the interpolation of the edge's
+ends. The box is refined face by face, as Regioncam does: a neuron whose value has both
+signs on a face cuts it along the segment between the two points where it is 0 (an edge
+it crosses gets one new vertex, shared with the face across it, so the subdivision stays
+conforming); after its layer every vertex value goes through ReLU and the next layer.
+
+Values are float64 with a proved bound on their error (the filter): a sign is taken
+from the float value where the value is farther from 0 than its bound, and otherwise
+from the exact value, computed in rational arithmetic at the vertex's exact position
+(itself found from the exact values at the ends of the edge it was made on). So the
+subdivision is the exact one, whatever the rounding, and degenerate arrangements (x - y
+and y - x, many lines through one vertex, lines along the box's edge) are decided
+exactly; floats do the bulk of the work.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import itertools
+from dataclasses import dataclass
 from fractions import Fraction
 
+import numpy as np
+import scipy.sparse as sp
+
 from reluc.errors import NetworkError
+from reluc.exact import IntLayer, Scaled, step
 from reluc.net import Net
-from reluc.pieces import sparse_fractions
+
+U = 2.0 ** -53  # unit roundoff of float64
+TINY = 2.0 ** -1000  # covers underflow (absolute errors of at most 2^-1074 per operation)
 
 Point = tuple[Fraction, Fraction]
+
+
+def gamma(k: int) -> float:
+    return k * U / (1 - k * U)
 
 
 @dataclass(frozen=True)
@@ -54,21 +71,246 @@ class TooManyRegions(NetworkError):
         self.limit = limit
 
 
-@dataclass
-class Subdivision:
-    slice: Slice
-    verts: list[Point]
-    faces: list[list[int]]  # vertex ids, counter-clockwise
-    vert_bits: list[int]  # activation pattern at each vertex
-    outputs: list[list[Fraction]]  # network outputs at each vertex
-    _maps: list | None = field(default=None, repr=False)
+class _Rows:
+    """A float matrix that grows by rows (amortised doubling)."""
 
-    def face_pattern(self, f: int) -> int:
+    def __init__(self, cols: int, dtype=np.float64):
+        self.a = np.zeros((64, cols), dtype)
+        self.n = 0
+
+    def add(self, row) -> int:
+        if self.n == len(self.a):
+            self.a = np.concatenate([self.a, np.zeros_like(self.a)])
+        self.a[self.n] = row
+        self.n += 1
+        return self.n - 1
+
+    @property
+    def view(self) -> np.ndarray:
+        return self.a[:self.n]
+
+
+def _signs(z: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """+1 / -1 where the float value decides the sign, 0 where it is exactly 0 (no
+    error), 2 where it does not decide."""
+    s = np.where(z > e, 1, np.where(z < -e, -1, 2)).astype(np.int8)
+    s[(z == 0) & (e == 0)] = 0
+    return s
+
+
+class Subdivision:
+    """The subdivision of a slice's box into faces with one activation pattern each."""
+
+    def __init__(self, net: Net, sl: Slice, max_regions: int = 1 << 20):
+        if len(sl.origin) != net.n_in:
+            raise NetworkError(f"a plane in R^{len(sl.origin)} for a network with "
+                               f"{net.n_in} inputs")
+        self.net, self.slice = net, sl
+        self.widths = [layer.n_out for layer in net.layers[:-1]]
+        self._int = [IntLayer(layer) for layer in net.layers]
+        self._nbytes = [(w + 7) // 8 for w in self.widths]
+        self._xy: dict[int, Point] = {}  # exact positions, as they are needed
+        self._vals: dict[int, list[list[Fraction]]] = {}  # exact values per layer
+        self.parents: list[tuple[int, int, int, int] | None] = []  # edge, layer, neuron
+        self.X = _Rows(2)  # float positions
+        self.EX: list[float] = []  # bounds on their errors
+        self.P = _Rows(max(1, sum(self._nbytes)), np.uint8)  # patterns, packed per layer
+        u0, u1, v0, v1 = sl.box
+        for u, v in [(u0, v0), (u1, v0), (u1, v1), (u0, v1)]:  # counter-clockwise
+            self._xy[self.X.n] = (u, v)
+            self.parents.append(None)
+            self.P.add(0)
+            x = (float(u), float(v))
+            self.X.add(x)
+            self.EX.append(max(abs(float(Fraction(c) - w)) for c, w in zip((u, v), x)) * 2)
+        self.faces: list[list[int]] = [[0, 1, 2, 3]]
+        self.max_regions = max_regions
+        self._run()
+
+    # -- exact values, where the filter does not decide ---------------------------------
+    def exact_point(self, v: int) -> Point:
+        """The exact position of vertex ``v`` (from its ancestors' exact values)."""
+        todo, stack = [], [v]
+        while stack:
+            w = stack.pop()
+            if w in self._xy or w in todo:
+                continue
+            todo.append(w)
+            stack += self.parents[w][:2]
+        for w in sorted(todo):  # parents are older than their children
+            a, b, layer, j = self.parents[w]
+            za, zb = self.exact_values(a, layer)[j], self.exact_values(b, layer)[j]
+            t = za / (za - zb)
+            (pu, pv), (qu, qv) = self._xy[a], self._xy[b]
+            self._xy[w] = (pu + t * (qu - pu), pv + t * (qv - pv))
+        return self._xy[v]
+
+    def exact_values(self, v: int, layer: int) -> list[Fraction]:
+        """The exact pre-activations of ``layer`` (the outputs for the last) at ``v``."""
+        rows = self._vals.setdefault(v, [])
+        if len(rows) <= layer:
+            batch = Scaled.of([self.slice.point(*self.exact_point(v))])
+            num, den = batch.num, batch.den
+            rows.clear()
+            for i, il in enumerate(self._int[:layer + 1]):
+                num, den = step(il, num, den, relu=i > 0)
+                rows.append([Fraction(int(x), den) for x in num[0]])
+        return rows[layer]
+
+    def _settle(self, v: int, layer: int) -> None:
+        """Replace vertex ``v``'s values by the exact ones (rounded, with their bound)."""
+        exact = self.exact_values(v, layer)
+        z = np.array([float(x) for x in exact])
+        self.Z.a[v] = z
+        self.E.a[v] = np.where(z != 0, np.abs(z) * 2 * U + TINY, 0.0)
+        self.S.a[v] = [(x > 0) - (x < 0) for x in exact]
+
+    # -- the refinement ----------------------------------------------------------------
+    def _run(self) -> None:
+        layers = self.net.layers
+        for k, layer in enumerate(layers):
+            n = self.X.n
+            self.Z, self.E, self.S = _Rows(layer.n_out), _Rows(layer.n_out), \
+                _Rows(layer.n_out, np.int8)
+            if k == 0:
+                self.Z.a, self.E.a = np.zeros((n, layer.n_out)), np.zeros((n, layer.n_out))
+                self.S.a = np.zeros((n, layer.n_out), np.int8)
+                self.Z.n = self.E.n = self.S.n = n
+                for v in range(n):
+                    self._settle(v, 0)
+            else:
+                self.Z.a, self.E.a = self._forward(layer, h, eh)
+                self.S.a = _signs(self.Z.a, self.E.a)
+                self.Z.n = self.E.n = self.S.n = n
+                for v in np.flatnonzero((self.S.a == 2).any(axis=1)):
+                    self._settle(int(v), k)
+            if k == len(layers) - 1:
+                self.Y, self.EY = self.Z.view, self.E.view
+                return
+            self._cut_layer(k)
+            z = self.Z.view
+            off = sum(self._nbytes[:k])
+            self.P.view[:, off:off + self._nbytes[k]] = np.packbits(self.S.view > 0, axis=1)
+            h, eh = np.maximum(z, 0), self.E.view
+
+    def _forward(self, layer, h: np.ndarray, eh: np.ndarray):
+        """``W h + b`` at every vertex, and a bound on its error: the inputs' error
+        through |W|, plus the rounding of a sum of k terms, gamma_{k+1} (|W| |h| + |b|)."""
+        w = layer.weight
+        k = int(np.diff(w.indptr).max()) if w.nnz else 0
+        absw = sp.csr_array((np.abs(w.data), w.indices, w.indptr), shape=w.shape)
+        if w.nnz > 0.25 * w.shape[0] * w.shape[1] and w.shape[0] * w.shape[1] <= 1 << 22:
+            w, absw = w.toarray(), absw.toarray()  # dense enough for BLAS
+        z = np.asarray(h @ w.T) + layer.bias
+        size = np.asarray(h @ absw.T) + np.abs(layer.bias)
+        e = np.asarray(eh @ absw.T) + gamma(k + 1) * size
+        # where every term is exactly 0 so is the result: no underflow term there
+        return z, e * (1 + 2 * gamma(k + 2)) + np.where(size + e > 0, (k + 2) * TINY, 0.0)
+
+    def _cut_layer(self, k: int) -> None:
+        """Cut every face by the neurons of layer ``k`` that change sign on it. A face is
+        cut by its first such neuron (in order), and each side keeps the rest of them
+        that still change sign on it; so every edge is cut first by the first neuron
+        that changes sign along it, from both of its sides, and the two sides find the
+        same new vertex."""
+        made: dict[tuple[int, int], int] = {}
+        out: list[list[int]] = []
+        for face, mixed in zip(self.faces, self._mixed()):
+            if not mixed:
+                out.append(face)
+                continue
+            stack = [(face, np.array(mixed))]
+            while stack:
+                piece, todo = stack.pop()
+                j = int(todo[0])
+                sides = self._split(piece, self.S.a[piece, j].tolist(), k, j, made)
+                rest = todo[1:]
+                for side in sides:
+                    if rest.size:
+                        s = self.S.a[np.ix_(side, rest)]
+                        left = rest[(s == 1).any(axis=0) & (s == -1).any(axis=0)]
+                        if left.size:
+                            stack.append((side, left))
+                            continue
+                    out.append(side)
+            if len(out) > self.max_regions:
+                raise TooManyRegions(self.max_regions)
+        self.faces = out
+
+    def _mixed(self, chunk: int = 1 << 14) -> list[list[int]]:
+        """For each face, the neurons of the layer with both signs at its vertices."""
+        out: list[list[int]] = []
+        S = self.S.view
+        for start in range(0, len(self.faces), chunk):
+            faces = self.faces[start:start + chunk]
+            sizes = np.fromiter((len(f) for f in faces), np.int64, len(faces))
+            ptr = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+            s = S[np.fromiter(itertools.chain.from_iterable(faces), np.int64, int(sizes.sum()))]
+            both = np.logical_or.reduceat(s == 1, ptr, axis=0) & \
+                np.logical_or.reduceat(s == -1, ptr, axis=0)
+            rows, cols = np.nonzero(both)
+            lists: list[list[int]] = [[] for _ in faces]
+            for r, c in zip(rows.tolist(), cols.tolist()):
+                lists[r].append(c)
+            out += lists
+        return out
+
+    def _split(self, face, sign, k, j, made) -> tuple[list[int], list[int]]:
+        pos: list[int] = []
+        neg: list[int] = []
+        n = len(face)
+        for i in range(n):
+            a, b = face[i], face[(i + 1) % n]
+            sa, sb = sign[i], sign[(i + 1) % n]
+            if sa >= 0:
+                pos.append(a)
+            if sa <= 0:
+                neg.append(a)
+            if sa * sb < 0:
+                key = (a, b) if a < b else (b, a)
+                m = made.get(key)
+                if m is None:
+                    m = made[key] = self._vertex(a, b, k, j)
+                pos.append(m)
+                neg.append(m)
+        return pos, neg
+
+    def _vertex(self, a: int, b: int, k: int, j: int) -> int:
+        """The vertex where neuron j of layer k is 0 on the edge (a, b) (its signs at a
+        and b are decided and opposite)."""
+        Z, E, X = self.Z.a, self.E.a, self.X.a
+        za, zb, ea, eb = Z[a, j], Z[b, j], E[a, j], E[b, j]
+        t = za / (za - zb)
+        # |t - t*| for the exact t* = za*/(za* - zb*), |za* - za| <= ea, |zb* - zb| <= eb
+        dt = (ea + eb) / (abs(za) + abs(zb) - ea - eb) + 4 * U
+        dz = Z[b] - Z[a]
+        row = Z[a] + t * dz
+        size = np.abs(Z[a]) + np.abs(Z[b])
+        err = np.maximum(E[a], E[b]) + dt * np.abs(dz) + 4 * U * size
+        err += np.where(size + err > 0, TINY, 0.0)  # exact zeros at both ends stay exact
+        row[j], err[j] = 0.0, 0.0
+        dx = X[b] - X[a]
+        v = self.X.add(X[a] + t * dx)
+        self.EX.append(max(self.EX[a], self.EX[b]) + dt * float(np.abs(dx).max())
+                       + 4 * U * float((np.abs(X[a]) + np.abs(X[b])).max()) + TINY)
+        self.Z.add(row)
+        self.E.add(err)
+        s = _signs(row, err)
+        self.S.add(s)
+        self.P.add(self.P.a[a] | self.P.a[b])  # inside an edge no earlier neuron changes sign
+        self.parents.append((a, b, k, j))
+        if (s == 2).any():
+            self._settle(v, k)
+        return v
+
+    # -- what the counts need ---------------------------------------------------------------
+    def face_patterns(self) -> list[bytes]:
         """Inside a face every neuron keeps its sign: active iff positive at a vertex."""
-        bits = 0
-        for v in self.faces[f]:
-            bits |= self.vert_bits[v]
-        return bits
+        P = self.P.view
+        return [np.bitwise_or.reduce(P[f], axis=0).tobytes() for f in self.faces]
+
+    def vertex_patterns(self) -> list[bytes]:
+        return [row.tobytes() for row in self.P.view]
 
     def edges(self) -> dict[tuple[int, int], list[int]]:
         """Each edge (low id, high id) and the faces on its sides."""
@@ -79,110 +321,69 @@ class Subdivision:
         return out
 
     def triangle(self, f: int) -> tuple[int, int, int]:
-        """Three vertices of face ``f`` that are not collinear."""
+        """Three vertices of face ``f`` spanning a large triangle (not collinear)."""
         face = self.faces[f]
-        (u0, v0), (u1, v1) = self.verts[face[0]], self.verts[face[1]]
-        for c in face[2:]:
-            u2, v2 = self.verts[c]
-            if (u1 - u0) * (v2 - v0) - (u2 - u0) * (v1 - v0):
-                return face[0], face[1], c
-        raise NetworkError(f"face {f} of the subdivision is degenerate")  # cannot happen
+        X = self.X.a
+        p0 = face[0]
+        p1 = max(face[1:], key=lambda v: float(np.abs(X[v] - X[p0]).sum()))
+        d = X[p1] - X[p0]
+        p2 = max(face[1:], key=lambda v: abs(d[0] * (X[v, 1] - X[p0, 1]) -
+                                             d[1] * (X[v, 0] - X[p0, 0])))
+        return p0, p1, p2
 
-    def face_map(self, f: int) -> tuple[tuple[Fraction, ...], ...]:
-        """The exact affine map on face ``f``: per output (d/du, d/dv, value at 0)."""
-        if self._maps is None:
-            self._maps = [None] * len(self.faces)
-        if self._maps[f] is None:
-            i, j, k = self.triangle(f)
-            (u0, v0), (u1, v1), (u2, v2) = self.verts[i], self.verts[j], self.verts[k]
-            det = (u1 - u0) * (v2 - v0) - (u2 - u0) * (v1 - v0)
-            rows = []
-            for y0, y1, y2 in zip(self.outputs[i], self.outputs[j], self.outputs[k]):
-                gu = ((y1 - y0) * (v2 - v0) - (y2 - y0) * (v1 - v0)) / det
-                gv = ((u1 - u0) * (y2 - y0) - (u2 - u0) * (y1 - y0)) / det
-                rows.append((gu, gv, y0 - gu * u0 - gv * v0))
-            self._maps[f] = tuple(rows)
-        return self._maps[f]
+    def masks(self, pats: list[bytes]) -> list[np.ndarray]:
+        """Per hidden layer, which neurons each face keeps active (faces x width)."""
+        packed = np.frombuffer(b"".join(pats), np.uint8).reshape(len(pats), -1)
+        out, at = [], 0
+        for w, nb in zip(self.widths, self._nbytes):
+            out.append(np.unpackbits(packed[:, at:at + nb], axis=1)[:, :w].astype(bool))
+            at += nb
+        return out
 
-    def area(self, f: int) -> Fraction:
-        pts = [self.verts[v] for v in self.faces[f]]
-        twice = sum(a[0] * b[1] - b[0] * a[1] for a, b in zip(pts, pts[1:] + pts[:1]))
-        return twice / 2
+    def _unit_points(self) -> Scaled:
+        """The slice's points at (u, v) = (0, 0), (1, 0), (0, 1), exactly."""
+        return Scaled.of([self.slice.point(u, v) for u, v in [(0, 0), (1, 0), (0, 1)]])
 
-    def witness(self, f: int) -> Point:
-        """A point strictly inside face ``f``: the centroid of a triangle of its vertices."""
-        pts = [self.verts[v] for v in self.triangle(f)]
-        return (sum(p[0] for p in pts) / 3, sum(p[1] for p in pts) / 3)
+    def float_maps(self, pats: list[bytes], chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+        """Every face's affine map, per output (d/du, d/dv, value at 0), in float64
+        (faces x outputs x 3), and a proved bound on each entry's error: the network
+        with the face's neurons fixed on or off, run on the points (0,0), (1,0), (0,1)
+        of the slice, with the error bound of :meth:`_forward`."""
+        masks = self.masks(pats)
+        first = self._int[0]
+        num, den = first.apply(self._unit_points().num, self._unit_points().den)
+        z1 = np.array([[float(Fraction(int(x), den)) for x in row] for row in num])
+        e1 = np.abs(z1) * 2 * U
+        n = len(pats)
+        n_out = self.net.layers[-1].n_out
+        maps, errs = np.zeros((n, n_out, 3)), np.zeros((n, n_out, 3))
+        for s in range(0, n, chunk):
+            m = [mk[s:s + chunk, None, :] for mk in masks]
+            h, eh = z1[None] * m[0], e1[None] * m[0]
+            for k, layer in enumerate(self.net.layers[1:], start=1):
+                c = h.shape[0]
+                z, e = self._forward(layer, h.reshape(3 * c, -1), eh.reshape(3 * c, -1))
+                z, e = z.reshape(c, 3, -1), e.reshape(c, 3, -1)
+                if k < len(self.net.layers) - 1:
+                    z, e = z * m[k], e * m[k]
+                h, eh = z, e
+            c0, e0 = h[:, 0], eh[:, 0]
+            gu, gv = h[:, 1] - c0, h[:, 2] - c0
+            maps[s:s + chunk] = np.stack([gu, gv, c0], axis=2)
+            errs[s:s + chunk] = np.stack([eh[:, 1] + e0 + 2 * U * np.abs(gu),
+                                          eh[:, 2] + e0 + 2 * U * np.abs(gv), e0], axis=2)
+        return maps, errs * (1 + 1e-9)
 
-
-def _split(face, sign, cut) -> tuple[list[int], list[int]]:
-    """The two sides of a convex face whose vertices have both signs; ``cut(a, b)`` is
-    the vertex where the neuron is 0 on the edge (a, b)."""
-    pos: list[int] = []
-    neg: list[int] = []
-    for a, b in zip(face, face[1:] + face[:1]):
-        sa, sb = sign[a], sign[b]
-        if sa >= 0:
-            pos.append(a)
-        if sa <= 0:
-            neg.append(a)
-        if sa * sb < 0:
-            m = cut(a, b)
-            pos.append(m)
-            neg.append(m)
-    return pos, neg
-
-
-def subdivide(net: Net, sl: Slice, max_regions: int = 1 << 20) -> Subdivision:
-    """The subdivision of ``sl``'s box into faces with one activation pattern each."""
-    if len(sl.origin) != net.n_in:
-        raise NetworkError(f"a plane in R^{len(sl.origin)} for a network with {net.n_in} "
-                           "inputs")
-    u0, u1, v0, v1 = sl.box
-    verts: list[Point] = [(u0, v0), (u1, v0), (u1, v1), (u0, v1)]
-    faces = [[0, 1, 2, 3]]
-    h = [sl.point(u, v) for u, v in verts]  # the current layer's input at each vertex
-    bits = [0] * 4
-    offset = 0
-    last = net.depth - 1
-    for k, layer in enumerate(net.layers):
-        rows, bias = sparse_fractions(layer)
-        z = [[sum((w * hv[c] for c, w in row), b) for row, b in zip(rows, bias)] for hv in h]
-        if k == last:
-            return Subdivision(sl, verts, faces, bits, z)
-
-        for j in range(layer.n_out):
-            sign = [(zv[j] > 0) - (zv[j] < 0) for zv in z]
-            if 1 not in sign or -1 not in sign:
-                continue
-            made: dict[tuple[int, int], int] = {}
-
-            def cut(a: int, b: int) -> int:
-                key = (a, b) if a < b else (b, a)
-                if key not in made:
-                    za, zb = z[a], z[b]
-                    t = za[j] / (za[j] - zb[j])
-                    (pu, pv), (qu, qv) = verts[a], verts[b]
-                    verts.append((pu + t * (qu - pu), pv + t * (qv - pv)))
-                    z.append([x + t * (y - x) for x, y in zip(za, zb)])
-                    # strictly inside an edge on which no earlier neuron changes sign
-                    bits.append(bits[a] | bits[b])
-                    sign.append(0)
-                    made[key] = len(verts) - 1
-                return made[key]
-
-            out = []
-            for face in faces:
-                s = {sign[v] for v in face}
-                if 1 in s and -1 in s:
-                    out.extend(_split(face, sign, cut))
-                else:
-                    out.append(face)
-            faces = out
-            if len(faces) > max_regions:
-                raise TooManyRegions(max_regions)
-        for v, zv in enumerate(z):
-            bits[v] |= sum(1 << (offset + j) for j, x in enumerate(zv) if x > 0)
-        offset += layer.n_out
-        h = [[x if x > 0 else Fraction(0) for x in zv] for zv in z]
-    raise NetworkError("the network has no layers")  # cannot happen: a Net has one
+    def exact_map(self, f: int, pat: bytes | None = None) -> tuple[tuple[Fraction, ...], ...]:
+        """Face ``f``'s affine map, exactly: per output (d/du, d/dv, value at 0), from
+        the network with the face's neurons fixed on or off, in integer arithmetic."""
+        pat = self.face_patterns()[f] if pat is None else pat
+        masks = [mk[0] for mk in self.masks([pat])]
+        pts = self._unit_points()
+        num, den = pts.num, pts.den
+        for k, il in enumerate(self._int):
+            if k:
+                num = np.where(masks[k - 1], num, 0).astype(num.dtype)
+            num, den = il.apply(num, den)
+        y = [[Fraction(int(x), den) for x in row] for row in num]
+        return tuple((a - c, b - c, c) for c, a, b in zip(*y))

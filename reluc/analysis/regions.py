@@ -27,14 +27,17 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from reluc.analysis.patterns import Patterns
-from reluc.analysis.planar import Slice, subdivide
+import numpy as np
+
+from reluc.analysis.patterns import Patterns, pack, unpack
+from reluc.analysis.planar import Slice, Subdivision
 from reluc.errors import InputError, NetworkError
 from reluc.net import Net
 from reluc.numbers import clip_text, format_number
 from reluc.pieces import interior_point, merge, pieces
 
 SCHEMA = 1
+CERTIFY_UP_TO = 5000  # faces; past this the exact certificate is asked for (--certify)
 
 DEFINITIONS = [
     ("activation_regions", "activation regions (patterns realised, lower-dimensional included)"),
@@ -131,51 +134,88 @@ def on_line(net: Net, lo: Fraction | None, hi: Fraction | None, along=None,
     return out
 
 
-def on_plane(net: Net, sl: Slice, max_regions: int = 1 << 20,
-             with_map: bool = False) -> Regions:
-    """The regions of ``net`` on the 2-D slice ``sl``, counted exactly and certified."""
-    sub = subdivide(net, sl, max_regions)
+def on_plane(net: Net, sl: Slice, max_regions: int = 1 << 20, with_map: bool = False,
+             certify_up_to: int | None = CERTIFY_UP_TO) -> Regions:
+    """The regions of ``net`` on the 2-D slice ``sl``, counted exactly; certified when
+    there are at most ``certify_up_to`` faces (None: always)."""
+    sub = Subdivision(net, sl, max_regions)
     n = len(sub.faces)
-    pats, maps = certify(net, sub)
+    pats = sub.face_patterns()
+    cls = map_classes(sub, pats)
+    certified = certify_up_to is None or n <= certify_up_to
+    if certified:
+        certify(net, sub, pats)
     edges = sub.edges()
-    lower = {sub.vert_bits[a] | sub.vert_bits[b] for a, b in edges} | set(sub.vert_bits)
+    vp = sub.vertex_patterns()
+    lower = {bytes(a | b for a, b in zip(vp[x], vp[y])) for x, y in edges} | set(vp)
     open_, closed = _Union(n), _Union(n)
     for fs in edges.values():
-        if len(fs) == 2 and maps[fs[0]] == maps[fs[1]]:
+        if len(fs) == 2 and cls[fs[0]] == cls[fs[1]]:
             open_.join(*fs)
             closed.join(*fs)
-    at_vertex: dict[int, list[int]] = {}
+    at_vertex: dict[int, dict[int, int]] = {}
     for f, face in enumerate(sub.faces):
         for v in face:
-            at_vertex.setdefault(v, []).append(f)
-    for fs in at_vertex.values():
-        first: dict[Any, int] = {}
-        for f in fs:
-            closed.join(f, first.setdefault(maps[f], f))
+            closed.join(f, at_vertex.setdefault(v, {}).setdefault(cls[f], f))
     n_open = open_.count()
-    convex = n_open if n_open == n or _is_complex(sub, open_) else [n_open, n]
+    convex: int | list[int] = n_open
+    if n_open != n and not (certified and _is_complex(sub, open_)):
+        convex = [n_open, n]
     counts = {
         "activation_regions": len(set(pats) | lower),
         "full_dimensional_activation_regions": n,
         "convex_regions": convex,
         "open_connected_regions": n_open,
         "closed_connected_regions": closed.count(),
-        "affine_regions": len(set(maps)),
+        "affine_regions": len(set(cls)),
     }
     u0, u1, v0, v1 = sl.box
     domain = {"kind": "box", "u": [_num(u0), _num(u1)], "v": [_num(v0), _num(v1)],
               "point": [_num(v) for v in sl.origin],
               "axes": [[_num(v) for v in a] for a in sl.axes]}
-    widths = [layer.n_out for layer in net.layers[:-1]]
-    out = Regions(2, domain, counts, f"areas of {n} faces sum exactly to the box's area "
-                  f"{_num(sl.area)}; a witness inside each face, evaluated exactly, has "
-                  "its pattern and affine map")
+    widths = sub.widths
+    cert = (f"areas of {n} faces sum exactly to the box's area {_num(sl.area)}; a witness "
+            "inside each face, evaluated exactly, has its pattern and affine map") \
+        if certified else f"not certified ({n} faces, more than {certify_up_to}; --certify " \
+        "checks every face)"
+    out = Regions(2, domain, counts, cert)
     if with_map:
-        out.regions = [{"vertices": [[_num(c) for c in sub.verts[v]] for v in sub.faces[f]],
-                        "pattern": show_pattern(pats[f], widths),
-                        "map": [[_num(c) for c in row] for row in maps[f]]}
+        out.regions = [{"vertices": [[_num(c) for c in sub.exact_point(v)]
+                                     for v in sub.faces[f]],
+                        "pattern": show_pattern(unpack(pats[f], widths), widths),
+                        "map": [[_num(c) for c in row] for row in sub.exact_map(f, pats[f])]}
                        for f in range(n)]
     return out
+
+
+def map_classes(sub: Subdivision, pats: list[bytes]) -> list[int]:
+    """For each face, the id of its affine map: faces get one id exactly when their maps
+    are equal. Float maps with proved error bounds tell most faces apart; maps the floats
+    cannot tell apart are compared exactly."""
+    n = len(pats)
+    m, e = sub.float_maps(pats)
+    m, e = m.reshape(n, -1), e.reshape(n, -1)
+    order = np.argsort(m[:, 0], kind="stable")
+    cls = [0] * n
+    next_id = 0
+    i = 0
+    while i < n:  # runs of faces whose first entries' intervals overlap
+        j, top = i + 1, m[order[i], 0] + e[order[i], 0]
+        while j < n and m[order[j], 0] - e[order[j], 0] <= top:
+            top = max(top, m[order[j], 0] + e[order[j], 0])
+            j += 1
+        run = order[i:j]
+        ids: dict[Any, int] = {}
+        for f in run.tolist():
+            near = np.all(np.abs(m[run] - m[f]) <= e[run] + e[f], axis=1)
+            # alone: the floats tell its map from every other face's, no exact map needed
+            key = ("alone", f) if near.sum() == 1 else sub.exact_map(f, pats[f])
+            if key not in ids:
+                ids[key] = next_id
+                next_id += 1
+            cls[f] = ids[key]
+        i = j
+    return cls
 
 
 def _hull(points: list) -> list:
@@ -196,52 +236,56 @@ def _hull(points: list) -> list:
     return chain(pts)[:-1] + chain(pts[::-1])[:-1]
 
 
-def _is_complex(sub, groups: _Union) -> bool:
+def _area(pts: list) -> Fraction:
+    return sum((a[0] * b[1] - b[0] * a[1] for a, b in zip(pts, pts[1:] + pts[:1])),
+               Fraction(0)) / 2
+
+
+def _is_complex(sub: Subdivision, groups: _Union) -> bool:
     """Whether the maximal affine pieces are convex and meet face to face (then they
     are the fewest convex pieces of a polyhedral complex): each piece's area equals its
     hull's, and no vertex is a corner of one piece and inside an edge of another."""
     members: dict[int, list[int]] = {}
     for f in range(len(sub.faces)):
         members.setdefault(groups.find(f), []).append(f)
-    corner_of: dict[int, set[int]] = {}
+    corner_of: dict[int, set[bool]] = {}
     for g, fs in members.items():
         ids = {v for f in fs for v in sub.faces[f]}
-        hull = _hull([sub.verts[v] for v in ids])
-        hull_area = sum(a[0] * b[1] - b[0] * a[1] for a, b in zip(hull, hull[1:] + hull[:1])) / 2
-        if hull_area != sum(sub.area(f) for f in fs):
+        hull = _hull([sub.exact_point(v) for v in ids])
+        if _area(hull) != sum(_area([sub.exact_point(v) for v in sub.faces[f]]) for f in fs):
             return False
         corners = set(hull)
         for v in ids:
-            corner_of.setdefault(v, set()).add(sub.verts[v] in corners)
+            corner_of.setdefault(v, set()).add(sub.exact_point(v) in corners)
     return all(len(flags) == 1 for flags in corner_of.values())
 
 
-def certify(net: Net, sub) -> tuple[list[int], list]:
-    """Exact checks of a subdivision: it covers the box (areas sum to its area, every
-    face positively oriented), and a witness inside each face has the face's pattern and
-    affine map, no two faces sharing a pattern. Raises :class:`CertificateError`; returns
-    the faces' patterns and maps."""
-    pats = [sub.face_pattern(f) for f in range(len(sub.faces))]
-    maps = [sub.face_map(f) for f in range(len(sub.faces))]
+def certify(net: Net, sub: Subdivision, pats: list[bytes] | None = None) -> None:
+    """Exact checks of a subdivision: it covers the box (areas, from exact vertices, sum
+    to its area, every face positively oriented), and a witness inside each face,
+    evaluated exactly, has the face's pattern and affine map, no two faces sharing a
+    pattern. Raises :class:`CertificateError`."""
+    pats = sub.face_patterns() if pats is None else pats
     total = Fraction(0)
-    for f in range(len(sub.faces)):
-        a = sub.area(f)
+    wit = []
+    for f, face in enumerate(sub.faces):
+        a = _area([sub.exact_point(v) for v in face])
         if a <= 0:
             raise CertificateError(f"face {f} has area {_num(a)}")
         total += a
+        pts = [sub.exact_point(v) for v in sub.triangle(f)]
+        wit.append((sum(p[0] for p in pts) / 3, sum(p[1] for p in pts) / 3))
     if total != sub.slice.area:
         raise CertificateError(f"the faces' areas sum to {_num(total)}, not the box's "
                                f"{_num(sub.slice.area)}")
-    wit = [sub.witness(f) for f in range(len(sub.faces))]
     got, outs = Patterns(net).at([sub.slice.point(u, v) for u, v in wit])
     for f, ((u, v), g, y) in enumerate(zip(wit, got, outs)):
-        want = [gu * u + gv * v + c for gu, gv, c in maps[f]]
-        if g != pats[f] or y != want:
+        want = [gu * u + gv * v + c for gu, gv, c in sub.exact_map(f, pats[f])]
+        if pack(g, sub.widths) != pats[f] or y != want:
             raise CertificateError(f"the witness of face {f} does not have its pattern "
                                    "and map")
     if len(set(pats)) != len(pats):
         raise CertificateError("two faces have the same activation pattern")
-    return pats, maps
 
 
 def to_json(r: Regions, source: str, spec: str | None) -> dict[str, Any]:
