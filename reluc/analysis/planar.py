@@ -168,6 +168,7 @@ class Subdivision:
     # -- the refinement ----------------------------------------------------------------
     def _run(self) -> None:
         layers = self.net.layers
+        h = eh = np.zeros((0, 0))
         for k, layer in enumerate(layers):
             n = self.X.n
             self.Z, self.E, self.S = _Rows(layer.n_out), _Rows(layer.n_out), \

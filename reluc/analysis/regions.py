@@ -31,9 +31,9 @@ import numpy as np
 
 from reluc.analysis.patterns import Patterns, pack, unpack
 from reluc.analysis.planar import Slice, Subdivision
-from reluc.errors import InputError, NetworkError
+from reluc.errors import NetworkError
 from reluc.net import Net
-from reluc.numbers import clip_text, format_number
+from reluc.numbers import format_number
 from reluc.pieces import interior_point, merge, pieces
 
 SCHEMA = 1
@@ -60,6 +60,7 @@ class Regions:
     counts: dict[str, int | list[int]]  # a list [lo, hi] where only bounds are known
     certificate: str
     regions: list[dict[str, Any]] = field(default_factory=list)
+    certified: bool = True
 
 
 def _num(v: Fraction | None) -> str | None:
@@ -176,9 +177,10 @@ def on_plane(net: Net, sl: Slice, max_regions: int = 1 << 20, with_map: bool = F
     widths = sub.widths
     cert = (f"areas of {n} faces sum exactly to the box's area {_num(sl.area)}; a witness "
             "inside each face, evaluated exactly, has its pattern and affine map") \
-        if certified else f"not certified ({n} faces, more than {certify_up_to}; --certify " \
-        "checks every face)"
-    out = Regions(2, domain, counts, cert)
+        if certified else "not certified (--certify checks every face exactly)" \
+        if certify_up_to < 0 else f"not certified ({n} faces, more than {certify_up_to}; " \
+        "--certify checks every face exactly)"
+    out = Regions(2, domain, counts, cert, certified=certified)
     if with_map:
         out.regions = [{"vertices": [[_num(c) for c in sub.exact_point(v)]
                                      for v in sub.faces[f]],
@@ -286,125 +288,3 @@ def certify(net: Net, sub: Subdivision, pats: list[bytes] | None = None) -> None
                                    "and map")
     if len(set(pats)) != len(pats):
         raise CertificateError("two faces have the same activation pattern")
-
-
-def to_json(r: Regions, source: str, spec: str | None) -> dict[str, Any]:
-    out = {"schema": SCHEMA, "file": source, "spec": spec, "dimension": r.dimension,
-           "domain": r.domain, "counts": r.counts, "certificate": r.certificate}
-    if r.regions:
-        out["regions"] = r.regions
-    return out
-
-
-def text(r: Regions, source: str, spec: str | None) -> str:
-    where = _describe(r.domain)
-    head = f"regions of {source}" + (f" ({spec})" if spec else "") + f" on {where}"
-    lines = [head]
-    for key, name in DEFINITIONS:
-        c = r.counts[key]
-        shown = f"between {c[0]} and {c[1]}" if isinstance(c, list) else str(c)
-        lines.append(f"  {name + ':':<68} {shown}")
-    lines.append(f"certified: {r.certificate}")
-    return "\n".join(lines)
-
-
-def _describe(d: dict[str, Any]) -> str:
-    def end(v, inf):
-        return inf if v is None else v
-
-    if d["kind"] == "interval":
-        return f"[{end(d['lo'], '-inf')}, {end(d['hi'], 'inf')}]"
-    if d["kind"] == "line":
-        return (f"the line {','.join(d['point'])} + t ({','.join(d['direction'])}), t in "
-                f"[{end(d['lo'], '-inf')}, {end(d['hi'], 'inf')}]")
-    box = f"[{d['u'][0]}, {d['u'][1]}] x [{d['v'][0]}, {d['v'][1]}]"
-    return box if d["axes"] == [["1", "0"], ["0", "1"]] and d["point"] == ["0", "0"] else \
-        f"the plane {','.join(d['point'])} + u ({','.join(d['axes'][0])}) + v " \
-        f"({','.join(d['axes'][1])}), (u, v) in {box}"
-
-
-def parse_point(text: str, what: str) -> tuple[Fraction, ...]:
-    """``1,0,-1/2``: a point of R^n, exactly."""
-    from reluc.numbers import parse_number
-
-    try:
-        return tuple(parse_number(t) for t in text.replace(" ", "").split(","))
-    except ValueError:
-        raise InputError(f"{what} '{clip_text(text)}' is not a list of numbers like "
-                         "1,0,-1/2") from None
-
-
-def parse_box(text: str, dim: int) -> list[tuple[Fraction, Fraction]]:
-    """``-1:1`` (every axis) or ``-1:1,0:2`` (one interval per axis)."""
-    from reluc.numbers import parse_number
-
-    parts = text.replace(" ", "").split(",")
-    try:
-        box = [(parse_number(a), parse_number(b)) for a, b in (p.split(":") for p in parts)]
-    except ValueError:
-        raise InputError(f"--box '{clip_text(text)}' is not like -1:1 or -1:1,0:2") from None
-    if len(box) == 1:
-        box *= dim
-    if len(box) != dim:
-        raise InputError(f"--box has {len(box)} intervals; the domain has {dim} axes")
-    for lo, hi in box:
-        if not lo < hi:
-            raise InputError(f"--box interval {format_number(lo)}:{format_number(hi)} is "
-                             "empty (lo must be below hi)")
-    return box
-
-
-def of_file(source: str, line: tuple[str, str] | None = None,
-            plane: tuple[str, str, str] | None = None, box: str | None = None,
-            max_regions: int = 1 << 20, with_map: bool = False) -> tuple[Regions, Any]:
-    """The regions of a network file (``reluc regions``): its one input on its domain
-    (or ``box``); the segment ``line`` (A, B); the plane ``plane`` (P0, P1, P2), (u, v)
-    in [0, 1]^2 or ``box``; or its two inputs on its domain or ``box``."""
-    from reluc import formats
-
-    if max_regions < 1:
-        raise InputError("--max-regions must be at least 1")
-    net, info = formats.read(source)
-    n = net.n_in
-    if line and plane:
-        raise InputError("give --line or --plane, not both")
-    if line:
-        a, b = (parse_point(p, "--line point") for p in line)
-        for p in (a, b):
-            if len(p) != n:
-                raise InputError(f"--line point has {len(p)} coordinates; the network has "
-                                 f"{n} inputs")
-        if a == b:
-            raise InputError("--line needs two different points")
-        (lo, hi), = parse_box(box, 1) if box else [(Fraction(0), Fraction(1))]
-        along = (a, tuple(q - p for p, q in zip(a, b)))
-        return on_line(net, lo, hi, along, max_regions, with_map), info
-    if plane:
-        p0, p1, p2 = (parse_point(p, "--plane point") for p in plane)
-        for p in (p0, p1, p2):
-            if len(p) != n:
-                raise InputError(f"--plane point has {len(p)} coordinates; the network has "
-                                 f"{n} inputs")
-        a = tuple(q - p for p, q in zip(p0, p1))
-        b = tuple(q - p for p, q in zip(p0, p2))
-        if all(x * d == y * c for x, y in zip(a, b) for c, d in zip(a, b)):
-            raise InputError("--plane points are collinear: they span no plane")
-        (u0, u1), (v0, v1) = parse_box(box, 2) if box else [(Fraction(0), Fraction(1))] * 2
-        return on_plane(net, Slice(p0, (a, b), (u0, u1, v0, v1)), max_regions, with_map), info
-    domain = [(lo, hi) for lo, hi in zip(info.domain.lo, info.domain.hi)] \
-        if info.domain is not None and info.domain.dim == n else [(None, None)] * n
-    if box:
-        domain = parse_box(box, n)
-    if n == 1:
-        (lo, hi), = domain
-        return on_line(net, lo, hi, None, max_regions, with_map), info
-    if n == 2:
-        if any(v is None for pair in domain for v in pair):
-            raise InputError("the domain is unbounded: give --box (such as --box -1:1) to "
-                             "count regions of a 2-input network")
-        (u0, u1), (v0, v1) = domain
-        eye = ((Fraction(1), Fraction(0)), (Fraction(0), Fraction(1)))
-        return on_plane(net, Slice((Fraction(0),) * 2, eye, (u0, u1, v0, v1)), max_regions,
-                        with_map), info
-    raise InputError(f"the network has {n} inputs: give --line A B or --plane P0 P1 P2 "
-                     "(regions of 3 or more inputs are not counted yet)")

@@ -25,8 +25,11 @@ from reluc.cli import NETWORK, json_option, main
 @click.option("--map", "with_map", is_flag=True,
               help="With --json: every region, its exact endpoints or vertices, activation "
                    "pattern and affine map.")
+@click.option("--certify/--no-certify", default=None,
+              help="Check the 2-D result exactly: every face's exact vertices, areas and a "
+                   "witness inside it. Default: when there are at most 5000 faces.")
 @json_option
-def regions(network, line, plane, box, max_regions, with_map, as_json):
+def regions(network, line, plane, box, max_regions, with_map, certify, as_json):
     """Count the linear regions of NETWORK exactly, under each definition.
 
     The six counts follow Stargalla, Hertrich and Reichman (arXiv 2505.16716): activation
@@ -42,9 +45,9 @@ def regions(network, line, plane, box, max_regions, with_map, as_json):
       reluc regions sort3.onnx --plane 0,0,0 1,0,0 0,1,0 --box -1:1
       reluc regions net.onnx --box -1:1 --json --map
     """
-    from reluc.analysis.regions import of_file, text, to_json
+    from reluc.analysis.regions_report import of_file, text, to_json
 
-    r, info = of_file(network, line, plane, box, max_regions, with_map and as_json)
+    r, info = of_file(network, line, plane, box, max_regions, with_map and as_json, certify)
     if as_json:
         click.echo(json.dumps(to_json(r, network, info.spec), sort_keys=True))
     else:
