@@ -110,19 +110,16 @@ class Subdivision:
         self._int = [IntLayer(layer) for layer in net.layers]
         self._nbytes = [(w + 7) // 8 for w in self.widths]
         self._xy: dict[int, Point] = {}  # exact positions, as they are needed
-        self._vals: dict[int, list[list[Fraction]]] = {}  # exact values per layer
+        self._vals: dict[int, list] = {}  # exact inputs of each layer, as they are needed
         self.parents: list[tuple[int, int, int, int] | None] = []  # edge, layer, neuron
-        self.X = _Rows(2)  # float positions
-        self.EX: list[float] = []  # bounds on their errors
+        self.X = _Rows(2)  # float positions (to pick triangles and report; never signs)
         self.P = _Rows(max(1, sum(self._nbytes)), np.uint8)  # patterns, packed per layer
         u0, u1, v0, v1 = sl.box
         for u, v in [(u0, v0), (u1, v0), (u1, v1), (u0, v1)]:  # counter-clockwise
             self._xy[self.X.n] = (u, v)
             self.parents.append(None)
             self.P.add(0)
-            x = (float(u), float(v))
-            self.X.add(x)
-            self.EX.append(max(abs(float(Fraction(c) - w)) for c, w in zip((u, v), x)) * 2)
+            self.X.add((float(u), float(v)))
         self.faces: list[list[int]] = [[0, 1, 2, 3]]
         self.max_regions = max_regions
         self._run()
@@ -139,31 +136,49 @@ class Subdivision:
             stack += self.parents[w][:2]
         for w in sorted(todo):  # parents are older than their children
             a, b, layer, j = self.parents[w]
-            za, zb = self.exact_values(a, layer)[j], self.exact_values(b, layer)[j]
+            (za,), (zb,) = self.exact_values(a, layer, [j]), self.exact_values(b, layer, [j])
             t = za / (za - zb)
             (pu, pv), (qu, qv) = self._xy[a], self._xy[b]
             self._xy[w] = (pu + t * (qu - pu), pv + t * (qv - pv))
         return self._xy[v]
 
-    def exact_values(self, v: int, layer: int) -> list[Fraction]:
-        """The exact pre-activations of ``layer`` (the outputs for the last) at ``v``."""
+    def _inputs(self, v: int, layer: int) -> tuple[list[int], int]:
+        """The exact input of ``layer`` at vertex ``v``, as integer numerators over one
+        denominator (the slice's point for the first layer, ReLU of the previous
+        layer's values after it)."""
         rows = self._vals.setdefault(v, [])
-        if len(rows) <= layer:
+        if not rows:
             batch = Scaled.of([self.slice.point(*self.exact_point(v))])
-            num, den = batch.num, batch.den
-            rows.clear()
-            for i, il in enumerate(self._int[:layer + 1]):
-                num, den = step(il, num, den, relu=i > 0)
-                rows.append([Fraction(int(x), den) for x in num[0]])
+            rows.append((batch.num, batch.den))
+        while len(rows) <= layer:
+            num, den = step(self._int[len(rows) - 1], *rows[-1], relu=len(rows) > 1)
+            rows.append((np.where(num > 0, num, 0).astype(num.dtype), den))
         return rows[layer]
 
-    def _settle(self, v: int, layer: int) -> None:
-        """Replace vertex ``v``'s values by the exact ones (rounded, with their bound)."""
-        exact = self.exact_values(v, layer)
+    def exact_values(self, v: int, layer: int, which=None) -> list[Fraction]:
+        """Exact pre-activations of ``layer`` (the outputs for the last) at vertex ``v``:
+        all of them, or the neurons ``which`` (a row each: no more work than they need)."""
+        num, den = self._inputs(v, layer)
+        il = self._int[layer]
+        s = max(il.a, il.c)
+        fw, fb = 1 << (s - il.a), den << (s - il.c)
+        x = [int(q) for q in num[0]]
+        out = []
+        for j in range(il.shape[0]) if which is None else which:
+            lo, hi = il.indptr[j], il.indptr[j + 1]
+            acc = sum(int(d) * x[c] for d, c in zip(il.data[lo:hi], il.indices[lo:hi]))
+            out.append(Fraction(acc * fw + int(il.bias[j]) * fb, den << s))
+        return out
+
+    def _settle(self, v: int, layer: int, which=None) -> None:
+        """Replace vertex ``v``'s values of the neurons ``which`` (default: all) by the
+        exact ones (rounded, with their bound)."""
+        which = list(range(self.Z.a.shape[1])) if which is None else [int(j) for j in which]
+        exact = self.exact_values(v, layer, which)
         z = np.array([float(x) for x in exact])
-        self.Z.a[v] = z
-        self.E.a[v] = np.where(z != 0, np.abs(z) * 2 * U + TINY, 0.0)
-        self.S.a[v] = [(x > 0) - (x < 0) for x in exact]
+        self.Z.a[v, which] = z
+        self.E.a[v, which] = np.where(z != 0, np.abs(z) * 2 * U + TINY, 0.0)
+        self.S.a[v, which] = [(x > 0) - (x < 0) for x in exact]
 
     # -- the refinement ----------------------------------------------------------------
     def _run(self) -> None:
@@ -184,7 +199,7 @@ class Subdivision:
                 self.S.a = _signs(self.Z.a, self.E.a)
                 self.Z.n = self.E.n = self.S.n = n
                 for v in np.flatnonzero((self.S.a == 2).any(axis=1)):
-                    self._settle(int(v), k)
+                    self._settle(int(v), k, np.flatnonzero(self.S.a[v] == 2))
             if k == len(layers) - 1:
                 self.Y, self.EY = self.Z.view, self.E.view
                 return
@@ -194,15 +209,23 @@ class Subdivision:
             self.P.view[:, off:off + self._nbytes[k]] = np.packbits(self.S.view > 0, axis=1)
             h, eh = np.maximum(z, 0), self.E.view
 
-    def _forward(self, layer, h: np.ndarray, eh: np.ndarray):
-        """``W h + b`` at every vertex, and a bound on its error: the inputs' error
-        through |W|, plus the rounding of a sum of k terms, gamma_{k+1} (|W| |h| + |b|)."""
+    def _forward(self, layer, h: np.ndarray, eh: np.ndarray, coarse: bool = False):
+        """``W h + b`` for rows ``h`` (errors at most ``eh``), and a bound on its error:
+        the inputs' error through |W|, plus the rounding of a sum of k terms,
+        gamma_{k+1} (|W| |h| + |b|). ``coarse``: |W| (eh + gamma |h|) bounded by the
+        rows' sums of |W| times the largest entry (one product instead of two)."""
         w = layer.weight
         k = int(np.diff(w.indptr).max()) if w.nnz else 0
         absw = sp.csr_array((np.abs(w.data), w.indices, w.indptr), shape=w.shape)
         if w.nnz > 0.25 * w.shape[0] * w.shape[1] and w.shape[0] * w.shape[1] <= 1 << 22:
             w, absw = w.toarray(), absw.toarray()  # dense enough for BLAS
         z = np.asarray(h @ w.T) + layer.bias
+        if coarse:
+            rowsum = np.asarray(absw.sum(axis=1)).ravel()
+            big = (eh + gamma(k + 1) * np.abs(h)).max(axis=1, keepdims=True)
+            size = np.abs(layer.bias) + np.zeros_like(z)
+            e = big * rowsum + gamma(k + 1) * size
+            return z, e * (1 + 2 * gamma(k + 2)) + (k + 2) * TINY
         size = np.asarray(h @ absw.T) + np.abs(layer.bias)
         e = np.asarray(eh @ absw.T) + gamma(k + 1) * size
         # where every term is exactly 0 so is the result: no underflow term there
@@ -279,39 +302,58 @@ class Subdivision:
     def _vertex(self, a: int, b: int, k: int, j: int) -> int:
         """The vertex where neuron j of layer k is 0 on the edge (a, b) (its signs at a
         and b are decided and opposite)."""
+        rows = (self.X, self.Z, self.E, self.S, self.P)
+        for r in rows:
+            if r.n == len(r.a):
+                r.a = np.concatenate([r.a, np.zeros_like(r.a)])
+        v = self.X.n
+        for r in rows:
+            r.n += 1
         Z, E, X = self.Z.a, self.E.a, self.X.a
         za, zb, ea, eb = Z[a, j], Z[b, j], E[a, j], E[b, j]
         t = za / (za - zb)
         # |t - t*| for the exact t* = za*/(za* - zb*), |za* - za| <= ea, |zb* - zb| <= eb
         dt = (ea + eb) / (abs(za) + abs(zb) - ea - eb) + 4 * U
-        dz = Z[b] - Z[a]
-        row = Z[a] + t * dz
-        size = np.abs(Z[a]) + np.abs(Z[b])
-        err = np.maximum(E[a], E[b]) + dt * np.abs(dz) + 4 * U * size
-        err += np.where(size + err > 0, TINY, 0.0)  # exact zeros at both ends stay exact
-        row[j], err[j] = 0.0, 0.0
-        dx = X[b] - X[a]
-        v = self.X.add(X[a] + t * dx)
-        self.EX.append(max(self.EX[a], self.EX[b]) + dt * float(np.abs(dx).max())
-                       + 4 * U * float((np.abs(X[a]) + np.abs(X[b])).max()) + TINY)
-        self.Z.add(row)
-        self.E.add(err)
-        s = _signs(row, err)
-        self.S.add(s)
-        self.P.add(self.P.a[a] | self.P.a[b])  # inside an edge no earlier neuron changes sign
-        self.parents.append((a, b, k, j))
-        if (s == 2).any():
-            self._settle(v, k)
+        za_row, zb_row = Z[a], Z[b]
+        dz = zb_row - za_row
+        row, err = Z[v], E[v]
+        np.multiply(dz, t, out=row)
+        row += za_row
+        size = np.abs(za_row)
+        size += np.abs(zb_row)
+        np.maximum(E[a], E[b], out=err)
+        err += dt * np.abs(dz)
+        err += 4 * U * size
+        size += err
+        err += TINY * (size > 0)  # exact zeros at both ends stay exact
+        row[j] = err[j] = 0.0
+        X[v] = X[a] + t * (X[b] - X[a])
+        s = np.sign(row).astype(np.int8)
+        undecided = (np.abs(row) <= err) & (err > 0)
+        s[undecided] = 2
+        self.S.a[v] = s
+        np.bitwise_or(self.P.a[a], self.P.a[b], out=self.P.a[v])  # no earlier neuron
+        self.parents.append((a, b, k, j))  # changes sign inside an edge
+        if undecided.any():
+            self._settle(v, k, np.flatnonzero(undecided))
         return v
 
     # -- what the counts need ---------------------------------------------------------------
     def face_patterns(self) -> list[bytes]:
         """Inside a face every neuron keeps its sign: active iff positive at a vertex."""
-        P = self.P.view
-        return [np.bitwise_or.reduce(P[f], axis=0).tobytes() for f in self.faces]
+        sizes = np.fromiter((len(f) for f in self.faces), np.int64, len(self.faces))
+        flat = np.fromiter(itertools.chain.from_iterable(self.faces), np.int64, int(sizes.sum()))
+        ptr = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        rows = np.bitwise_or.reduceat(self.P.view[flat], ptr, axis=0)
+        return [r.tobytes() for r in rows]
 
-    def vertex_patterns(self) -> list[bytes]:
-        return [row.tobytes() for row in self.P.view]
+    def lower_patterns(self, edges) -> set[bytes]:
+        """The patterns of the vertices and of the edges' insides (where a neuron is on
+        iff it is positive at one end)."""
+        P = self.P.view
+        ab = np.array(list(edges), np.int64).reshape(-1, 2)
+        both = np.ascontiguousarray(np.concatenate([P, P[ab[:, 0]] | P[ab[:, 1]]]))
+        return set(both.view(np.dtype((np.void, both.shape[1]))).ravel().tolist())
 
     def edges(self) -> dict[tuple[int, int], list[int]]:
         """Each edge (low id, high id) and the faces on its sides."""
@@ -363,7 +405,8 @@ class Subdivision:
             h, eh = z1[None] * m[0], e1[None] * m[0]
             for k, layer in enumerate(self.net.layers[1:], start=1):
                 c = h.shape[0]
-                z, e = self._forward(layer, h.reshape(3 * c, -1), eh.reshape(3 * c, -1))
+                z, e = self._forward(layer, h.reshape(3 * c, -1), eh.reshape(3 * c, -1),
+                                     coarse=True)
                 z, e = z.reshape(c, 3, -1), e.reshape(c, 3, -1)
                 if k < len(self.net.layers) - 1:
                     z, e = z * m[k], e * m[k]

@@ -147,8 +147,7 @@ def on_plane(net: Net, sl: Slice, max_regions: int = 1 << 20, with_map: bool = F
     if certified:
         certify(net, sub, pats)
     edges = sub.edges()
-    vp = sub.vertex_patterns()
-    lower = {bytes(a | b for a, b in zip(vp[x], vp[y])) for x, y in edges} | set(vp)
+    lower = sub.lower_patterns(edges)
     open_, closed = _Union(n), _Union(n)
     for fs in edges.values():
         if len(fs) == 2 and cls[fs[0]] == cls[fs[1]]:
