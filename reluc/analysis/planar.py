@@ -112,14 +112,14 @@ class Subdivision:
         self._xy: dict[int, Point] = {}  # exact positions, as they are needed
         self._vals: dict[int, list] = {}  # exact inputs of each layer, as they are needed
         self.parents: list[tuple[int, int, int, int] | None] = []  # edge, layer, neuron
-        self.X = _Rows(2)  # float positions (to pick triangles and report; never signs)
+        self.X: list[tuple[float, float]] = []  # float positions (to pick triangles)
         self.P = _Rows(max(1, sum(self._nbytes)), np.uint8)  # patterns, packed per layer
         u0, u1, v0, v1 = sl.box
         for u, v in [(u0, v0), (u1, v0), (u1, v1), (u0, v1)]:  # counter-clockwise
-            self._xy[self.X.n] = (u, v)
+            self._xy[len(self.X)] = (u, v)
             self.parents.append(None)
             self.P.add(0)
-            self.X.add((float(u), float(v)))
+            self.X.append((float(u), float(v)))
         self.faces: list[list[int]] = [[0, 1, 2, 3]]
         self.max_regions = max_regions
         self._run()
@@ -173,11 +173,11 @@ class Subdivision:
     def _settle(self, v: int, layer: int, which=None) -> None:
         """Replace vertex ``v``'s values of the neurons ``which`` (default: all) by the
         exact ones (rounded, with their bound)."""
-        which = list(range(self.Z.a.shape[1])) if which is None else [int(j) for j in which]
+        which = list(range(self.w)) if which is None else [int(j) for j in which]
         exact = self.exact_values(v, layer, which)
         z = np.array([float(x) for x in exact])
-        self.Z.a[v, which] = z
-        self.E.a[v, which] = np.where(z != 0, np.abs(z) * 2 * U + TINY, 0.0)
+        self.ZE.a[v, which] = z
+        self.ZE.a[v, [self.w + j for j in which]] = np.where(z != 0, np.abs(z) * 2 * U + TINY, 0.0)
         self.S.a[v, which] = [(x > 0) - (x < 0) for x in exact]
 
     # -- the refinement ----------------------------------------------------------------
@@ -185,29 +185,27 @@ class Subdivision:
         layers = self.net.layers
         h = eh = np.zeros((0, 0))
         for k, layer in enumerate(layers):
-            n = self.X.n
-            self.Z, self.E, self.S = _Rows(layer.n_out), _Rows(layer.n_out), \
-                _Rows(layer.n_out, np.int8)
+            n, w = len(self.X), layer.n_out
+            # the layer's values and their error bounds side by side, and their signs
+            self.w, self.ZE, self.S = w, _Rows(2 * w), _Rows(w, np.int8)
             if k == 0:
-                self.Z.a, self.E.a = np.zeros((n, layer.n_out)), np.zeros((n, layer.n_out))
-                self.S.a = np.zeros((n, layer.n_out), np.int8)
-                self.Z.n = self.E.n = self.S.n = n
+                self.ZE.a, self.S.a = np.zeros((n, 2 * w)), np.zeros((n, w), np.int8)
+                self.ZE.n = self.S.n = n
                 for v in range(n):
                     self._settle(v, 0)
             else:
-                self.Z.a, self.E.a = self._forward(layer, h, eh)
-                self.S.a = _signs(self.Z.a, self.E.a)
-                self.Z.n = self.E.n = self.S.n = n
+                z, e = self._forward(layer, h, eh)
+                self.ZE.a, self.S.a = np.hstack([z, e]), _signs(z, e)
+                self.ZE.n = self.S.n = n
                 for v in np.flatnonzero((self.S.a == 2).any(axis=1)):
                     self._settle(int(v), k, np.flatnonzero(self.S.a[v] == 2))
             if k == len(layers) - 1:
-                self.Y, self.EY = self.Z.view, self.E.view
+                self.Y, self.EY = self.ZE.view[:, :w], self.ZE.view[:, w:]
                 return
             self._cut_layer(k)
-            z = self.Z.view
             off = sum(self._nbytes[:k])
             self.P.view[:, off:off + self._nbytes[k]] = np.packbits(self.S.view > 0, axis=1)
-            h, eh = np.maximum(z, 0), self.E.view
+            h, eh = np.maximum(self.ZE.view[:, :w], 0), self.ZE.view[:, w:]
 
     def _forward(self, layer, h: np.ndarray, eh: np.ndarray, coarse: bool = False):
         """``W h + b`` for rows ``h`` (errors at most ``eh``), and a bound on its error:
@@ -302,39 +300,44 @@ class Subdivision:
     def _vertex(self, a: int, b: int, k: int, j: int) -> int:
         """The vertex where neuron j of layer k is 0 on the edge (a, b) (its signs at a
         and b are decided and opposite)."""
-        rows = (self.X, self.Z, self.E, self.S, self.P)
-        for r in rows:
+        for r in (self.ZE, self.S, self.P):
             if r.n == len(r.a):
                 r.a = np.concatenate([r.a, np.zeros_like(r.a)])
-        v = self.X.n
-        for r in rows:
             r.n += 1
-        Z, E, X = self.Z.a, self.E.a, self.X.a
-        za, zb, ea, eb = Z[a, j], Z[b, j], E[a, j], E[b, j]
+        v, w = len(self.X), self.w
+        ze = self.ZE.a
+        za, zb, ea, eb = ze[a, j], ze[b, j], ze[a, w + j], ze[b, w + j]
         t = za / (za - zb)
         # |t - t*| for the exact t* = za*/(za* - zb*), |za* - za| <= ea, |zb* - zb| <= eb
         dt = (ea + eb) / (abs(za) + abs(zb) - ea - eb) + 4 * U
-        za_row, zb_row = Z[a], Z[b]
-        dz = zb_row - za_row
-        row, err = Z[v], E[v]
-        np.multiply(dz, t, out=row)
-        row += za_row
-        size = np.abs(za_row)
-        size += np.abs(zb_row)
-        np.maximum(E[a], E[b], out=err)
-        err += dt * np.abs(dz)
+        ra, rb, r = ze[a], ze[b], ze[v]
+        d = rb - ra
+        np.multiply(d, t, out=r)
+        r += ra  # values, and the errors' interpolation (at most the larger of them)
+        row, err = r[:w], r[w:]
+        # Z_m - Z*_m = (1-t)(Za - Za*) + t(Zb - Zb*) + (t - t*)(Zb* - Za*), and
+        # |Zb* - Za*| <= |Zb - Za| + Ea + Eb; then the rounding of it all
+        spread = np.abs(d[:w])
+        spread += ra[w:]
+        spread += rb[w:]
+        err *= 1 + 8 * U
+        err += dt * spread
+        size = np.abs(ra[:w])
+        size += np.abs(rb[:w])
         err += 4 * U * size
         size += err
-        err += TINY * (size > 0)  # exact zeros at both ends stay exact
+        err += TINY * np.sign(size)  # exact zeros at both ends stay exact
         row[j] = err[j] = 0.0
-        X[v] = X[a] + t * (X[b] - X[a])
-        s = np.sign(row).astype(np.int8)
-        undecided = (np.abs(row) <= err) & (err > 0)
-        s[undecided] = 2
-        self.S.a[v] = s
+        (xa, ya), (xb, yb) = self.X[a], self.X[b]
+        self.X.append((xa + t * (xb - xa), ya + t * (yb - ya)))
+        s = self.S.a[v]
+        np.sign(row, out=s, casting="unsafe")
+        undecided = np.abs(row) <= err
+        undecided &= err > 0
         np.bitwise_or(self.P.a[a], self.P.a[b], out=self.P.a[v])  # no earlier neuron
         self.parents.append((a, b, k, j))  # changes sign inside an edge
         if undecided.any():
+            s[undecided] = 2
             self._settle(v, k, np.flatnonzero(undecided))
         return v
 
@@ -365,14 +368,12 @@ class Subdivision:
 
     def triangle(self, f: int) -> tuple[int, int, int]:
         """Three vertices of face ``f`` spanning a large triangle (not collinear)."""
-        face = self.faces[f]
-        X = self.X.a
-        p0 = face[0]
-        p1 = max(face[1:], key=lambda v: float(np.abs(X[v] - X[p0]).sum()))
-        d = X[p1] - X[p0]
-        p2 = max(face[1:], key=lambda v: abs(d[0] * (X[v, 1] - X[p0, 1]) -
-                                             d[1] * (X[v, 0] - X[p0, 0])))
-        return p0, p1, p2
+        face, X = self.faces[f], self.X
+        x0, y0 = X[face[0]]
+        p1 = max(face[1:], key=lambda v: abs(X[v][0] - x0) + abs(X[v][1] - y0))
+        dx, dy = X[p1][0] - x0, X[p1][1] - y0
+        p2 = max(face[1:], key=lambda v: abs(dx * (X[v][1] - y0) - dy * (X[v][0] - x0)))
+        return face[0], p1, p2
 
     def masks(self, pats: list[bytes]) -> list[np.ndarray]:
         """Per hidden layer, which neurons each face keeps active (faces x width)."""
