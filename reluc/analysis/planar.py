@@ -107,13 +107,13 @@ class Subdivision:
                                f"{net.n_in} inputs")
         self.net, self.slice = net, sl
         self.widths = [layer.n_out for layer in net.layers[:-1]]
-        self._int = [IntLayer(layer) for layer in net.layers]
-        self._nbytes = [(w + 7) // 8 for w in self.widths]
+        self.int_layers = [IntLayer(layer) for layer in net.layers]
+        self.nbytes = [(w + 7) // 8 for w in self.widths]
         self._xy: dict[int, Point] = {}  # exact positions, as they are needed
         self._vals: dict[int, list] = {}  # exact inputs of each layer, as they are needed
         self.parents: list[tuple[int, int, int, int] | None] = []  # edge, layer, neuron
         self.X: list[tuple[float, float]] = []  # float positions (to pick triangles)
-        self.P = _Rows(max(1, sum(self._nbytes)), np.uint8)  # patterns, packed per layer
+        self.P = _Rows(max(1, sum(self.nbytes)), np.uint8)  # patterns, packed per layer
         u0, u1, v0, v1 = sl.box
         for u, v in [(u0, v0), (u1, v0), (u1, v1), (u0, v1)]:  # counter-clockwise
             self._xy[len(self.X)] = (u, v)
@@ -151,7 +151,7 @@ class Subdivision:
             batch = Scaled.of([self.slice.point(*self.exact_point(v))])
             rows.append((batch.num, batch.den))
         while len(rows) <= layer:
-            num, den = step(self._int[len(rows) - 1], *rows[-1], relu=len(rows) > 1)
+            num, den = step(self.int_layers[len(rows) - 1], *rows[-1], relu=len(rows) > 1)
             rows.append((np.where(num > 0, num, 0).astype(num.dtype), den))
         return rows[layer]
 
@@ -159,7 +159,7 @@ class Subdivision:
         """Exact pre-activations of ``layer`` (the outputs for the last) at vertex ``v``:
         all of them, or the neurons ``which`` (a row each: no more work than they need)."""
         num, den = self._inputs(v, layer)
-        il = self._int[layer]
+        il = self.int_layers[layer]
         s = max(il.a, il.c)
         fw, fb = 1 << (s - il.a), den << (s - il.c)
         x = [int(q) for q in num[0]]
@@ -194,7 +194,7 @@ class Subdivision:
                 for v in range(n):
                     self._settle(v, 0)
             else:
-                z, e = self._forward(layer, h, eh)
+                z, e = self.forward(layer, h, eh)
                 self.ZE.a, self.S.a = np.hstack([z, e]), _signs(z, e)
                 self.ZE.n = self.S.n = n
                 for v in np.flatnonzero((self.S.a == 2).any(axis=1)):
@@ -203,11 +203,11 @@ class Subdivision:
                 self.Y, self.EY = self.ZE.view[:, :w], self.ZE.view[:, w:]
                 return
             self._cut_layer(k)
-            off = sum(self._nbytes[:k])
-            self.P.view[:, off:off + self._nbytes[k]] = np.packbits(self.S.view > 0, axis=1)
+            off = sum(self.nbytes[:k])
+            self.P.view[:, off:off + self.nbytes[k]] = np.packbits(self.S.view > 0, axis=1)
             h, eh = np.maximum(self.ZE.view[:, :w], 0), self.ZE.view[:, w:]
 
-    def _forward(self, layer, h: np.ndarray, eh: np.ndarray, coarse: bool = False):
+    def forward(self, layer, h: np.ndarray, eh: np.ndarray, coarse: bool = False):
         """``W h + b`` for rows ``h`` (errors at most ``eh``), and a bound on its error:
         the inputs' error through |W|, plus the rounding of a sum of k terms,
         gamma_{k+1} (|W| |h| + |b|). ``coarse``: |W| (eh + gamma |h|) bounded by the
@@ -374,61 +374,3 @@ class Subdivision:
         dx, dy = X[p1][0] - x0, X[p1][1] - y0
         p2 = max(face[1:], key=lambda v: abs(dx * (X[v][1] - y0) - dy * (X[v][0] - x0)))
         return face[0], p1, p2
-
-    def masks(self, pats: list[bytes]) -> list[np.ndarray]:
-        """Per hidden layer, which neurons each face keeps active (faces x width)."""
-        packed = np.frombuffer(b"".join(pats), np.uint8).reshape(len(pats), -1)
-        out, at = [], 0
-        for w, nb in zip(self.widths, self._nbytes):
-            out.append(np.unpackbits(packed[:, at:at + nb], axis=1)[:, :w].astype(bool))
-            at += nb
-        return out
-
-    def _unit_points(self) -> Scaled:
-        """The slice's points at (u, v) = (0, 0), (1, 0), (0, 1), exactly."""
-        return Scaled.of([self.slice.point(u, v) for u, v in [(0, 0), (1, 0), (0, 1)]])
-
-    def float_maps(self, pats: list[bytes], chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-        """Every face's affine map, per output (d/du, d/dv, value at 0), in float64
-        (faces x outputs x 3), and a proved bound on each entry's error: the network
-        with the face's neurons fixed on or off, run on the points (0,0), (1,0), (0,1)
-        of the slice, with the error bound of :meth:`_forward`."""
-        masks = self.masks(pats)
-        first = self._int[0]
-        num, den = first.apply(self._unit_points().num, self._unit_points().den)
-        z1 = np.array([[float(Fraction(int(x), den)) for x in row] for row in num])
-        e1 = np.abs(z1) * 2 * U
-        n = len(pats)
-        n_out = self.net.layers[-1].n_out
-        maps, errs = np.zeros((n, n_out, 3)), np.zeros((n, n_out, 3))
-        for s in range(0, n, chunk):
-            m = [mk[s:s + chunk, None, :] for mk in masks]
-            h, eh = z1[None] * m[0], e1[None] * m[0]
-            for k, layer in enumerate(self.net.layers[1:], start=1):
-                c = h.shape[0]
-                z, e = self._forward(layer, h.reshape(3 * c, -1), eh.reshape(3 * c, -1),
-                                     coarse=True)
-                z, e = z.reshape(c, 3, -1), e.reshape(c, 3, -1)
-                if k < len(self.net.layers) - 1:
-                    z, e = z * m[k], e * m[k]
-                h, eh = z, e
-            c0, e0 = h[:, 0], eh[:, 0]
-            gu, gv = h[:, 1] - c0, h[:, 2] - c0
-            maps[s:s + chunk] = np.stack([gu, gv, c0], axis=2)
-            errs[s:s + chunk] = np.stack([eh[:, 1] + e0 + 2 * U * np.abs(gu),
-                                          eh[:, 2] + e0 + 2 * U * np.abs(gv), e0], axis=2)
-        return maps, errs * (1 + 1e-9)
-
-    def exact_map(self, f: int, pat: bytes | None = None) -> tuple[tuple[Fraction, ...], ...]:
-        """Face ``f``'s affine map, exactly: per output (d/du, d/dv, value at 0), from
-        the network with the face's neurons fixed on or off, in integer arithmetic."""
-        pat = self.face_patterns()[f] if pat is None else pat
-        masks = [mk[0] for mk in self.masks([pat])]
-        pts = self._unit_points()
-        num, den = pts.num, pts.den
-        for k, il in enumerate(self._int):
-            if k:
-                num = np.where(masks[k - 1], num, 0).astype(num.dtype)
-            num, den = il.apply(num, den)
-        y = [[Fraction(int(x), den) for x in row] for row in num]
-        return tuple((a - c, b - c, c) for c, a, b in zip(*y))

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from reluc.analysis.facemaps import exact_map, float_maps
 from reluc.analysis.patterns import Patterns, pack, unpack
 from reluc.analysis.planar import Slice, Subdivision
 from reluc.errors import NetworkError
@@ -184,7 +185,7 @@ def on_plane(net: Net, sl: Slice, max_regions: int = 1 << 20, with_map: bool = F
         out.regions = [{"vertices": [[_num(c) for c in sub.exact_point(v)]
                                      for v in sub.faces[f]],
                         "pattern": show_pattern(unpack(pats[f], widths), widths),
-                        "map": [[_num(c) for c in row] for row in sub.exact_map(f, pats[f])]}
+                        "map": [[_num(c) for c in row] for row in exact_map(sub, f, pats[f])]}
                        for f in range(n)]
     return out
 
@@ -194,7 +195,7 @@ def map_classes(sub: Subdivision, pats: list[bytes]) -> list[int]:
     are equal. Float maps with proved error bounds tell most faces apart; maps the floats
     cannot tell apart are compared exactly."""
     n = len(pats)
-    m, e = sub.float_maps(pats)
+    m, e = float_maps(sub, pats)
     m, e = m.reshape(n, -1), e.reshape(n, -1)
     order = np.argsort(m[:, 0], kind="stable")
     cls = [0] * n
@@ -210,7 +211,7 @@ def map_classes(sub: Subdivision, pats: list[bytes]) -> list[int]:
         for f in run.tolist():
             near = np.all(np.abs(m[run] - m[f]) <= e[run] + e[f], axis=1)
             # alone: the floats tell its map from every other face's, no exact map needed
-            key = ("alone", f) if near.sum() == 1 else sub.exact_map(f, pats[f])
+            key = ("alone", f) if near.sum() == 1 else exact_map(sub, f, pats[f])
             if key not in ids:
                 ids[key] = next_id
                 next_id += 1
@@ -281,7 +282,7 @@ def certify(net: Net, sub: Subdivision, pats: list[bytes] | None = None) -> None
                                f"{_num(sub.slice.area)}")
     got, outs = Patterns(net).at([sub.slice.point(u, v) for u, v in wit])
     for f, ((u, v), g, y) in enumerate(zip(wit, got, outs)):
-        want = [gu * u + gv * v + c for gu, gv, c in sub.exact_map(f, pats[f])]
+        want = [gu * u + gv * v + c for gu, gv, c in exact_map(sub, f, pats[f])]
         if pack(g, sub.widths) != pats[f] or y != want:
             raise CertificateError(f"the witness of face {f} does not have its pattern "
                                    "and map")
