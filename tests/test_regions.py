@@ -265,7 +265,7 @@ def test_bad_input_is_one_line(cli, tmp_path):
     m2 = build(cli, tmp_path, "max n=2", "m2.onnx")
     cases = [
         ((m2,), "unbounded"),
-        ((s3,), "3 inputs"),
+        ((s3,), "3-input network"),
         ((s3, "--plane", "0,0,0", "1,1,1", "2,2,2"), "collinear"),
         ((s3, "--plane", "0,0", "1,0", "0,1"), "coordinates"),
         ((s3, "--line", "0,0,0", "0,0,0"), "different"),
@@ -276,3 +276,67 @@ def test_bad_input_is_one_line(cli, tmp_path):
     ]
     for args, fragment in cases:
         assert_one_line_error(cli("regions", *args, ok=False), fragment)
+
+
+# -- n inputs: LP search in a box --------------------------------------------------------
+
+@pytest.mark.parametrize("n", [3, 4, 5])
+def test_sort_has_n_factorial_affine_regions_and_more_activation_regions(cli, tmp_path, n):
+    path = build(cli, tmp_path, f"sort n={n}", "s.onnx")
+    c = counts(cli, path, "--box", "-1:1")
+    assert c["affine_regions"] == math.factorial(n)  # the Weyl chambers
+    assert c["full_dimensional_activation_regions"] > math.factorial(n)
+
+
+def test_the_lp_search_agrees_with_the_planar_subdivision(cli, tmp_path):
+    rng = np.random.default_rng(3)
+    layers = [(rng.integers(-2, 3, size=(5, 2)), rng.integers(-2, 3, size=5)),
+              (rng.integers(-2, 3, size=(4, 5)), rng.integers(-2, 3, size=4)),
+              (rng.integers(-2, 3, size=(1, 4)), [0])]
+    from reluc.analysis.regions import in_box
+    from reluc.net import Layer, Net
+
+    net = Net([Layer(np.array(w, float), np.array(b, float)) for w, b in layers])
+    path = foreign(tmp_path / "n.npz", layers)
+    plane = counts(cli, path, "--box", "-2:2")
+    lp = in_box(net, [-2, -2], [2, 2], workers=1).counts
+    assert lp["full_dimensional_activation_regions"] == \
+        plane["full_dimensional_activation_regions"]
+    assert lp["affine_regions"] == plane["affine_regions"]
+
+
+def test_max_regions_answers_at_least_and_says_it_stopped(cli, tmp_path):
+    path = build(cli, tmp_path, "sort n=4", "s.onnx")
+    out = json.loads(cli("regions", path, "--box", "-1:1", "--max-regions", "10",
+                         "--json").stdout)
+    assert out["counts"]["full_dimensional_activation_regions"]["at_least"] > 10
+    assert not out["certified"] and "stopped" in out["certificate"]
+    text = cli("regions", path, "--box", "-1:1", "--max-regions", "10").stdout
+    assert "at least" in text
+
+
+def test_workers_do_not_change_the_answer(cli, tmp_path):
+    path = build(cli, tmp_path, "sort n=4", "s.onnx")
+    one = counts(cli, path, "--box", "-1:1", "--workers", "1")
+    two = counts(cli, path, "--box", "-1:1", "--workers", "2")
+    assert one == two
+
+
+def test_the_region_check_refuses_a_wrong_pattern_or_a_centre_on_a_boundary():
+    from reluc.analysis.polytopes import certify_region
+    from reluc.compiler import compile_spec
+    from reluc.errors import NetworkError
+
+    net = compile_spec("sort n=2").net  # at (2, 1): x > y > 0, no neuron at 0
+    from reluc.analysis.patterns import Patterns
+    bits = Patterns(net).at([[2, 1]])[0][0]
+    widths = [layer.n_out for layer in net.layers[:-1]]
+    on = [np.array([bits >> (sum(widths[:k]) + j) & 1 for j in range(w)], bool)
+          for k, w in enumerate(widths)]
+    certify_region(net, on, (Fraction(2), Fraction(1)))  # the right one passes
+    wrong = [o.copy() for o in on]
+    wrong[0][0] = not wrong[0][0]
+    with pytest.raises(NetworkError, match="not strictly inside"):
+        certify_region(net, wrong, (Fraction(2), Fraction(1)))
+    with pytest.raises(NetworkError, match="not strictly inside"):
+        certify_region(net, on, (Fraction(1), Fraction(1)))  # on the line x = y

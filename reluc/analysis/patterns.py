@@ -38,20 +38,30 @@ class Patterns:
 
     def at(self, points: Sequence[Sequence[Fraction]]) -> tuple[list[int], list[list[Fraction]]]:
         """(patterns, outputs) at each point, exactly."""
+        pats, outs, _ = self.at_generic(points)
+        return pats, outs
+
+    def at_generic(self, points: Sequence[Sequence[Fraction]]):
+        """(patterns, outputs, on_a_boundary) at each point, exactly; ``on_a_boundary``:
+        some hidden pre-activation is exactly 0 there."""
         pats: list[int] = []
         outs: list[list[Fraction]] = []
+        zero: list[bool] = []
         for start in range(0, len(points), CHUNK):
             batch = Scaled.of(points[start:start + CHUNK])
             num, den = batch.num, batch.den
             bits = [0] * len(num)
+            zeros = np.zeros(len(num), dtype=bool)
             for i, layer in enumerate(self._layers):
                 num, den = step(layer, num, den, relu=i > 0)
                 if i < len(self._layers) - 1:
                     for r, b in enumerate(_bits(np.asarray(num > 0, dtype=bool))):
                         bits[r] |= b << self._offsets[i]
+                    zeros |= np.asarray(num == 0, dtype=bool).any(axis=1)
             pats += bits
             outs += Scaled(num, den).rows()
-        return pats, outs
+            zero += zeros.tolist()
+        return pats, outs, zero
 
 
 def pack(bits: int, widths: list[int]) -> bytes:

@@ -288,3 +288,46 @@ def certify(net: Net, sub: Subdivision, pats: list[bytes] | None = None) -> None
                                    "and map")
     if len(set(pats)) != len(pats):
         raise CertificateError("two faces have the same activation pattern")
+
+
+def in_box(net: Net, lo, hi, max_regions: int = 1 << 20, workers: int | None = None) -> Regions:
+    """The full-dimensional activation regions of ``net`` (any number of inputs) in the
+    box [lo, hi], by linear programming, each checked exactly at its centre; and the
+    affine regions (distinct exact maps) among them. Past ``max_regions`` the counts
+    are lower bounds ("at least")."""
+    from reluc.analysis.polytopes import certify_region, enumerate_regions
+
+    found = enumerate_regions(net, lo, hi, max_regions, workers)
+    domain = {"kind": "box", "lo": [_num(v) for v in lo], "hi": [_num(v) for v in hi]}
+    n = len(found.patterns)
+    if not found.complete:  # regions of the first layers: each holds one or more
+        return Regions(net.n_in, domain, {"full_dimensional_activation_regions":
+                                          {"at_least": n}},
+                       f"stopped past --max-regions {max_regions}: {n} disjoint regions of "
+                       "the first layers, each holding one or more", certified=False)
+    widths = [layer.n_out for layer in net.layers[:-1]]
+    maps = set()
+    size = sum((w + 7) // 8 for w in widths) or 1
+    for i, (pat, centre) in enumerate(zip(found.patterns, found.centres)):
+        try:
+            if len(pat) != size:
+                raise NetworkError("its pattern is not one bit per neuron")
+            maps.add(certify_region(net, _masks(pat, widths), centre))
+        except NetworkError as e:
+            raise CertificateError(f"region {i}: {e}") from None
+    if len(set(found.patterns)) != n:
+        raise CertificateError("two regions have the same activation pattern")
+    counts: dict[str, Any] = {"full_dimensional_activation_regions": n,
+                              "affine_regions": len(maps)}
+    cert = f"the centre of each of {n} regions is strictly inside it (every neuron's sign " \
+        "there checked exactly)"
+    return Regions(net.n_in, domain, counts, cert)
+
+
+def _masks(packed: bytes, widths: list[int]) -> list[np.ndarray]:
+    out, at = [], 0
+    for w in widths:
+        nb = (w + 7) // 8
+        out.append(np.unpackbits(np.frombuffer(packed[at:at + nb], np.uint8))[:w].astype(bool))
+        at += nb
+    return out

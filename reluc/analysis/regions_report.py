@@ -9,8 +9,8 @@ from fractions import Fraction
 from typing import Any
 
 from reluc.analysis.planar import Slice
-from reluc.analysis.regions import CERTIFY_UP_TO, DEFINITIONS, SCHEMA, Regions, on_line, \
-    on_plane
+from reluc.analysis.regions import CERTIFY_UP_TO, DEFINITIONS, SCHEMA, Regions, in_box, \
+    on_line, on_plane
 from reluc.errors import InputError
 from reluc.numbers import clip_text, format_number
 
@@ -49,7 +49,7 @@ def parse_box(text: str, dim: int) -> list[tuple[Fraction, Fraction]]:
 def of_file(source: str, line: tuple[str, str] | None = None,
             plane: tuple[str, str, str] | None = None, box: str | None = None,
             max_regions: int = 1 << 20, with_map: bool = False,
-            certify: bool | None = None) -> tuple[Regions, Any]:
+            certify: bool | None = None, workers: int | None = None) -> tuple[Regions, Any]:
     """The regions of a network file (``reluc regions``): its one input on its domain
     (or ``box``); the segment ``line`` (A, B); the plane ``plane`` (P0, P1, P2), (u, v)
     in [0, 1]^2 or ``box``; or its two inputs on its domain or ``box``."""
@@ -101,8 +101,11 @@ def of_file(source: str, line: tuple[str, str] | None = None,
         eye = ((Fraction(1), Fraction(0)), (Fraction(0), Fraction(1)))
         return on_plane(net, Slice((Fraction(0),) * 2, eye, (u0, u1, v0, v1)), max_regions,
                         with_map, up_to), info
-    raise InputError(f"the network has {n} inputs: give --line A B or --plane P0 P1 P2 "
-                     "(regions of 3 or more inputs are not counted yet)")
+    if any(v is None for pair in domain for v in pair):
+        raise InputError(f"the domain is unbounded: give --box (such as --box -1:1) to count "
+                         f"regions of a {n}-input network (or --line A B, --plane P0 P1 P2)")
+    return in_box(net, [lo for lo, _ in domain], [hi for _, hi in domain], max_regions,
+                  workers), info
 
 
 def to_json(r: Regions, source: str, spec: str | None) -> dict[str, Any]:
@@ -119,9 +122,15 @@ def text(r: Regions, source: str, spec: str | None) -> str:
     head = f"regions of {source}" + (f" ({spec})" if spec else "") + f" on {where}"
     lines = [head]
     for key, name in DEFINITIONS:
+        if key not in r.counts:
+            continue
         c = r.counts[key]
-        shown = f"between {c[0]} and {c[1]}" if isinstance(c, list) else str(c)
+        shown = f"between {c[0]} and {c[1]}" if isinstance(c, list) else \
+            f"at least {c['at_least']}" if isinstance(c, dict) else str(c)
         lines.append(f"  {name + ':':<68} {shown}")
+    missing = [name.split(" (")[0] for key, name in DEFINITIONS if key not in r.counts]
+    if missing:
+        lines.append(f"  (not counted here: {', '.join(missing)})")
     lines.append(f"{'certified' if r.certified else 'check'}: {r.certificate}")
     return "\n".join(lines)
 
@@ -135,6 +144,8 @@ def _describe(d: dict[str, Any]) -> str:
     if d["kind"] == "line":
         return (f"the line {','.join(d['point'])} + t ({','.join(d['direction'])}), t in "
                 f"[{end(d['lo'], '-inf')}, {end(d['hi'], 'inf')}]")
+    if "u" not in d:
+        return " x ".join(f"[{a}, {b}]" for a, b in zip(d["lo"], d["hi"]))
     box = f"[{d['u'][0]}, {d['u'][1]}] x [{d['v'][0]}, {d['v'][1]}]"
     return box if d["axes"] == [["1", "0"], ["0", "1"]] and d["point"] == ["0", "0"] else \
         f"the plane {','.join(d['point'])} + u ({','.join(d['axes'][0])}) + v " \

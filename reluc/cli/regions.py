@@ -28,8 +28,11 @@ from reluc.cli import NETWORK, json_option, main
 @click.option("--certify/--no-certify", default=None,
               help="Check the 2-D result exactly: every face's exact vertices, areas and a "
                    "witness inside it. Default: when there are at most 5000 faces.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes for the n-D enumeration (3 or more inputs). Default: every "
+                   "local core.")
 @json_option
-def regions(network, line, plane, box, max_regions, with_map, certify, as_json):
+def regions(network, line, plane, box, max_regions, with_map, certify, workers, as_json):
     """Count the linear regions of NETWORK exactly, under each definition.
 
     The six counts follow Stargalla, Hertrich and Reichman (arXiv 2505.16716): activation
@@ -44,10 +47,12 @@ def regions(network, line, plane, box, max_regions, with_map, certify, as_json):
       reluc regions saw.onnx                        one input, on its domain
       reluc regions sort3.onnx --plane 0,0,0 1,0,0 0,1,0 --box -1:1
       reluc regions net.onnx --box -1:1 --json --map
+      reluc regions sort4.onnx --box -1:1           4 inputs: LP search in the box
     """
     from reluc.analysis.regions_report import of_file, text, to_json
 
-    r, info = of_file(network, line, plane, box, max_regions, with_map and as_json, certify)
+    r, info = of_file(network, line, plane, box, max_regions, with_map and as_json, certify,
+                      workers)
     if as_json:
         click.echo(json.dumps(to_json(r, network, info.spec), sort_keys=True))
     else:
