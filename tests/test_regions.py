@@ -340,3 +340,56 @@ def test_the_region_check_refuses_a_wrong_pattern_or_a_centre_on_a_boundary():
         certify_region(net, wrong, (Fraction(2), Fraction(1)))
     with pytest.raises(NetworkError, match="not strictly inside"):
         certify_region(net, on, (Fraction(1), Fraction(1)))  # on the line x = y
+
+
+# -- the vectorised line against exact pieces ------------------------------------------------
+
+def pieces_counts(net, lo, hi, along=None):
+    """The counts from exact pieces in rationals (the slow path, independent)."""
+    from reluc.analysis.regions import on_line
+    import reluc.analysis.regions as regions
+
+    real = regions.line.cut
+    regions.line.cut = lambda *a, **k: None  # force the exact pieces
+    try:
+        return on_line(net, lo, hi, along).counts
+    finally:
+        regions.line.cut = real
+
+
+@settings(max_examples=40, deadline=None)
+@given(layers=nets(1))
+def test_the_vectorised_line_counts_as_exact_pieces_do(layers):
+    from reluc.analysis.regions import on_line
+    from reluc.net import Layer, Net
+
+    net = Net([Layer(np.array(w, float), np.array(b, float)) for w, b in layers])
+    lo, hi = Fraction(-3), Fraction(5, 2)
+    assert on_line(net, lo, hi).counts == pieces_counts(net, lo, hi)
+
+
+def test_a_line_through_rational_points_is_exact(cli, tmp_path):
+    from reluc.analysis.regions import on_line
+    from reluc.compiler import compile_spec
+
+    net = compile_spec("sort n=3").net
+    along = ((Fraction(1, 3), Fraction(0), Fraction(-1, 7)), (Fraction(1), Fraction(2, 3), Fraction(1, 5)))
+    fast = on_line(net, Fraction(-4), Fraction(4), along).counts
+    assert fast == pieces_counts(net, Fraction(-4), Fraction(4), along)
+    # and through the CLI, a segment of R^3 from A to B
+    path = build(cli, tmp_path, "sort n=3", "s.onnx")
+    c = counts(cli, path, "--line", "-1,-2,-3", "3,2,1")  # x_i - x_j constant: one order
+    assert c["affine_regions"] == 1
+
+
+def test_the_line_check_catches_a_missing_point():
+    from reluc.analysis import line
+    from reluc.compiler import compile_spec
+    from reluc.errors import NetworkError
+
+    net = compile_spec("sawtooth k=3").net
+    lp = line.cut(net, Fraction(0), Fraction(1))
+    line.analyse(lp)  # the real one passes
+    lp.p, lp.q = np.delete(lp.p, 3), np.delete(lp.q, 3)  # one breakpoint less
+    with pytest.raises(NetworkError, match="midpoint"):
+        line.analyse(lp)

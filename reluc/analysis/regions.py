@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from reluc.analysis import line
 from reluc.analysis.facemaps import exact_map, float_maps
 from reluc.analysis.patterns import Patterns, pack, unpack
 from reluc.analysis.planar import Slice, Subdivision
@@ -97,7 +98,18 @@ class _Union:
 def on_line(net: Net, lo: Fraction | None, hi: Fraction | None, along=None,
             max_regions: int = 1 << 20, with_map: bool = False) -> Regions:
     """The regions of ``net`` on ``[lo, hi]`` (None: unbounded) of its one input, or of
-    the line ``p + t d`` (``along = (p, d)``), ``t`` in ``[lo, hi]``."""
+    the line ``p + t d`` (``along = (p, d)``), ``t`` in ``[lo, hi]``. Bounded segments
+    go through the vectorised integer pass (:mod:`reluc.analysis.line`); unbounded ones
+    (and lines whose first layer is not a float64 one) through exact pieces."""
+    domain = {"kind": "interval" if along is None else "line", "lo": _num(lo), "hi": _num(hi)}
+    if along is not None:
+        domain["point"] = [_num(v) for v in along[0]]
+        domain["direction"] = [_num(v) for v in along[1]]
+    widths = [layer.n_out for layer in net.layers[:-1]]
+    lp = line.cut(net, lo, hi, along, max_regions) if lo is not None and hi is not None \
+        else None
+    if lp is not None:
+        return _line_regions(lp, domain, widths, with_map)
     ps = pieces(net, lo, hi, max_regions, along=along)
     point = (lambda t: [t]) if along is None else \
         (lambda t: [p + t * d for p, d in zip(*along)])
@@ -121,11 +133,6 @@ def on_line(net: Net, lo: Fraction | None, hi: Fraction | None, along=None,
         "closed_connected_regions": merged,
         "affine_regions": len({(p.slope, p.intercept) for p in ps}),
     }
-    domain = {"kind": "interval" if along is None else "line", "lo": _num(lo), "hi": _num(hi)}
-    if along is not None:
-        domain["point"] = [_num(v) for v in along[0]]
-        domain["direction"] = [_num(v) for v in along[1]]
-    widths = [layer.n_out for layer in net.layers[:-1]]
     out = Regions(1, domain, counts, f"each of {len(ps)} pieces checked exactly at an "
                   "interior point (pattern and affine map)")
     if with_map:
@@ -133,6 +140,40 @@ def on_line(net: Net, lo: Fraction | None, hi: Fraction | None, along=None,
                         "pattern": show_pattern(p.pattern, widths),
                         "slope": [_num(v) for v in p.slope],
                         "intercept": [_num(v) for v in p.intercept]} for p in ps]
+    return out
+
+
+def _line_regions(lp, domain, widths, with_map) -> Regions:
+    a = line.analyse(lp)  # raises on a failed midpoint check
+    n = len(a.piece_patterns)
+    if len(set(a.piece_patterns)) != n:
+        raise CertificateError("two pieces have the same activation pattern")
+    maps = np.concatenate([a.slopes.reshape(n, -1), a.intercepts.reshape(n, -1)], axis=1)
+    if maps.dtype == object:
+        keys = [tuple(r) for r in maps.tolist()]
+        changes = sum(1 for x, y in zip(keys, keys[1:]) if x != y)
+        distinct = len(set(keys))
+    else:
+        changes = int(np.any(maps[1:] != maps[:-1], axis=1).sum())
+        rows = np.ascontiguousarray(maps)
+        distinct = len(set(rows.view(np.dtype((np.void, rows.shape[1] * 8))).ravel().tolist()))
+    counts = {
+        "activation_regions": len(set(a.piece_patterns) | set(a.point_patterns)),
+        "full_dimensional_activation_regions": n,
+        "convex_regions": changes + 1,  # in 1-D the maximal pieces form a complex
+        "open_connected_regions": changes + 1,
+        "closed_connected_regions": changes + 1,
+        "affine_regions": distinct,
+    }
+    out = Regions(1, domain, counts, f"each of {n} pieces checked exactly at its midpoint "
+                  "(pattern and value)")
+    if with_map:
+        t = [Fraction(int(x), int(y)) for x, y in zip(lp.p, lp.q)]
+        out.regions = [{"interval": [_num(t[i]), _num(t[i + 1])],
+                        "pattern": show_pattern(unpack(a.piece_patterns[i], widths), widths),
+                        "slope": [_num(Fraction(int(x), int(y)) / a.g) for x, y in a.slopes[i]],
+                        "intercept": [_num(Fraction(int(x), int(y)) / a.g)
+                                      for x, y in a.intercepts[i]]} for i in range(n)]
     return out
 
 
