@@ -51,8 +51,11 @@ FUZZ_BUDGET ?= 180
 fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz.py --budget $(FUZZ_BUDGET) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
 
+# the benchmark; `reluc regions` against Regioncam (installed here: the bench extra)
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/regions.py
 
 # README tables (sizes beside the seed paper's numbers; error against L), from the registry
 tables: $(STAMP)

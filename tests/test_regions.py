@@ -204,21 +204,33 @@ def test_sampling_finds_only_patterns_of_the_exact_regions(cli, tmp_path):
 
 # -- the certificate, fed wrong subdivisions -----------------------------------------------
 
-def test_the_certificate_catches_a_missing_face_and_a_wrong_pattern(tmp_path):
+def test_the_certificate_catches_wrong_subdivisions(monkeypatch):
+    from reluc.analysis.certificate import CertificateError, certify
     from reluc.analysis.planar import Slice, Subdivision
-    from reluc.analysis.regions import CertificateError, certify
     from reluc.compiler import compile_spec
 
     net = compile_spec("sort n=2").net
     sl = Slice((0, 0), EYE, (-1, 1, -1, 1))
     certify(net, Subdivision(net, sl))  # the real one passes
     sub = Subdivision(net, sl)
-    sub.faces.pop()
-    with pytest.raises(CertificateError, match="sum to"):
+    sub.faces.pop()  # a hole
+    with pytest.raises(CertificateError, match="one side only"):
+        certify(net, sub)
+    sub = Subdivision(net, sl)
+    sub.faces[0].reverse()  # turning clockwise
+    with pytest.raises(CertificateError, match="convex polygon"):
+        certify(net, sub)
+    sub = Subdivision(net, sl)
+    sub.faces.append(list(sub.faces[0]))  # a face twice
+    with pytest.raises(CertificateError, match="twice"):
         certify(net, sub)
     sub = Subdivision(net, sl)
     sub.P.view[:, 0] ^= 0x80  # the first neuron's bit, everywhere
     with pytest.raises(CertificateError, match="witness"):
+        certify(net, sub)
+    sub = Subdivision(net, sl)
+    monkeypatch.setattr(Slice, "area", property(lambda self: Fraction(5)))  # not the box's
+    with pytest.raises(CertificateError, match="sum to"):
         certify(net, sub)
 
 

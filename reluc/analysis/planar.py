@@ -111,36 +111,76 @@ class Subdivision:
         self.nbytes = [(w + 7) // 8 for w in self.widths]
         self._xy: dict[int, Point] = {}  # exact positions, as they are needed
         self._vals: dict[int, list] = {}  # exact inputs of each layer, as they are needed
-        self.parents: list[tuple[int, int, int, int] | None] = []  # edge, layer, neuron
+        # each vertex (but the corners) is where two lines meet: the line of the edge it
+        # was made on, and the line of the neuron that cut it (its exact position)
+        self.lines: list[tuple | None] = []
+        self.edge_line: dict[tuple[int, int], tuple] = {}
+        self._line_cache: dict = {}
         self.X: list[tuple[float, float]] = []  # float positions (to pick triangles)
         self.P = _Rows(max(1, sum(self.nbytes)), np.uint8)  # patterns, packed per layer
         u0, u1, v0, v1 = sl.box
         for u, v in [(u0, v0), (u1, v0), (u1, v1), (u0, v1)]:  # counter-clockwise
             self._xy[len(self.X)] = (u, v)
-            self.parents.append(None)
+            self.lines.append(None)
             self.P.add(0)
             self.X.append((float(u), float(v)))
         self.faces: list[list[int]] = [[0, 1, 2, 3]]
+        self.edge_line.update({(0, 1): ("v", v0), (1, 2): ("u", u1), (2, 3): ("v", v1),
+                               (0, 3): ("u", u0)})
         self.max_regions = max_regions
         self._run()
 
     # -- exact values, where the filter does not decide ---------------------------------
     def exact_point(self, v: int) -> Point:
-        """The exact position of vertex ``v`` (from its ancestors' exact values)."""
-        todo, stack = [], [v]
-        while stack:
-            w = stack.pop()
-            if w in self._xy or w in todo:
-                continue
-            todo.append(w)
-            stack += self.parents[w][:2]
-        for w in sorted(todo):  # parents are older than their children
-            a, b, layer, j = self.parents[w]
-            (za,), (zb,) = self.exact_values(a, layer, [j]), self.exact_values(b, layer, [j])
-            t = za / (za - zb)
-            (pu, pv), (qu, qv) = self._xy[a], self._xy[b]
-            self._xy[w] = (pu + t * (qu - pu), pv + t * (qv - pv))
+        """The exact position of vertex ``v``: where its two lines meet."""
+        if v not in self._xy:
+            (a1, b1, c1), (a2, b2, c2) = (self.line(x) for x in self.lines[v])
+            det = a1 * b2 - a2 * b1
+            self._xy[v] = ((b1 * c2 - b2 * c1) / det, (a2 * c1 - a1 * c2) / det)
         return self._xy[v]
+
+    def line_first(self):
+        """The slice's points (0, 0), (1, 0), (0, 1) and the first layer's exact values
+        there, as (numerators, denominator) pairs."""
+        if "first" not in self._line_cache:
+            pts = Scaled.of([self.slice.point(u, v) for u, v in [(0, 0), (1, 0), (0, 1)]])
+            self._line_cache["first"] = (pts.num, pts.den), \
+                self.int_layers[0].apply(pts.num, pts.den)
+        return self._line_cache["first"]
+
+    def line(self, desc: tuple) -> tuple[Fraction, Fraction, Fraction]:
+        """The exact line ``a u + b v + c = 0`` of a box side (``("u", u0)``) or of
+        neuron j of layer k on a face (``("n", k, j, face)``): the network with the
+        face's earlier neurons fixed on or off, run on (0, 0), (1, 0), (0, 1) in integers."""
+        if desc[0] == "u":
+            return Fraction(1), Fraction(0), -desc[1]
+        if desc[0] == "v":
+            return Fraction(0), Fraction(1), -desc[1]
+        _, k, j, face = desc
+        key = (k, j, id(face))
+        if key not in self._line_cache:
+            bits = np.bitwise_or.reduce(self.P.a[face], axis=0)
+            on, at = [], 0
+            for w, nb in zip(self.widths[:k], self.nbytes):
+                on.append(np.unpackbits(bits[at:at + nb])[:w].astype(bool))
+                at += nb
+            (num, den), first = self.line_first()
+            for i, il in enumerate(self.int_layers[:k]):
+                if i:
+                    num = np.where(on[i - 1], num, 0).astype(num.dtype)
+                num, den = il.apply(num, den) if i else first
+            if k:
+                num = np.where(on[k - 1], num, 0).astype(num.dtype)
+            il = self.int_layers[k]  # only neuron j of layer k
+            lo, hi = il.indptr[j], il.indptr[j + 1]
+            s = max(il.a, il.c)
+            x = [[int(q) for q in row] for row in num]
+            z0, z1, z2 = (Fraction(sum(int(d) * r[c] for d, c in zip(il.data[lo:hi],
+                                                                       il.indices[lo:hi]))
+                                   * (1 << (s - il.a)) + int(il.bias[j]) * (den << (s - il.c)),
+                                   den << s) for r in x)
+            self._line_cache[key] = (z1 - z0, z2 - z0, z0)
+        return self._line_cache[key]
 
     def _inputs(self, v: int, layer: int) -> tuple[list[int], int]:
         """The exact input of ``layer`` at vertex ``v``, as integer numerators over one
@@ -280,6 +320,8 @@ class Subdivision:
     def _split(self, face, sign, k, j, made) -> tuple[list[int], list[int]]:
         pos: list[int] = []
         neg: list[int] = []
+        ends: list[int] = []  # the two ends of the cut
+        cut = ("n", k, j, face)
         n = len(face)
         for i in range(n):
             a, b = face[i], face[(i + 1) % n]
@@ -288,16 +330,23 @@ class Subdivision:
                 pos.append(a)
             if sa <= 0:
                 neg.append(a)
+            if sa == 0:
+                ends.append(a)
             if sa * sb < 0:
                 key = (a, b) if a < b else (b, a)
                 m = made.get(key)
                 if m is None:
-                    m = made[key] = self._vertex(a, b, k, j)
+                    edge = self.edge_line[key]
+                    m = made[key] = self._vertex(a, b, k, j, (edge, cut))
+                    self.edge_line[(a, m) if a < m else (m, a)] = edge
+                    self.edge_line[(b, m) if b < m else (m, b)] = edge
                 pos.append(m)
                 neg.append(m)
+                ends.append(m)
+        self.edge_line[(min(ends), max(ends))] = cut
         return pos, neg
 
-    def _vertex(self, a: int, b: int, k: int, j: int) -> int:
+    def _vertex(self, a: int, b: int, k: int, j: int, lines: tuple) -> int:
         """The vertex where neuron j of layer k is 0 on the edge (a, b) (its signs at a
         and b are decided and opposite)."""
         for r in (self.ZE, self.S, self.P):
@@ -335,7 +384,7 @@ class Subdivision:
         undecided = np.abs(row) <= err
         undecided &= err > 0
         np.bitwise_or(self.P.a[a], self.P.a[b], out=self.P.a[v])  # no earlier neuron
-        self.parents.append((a, b, k, j))  # changes sign inside an edge
+        self.lines.append(lines)  # changes sign inside an edge
         if undecided.any():
             s[undecided] = 2
             self._settle(v, k, np.flatnonzero(undecided))

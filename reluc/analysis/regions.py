@@ -30,8 +30,9 @@ from typing import Any
 import numpy as np
 
 from reluc.analysis import line
+from reluc.analysis.certificate import CertificateError, certify
 from reluc.analysis.facemaps import exact_map, float_maps
-from reluc.analysis.patterns import Patterns, pack, unpack
+from reluc.analysis.patterns import Patterns, unpack
 from reluc.analysis.planar import Slice, Subdivision
 from reluc.errors import NetworkError
 from reluc.net import Net
@@ -39,7 +40,7 @@ from reluc.numbers import format_number
 from reluc.pieces import interior_point, merge, pieces
 
 SCHEMA = 1
-CERTIFY_UP_TO = 5000  # faces; past this the exact certificate is asked for (--certify)
+CERTIFY_UP_TO = 10000  # faces; past this the exact certificate is asked for (--certify)
 
 DEFINITIONS = [
     ("activation_regions", "activation regions (patterns realised, lower-dimensional included)"),
@@ -49,10 +50,6 @@ DEFINITIONS = [
     ("closed_connected_regions", "closed connected regions on which f is affine"),
     ("affine_regions", "affine regions (distinct affine maps)"),
 ]
-
-
-class CertificateError(NetworkError):
-    """The computed regions failed their exact check (a bug, never an input's fault)."""
 
 
 @dataclass
@@ -301,34 +298,6 @@ def _is_complex(sub: Subdivision, groups: _Union) -> bool:
         for v in ids:
             corner_of.setdefault(v, set()).add(sub.exact_point(v) in corners)
     return all(len(flags) == 1 for flags in corner_of.values())
-
-
-def certify(net: Net, sub: Subdivision, pats: list[bytes] | None = None) -> None:
-    """Exact checks of a subdivision: it covers the box (areas, from exact vertices, sum
-    to its area, every face positively oriented), and a witness inside each face,
-    evaluated exactly, has the face's pattern and affine map, no two faces sharing a
-    pattern. Raises :class:`CertificateError`."""
-    pats = sub.face_patterns() if pats is None else pats
-    total = Fraction(0)
-    wit = []
-    for f, face in enumerate(sub.faces):
-        a = _area([sub.exact_point(v) for v in face])
-        if a <= 0:
-            raise CertificateError(f"face {f} has area {_num(a)}")
-        total += a
-        pts = [sub.exact_point(v) for v in sub.triangle(f)]
-        wit.append((sum(p[0] for p in pts) / 3, sum(p[1] for p in pts) / 3))
-    if total != sub.slice.area:
-        raise CertificateError(f"the faces' areas sum to {_num(total)}, not the box's "
-                               f"{_num(sub.slice.area)}")
-    got, outs = Patterns(net).at([sub.slice.point(u, v) for u, v in wit])
-    for f, ((u, v), g, y) in enumerate(zip(wit, got, outs)):
-        want = [gu * u + gv * v + c for gu, gv, c in exact_map(sub, f, pats[f])]
-        if pack(g, sub.widths) != pats[f] or y != want:
-            raise CertificateError(f"the witness of face {f} does not have its pattern "
-                                   "and map")
-    if len(set(pats)) != len(pats):
-        raise CertificateError("two faces have the same activation pattern")
 
 
 def in_box(net: Net, lo, hi, max_regions: int = 1 << 20, workers: int | None = None) -> Regions:

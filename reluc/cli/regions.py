@@ -27,7 +27,7 @@ from reluc.cli import NETWORK, json_option, main
                    "pattern and affine map.")
 @click.option("--certify/--no-certify", default=None,
               help="Check the 2-D result exactly: every face's exact vertices, areas and a "
-                   "witness inside it. Default: when there are at most 5000 faces.")
+                   "witness inside it. Default: when there are at most 10000 faces.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes for the n-D enumeration (3 or more inputs). Default: every "
                    "local core.")
