@@ -22,80 +22,17 @@ exactly; floats do the bulk of the work.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 import scipy.sparse as sp
 
+from reluc.analysis.slices import TINY, U, Point, Rows, Slice, TooManyRegions, gamma, signs
 from reluc.errors import NetworkError
 from reluc.exact import IntLayer, Scaled, step
 from reluc.net import Net
 
-U = 2.0 ** -53  # unit roundoff of float64
-TINY = 2.0 ** -1000  # covers underflow (absolute errors of at most 2^-1074 per operation)
-
-Point = tuple[Fraction, Fraction]
-
-
-def gamma(k: int) -> float:
-    return k * U / (1 - k * U)
-
-
-@dataclass(frozen=True)
-class Slice:
-    """The plane ``p + u a + v b`` of the input space, ``(u, v)`` in ``box``."""
-
-    origin: tuple[Fraction, ...]
-    axes: tuple[tuple[Fraction, ...], tuple[Fraction, ...]]
-    box: tuple[Fraction, Fraction, Fraction, Fraction]  # u0, u1, v0, v1
-
-    def __post_init__(self):  # exact, whatever numbers it was given
-        object.__setattr__(self, "origin", tuple(Fraction(v) for v in self.origin))
-        object.__setattr__(self, "axes", tuple(tuple(Fraction(v) for v in a) for a in self.axes))
-        object.__setattr__(self, "box", tuple(Fraction(v) for v in self.box))
-
-    def point(self, u: Fraction, v: Fraction) -> list[Fraction]:
-        a, b = self.axes
-        return [p + u * x + v * y for p, x, y in zip(self.origin, a, b)]
-
-    @property
-    def area(self) -> Fraction:
-        u0, u1, v0, v1 = self.box
-        return (u1 - u0) * (v1 - v0)
-
-
-class TooManyRegions(NetworkError):
-    def __init__(self, limit: int):
-        super().__init__(f"more than {limit} regions")
-        self.limit = limit
-
-
-class _Rows:
-    """A float matrix that grows by rows (amortised doubling)."""
-
-    def __init__(self, cols: int, dtype=np.float64):
-        self.a = np.zeros((64, cols), dtype)
-        self.n = 0
-
-    def add(self, row) -> int:
-        if self.n == len(self.a):
-            self.a = np.concatenate([self.a, np.zeros_like(self.a)])
-        self.a[self.n] = row
-        self.n += 1
-        return self.n - 1
-
-    @property
-    def view(self) -> np.ndarray:
-        return self.a[:self.n]
-
-
-def _signs(z: np.ndarray, e: np.ndarray) -> np.ndarray:
-    """+1 / -1 where the float value decides the sign, 0 where it is exactly 0 (no
-    error), 2 where it does not decide."""
-    s = np.where(z > e, 1, np.where(z < -e, -1, 2)).astype(np.int8)
-    s[(z == 0) & (e == 0)] = 0
-    return s
+__all__ = ["Slice", "Subdivision", "TooManyRegions", "U", "TINY", "gamma"]
 
 
 class Subdivision:
@@ -117,7 +54,7 @@ class Subdivision:
         self.edge_line: dict[tuple[int, int], tuple] = {}
         self._line_cache: dict = {}
         self.X: list[tuple[float, float]] = []  # float positions (to pick triangles)
-        self.P = _Rows(max(1, sum(self.nbytes)), np.uint8)  # patterns, packed per layer
+        self.P = Rows(max(1, sum(self.nbytes)), np.uint8)  # patterns, packed per layer
         u0, u1, v0, v1 = sl.box
         for u, v in [(u0, v0), (u1, v0), (u1, v1), (u0, v1)]:  # counter-clockwise
             self._xy[len(self.X)] = (u, v)
@@ -227,7 +164,7 @@ class Subdivision:
         for k, layer in enumerate(layers):
             n, w = len(self.X), layer.n_out
             # the layer's values and their error bounds side by side, and their signs
-            self.w, self.ZE, self.S = w, _Rows(2 * w), _Rows(w, np.int8)
+            self.w, self.ZE, self.S = w, Rows(2 * w), Rows(w, np.int8)
             if k == 0:
                 self.ZE.a, self.S.a = np.zeros((n, 2 * w)), np.zeros((n, w), np.int8)
                 self.ZE.n = self.S.n = n
@@ -235,7 +172,7 @@ class Subdivision:
                     self._settle(v, 0)
             else:
                 z, e = self.forward(layer, h, eh)
-                self.ZE.a, self.S.a = np.hstack([z, e]), _signs(z, e)
+                self.ZE.a, self.S.a = np.hstack([z, e]), signs(z, e)
                 self.ZE.n = self.S.n = n
                 for v in np.flatnonzero((self.S.a == 2).any(axis=1)):
                     self._settle(int(v), k, np.flatnonzero(self.S.a[v] == 2))
