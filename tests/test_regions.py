@@ -226,8 +226,19 @@ def test_the_certificate_catches_wrong_subdivisions(monkeypatch):
         certify(net, sub)
     sub = Subdivision(net, sl)
     sub.P.view[:, 0] ^= 0x80  # the first neuron's bit, everywhere
-    with pytest.raises(CertificateError, match="witness"):
+    with pytest.raises(CertificateError, match="does not have its pattern"):
         certify(net, sub)
+    import reluc.analysis.certificate as cert
+    real = cert.float_maps
+
+    def shifted(sub, pats):
+        m, e = real(sub, pats)
+        m[0, :, 2] += 1.0  # face 0's map, one higher
+        return m, e
+    monkeypatch.setattr(cert, "float_maps", shifted)
+    with pytest.raises(CertificateError, match="does not have its map"):
+        certify(net, Subdivision(net, sl))
+    monkeypatch.undo()
     sub = Subdivision(net, sl)
     monkeypatch.setattr(Slice, "area", property(lambda self: Fraction(5)))  # not the box's
     with pytest.raises(CertificateError, match="sum to"):
@@ -254,6 +265,28 @@ def test_the_filtered_subdivision_is_the_exact_one_on_degenerate_networks(layers
     net = Net([Layer(np.array(w, float), np.array(b, float)) for w, b in layers])
     sub = Subdivision(net, Slice((0, 0), EYE, (-2, 2, -2, 2)))
     assert sorted(sub.face_patterns()) == reference_patterns(net, (-2, 2, -2, 2))
+
+
+@pytest.mark.parametrize("spec", ["sort n=3", "sort n=4", "median n=3"])
+def test_the_filtered_subdivision_is_exact_where_floats_round(spec):
+    # a plane through points that are not binary fractions: vertices on x = y are not
+    # floats, and y - x there rounds to about 1e-17 instead of 0 (a false cut if trusted)
+    from planar_reference import Slice as RSlice, subdivide
+    from reluc.analysis.patterns import pack
+    from reluc.analysis.planar import Slice, Subdivision
+    from reluc.compiler import compile_spec
+
+    net = compile_spec(spec).net
+    n = net.n_in
+    p0 = [Fraction(1, 3), Fraction(0), Fraction(1, 7), Fraction(2, 9)][:n]
+    a = [Fraction(1), Fraction(1, 3), Fraction(0), Fraction(1, 11)][:n]
+    b = [Fraction(0), Fraction(1), Fraction(1, 5), Fraction(-1, 3)][:n]
+    box = (-1, 1, -1, 1)
+    sub = Subdivision(net, Slice(p0, (a, b), box))
+    ref = subdivide(net, RSlice(p0, (a, b), box))
+    widths = [layer.n_out for layer in net.layers[:-1]]
+    assert sorted(sub.face_patterns()) == \
+        sorted(pack(ref.face_pattern(f), widths) for f in range(len(ref.faces)))
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -213,8 +213,8 @@ def on_plane(net: Net, sl: Slice, max_regions: int = 1 << 20, with_map: bool = F
               "point": [_num(v) for v in sl.origin],
               "axes": [[_num(v) for v in a] for a in sl.axes]}
     widths = sub.widths
-    cert = (f"areas of {n} faces sum exactly to the box's area {_num(sl.area)}; a witness "
-            "inside each face, evaluated exactly, has its pattern and affine map") \
+    cert = (f"the {n} faces tile the box exactly (convex, inner edges paired, areas summing "
+            f"to {_num(sl.area)}); a witness inside each has its pattern and its map's value") \
         if certified else "not certified (--certify checks every face exactly)" \
         if certify_up_to < 0 else f"not certified ({n} faces, more than {certify_up_to}; " \
         "--certify checks every face exactly)"

@@ -46,6 +46,7 @@ T_C = "tests/test_checks.py"
 T_R = "tests/test_readers.py"
 T_CLI = "tests/test_cli.py"
 T_H = "tests/test_hostile.py"
+T_RG = "tests/test_regions.py"
 
 MUTANTS = [
     # -- verify: the exact check and the promise ----------------------------------------
@@ -506,4 +507,34 @@ MUTANTS = [
            "        w.data += 0.0\n        b += 0.0\n",
            "",
            "-0.0 kept: equal networks give different bytes", ()),
+    # reluc regions (issue 13)
+    Mutant("regions-filter-trusts-floats", "reluc/analysis/planar.py",
+           "        undecided = np.abs(row) <= err\n",
+           "        undecided = np.abs(row) < 0 * err\n",
+           "the 2-D filter takes every float sign as decided (coincident cuts split faces)",
+           (T_RG,)),
+    Mutant("regions-certificate-unpaired-edges", "reluc/analysis/certificate.py",
+           "        if (b, a) in directed:\n            continue\n",
+           "        if True:\n            continue\n",
+           "the certificate does not check that the faces tile the box", (T_RG,)),
+    Mutant("regions-certificate-no-pattern", "reluc/analysis/certificate.py",
+           "        if got[f] != pats[f]:",
+           "        if False:",
+           "the certificate does not check the witnesses' patterns", (T_RG,)),
+    Mutant("regions-closed-no-point-joins", "reluc/analysis/regions.py",
+           "            closed.join(f, at_vertex.setdefault(v, {}).setdefault(cls[f], f))",
+           "            at_vertex.setdefault(v, {}).setdefault(cls[f], f)",
+           "closed connected regions are not joined where they touch at a point", (T_RG,)),
+    Mutant("regions-maps-never-compared-exactly", "reluc/analysis/regions.py",
+           "            key = (\"alone\", f) if near.sum() == 1 else exact_map(sub, f, pats[f])",
+           "            key = (\"alone\", f)",
+           "faces with equal maps are counted as distinct affine regions", (T_RG,)),
+    Mutant("regions-line-ties-kept", "reluc/analysis/line.py",
+           "        keep = np.r_[True, ~np.asarray(same, dtype=bool)]",
+           "        keep = np.r_[True, np.ones(len(same), dtype=bool)]",
+           "two neurons vanishing at one point give two points on the line", (T_RG,)),
+    Mutant("regions-nd-centre-on-boundary", "reluc/analysis/polytopes.py",
+           "            good = np.where(on[k], at > 0, (at < 0) | ((at == 0) & flat))",
+           "            good = np.where(on[k], at >= 0, at <= 0)",
+           "an n-D region's centre on a neuron's boundary passes the check", (T_RG,)),
 ]
