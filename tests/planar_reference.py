@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from reluc.analysis import slices
 from reluc.errors import NetworkError
 from reluc.net import Net
 from reluc.pieces import sparse_fractions
@@ -25,27 +26,7 @@ from reluc.pieces import sparse_fractions
 Point = tuple[Fraction, Fraction]
 
 
-@dataclass(frozen=True)
-class Slice:
-    """The plane ``p + u a + v b`` of the input space, ``(u, v)`` in ``box``."""
-
-    origin: tuple[Fraction, ...]
-    axes: tuple[tuple[Fraction, ...], tuple[Fraction, ...]]
-    box: tuple[Fraction, Fraction, Fraction, Fraction]  # u0, u1, v0, v1
-
-    def __post_init__(self):  # exact, whatever numbers it was given
-        object.__setattr__(self, "origin", tuple(Fraction(v) for v in self.origin))
-        object.__setattr__(self, "axes", tuple(tuple(Fraction(v) for v in a) for a in self.axes))
-        object.__setattr__(self, "box", tuple(Fraction(v) for v in self.box))
-
-    def point(self, u: Fraction, v: Fraction) -> list[Fraction]:
-        a, b = self.axes
-        return [p + u * x + v * y for p, x, y in zip(self.origin, a, b)]
-
-    @property
-    def area(self) -> Fraction:
-        u0, u1, v0, v1 = self.box
-        return (u1 - u0) * (v1 - v0)
+Slice = slices.Slice  # the same slice type; the algorithm below is independent
 
 
 class TooManyRegions(NetworkError):

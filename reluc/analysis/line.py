@@ -236,8 +236,3 @@ def _evaluate(layers, widths, p, q):
             packed.append(np.packbits(np.asarray(num[:, :widths[i]] > 0, dtype=bool), axis=1))
     rows = np.concatenate(packed, axis=1) if packed else np.zeros((len(num), 1), np.uint8)
     return rows, num[:, :-1], num[:, -1]
-
-
-def check_bounded(lo, hi) -> None:
-    if lo is None or hi is None:
-        raise NetworkError("the vectorised line needs a bounded segment")

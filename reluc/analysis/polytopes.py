@@ -163,8 +163,3 @@ def certify_region(net: Net, on: list[np.ndarray], centre) -> tuple[tuple[Fracti
                                    f"{k + 1}, neuron {int(np.flatnonzero(~good)[0])})")
     y = [[Fraction(int(x), den) for x in row] for row in num[:-1]]
     return tuple(tuple(v - col[0] for v in col[1:]) + (col[0],) for col in zip(*y))
-
-
-def check_box(lo, hi) -> None:
-    if any(v is None for v in (*lo, *hi)):
-        raise NetworkError("regions of 3 or more inputs need a bounded box")
