@@ -196,3 +196,21 @@ def test_dense_weights_written_in_blocks_of_rows_are_the_same_bytes(monkeypatch,
     monkeypatch.setattr(onnxwire, "BLOCK_BYTES", block)
     assert onnx_bytes("sort n=6") == whole
     assert formats.read(whole)[0].equals(compile_spec("sort n=6").net)
+
+
+def test_a_long_exact_error_bound_is_written_rounded_up_and_read_back(cli, tmp_path):
+    # disk's exact bound in float32 has hundreds of digits: more than a reader accepts
+    from fractions import Fraction
+
+    from reluc.compiler import compile_spec
+    from reluc.formats.metadata import bound_text
+    from reluc.numbers import MAX_NUMBER_CHARS, format_number
+
+    spec = "disk levels=8 radius=1"
+    exact = compile_spec(spec).error_bound
+    assert len(format_number(exact)) > MAX_NUMBER_CHARS
+    path = tmp_path / "d.onnx"
+    cli("build", spec, "-o", path, "-q")
+    recorded = Fraction(json.loads(cli("stats", path, "--json").stdout)["error_bound"])
+    assert exact <= recorded <= exact * (1 + Fraction(1, 2**50))  # still a bound, barely more
+    assert bound_text(Fraction(1, 3)) == "1/3"  # short ones stay exact

@@ -8,8 +8,9 @@ Stored as ONNX ``metadata_props`` (and as a JSON object in ``.npz``), keys sorte
 ``reluc.params``    the parameters as canonical JSON (rationals as exact strings)
 ``reluc.domain``    the input domain as JSON ``{"dim", "lo", "hi"}`` (null = unbounded)
 ``reluc.exact``     ``true`` if the file's own weights compute the reference exactly
-``reluc.error_bound`` sup-norm error bound on the domain (exact rational string; absent
-                    when unknown)
+``reluc.error_bound`` sup-norm error bound on the domain (exact rational string, rounded
+                    up to a float64 where its exact text would pass the readers' limit
+                    of 400 characters; absent when unknown)
 ``reluc.input_limit`` R: evaluating the file in its dtype cannot overflow on inputs with
                     ``|x|_inf <= R`` (a sound bound from the weights, :mod:`reluc.ranges`)
 ``reluc.dtype``     ``float32`` or ``float64``
@@ -26,17 +27,30 @@ a broken clause of it would let ``verify`` check something else than what was pr
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
 from reluc import __version__
 from reluc.errors import NetworkFileError
 from reluc.domain import Box
-from reluc.numbers import clip_text, format_number, parse_number
+from reluc.numbers import MAX_NUMBER_CHARS, clip_text, format_number, parse_number
 
 FORMAT_VERSION = "1"
 MAX_DIM = 1 << 26  # widest domain a file may declare (sort n=2^24 is refused as too big)
 MAX_PROP_CHARS = 1 << 20  # longest metadata entry reluc reads
+
+
+def bound_text(bound: Fraction) -> str:
+    """An error bound as metadata text: exact, or (when that would be longer than a
+    reader accepts) the nearest float64 above it, still a bound."""
+    text = format_number(bound)
+    if len(text) <= MAX_NUMBER_CHARS:
+        return text
+    up = float(bound)
+    if Fraction(up) < bound:
+        up = math.nextafter(up, math.inf)
+    return format_number(Fraction(up))  # a binary fraction: at most about 340 characters
 
 
 @dataclass(frozen=True)
@@ -68,7 +82,7 @@ class FileInfo:
             "reluc.params": None if self.params is None else _canonical_json(self.params),
             "reluc.domain": None if self.domain is None else _canonical_json(self.domain.to_json()),
             "reluc.exact": None if self.exact is None else ("true" if self.exact else "false"),
-            "reluc.error_bound": None if self.error_bound is None else format_number(self.error_bound),
+            "reluc.error_bound": None if self.error_bound is None else bound_text(self.error_bound),
             "reluc.dtype": self.dtype,
             "reluc.format": self.format,
             "reluc.input_limit": None if self.input_limit is None else repr(self.input_limit),
