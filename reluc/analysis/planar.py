@@ -336,21 +336,35 @@ class Subdivision:
         rows = np.bitwise_or.reduceat(self.P.view[flat], ptr, axis=0)
         return [r.tobytes() for r in rows]
 
-    def lower_patterns(self, edges) -> set[bytes]:
+    def lower_patterns(self, ab: np.ndarray) -> set[bytes]:
         """The patterns of the vertices and of the edges' insides (where a neuron is on
-        iff it is positive at one end)."""
+        iff it is positive at one end); ``ab``: the edges' ends."""
         P = self.P.view
-        ab = np.array(list(edges), np.int64).reshape(-1, 2)
         both = np.ascontiguousarray(np.concatenate([P, P[ab[:, 0]] | P[ab[:, 1]]]))
         return set(both.view(np.dtype((np.void, both.shape[1]))).ravel().tolist())
 
-    def edges(self) -> dict[tuple[int, int], list[int]]:
-        """Each edge (low id, high id) and the faces on its sides."""
-        out: dict[tuple[int, int], list[int]] = {}
-        for f, face in enumerate(self.faces):
-            for a, b in zip(face, face[1:] + face[:1]):
-                out.setdefault((a, b) if a < b else (b, a), []).append(f)
-        return out
+    def incidences(self) -> tuple[np.ndarray, np.ndarray]:
+        """(vertex, face) for each corner of each face."""
+        sizes = np.fromiter((len(f) for f in self.faces), np.int64, len(self.faces))
+        vs = np.fromiter(itertools.chain.from_iterable(self.faces), np.int64, int(sizes.sum()))
+        return vs, np.repeat(np.arange(len(self.faces)), sizes)
+
+    def edge_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Each edge once: its ends (low, high), the face on one side and the face on
+        the other (-1 on the box's boundary)."""
+        vs, fs = self.incidences()
+        sizes = np.bincount(fs, minlength=len(self.faces))
+        start = np.repeat(np.cumsum(sizes) - sizes, sizes)
+        pos = np.arange(len(vs)) - start
+        nxt = vs[start + (pos + 1) % np.repeat(sizes, sizes)]
+        lo, hi = np.minimum(vs, nxt), np.maximum(vs, nxt)
+        order = np.lexsort((hi, lo))
+        lo, hi, fs = lo[order], hi[order], fs[order]
+        first = np.r_[True, (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])]
+        idx = np.flatnonzero(first)
+        pair = np.r_[~first[1:], False][idx]  # the next row is the same edge
+        other = np.where(pair, fs[np.minimum(idx + 1, len(fs) - 1)], -1)
+        return lo[idx], hi[idx], fs[idx], other
 
     def triangle(self, f: int) -> tuple[int, int, int]:
         """Three vertices of face ``f`` spanning a large triangle (not collinear)."""

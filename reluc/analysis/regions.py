@@ -28,6 +28,8 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from reluc.analysis import line
 from reluc.analysis.certificate import CertificateError, certify
@@ -75,21 +77,10 @@ def show_pattern(bits: int, widths: list[int]) -> str:
     return "|".join(out)
 
 
-class _Union:
-    def __init__(self, n: int):
-        self.up = list(range(n))
-
-    def find(self, a: int) -> int:
-        while self.up[a] != a:
-            self.up[a] = self.up[self.up[a]]
-            a = self.up[a]
-        return a
-
-    def join(self, a: int, b: int) -> None:
-        self.up[self.find(a)] = self.find(b)
-
-    def count(self) -> int:
-        return sum(1 for i in range(len(self.up)) if self.find(i) == i)
+def _components(n: int, a: np.ndarray, b: np.ndarray) -> tuple[int, np.ndarray]:
+    """Connected components of n nodes joined by the pairs (a, b): count and labels."""
+    g = sp.coo_array((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
+    return connected_components(g, directed=False)
 
 
 def on_line(net: Net, lo: Fraction | None, hi: Fraction | None, along=None,
@@ -185,27 +176,27 @@ def on_plane(net: Net, sl: Slice, max_regions: int = 1 << 20, with_map: bool = F
     certified = certify_up_to is None or n <= certify_up_to
     if certified:
         certify(net, sub, pats)
-    edges = sub.edges()
-    lower = sub.lower_patterns(edges)
-    open_, closed = _Union(n), _Union(n)
-    for fs in edges.values():
-        if len(fs) == 2 and cls[fs[0]] == cls[fs[1]]:
-            open_.join(*fs)
-            closed.join(*fs)
-    at_vertex: dict[int, dict[int, int]] = {}
-    for f, face in enumerate(sub.faces):
-        for v in face:
-            closed.join(f, at_vertex.setdefault(v, {}).setdefault(cls[f], f))
-    n_open = open_.count()
+    a, b, fa, fb = sub.edge_arrays()
+    lower = sub.lower_patterns(np.stack([a, b], axis=1))
+    c = np.asarray(cls)
+    inner = fb >= 0
+    same = inner & (c[fa] == c[np.maximum(fb, 0)])
+    n_open, labels = _components(n, fa[same], fb[same])
+    # closed: also faces with one map that share a vertex
+    vs, fs = sub.incidences()
+    order = np.lexsort((fs, c[fs], vs))
+    vs, fs = vs[order], fs[order]
+    run = (vs[1:] == vs[:-1]) & (c[fs[1:]] == c[fs[:-1]])
+    n_closed, _ = _components(n, np.r_[fa[same], fs[:-1][run]], np.r_[fb[same], fs[1:][run]])
     convex: int | list[int] = n_open
-    if n_open != n and not (certified and _is_complex(sub, open_)):
+    if n_open != n and not (certified and _is_complex(sub, labels)):
         convex = [n_open, n]
     counts = {
         "activation_regions": len(set(pats) | lower),
         "full_dimensional_activation_regions": n,
         "convex_regions": convex,
         "open_connected_regions": n_open,
-        "closed_connected_regions": closed.count(),
+        "closed_connected_regions": n_closed,
         "affine_regions": len(set(cls)),
     }
     u0, u1, v0, v1 = sl.box
@@ -281,13 +272,13 @@ def _area(pts: list) -> Fraction:
                Fraction(0)) / 2
 
 
-def _is_complex(sub: Subdivision, groups: _Union) -> bool:
+def _is_complex(sub: Subdivision, labels: np.ndarray) -> bool:
     """Whether the maximal affine pieces are convex and meet face to face (then they
     are the fewest convex pieces of a polyhedral complex): each piece's area equals its
     hull's, and no vertex is a corner of one piece and inside an edge of another."""
     members: dict[int, list[int]] = {}
     for f in range(len(sub.faces)):
-        members.setdefault(groups.find(f), []).append(f)
+        members.setdefault(int(labels[f]), []).append(f)
     corner_of: dict[int, set[bool]] = {}
     for g, fs in members.items():
         ids = {v for f in fs for v in sub.faces[f]}
