@@ -10,18 +10,15 @@ from fractions import Fraction
 
 import numpy as np
 
+from reluc.analysis.patterns import layer_masks
 from reluc.analysis.planar import U, Subdivision
 from reluc.exact import Scaled
 
 
 def masks(sub: Subdivision, pats: list[bytes]) -> list[np.ndarray]:
     """Per hidden layer, which neurons each face keeps active (faces x width)."""
-    packed = np.frombuffer(b"".join(pats), np.uint8).reshape(len(pats), -1)
-    out, at = [], 0
-    for w, nb in zip(sub.widths, sub.nbytes):
-        out.append(np.unpackbits(packed[:, at:at + nb], axis=1)[:, :w].astype(bool))
-        at += nb
-    return out
+    return layer_masks(np.frombuffer(b"".join(pats), np.uint8).reshape(len(pats), -1),
+                       sub.widths)
 
 def _unit_points(sub: Subdivision) -> Scaled:
     """The slice's points at (u, v) = (0, 0), (1, 0), (0, 1), exactly."""

@@ -75,12 +75,23 @@ def pack(bits: int, widths: list[int]) -> bytes:
     return b"".join(out) or b"\0"
 
 
-def unpack(packed: bytes, widths: list[int]) -> int:
-    """The inverse of :func:`pack`."""
-    bits, off, at = 0, 0, 0
+def layer_masks(packed, widths: list[int]) -> list[np.ndarray]:
+    """Packed patterns (bytes, or a rows x bytes uint8 array) as one boolean array per
+    hidden layer (rows x width): which neurons are on."""
+    rows = np.atleast_2d(np.frombuffer(packed, np.uint8) if isinstance(packed, bytes)
+                         else packed)
+    out, at = [], 0
     for w in widths:
         nb = (w + 7) // 8
-        row = np.unpackbits(np.frombuffer(packed[at:at + nb], np.uint8))[:w]
-        bits |= sum(1 << (off + int(j)) for j in np.flatnonzero(row))
-        off, at = off + w, at + nb
+        out.append(np.unpackbits(rows[:, at:at + nb], axis=1)[:, :w].astype(bool))
+        at += nb
+    return out
+
+
+def unpack(packed: bytes, widths: list[int]) -> int:
+    """The inverse of :func:`pack`."""
+    bits, off = 0, 0
+    for w, on in zip(widths, layer_masks(packed, widths)):
+        bits |= sum(1 << (off + int(j)) for j in np.flatnonzero(on[0]))
+        off += w
     return bits

@@ -27,6 +27,7 @@ from fractions import Fraction
 import numpy as np
 import scipy.sparse as sp
 
+from reluc.analysis.patterns import layer_masks
 from reluc.analysis.slices import TINY, U, Point, Rows, Slice, TooManyRegions, gamma, signs
 from reluc.errors import NetworkError
 from reluc.exact import IntLayer, Scaled, step
@@ -97,10 +98,7 @@ class Subdivision:
         key = (k, j, id(face))
         if key not in self._line_cache:
             bits = np.bitwise_or.reduce(self.P.a[face], axis=0)
-            on, at = [], 0
-            for w, nb in zip(self.widths[:k], self.nbytes):
-                on.append(np.unpackbits(bits[at:at + nb])[:w].astype(bool))
-                at += nb
+            on = [m[0] for m in layer_masks(bits, self.widths[:k])]
             (num, den), first = self.line_first()
             for i, il in enumerate(self.int_layers[:k]):
                 if i:

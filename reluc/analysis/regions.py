@@ -34,7 +34,7 @@ from scipy.sparse.csgraph import connected_components
 from reluc.analysis import line
 from reluc.analysis.certificate import CertificateError, certify
 from reluc.analysis.facemaps import exact_map, float_maps
-from reluc.analysis.patterns import Patterns, unpack
+from reluc.analysis.patterns import Patterns, layer_masks, unpack
 from reluc.analysis.planar import Slice, Subdivision
 from reluc.errors import NetworkError
 from reluc.net import Net
@@ -313,7 +313,7 @@ def in_box(net: Net, lo, hi, max_regions: int = 1 << 20, workers: int | None = N
         try:
             if len(pat) != size:
                 raise NetworkError("its pattern is not one bit per neuron")
-            maps.add(certify_region(net, _masks(pat, widths), centre))
+            maps.add(certify_region(net, [m[0] for m in layer_masks(pat, widths)], centre))
         except NetworkError as e:
             raise CertificateError(f"region {i}: {e}") from None
     if len(set(found.patterns)) != n:
@@ -323,12 +323,3 @@ def in_box(net: Net, lo, hi, max_regions: int = 1 << 20, workers: int | None = N
     cert = f"the centre of each of {n} regions is strictly inside it (every neuron's sign " \
         "there checked exactly)"
     return Regions(net.n_in, domain, counts, cert)
-
-
-def _masks(packed: bytes, widths: list[int]) -> list[np.ndarray]:
-    out, at = [], 0
-    for w in widths:
-        nb = (w + 7) // 8
-        out.append(np.unpackbits(np.frombuffer(packed[at:at + nb], np.uint8))[:w].astype(bool))
-        at += nb
-    return out
