@@ -85,6 +85,8 @@ def _to_integers(values: np.ndarray, a: int) -> np.ndarray:
     scaled = np.ldexp(values, a)
     if scaled.size == 0 or np.max(np.abs(scaled)) < float(_INT64_SAFE):
         return scaled.astype(np.int64)
+    if np.all(np.isfinite(scaled)):  # ldexp is exact unless it overflows, and int() of
+        return np.array([int(x) for x in scaled.tolist()], dtype=object)  # a whole float too
     return np.array([int(Fraction(float(x)) * (1 << a)) for x in values], dtype=object)
 
 

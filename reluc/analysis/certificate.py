@@ -23,6 +23,7 @@ import numpy as np
 from reluc.analysis.facemaps import float_maps
 from reluc.analysis.patterns import Patterns, pack
 from reluc.analysis.planar import TINY, U, Subdivision
+from reluc.analysis.slices import forward
 from reluc.errors import NetworkError
 from reluc.net import Net
 from reluc.numbers import format_number
@@ -107,7 +108,7 @@ def _filtered(net: Net, sub: Subdivision, witness: list):
     packed = []
     for k, layer in enumerate(net.layers):
         if k:
-            z, e = sub.forward(layer, np.maximum(z, 0), e)
+            z, e = forward(layer, np.maximum(z, 0), e)
         if k < len(net.layers) - 1:
             undecided |= ((np.abs(z) <= e) & (e > 0)).any(axis=1)
             packed.append(np.packbits(z > 0, axis=1))

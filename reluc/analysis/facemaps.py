@@ -12,6 +12,7 @@ import numpy as np
 
 from reluc.analysis.patterns import layer_masks
 from reluc.analysis.planar import U, Subdivision
+from reluc.analysis.slices import forward
 from reluc.exact import Scaled
 
 
@@ -28,32 +29,40 @@ def float_maps(sub: Subdivision, pats: list[bytes], chunk: int = 2048) -> tuple[
     """Every face's affine map, per output (d/du, d/dv, value at 0), in float64
     (faces x outputs x 3), and a proved bound on each entry's error: the network
     with the face's neurons fixed on or off, run on the points (0,0), (1,0), (0,1)
-    of the slice, with the error bound of :meth:`_forward`."""
+    of the slice, with the error bound of ``slices.forward``. A layer's input
+    depends only on the earlier layers' patterns, so it is computed once for each
+    distinct such prefix (faces of one earlier face share it)."""
     on = masks(sub, pats)
     first = sub.int_layers[0]
     num, den = first.apply(_unit_points(sub).num, _unit_points(sub).den)
     z1 = np.array([[float(Fraction(int(x), den)) for x in row] for row in num])
-    e1 = np.abs(z1) * 2 * U
-    n = len(pats)
-    n_out = sub.net.layers[-1].n_out
-    maps, errs = np.zeros((n, n_out, 3)), np.zeros((n, n_out, 3))
-    for s in range(0, n, chunk):
-        m = [mk[s:s + chunk, None, :] for mk in on]
-        h, eh = z1[None] * m[0], e1[None] * m[0]
-        for k, layer in enumerate(sub.net.layers[1:], start=1):
-            c = h.shape[0]
-            z, e = sub.forward(layer, h.reshape(3 * c, -1), eh.reshape(3 * c, -1),
-                                 coarse=True)
-            z, e = z.reshape(c, 3, -1), e.reshape(c, 3, -1)
-            if k < len(sub.net.layers) - 1:
-                z, e = z * m[k], e * m[k]
-            h, eh = z, e
-        c0, e0 = h[:, 0], eh[:, 0]
-        gu, gv = h[:, 1] - c0, h[:, 2] - c0
-        maps[s:s + chunk] = np.stack([gu, gv, c0], axis=2)
-        errs[s:s + chunk] = np.stack([eh[:, 1] + e0 + 2 * U * np.abs(gu),
-                                      eh[:, 2] + e0 + 2 * U * np.abs(gv), e0], axis=2)
+    h, eh = z1[None], (np.abs(z1) * 2 * U)[None]  # one group: every face
+    group = np.zeros(len(pats), np.int64)  # each face's group of equal prefixes
+    layers = sub.net.layers
+    for k, layer in enumerate(layers[1:], start=1):
+        # the groups of faces with equal patterns in layers < k
+        bits = np.packbits(on[k - 1], axis=1)
+        key = np.concatenate([group.astype(">i8").view(np.uint8).reshape(-1, 8), bits], axis=1)
+        _, pick, group = np.unique(np.ascontiguousarray(key).view(
+            np.dtype((np.void, key.shape[1]))).ravel(), return_index=True, return_inverse=True)
+        old = key[pick, :8].copy().view(">i8").ravel()  # the earlier group of each new one
+        z = np.empty((len(pick), 3, layer.n_out))
+        e = np.empty_like(z)
+        for s in range(0, len(pick), chunk):  # (in chunks: groups x 3 x width is large)
+            m = on[k - 1][pick[s:s + chunk]][:, None, :]
+            c = len(m)
+            zc, ec = forward(layer, (h[old[s:s + chunk]] * m).reshape(3 * c, -1),
+                                 (eh[old[s:s + chunk]] * m).reshape(3 * c, -1), coarse=True)
+            z[s:s + c], e[s:s + c] = zc.reshape(c, 3, -1), ec.reshape(c, 3, -1)
+        h, eh = z, e
+    h, eh = h[group], eh[group]
+    c0, e0 = h[:, 0], eh[:, 0]
+    gu, gv = h[:, 1] - c0, h[:, 2] - c0
+    maps = np.stack([gu, gv, c0], axis=2)
+    errs = np.stack([eh[:, 1] + e0 + 2 * U * np.abs(gu), eh[:, 2] + e0 + 2 * U * np.abs(gv),
+                     e0], axis=2)
     return maps, errs * (1 + 1e-9)
+
 
 def exact_map(sub: Subdivision, f: int, pat: bytes | None = None) -> tuple[tuple[Fraction, ...], ...]:
     """Face ``f``'s affine map, exactly: per output (d/du, d/dv, value at 0), from

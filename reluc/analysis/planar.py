@@ -5,38 +5,40 @@ A slice is ``x = p + u a + v b`` for ``(u, v)`` in a box. Every pre-activation i
 continuous function of ``(u, v)``, so it has one value at each vertex of a subdivision;
 on each face (a convex polygon on which every earlier neuron keeps its sign) the current
 layer is affine, so its value at a point of an edge is the interpolation of the edge's
-ends. The box is refined face by face, as Regioncam does: a neuron whose value has both
-signs on a face cuts it along the segment between the two points where it is 0 (an edge
-it crosses gets one new vertex, shared with the face across it, so the subdivision stays
+ends. The box is refined as Regioncam does: a neuron whose value has both signs on a
+face cuts it along the segment between the two points where it is 0 (an edge it crosses
+gets one new vertex, shared with the face across it, so the subdivision stays
 conforming); after its layer every vertex value goes through ReLU and the next layer.
+All faces are cut together, one neuron per piece and round, so the work is on whole
+arrays; in the last hidden layer a new vertex gets the values of only the neurons that
+a later cut can read (those changing sign on a face beside it), the other signs
+following exactly from its edge's ends.
 
 Values are float64 with a proved bound on their error (the filter): a sign is taken
 from the float value where the value is farther from 0 than its bound, and otherwise
 from the exact value, computed in rational arithmetic at the vertex's exact position
-(itself found from the exact values at the ends of the edge it was made on). So the
-subdivision is the exact one, whatever the rounding, and degenerate arrangements (x - y
-and y - x, many lines through one vertex, lines along the box's edge) are decided
-exactly; floats do the bulk of the work.
+(:mod:`reluc.analysis.exactvertices`). So the subdivision is the exact one, whatever the
+rounding, and degenerate arrangements (x - y and y - x, many lines through one vertex,
+lines along the box's edge) are decided exactly; floats do the bulk of the work.
 """
 
 from __future__ import annotations
 
 import itertools
-from fractions import Fraction
 
 import numpy as np
-import scipy.sparse as sp
 
-from reluc.analysis.patterns import layer_masks
-from reluc.analysis.slices import TINY, U, Point, Rows, Slice, TooManyRegions, gamma, signs
+from reluc.analysis.exactvertices import ExactVertices
+from reluc.analysis.slices import (TINY, U, Point, Rows, Slice, Store, TooManyRegions, forward,
+                                   gamma, interpolate, signs, unsure)
 from reluc.errors import NetworkError
-from reluc.exact import IntLayer, Scaled, step
+from reluc.exact import IntLayer
 from reluc.net import Net
 
 __all__ = ["Slice", "Subdivision", "TooManyRegions", "U", "TINY", "gamma"]
 
 
-class Subdivision:
+class Subdivision(ExactVertices):
     """The subdivision of a slice's box into faces with one activation pattern each."""
 
     def __init__(self, net: Net, sl: Slice, max_regions: int = 1 << 20):
@@ -54,276 +56,243 @@ class Subdivision:
         self.lines: list[tuple | None] = []
         self.edge_line: dict[tuple[int, int], tuple] = {}
         self._line_cache: dict = {}
-        self.X: list[tuple[float, float]] = []  # float positions (to pick triangles)
+        self.X = Rows(2)  # float positions (to pick triangles)
         self.P = Rows(max(1, sum(self.nbytes)), np.uint8)  # patterns, packed per layer
         u0, u1, v0, v1 = sl.box
         for u, v in [(u0, v0), (u1, v0), (u1, v1), (u0, v1)]:  # counter-clockwise
-            self._xy[len(self.X)] = (u, v)
+            self._xy[self.X.n] = (u, v)
             self.lines.append(None)
             self.P.add(0)
-            self.X.append((float(u), float(v)))
+            self.X.add((float(u), float(v)))
         self.faces: list[list[int]] = [[0, 1, 2, 3]]
         self.edge_line.update({(0, 1): ("v", v0), (1, 2): ("u", u1), (2, 3): ("v", v1),
                                (0, 3): ("u", u0)})
         self.max_regions = max_regions
         self._run()
 
-    # -- exact values, where the filter does not decide ---------------------------------
-    def exact_point(self, v: int) -> Point:
-        """The exact position of vertex ``v``: where its two lines meet."""
-        if v not in self._xy:
-            (a1, b1, c1), (a2, b2, c2) = (self.line(x) for x in self.lines[v])
-            det = a1 * b2 - a2 * b1
-            self._xy[v] = ((b1 * c2 - b2 * c1) / det, (a2 * c1 - a1 * c2) / det)
-        return self._xy[v]
-
-    def line_first(self):
-        """The slice's points (0, 0), (1, 0), (0, 1) and the first layer's exact values
-        there, as (numerators, denominator) pairs."""
-        if "first" not in self._line_cache:
-            pts = Scaled.of([self.slice.point(u, v) for u, v in [(0, 0), (1, 0), (0, 1)]])
-            self._line_cache["first"] = (pts.num, pts.den), \
-                self.int_layers[0].apply(pts.num, pts.den)
-        return self._line_cache["first"]
-
-    def line(self, desc: tuple) -> tuple[Fraction, Fraction, Fraction]:
-        """The exact line ``a u + b v + c = 0`` of a box side (``("u", u0)``) or of
-        neuron j of layer k on a face (``("n", k, j, face)``): the network with the
-        face's earlier neurons fixed on or off, run on (0, 0), (1, 0), (0, 1) in integers."""
-        if desc[0] == "u":
-            return Fraction(1), Fraction(0), -desc[1]
-        if desc[0] == "v":
-            return Fraction(0), Fraction(1), -desc[1]
-        _, k, j, face = desc
-        key = (k, j, id(face))
-        if key not in self._line_cache:
-            bits = np.bitwise_or.reduce(self.P.a[face], axis=0)
-            on = [m[0] for m in layer_masks(bits, self.widths[:k])]
-            (num, den), first = self.line_first()
-            for i, il in enumerate(self.int_layers[:k]):
-                if i:
-                    num = np.where(on[i - 1], num, 0).astype(num.dtype)
-                num, den = il.apply(num, den) if i else first
-            if k:
-                num = np.where(on[k - 1], num, 0).astype(num.dtype)
-            il = self.int_layers[k]  # only neuron j of layer k
-            lo, hi = il.indptr[j], il.indptr[j + 1]
-            s = max(il.a, il.c)
-            x = [[int(q) for q in row] for row in num]
-            z0, z1, z2 = (Fraction(sum(int(d) * r[c] for d, c in zip(il.data[lo:hi],
-                                                                       il.indices[lo:hi]))
-                                   * (1 << (s - il.a)) + int(il.bias[j]) * (den << (s - il.c)),
-                                   den << s) for r in x)
-            self._line_cache[key] = (z1 - z0, z2 - z0, z0)
-        return self._line_cache[key]
-
-    def _inputs(self, v: int, layer: int) -> tuple[list[int], int]:
-        """The exact input of ``layer`` at vertex ``v``, as integer numerators over one
-        denominator (the slice's point for the first layer, ReLU of the previous
-        layer's values after it)."""
-        rows = self._vals.setdefault(v, [])
-        if not rows:
-            batch = Scaled.of([self.slice.point(*self.exact_point(v))])
-            rows.append((batch.num, batch.den))
-        while len(rows) <= layer:
-            num, den = step(self.int_layers[len(rows) - 1], *rows[-1], relu=len(rows) > 1)
-            rows.append((np.where(num > 0, num, 0).astype(num.dtype), den))
-        return rows[layer]
-
-    def exact_values(self, v: int, layer: int, which=None) -> list[Fraction]:
-        """Exact pre-activations of ``layer`` (the outputs for the last) at vertex ``v``:
-        all of them, or the neurons ``which`` (a row each: no more work than they need)."""
-        num, den = self._inputs(v, layer)
-        il = self.int_layers[layer]
-        s = max(il.a, il.c)
-        fw, fb = 1 << (s - il.a), den << (s - il.c)
-        x = [int(q) for q in num[0]]
-        out = []
-        for j in range(il.shape[0]) if which is None else which:
-            lo, hi = il.indptr[j], il.indptr[j + 1]
-            acc = sum(int(d) * x[c] for d, c in zip(il.data[lo:hi], il.indices[lo:hi]))
-            out.append(Fraction(acc * fw + int(il.bias[j]) * fb, den << s))
-        return out
-
     def _settle(self, v: int, layer: int, which=None) -> None:
         """Replace vertex ``v``'s values of the neurons ``which`` (default: all) by the
-        exact ones (rounded, with their bound)."""
-        which = list(range(self.w)) if which is None else [int(j) for j in which]
-        exact = self.exact_values(v, layer, which)
-        z = np.array([float(x) for x in exact])
-        self.ZE.a[v, which] = z
-        self.ZE.a[v, [self.w + j for j in which]] = np.where(z != 0, np.abs(z) * 2 * U + TINY, 0.0)
-        self.S.a[v, which] = [(x > 0) - (x < 0) for x in exact]
+        exact ones."""
+        which = np.arange(self.w) if which is None else np.asarray(which, np.int64)
+        z, e, s = self._exact(v, layer, which)
+        self.ZE.a[v, which], self.ZE.a[v, self.w + which], self.S.a[v, which] = z, e, s
 
     # -- the refinement ----------------------------------------------------------------
     def _run(self) -> None:
         layers = self.net.layers
         h = eh = np.zeros((0, 0))
-        for k, layer in enumerate(layers):
-            n, w = len(self.X), layer.n_out
+        for k, layer in enumerate(layers[:-1]):  # (the outputs cut nothing)
+            n, w = self.X.n, layer.n_out
             # the layer's values and their error bounds side by side, and their signs
             self.w, self.ZE, self.S = w, Rows(2 * w), Rows(w, np.int8)
+            # the last hidden layer keeps new vertices' values only where cuts need them
+            self.store = Store() if k == len(layers) - 2 else None
             if k == 0:
                 self.ZE.a, self.S.a = np.zeros((n, 2 * w)), np.zeros((n, w), np.int8)
                 self.ZE.n = self.S.n = n
                 for v in range(n):
                     self._settle(v, 0)
             else:
-                z, e = self.forward(layer, h, eh)
+                z, e = forward(layer, h, eh)
                 self.ZE.a, self.S.a = np.hstack([z, e]), signs(z, e)
                 self.ZE.n = self.S.n = n
                 for v in np.flatnonzero((self.S.a == 2).any(axis=1)):
                     self._settle(int(v), k, np.flatnonzero(self.S.a[v] == 2))
-            if k == len(layers) - 1:
-                self.Y, self.EY = self.ZE.view[:, :w], self.ZE.view[:, w:]
-                return
             self._cut_layer(k)
             off = sum(self.nbytes[:k])
             self.P.view[:, off:off + self.nbytes[k]] = np.packbits(self.S.view > 0, axis=1)
-            h, eh = np.maximum(self.ZE.view[:, :w], 0), self.ZE.view[:, w:]
-
-    def forward(self, layer, h: np.ndarray, eh: np.ndarray, coarse: bool = False):
-        """``W h + b`` for rows ``h`` (errors at most ``eh``), and a bound on its error:
-        the inputs' error through |W|, plus the rounding of a sum of k terms,
-        gamma_{k+1} (|W| |h| + |b|). ``coarse``: |W| (eh + gamma |h|) bounded by the
-        rows' sums of |W| times the largest entry (one product instead of two)."""
-        w = layer.weight
-        k = int(np.diff(w.indptr).max()) if w.nnz else 0
-        absw = sp.csr_array((np.abs(w.data), w.indices, w.indptr), shape=w.shape)
-        if w.nnz > 0.25 * w.shape[0] * w.shape[1] and w.shape[0] * w.shape[1] <= 1 << 22:
-            w, absw = w.toarray(), absw.toarray()  # dense enough for BLAS
-        z = np.asarray(h @ w.T) + layer.bias
-        if coarse:
-            rowsum = np.asarray(absw.sum(axis=1)).ravel()
-            big = (eh + gamma(k + 1) * np.abs(h)).max(axis=1, keepdims=True)
-            size = np.abs(layer.bias) + np.zeros_like(z)
-            e = big * rowsum + gamma(k + 1) * size
-            return z, e * (1 + 2 * gamma(k + 2)) + (k + 2) * TINY
-        size = np.asarray(h @ absw.T) + np.abs(layer.bias)
-        e = np.asarray(eh @ absw.T) + gamma(k + 1) * size
-        # where every term is exactly 0 so is the result: no underflow term there
-        return z, e * (1 + 2 * gamma(k + 2)) + np.where(size + e > 0, (k + 2) * TINY, 0.0)
+            if self.store is None:
+                h, eh = np.maximum(self.ZE.view[:, :w], 0), self.ZE.view[:, w:]
+        self.ZE = self.S = self.store = None  # (the faces and their patterns are the result)
 
     def _cut_layer(self, k: int) -> None:
         """Cut every face by the neurons of layer ``k`` that change sign on it. A face is
         cut by its first such neuron (in order), and each side keeps the rest of them
         that still change sign on it; so every edge is cut first by the first neuron
         that changes sign along it, from both of its sides, and the two sides find the
-        same new vertex."""
+        same new vertex. All faces are cut at once, a round at a time (one cut per
+        piece and round), pieces and their neurons held as flat arrays with sizes."""
+        faces = self.faces
+        sizes = np.fromiter((len(f) for f in faces), np.int64, len(faces))
+        verts = np.fromiter(itertools.chain.from_iterable(faces), np.int64, int(sizes.sum()))
+        cols, counts = self._mixed(verts, sizes)
+        self._mixed_mask = np.zeros((len(faces), self.w), bool)
+        self._mixed_mask[np.repeat(np.arange(len(faces)), counts), cols] = True
+        lo, hi, fa, fb = self.edge_arrays()  # the faces beside each edge
+        self._edge_faces = dict(zip(zip(lo.tolist(), hi.tolist()),
+                                    zip(fa.tolist(), np.where(fb < 0, fa, fb).tolist())))
         made: dict[tuple[int, int], int] = {}
-        out: list[list[int]] = []
-        for face, mixed in zip(self.faces, self._mixed()):
-            if not mixed:
-                out.append(face)
-                continue
-            stack = [(face, np.array(mixed))]
-            while stack:
-                piece, todo = stack.pop()
-                j = int(todo[0])
-                sides = self._split(piece, self.S.a[piece, j].tolist(), k, j, made)
-                rest = todo[1:]
-                for side in sides:
-                    if rest.size:
-                        s = self.S.a[np.ix_(side, rest)]
-                        left = rest[(s == 1).any(axis=0) & (s == -1).any(axis=0)]
-                        if left.size:
-                            stack.append((side, left))
-                            continue
-                    out.append(side)
-            if len(out) > self.max_regions:
+        done = [self._pieces(verts, sizes, counts == 0)]
+        n_done = int(np.sum(counts == 0))
+        live = counts > 0
+        verts, sizes = self._pieces(verts, sizes, live)
+        cols, counts, face = cols, counts[live], np.flatnonzero(live)
+        while len(sizes):
+            if n_done + len(sizes) > self.max_regions:
                 raise TooManyRegions(self.max_regions)
-        self.faces = out
+            first = np.cumsum(counts) - counts
+            js = cols[first]  # each piece is cut by its first neuron
+            start = np.cumsum(sizes) - sizes
+            piece = np.repeat(np.arange(len(sizes)), sizes)
+            sign = self.S.a[verts, js[piece]]
+            nxt = np.arange(1, len(verts) + 1)
+            nxt[start + sizes - 1] = start
+            cross = np.flatnonzero(sign * sign[nxt] < 0)
+            a, b = verts[cross], verts[nxt[cross]]
+            lo, hi = np.minimum(a, b).tolist(), np.maximum(a, b).tolist()
+            cuts = [("n", k, j, faces[f]) for j, f in zip(js.tolist(), face.tolist())]
+            new: set[tuple[int, int]] = set()
+            ends = []
+            for x, y, p in zip(lo, hi, piece[cross].tolist()):
+                if (x, y) not in made and (x, y) not in new:
+                    new.add((x, y))
+                    ends.append(((x, y), cuts[p][2], cuts[p]))
+            if ends:
+                self._vertices(ends, k, made)
+            # each piece's vertices in order, with the new ones after the edges' starts
+            grow = np.ones(len(verts), np.int64)
+            grow[cross] = 2
+            at = np.cumsum(grow) - grow
+            seq = np.empty(int(grow.sum()), np.int64)
+            seq_sign = np.zeros(len(seq), np.int8)
+            seq[at], seq_sign[at] = verts, sign
+            seq[at[cross] + 1] = [made[e] for e in zip(lo, hi)]
+            seq_piece = np.repeat(piece, grow)
+            on = seq[seq_sign == 0].reshape(-1, 2)  # the cut's two ends, on each piece
+            for (x, y), cut, f in zip(np.sort(on, axis=1).tolist(), cuts, face.tolist()):
+                self.edge_line[(x, y)], self._edge_faces[(x, y)] = cut, (f, f)
+            pos, neg = seq_sign >= 0, seq_sign <= 0
+            verts = np.concatenate([seq[pos], seq[neg]])
+            sizes = np.concatenate([np.bincount(seq_piece[pos], minlength=len(sizes)),
+                                    np.bincount(seq_piece[neg], minlength=len(sizes))])
+            keep = np.ones(len(cols), bool)
+            keep[first] = False  # both sides keep the rest of the piece's neurons
+            cols, counts = np.tile(cols[keep], 2), np.tile(counts - 1, 2)
+            face = np.tile(face, 2)
+            cols, counts = self._mixed(verts, sizes, cols, counts)
+            live = counts > 0
+            done.append(self._pieces(verts, sizes, ~live))
+            n_done += int(np.sum(~live))
+            verts, sizes = self._pieces(verts, sizes, live)
+            cols_live = np.repeat(live, counts)
+            cols, counts, face = cols[cols_live], counts[live], face[live]
+        if n_done > self.max_regions:
+            raise TooManyRegions(self.max_regions)
+        self.faces = []
+        for v, n in done:
+            flat = v.tolist()
+            offsets = np.cumsum(n).tolist()
+            self.faces += [flat[i - m:i] for i, m in zip(offsets, n.tolist())]
 
-    def _mixed(self, chunk: int = 1 << 14) -> list[list[int]]:
-        """For each face, the neurons of the layer with both signs at its vertices."""
-        out: list[list[int]] = []
+    @staticmethod
+    def _pieces(verts: np.ndarray, sizes: np.ndarray, which: np.ndarray):
+        """The pieces ``which`` (a mask) of pieces given as flat vertices and sizes."""
+        return verts[np.repeat(which, sizes)], sizes[which]
+
+    def _mixed(self, verts: np.ndarray, sizes: np.ndarray, among: np.ndarray | None = None,
+               counts: np.ndarray | None = None, chunk: int = 1 << 13):
+        """For each face (flat vertices and sizes), the neurons of the layer with both
+        signs at its vertices, as flat neurons (increasing per face) and their counts;
+        of the neurons ``among`` (flat, ``counts`` per face) if given."""
         S = self.S.view
-        for start in range(0, len(self.faces), chunk):
-            faces = self.faces[start:start + chunk]
-            sizes = np.fromiter((len(f) for f in faces), np.int64, len(faces))
-            ptr = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-            s = S[np.fromiter(itertools.chain.from_iterable(faces), np.int64, int(sizes.sum()))]
-            both = np.logical_or.reduceat(s == 1, ptr, axis=0) & \
-                np.logical_or.reduceat(s == -1, ptr, axis=0)
-            rows, cols = np.nonzero(both)
-            lists: list[list[int]] = [[] for _ in faces]
-            for r, c in zip(rows.tolist(), cols.tolist()):
-                lists[r].append(c)
-            out += lists
-        return out
+        start = np.cumsum(sizes) - sizes
+        if among is None:  # every neuron, a chunk of faces at a time
+            rows, cols = [], []
+            for s0 in range(0, len(sizes), chunk):
+                ptr = start[s0:s0 + chunk]
+                s = S[verts[ptr[0]:ptr[-1] + sizes[s0:s0 + chunk][-1]]] if len(ptr) else S[:0]
+                both = np.logical_or.reduceat(s == 1, ptr - ptr[0], axis=0) & \
+                    np.logical_or.reduceat(s == -1, ptr - ptr[0], axis=0)
+                r, c = np.nonzero(both)
+                rows.append(r + s0)
+                cols.append(c)
+            rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+            return (np.concatenate(cols) if cols else rows), \
+                np.bincount(rows, minlength=len(sizes))
+        if not len(among):
+            return among, counts
+        # (face, neuron, vertex): for each neuron of a face, a run of its vertices
+        group_face = np.repeat(np.arange(len(sizes)), counts)
+        size = sizes[group_face]
+        first = np.cumsum(size) - size
+        g = np.repeat(np.arange(len(among)), size)
+        s = S[verts[start[group_face[g]] + np.arange(len(g)) - first[g]], among[g]]
+        both = np.logical_or.reduceat(s == 1, first) & np.logical_or.reduceat(s == -1, first)
+        return among[both], np.bincount(group_face[both], minlength=len(sizes))
 
-    def _split(self, face, sign, k, j, made) -> tuple[list[int], list[int]]:
-        pos: list[int] = []
-        neg: list[int] = []
-        ends: list[int] = []  # the two ends of the cut
-        cut = ("n", k, j, face)
-        n = len(face)
-        for i in range(n):
-            a, b = face[i], face[(i + 1) % n]
-            sa, sb = sign[i], sign[(i + 1) % n]
-            if sa >= 0:
-                pos.append(a)
-            if sa <= 0:
-                neg.append(a)
-            if sa == 0:
-                ends.append(a)
-            if sa * sb < 0:
-                key = (a, b) if a < b else (b, a)
-                m = made.get(key)
-                if m is None:
-                    edge = self.edge_line[key]
-                    m = made[key] = self._vertex(a, b, k, j, (edge, cut))
-                    self.edge_line[(a, m) if a < m else (m, a)] = edge
-                    self.edge_line[(b, m) if b < m else (m, b)] = edge
-                pos.append(m)
-                neg.append(m)
-                ends.append(m)
-        self.edge_line[(min(ends), max(ends))] = cut
-        return pos, neg
-
-    def _vertex(self, a: int, b: int, k: int, j: int, lines: tuple) -> int:
-        """The vertex where neuron j of layer k is 0 on the edge (a, b) (its signs at a
-        and b are decided and opposite)."""
-        for r in (self.ZE, self.S, self.P):
-            if r.n == len(r.a):
-                r.a = np.concatenate([r.a, np.zeros_like(r.a)])
-            r.n += 1
-        v, w = len(self.X), self.w
-        ze = self.ZE.a
-        za, zb, ea, eb = ze[a, j], ze[b, j], ze[a, w + j], ze[b, w + j]
+    def _vertices(self, ends: list, k: int, made: dict) -> None:
+        """The vertices where neuron j of layer k is 0 on the edges (a, b) (its signs at
+        a and b are decided and opposite), for ``ends``: ((a, b), j, the cut's line).
+        Values of the layer at them by interpolation: every neuron's, if the next layer
+        needs them; else only those of the neurons that change sign on a face beside
+        the edge (the only ones a later cut reads). Any other neuron has one sign (or
+        is 0) along the edge, so its sign there is that of the sum of its ends' signs."""
+        m = len(ends)
+        v0, w = self.X.n, self.w
+        for r in (self.S, self.P, self.X) if self.store else (self.ZE, self.S, self.P, self.X):
+            if r.n + m > len(r.a):
+                grown = np.zeros((max(r.n + m, 2 * len(r.a)), r.a.shape[1]), r.a.dtype)
+                grown[:r.n] = r.a[:r.n]
+                r.a = grown
+            r.n += m
+        A = np.fromiter((e[0][0] for e in ends), np.int64, m)
+        B = np.fromiter((e[0][1] for e in ends), np.int64, m)
+        J = np.fromiter((e[1] for e in ends), np.int64, m)
+        for i, ((a, b), j, cut) in enumerate(ends):
+            v = v0 + i
+            edge = self.edge_line[(a, b)]
+            self.lines.append((edge, cut))
+            self.edge_line[(a, v)] = self.edge_line[(b, v)] = edge  # a, b < v
+            self._edge_faces[(a, v)] = self._edge_faces[(b, v)] = self._edge_faces[(a, b)]
+            made[(a, b)] = v
+        (za, ea), (zb, eb) = self._values(A, J), self._values(B, J)
         t = za / (za - zb)
         # |t - t*| for the exact t* = za*/(za* - zb*), |za* - za| <= ea, |zb* - zb| <= eb
-        dt = (ea + eb) / (abs(za) + abs(zb) - ea - eb) + 4 * U
-        ra, rb, r = ze[a], ze[b], ze[v]
-        d = rb - ra
-        np.multiply(d, t, out=r)
-        r += ra  # values, and the errors' interpolation (at most the larger of them)
-        row, err = r[:w], r[w:]
-        # Z_m - Z*_m = (1-t)(Za - Za*) + t(Zb - Zb*) + (t - t*)(Zb* - Za*), and
-        # |Zb* - Za*| <= |Zb - Za| + Ea + Eb; then the rounding of it all
-        spread = np.abs(d[:w])
-        spread += ra[w:]
-        spread += rb[w:]
-        err *= 1 + 8 * U
-        err += dt * spread
-        size = np.abs(ra[:w])
-        size += np.abs(rb[:w])
-        err += 4 * U * size
-        size += err
-        err += TINY * np.sign(size)  # exact zeros at both ends stay exact
-        row[j] = err[j] = 0.0
-        (xa, ya), (xb, yb) = self.X[a], self.X[b]
-        self.X.append((xa + t * (xb - xa), ya + t * (yb - ya)))
-        s = self.S.a[v]
-        np.sign(row, out=s, casting="unsafe")
-        undecided = np.abs(row) <= err
-        undecided &= err > 0
-        np.bitwise_or(self.P.a[a], self.P.a[b], out=self.P.a[v])  # no earlier neuron
-        self.lines.append(lines)  # changes sign inside an edge
-        if undecided.any():
-            s[undecided] = 2
-            self._settle(v, k, np.flatnonzero(undecided))
-        return v
+        dt = (ea + eb) / (np.abs(za) + np.abs(zb) - ea - eb) + 4 * U
+        X, P, S = self.X.a, self.P.a, self.S.a
+        X[v0:v0 + m] = X[A] + t[:, None] * (X[B] - X[A])
+        P[v0:v0 + m] = P[A] | P[B]  # no earlier neuron changes sign inside an edge
+        idx = np.arange(m)
+        if self.store is None:  # whole rows
+            ze = self.ZE.a
+            z, e = interpolate(ze[A, :w], ze[B, :w], ze[A, w:], ze[B, w:], t[:, None],
+                               dt[:, None])
+            z[idx, J] = e[idx, J] = 0.0
+            ze[v0:v0 + m, :w], ze[v0:v0 + m, w:] = z, e
+            s = S[v0:v0 + m]
+            np.sign(z, out=s, casting="unsafe")
+            undecided = unsure(z, e)
+            for i in np.flatnonzero(undecided.any(axis=1)).tolist():
+                self._settle(v0 + i, k, np.flatnonzero(undecided[i]))
+            return
+        faces = np.array([self._edge_faces[e[0]] for e in ends], np.int64).reshape(m, 2)
+        need = self._mixed_mask[faces[:, 0]] | self._mixed_mask[faces[:, 1]]
+        s = np.sign(S[A] + S[B])
+        r, c = np.nonzero(need)
+        (za, ea), (zb, eb) = self._values(A[r], c), self._values(B[r], c)
+        z, e = interpolate(za, zb, ea, eb, t[r], dt[r])
+        cut = c == J[r]
+        z[cut] = e[cut] = 0.0
+        s[r, c] = np.sign(z)
+        undecided = np.flatnonzero(unsure(z, e))
+        if undecided.size:  # exactly, a vertex at a time
+            starts = np.flatnonzero(np.r_[True, r[undecided][1:] != r[undecided][:-1]])
+            for part in np.split(undecided, starts[1:]):
+                z[part], e[part], s[r[part[0]], c[part]] = self._exact(v0 + int(r[part[0]]), k,
+                                                                         c[part])
+        S[v0:v0 + m] = s
+        self.store.add((v0 + r) * w + c, z, e)
+
+    def _values(self, V: np.ndarray, I: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The float values of neurons ``I`` at vertices ``V`` and their error bounds."""
+        w, ze = self.w, self.ZE.a
+        if self.store is None:
+            return ze[V, I], ze[V, w + I]
+        z, e = np.empty(len(V)), np.empty(len(V))
+        old = V < self.ZE.n
+        z[old], e[old] = ze[V[old], I[old]], ze[V[old], w + I[old]]
+        z[~old], e[~old] = self.store.get(V[~old] * w + I[~old])
+        return z, e
 
     # -- what the counts need ---------------------------------------------------------------
     def face_patterns(self) -> list[bytes]:
@@ -366,9 +335,8 @@ class Subdivision:
 
     def triangle(self, f: int) -> tuple[int, int, int]:
         """Three vertices of face ``f`` spanning a large triangle (not collinear)."""
-        face, X = self.faces[f], self.X
-        x0, y0 = X[face[0]]
-        p1 = max(face[1:], key=lambda v: abs(X[v][0] - x0) + abs(X[v][1] - y0))
-        dx, dy = X[p1][0] - x0, X[p1][1] - y0
-        p2 = max(face[1:], key=lambda v: abs(dx * (X[v][1] - y0) - dy * (X[v][0] - x0)))
-        return face[0], p1, p2
+        face = self.faces[f]
+        d = self.X.a[face] - self.X.a[face[0]]
+        i = int(np.argmax(np.abs(d).sum(axis=1)))
+        j = int(np.argmax(np.abs(d[i, 0] * d[:, 1] - d[i, 1] * d[:, 0])))
+        return face[0], face[i], face[j]

@@ -197,7 +197,7 @@ def on_plane(net: Net, sl: Slice, max_regions: int = 1 << 20, with_map: bool = F
         "convex_regions": convex,
         "open_connected_regions": n_open,
         "closed_connected_regions": n_closed,
-        "affine_regions": len(set(cls)),
+        "affine_regions": len(np.unique(cls)),
     }
     u0, u1, v0, v1 = sl.box
     domain = {"kind": "box", "u": [_num(u0), _num(u1)], "v": [_num(v0), _num(v1)],
@@ -219,23 +219,24 @@ def on_plane(net: Net, sl: Slice, max_regions: int = 1 << 20, with_map: bool = F
     return out
 
 
-def map_classes(sub: Subdivision, pats: list[bytes]) -> list[int]:
+def map_classes(sub: Subdivision, pats: list[bytes]) -> np.ndarray:
     """For each face, the id of its affine map: faces get one id exactly when their maps
-    are equal. Float maps with proved error bounds tell most faces apart; maps the floats
-    cannot tell apart are compared exactly."""
+    are equal. Float maps with proved error bounds tell most faces apart (sorted by
+    their first entry, a face whose interval meets no other's is alone); maps the
+    floats cannot tell apart are compared exactly."""
     n = len(pats)
     m, e = float_maps(sub, pats)
     m, e = m.reshape(n, -1), e.reshape(n, -1)
     order = np.argsort(m[:, 0], kind="stable")
-    cls = [0] * n
-    next_id = 0
-    i = 0
-    while i < n:  # runs of faces whose first entries' intervals overlap
-        j, top = i + 1, m[order[i], 0] + e[order[i], 0]
-        while j < n and m[order[j], 0] - e[order[j], 0] <= top:
-            top = max(top, m[order[j], 0] + e[order[j], 0])
-            j += 1
-        run = order[i:j]
+    lo, hi = (m - e)[order, 0], (m + e)[order, 0]
+    starts = np.flatnonzero(np.r_[True, lo[1:] > np.maximum.accumulate(hi)[:-1]])
+    sizes = np.diff(np.r_[starts, n])
+    cls = np.empty(n, np.int64)
+    alone = np.repeat(sizes == 1, sizes)
+    cls[order[alone]] = np.arange(int(alone.sum()))
+    next_id = int(alone.sum())
+    for i, size in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist()):
+        run = order[i:i + size]  # faces whose first entries' intervals overlap
         ids: dict[Any, int] = {}
         for f in run.tolist():
             near = np.all(np.abs(m[run] - m[f]) <= e[run] + e[f], axis=1)
@@ -245,7 +246,6 @@ def map_classes(sub: Subdivision, pats: list[bytes]) -> list[int]:
                 ids[key] = next_id
                 next_id += 1
             cls[f] = ids[key]
-        i = j
     return cls
 
 

@@ -508,9 +508,9 @@ MUTANTS = [
            "",
            "-0.0 kept: equal networks give different bytes", ()),
     # reluc regions (issue 13)
-    Mutant("regions-filter-trusts-floats", "reluc/analysis/planar.py",
-           "        undecided = np.abs(row) <= err\n",
-           "        undecided = np.abs(row) < 0 * err\n",
+    Mutant("regions-filter-trusts-floats", "reluc/analysis/slices.py",
+           "    return (np.abs(z) <= e) & (e > 0)\n",
+           "    return (np.abs(z) < 0 * e) & (e > 0)\n",
            "the 2-D filter takes every float sign as decided (coincident cuts split faces)",
            (T_RG,)),
     Mutant("regions-certificate-unpaired-edges", "reluc/analysis/certificate.py",
