@@ -289,18 +289,32 @@ def test_the_filtered_subdivision_is_exact_where_floats_round(spec):
         sorted(pack(ref.face_pattern(f), widths) for f in range(len(ref.faces)))
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_the_filtered_subdivision_is_the_exact_one_on_random_networks(seed):
+@pytest.mark.parametrize("seed,widths", [(0, (12, 10)), (1, (12, 10)), (2, (12, 10)),
+                                         (3, (8, 8, 6))])  # (a middle layer: whole rows)
+def test_the_filtered_subdivision_is_the_exact_one_on_random_networks(seed, widths):
     from reluc.analysis.planar import Slice, Subdivision
     from reluc.net import Layer, Net
 
     rng = np.random.default_rng(seed)
-    net = Net([Layer(rng.normal(size=(12, 2)), rng.normal(size=12)),
-               Layer(rng.normal(size=(10, 12)) / 3, rng.normal(size=10)),
-               Layer(rng.normal(size=(2, 10)), rng.normal(size=2))])
+    sizes = [2, *widths, 2]
+    net = Net([Layer(rng.normal(size=(b, a)) / (1 if a == 2 else 3), rng.normal(size=b))
+               for a, b in zip(sizes, sizes[1:])])
     box = (-1, 1, -1, 1)
     sub = Subdivision(net, Slice((0, 0), EYE, box))
     assert sorted(sub.face_patterns()) == reference_patterns(net, box)
+
+
+def test_a_vertex_value_never_computed_is_not_read():
+    # the last hidden layer keeps a new vertex's values only where a later cut reads
+    # them; reading any other is a bug, caught here rather than read from a neighbour
+    from reluc.analysis.slices import Store
+
+    store = Store()
+    store.add(np.array([3, 7, 9]), np.array([0.5, -1.0, 2.0]), np.array([1e-16] * 3))
+    assert store.get(np.array([9, 3]))[0].tolist() == [2.0, 0.5]
+    for missing in ([8], [10], [0]):
+        with pytest.raises(RuntimeError, match="never computed"):
+            store.get(np.array(missing))
 
 
 # -- bad input ----------------------------------------------------------------------------

@@ -102,6 +102,8 @@ class Store:
 
     def get(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         at = np.searchsorted(self.keys.view[:, 0], keys)
+        if not np.array_equal(self.keys.a[np.minimum(at, len(self.keys.a) - 1), 0], keys):
+            raise RuntimeError("a vertex value was read that was never computed")
         return self.z.a[at, 0], self.e.a[at, 0]
 
 
