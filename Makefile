@@ -11,14 +11,14 @@ STAMP  := $(VENV)/.installed
 SPECS    := $(wildcard specs/*.spec)
 NETWORKS := $(patsubst specs/%.spec,build/%.onnx,$(SPECS))
 
-.PHONY: all demo test bench tables mutants fuzz clean venv
+.PHONY: all demo test bench tables pictures mutants fuzz clean venv
 all: $(NETWORKS)
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,plot]'
 	touch $@
 
 # One network per spec, rebuilt only when its spec changes (the way a user's Makefile
@@ -38,6 +38,23 @@ demo: $(NETWORKS)
 	@echo "5 -1 3 3 0 2.5 -7 1" | $(RELUC) eval build/sort8.onnx
 	@echo '--- reluc stats build/sort64.onnx'
 	@$(RELUC) stats build/sort64.onnx
+	@echo '--- reluc regions build/sawtooth5.onnx'
+	@$(RELUC) regions build/sawtooth5.onnx
+	@echo '--- reluc plot ... (pictures of five networks, in build/)'
+	$(call draw,build)
+
+# The README's pictures (specs/pictures/), drawn from the example specs.
+pictures: $(NETWORKS)
+	@mkdir -p specs/pictures
+	$(call draw,specs/pictures)
+
+define draw
+$(RELUC) plot build/sawtooth5.onnx -o $(1)/sawtooth5.png --size 800x420
+$(RELUC) plot build/hardcomp.onnx -o $(1)/hardcomp.png --size 800x420
+$(RELUC) plot build/zonotope.onnx -o $(1)/zonotope.png --color affine --size 640x560
+$(RELUC) plot build/sort3.onnx -o $(1)/sort3-plane.png --plane 0,0,0 1,0,0 0,1,0 --box -1:1 --size 640x560
+$(RELUC) plot build/square.onnx -o $(1)/square.png --size 800x520
+endef
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -23,8 +23,10 @@ network 6 <= 5 <= 4 <= 3 <= 2 <= 1 (the paper's ordering).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -62,6 +64,32 @@ class Regions:
     certificate: str
     regions: list[dict[str, Any]] = field(default_factory=list)
     certified: bool = True
+    shape: LineShape | PlaneShape | None = None  # what a picture needs (not in the JSON)
+    network: Net | None = None  # the network counted
+
+
+@dataclass
+class LineShape:
+    """A 1-D result as a picture needs it: the pieces' ends, exactly (None at an
+    unbounded end), and at each inner end, per output, whether the slope changes there
+    (a breakpoint of that output; elsewhere a neuron switches without a kink)."""
+
+    ends_of: Callable[[], list]
+    kinks: np.ndarray  # (pieces - 1) x outputs, bool
+
+    @cached_property
+    def ends(self) -> list:
+        return self.ends_of()
+
+
+@dataclass
+class PlaneShape:
+    """A 2-D result as a picture needs it: the subdivision, each face's packed pattern
+    and the id of its affine map (equal ids exactly when the maps are equal)."""
+
+    sub: Subdivision
+    patterns: list[bytes]
+    classes: np.ndarray
 
 
 def _num(v: Fraction | None) -> str | None:
@@ -123,6 +151,10 @@ def on_line(net: Net, lo: Fraction | None, hi: Fraction | None, along=None,
     }
     out = Regions(1, domain, counts, f"each of {len(ps)} pieces checked exactly at an "
                   "interior point (pattern and affine map)")
+    out.shape = LineShape(lambda: [ps[0].t0] + [p.t1 for p in ps],
+                          np.array([[a != b for a, b in zip(p.slope, q.slope)]
+                                    for p, q in zip(ps, ps[1:])], bool
+                                   ).reshape(len(ps) - 1, net.layers[-1].n_out))
     if with_map:
         out.regions = [{"interval": [_num(p.t0), _num(p.t1)],
                         "pattern": show_pattern(p.pattern, widths),
@@ -155,6 +187,8 @@ def _line_regions(lp, domain, widths, with_map) -> Regions:
     }
     out = Regions(1, domain, counts, f"each of {n} pieces checked exactly at its midpoint "
                   "(pattern and value)")
+    out.shape = LineShape(lambda: [Fraction(int(x), int(y)) for x, y in zip(lp.p, lp.q)],
+                          np.asarray(np.any(a.slopes[1:] != a.slopes[:-1], axis=2), bool))
     if with_map:
         t = [Fraction(int(x), int(y)) for x, y in zip(lp.p, lp.q)]
         out.regions = [{"interval": [_num(t[i]), _num(t[i + 1])],
@@ -209,7 +243,8 @@ def on_plane(net: Net, sl: Slice, max_regions: int = 1 << 20, with_map: bool = F
         if certified else "not certified (--certify checks every face exactly)" \
         if certify_up_to < 0 else f"not certified ({n} faces, more than {certify_up_to}; " \
         "--certify checks every face exactly)"
-    out = Regions(2, domain, counts, cert, certified=certified)
+    out = Regions(2, domain, counts, cert, certified=certified,
+                  shape=PlaneShape(sub, pats, cls))
     if with_map:
         out.regions = [{"vertices": [[_num(c) for c in sub.exact_point(v)]
                                      for v in sub.faces[f]],

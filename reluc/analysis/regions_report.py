@@ -49,15 +49,29 @@ def parse_box(text: str, dim: int) -> list[tuple[Fraction, Fraction]]:
 def of_file(source: str, line: tuple[str, str] | None = None,
             plane: tuple[str, str, str] | None = None, box: str | None = None,
             max_regions: int = 1 << 20, with_map: bool = False,
-            certify: bool | None = None, workers: int | None = None) -> tuple[Regions, Any]:
+            certify: bool | None = None, workers: int | None = None,
+            output: int | None = None, planar: bool = False) -> tuple[Regions, Any]:
     """The regions of a network file (``reluc regions``): its one input on its domain
     (or ``box``); the segment ``line`` (A, B); the plane ``plane`` (P0, P1, P2), (u, v)
-    in [0, 1]^2 or ``box``; or its two inputs on its domain or ``box``."""
+    in [0, 1]^2 or ``box``; or its two inputs on its domain or ``box``. ``output``: of
+    that output alone (counted from 0). ``planar``: refuse 3 or more inputs without a
+    line or a plane (no n-D search)."""
     from reluc import formats
 
     if max_regions < 1:
         raise InputError("--max-regions must be at least 1")
     net, info = formats.read(source)
+    if output is not None:
+        net = one_output(net, output)
+    if planar and net.n_in > 2 and not (line or plane):
+        raise InputError(f"the network has {net.n_in} inputs: give --line A B or --plane "
+                         "P0 P1 P2 to draw it")
+    r = _count(net, info, line, plane, box, max_regions, with_map, certify, workers)
+    r.network = net
+    return r, info
+
+
+def _count(net, info, line, plane, box, max_regions, with_map, certify, workers) -> Regions:
     up_to = CERTIFY_UP_TO if certify is None else None if certify else -1
     n = net.n_in
     if line and plane:
@@ -72,7 +86,7 @@ def of_file(source: str, line: tuple[str, str] | None = None,
             raise InputError("--line needs two different points")
         (lo, hi), = parse_box(box, 1) if box else [(Fraction(0), Fraction(1))]
         along = (a, tuple(q - p for p, q in zip(a, b)))
-        return on_line(net, lo, hi, along, max_regions, with_map), info
+        return on_line(net, lo, hi, along, max_regions, with_map)
     if plane:
         p0, p1, p2 = (parse_point(p, "--plane point") for p in plane)
         for p in (p0, p1, p2):
@@ -85,14 +99,14 @@ def of_file(source: str, line: tuple[str, str] | None = None,
             raise InputError("--plane points are collinear: they span no plane")
         (u0, u1), (v0, v1) = parse_box(box, 2) if box else [(Fraction(0), Fraction(1))] * 2
         return on_plane(net, Slice(p0, (a, b), (u0, u1, v0, v1)), max_regions, with_map,
-                        up_to), info
+                        up_to)
     domain = [(lo, hi) for lo, hi in zip(info.domain.lo, info.domain.hi)] \
         if info.domain is not None and info.domain.dim == n else [(None, None)] * n
     if box:
         domain = parse_box(box, n)
     if n == 1:
         (lo, hi), = domain
-        return on_line(net, lo, hi, None, max_regions, with_map), info
+        return on_line(net, lo, hi, None, max_regions, with_map)
     if n == 2:
         if any(v is None for pair in domain for v in pair):
             raise InputError("the domain is unbounded: give --box (such as --box -1:1) to "
@@ -100,12 +114,23 @@ def of_file(source: str, line: tuple[str, str] | None = None,
         (u0, u1), (v0, v1) = domain
         eye = ((Fraction(1), Fraction(0)), (Fraction(0), Fraction(1)))
         return on_plane(net, Slice((Fraction(0),) * 2, eye, (u0, u1, v0, v1)), max_regions,
-                        with_map, up_to), info
+                        with_map, up_to)
     if any(v is None for pair in domain for v in pair):
         raise InputError(f"the domain is unbounded: give --box (such as --box -1:1) to count "
                          f"regions of a {n}-input network (or --line A B, --plane P0 P1 P2)")
     return in_box(net, [lo for lo, _ in domain], [hi for _, hi in domain], max_regions,
-                  workers), info
+                  workers)
+
+
+def one_output(net, k: int):
+    """The network of output ``k`` alone (its last layer's row ``k``)."""
+    from reluc.net import Layer, Net
+
+    last = net.layers[-1]
+    if not 0 <= k < last.n_out:
+        raise InputError(f"--output {k}: the network has {last.n_out} output"
+                         f"{'s' if last.n_out != 1 else ''} (0 to {last.n_out - 1})")
+    return Net([*net.layers[:-1], Layer(last.weight[[k]], last.bias[[k]])])
 
 
 def to_json(r: Regions, source: str, spec: str | None) -> dict[str, Any]:

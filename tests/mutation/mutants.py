@@ -47,6 +47,8 @@ T_R = "tests/test_readers.py"
 T_CLI = "tests/test_cli.py"
 T_H = "tests/test_hostile.py"
 T_RG = "tests/test_regions.py"
+T_PL = "tests/test_plot.py"
+PL = "reluc/analysis/plot.py"
 
 MUTANTS = [
     # -- verify: the exact check and the promise ----------------------------------------
@@ -547,4 +549,21 @@ MUTANTS = [
            "            good = np.where(on[k], at > 0, (at < 0) | ((at == 0) & flat))",
            "            good = np.where(on[k], at >= 0, at <= 0)",
            "an n-D region's centre on a neuron's boundary passes the check", (T_RG,)),
+    # -- plot: pictures agree with the exact regions ------------------------------------
+    Mutant("plot-every-switch-a-kink", PL,
+           "        bk = np.array([i + 1 for i in range(len(inner)) if shape.kinks[i, o]], int)",
+           "        bk = np.array([i + 1 for i in range(len(inner))], int)",
+           "a neuron switching without a kink is marked as a breakpoint", (T_PL,)),
+    Mutant("plot-affine-colours-by-pattern", PL,
+           "    if color == \"affine\":", "    if False:",
+           "--color affine colours by pattern (regions with one map get several colours)",
+           (T_PL,)),
+    Mutant("plot-a-face-dropped", PL,
+           "PolyCollection([xy[f] for f in sub.faces],",
+           "PolyCollection([xy[f] for f in sub.faces[1:]],",
+           "the region map leaves a region unfilled", (T_PL,)),
+    Mutant("plot-svg-dated", PL,
+           "        meta = {\"svg\": {\"Date\": None},",
+           "        meta = {\"svg\": {},",
+           "an SVG records the date it was drawn (not the same bytes twice)", (T_PL,)),
 ]
