@@ -1,5 +1,6 @@
 """``reluc regions`` measured: against Regioncam 0.5.2 on seeded random networks in the
-plane, sawtooth k=20 on a line, and the LP search with 3 and 5 inputs (``make bench``).
+plane, sawtooth k=20 on a line, and the LP search with 3 and 5 inputs; and ``reluc plot``
+of sawtooth k=12 and of a map of about 6000 regions (``make bench``).
 
 Random networks 2 -> w -> w on [-1, 1]^2: first-layer weights N(0, 1), later ones
 N(0, 1/fan-in), biases N(0, 1) (numpy's default_rng(seed)); a last layer sums the
@@ -107,6 +108,12 @@ def cli_case(name, spec, args, tmp, layers=None):
     return row
 
 
+def plot_case(name, path, args, tmp):
+    """``reluc plot`` as a whole command in a fresh process (needs the plot extra)."""
+    out = os.path.join(tmp, "picture.png")
+    return {"case": name, "reluc_cli": measure(RELUC + ["plot", path, "-o", out, "-q", *args])}
+
+
 def main() -> None:
     os.makedirs(OUT, exist_ok=True)
     results = {"schema": 1, "machine": machine(), "plane": [], "other": []}
@@ -126,6 +133,20 @@ def main() -> None:
                              tmp)]:
             results["other"].append(row)
             print(json.dumps(row), file=sys.stderr)
+        results["plot"] = []
+        import importlib.util
+        if importlib.util.find_spec("matplotlib"):  # (the plot extra)
+            import subprocess
+            saw = os.path.join(tmp, "saw12.onnx")
+            subprocess.run(RELUC + ["build", "sawtooth k=12", "-o", saw, "-q"], check=True)
+            net = os.path.join(tmp, "plane.npz")
+            layers = random_layers((115, 115), 0)
+            write_npz(net, layers + [(np.ones((1, 115)), np.zeros(1))])
+            for row in [plot_case("sawtooth k=12 (4096 pieces)", saw, [], tmp),
+                        plot_case("2->115->115 on [-1,1]^2 (5963 regions, certified)", net,
+                                  ["--box", "-1:1"], tmp)]:
+                results["plot"].append(row)
+                print(json.dumps(row), file=sys.stderr)
     with open(os.path.join(OUT, "regions.json"), "w") as f:
         json.dump(results, f, indent=2, sort_keys=True)
     table = to_markdown(results)
@@ -154,6 +175,12 @@ def to_markdown(results: dict) -> str:
         lines.append(f"| {r['case']} | {r['reluc_cli']['seconds']} | "
                      f"{r['reluc_cli']['peak_rss_mib']} | "
                      f"{c['full_dimensional_activation_regions']} | {c['affine_regions']} |")
+    if results.get("plot"):
+        lines += ["", "| picture (`reluc plot ... -o x.png`) | command s | peak MiB |",
+                  "|---|---|---|"]
+        for r in results["plot"]:
+            lines.append(f"| {r['case']} | {r['reluc_cli']['seconds']} | "
+                         f"{r['reluc_cli']['peak_rss_mib']} |")
     return "\n".join(lines) + "\n"
 
 

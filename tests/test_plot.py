@@ -22,7 +22,9 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def groups(path) -> dict[str, ET.Element]:
-    return {g.get("id"): g for g in ET.parse(path).getroot().iter(SVG + "g") if g.get("id")}
+    """The drawing's named parts (a group of paths or markers, or an image), by id."""
+    return {e.get("id"): e for e in ET.parse(path).getroot().iter()
+            if e.tag in (SVG + "g", SVG + "image") and e.get("id")}
 
 
 def fills(group) -> list[str]:
@@ -100,13 +102,15 @@ def test_affine_colours_join_regions_with_one_map(cli, tmp_path):
     assert len(list(g["switches"].iter(SVG + "path"))) == 4
 
 
-@pytest.mark.parametrize("spec,box", [("sawtooth k=4", None),
-                                      ("pwl points=0:0,1:2,2:2,3:3,4:0", "-1:5"),
-                                      ("identity n=1 depth=3", None)])
-def test_the_marked_breakpoints_are_the_ones_regions_lists(cli, tmp_path, spec, box):
+@pytest.mark.parametrize("spec,extra", [
+    ("sawtooth k=4", []),
+    ("pwl points=0:0,1:2,2:2,3:3,4:0", ["--box", "-1:5"]),
+    ("identity n=1 depth=3", []),
+    ("median n=3", ["--line", "-1,0,1/3", "2,1/2,-1", "--box", "-1:2"]),  # a line in R^3
+])
+def test_the_marked_breakpoints_are_the_ones_regions_lists(cli, tmp_path, spec, extra):
     net = build(cli, tmp_path, spec, "n.onnx", "--dtype", "float64")
     out = tmp_path / "n.svg"
-    extra = ["--box", box] if box else []
     cli("plot", net, "-o", out, *extra)
     pieces = regions_json(cli, net, "--map", *extra)["regions"]
     ends = [Fraction(p["interval"][1]) for p in pieces[:-1]]
@@ -137,6 +141,18 @@ def test_an_approximation_is_drawn_with_its_reference_and_error(cli, tmp_path):
     exact = build(cli, tmp_path, "sawtooth k=3", "t.onnx")
     cli("plot", exact, "-o", tmp_path / "t.svg")
     assert "reference-0" not in groups(tmp_path / "t.svg")  # exact: nothing to compare
+
+
+def test_a_plane_approximation_gets_its_surface_and_error(cli, tmp_path):
+    net = build(cli, tmp_path, "mul L=2", "m.onnx")
+    out = tmp_path / "m.svg"
+    cli("plot", net, "-o", out, "--surface")
+    g = groups(out)
+    assert {"regions", "surface-0", "error-0"} <= set(g)
+    n = regions_json(cli, net)["counts"]["full_dimensional_activation_regions"]
+    assert len(fills(g["regions"])) == n
+    cli("plot", net, "-o", tmp_path / "plain.svg")
+    assert "surface-0" not in groups(tmp_path / "plain.svg")
 
 
 def test_several_outputs_get_a_panel_each_or_one_by_output(cli, tmp_path):

@@ -251,7 +251,7 @@ def _draw_plane(fig, r: Regions, net, ref, title, color, surface):
         z = net.evaluate(inputs(xy))
         for o in range(n_out):
             m = axes[k].tripcolor(xy[:, 0], xy[:, 1], tri, z[:, o], shading="gouraud",
-                                  cmap="viridis")
+                                  cmap="viridis", gid=f"surface-{o}")
             fig.colorbar(m, ax=axes[k], shrink=0.7)
             axes[k].set_title(f"output {o}" if n_out > 1 else "f", fontsize=8)
             k += 1
@@ -265,7 +265,7 @@ def _draw_plane(fig, r: Regions, net, ref, title, color, surface):
             e = err[:, o].reshape(g, g)
             top = max(float(np.abs(e).max()), bound, 1e-300)
             m = axes[k].imshow(e, origin="lower", extent=(u0, u1, v0, v1), cmap="RdBu_r",
-                               vmin=-top, vmax=top, aspect="auto")
+                               vmin=-top, vmax=top, aspect="auto", gid=f"error-{o}")
             fig.colorbar(m, ax=axes[k], shrink=0.7)
             axes[k].set_title(f"error{f' of output {o}' if n_out > 1 else ''}: max "
                               f"{np.abs(e).max():.2g}, bound {bound:.2g}", fontsize=8)
