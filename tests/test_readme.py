@@ -65,3 +65,15 @@ def test_readme_size_table_is_what_the_registry_builds():
         text = f.read()
     section = re.search(r"<!-- table:sizes -->\n(.*?)<!-- end table:sizes -->", text, re.S)
     assert section.group(1) == tables.size_table(), "run `make tables` to update README.md"
+
+
+def test_the_readme_pictures_are_the_ones_make_pictures_draws():
+    """Every picture the README shows exists, and `make pictures` draws each of them."""
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        shown = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", f.read())
+    with open(os.path.join(ROOT, "Makefile"), encoding="utf-8") as f:
+        drawn = {os.path.join("specs/pictures", m) for m in re.findall(r"-o \$\(1\)/(\S+)", f.read())}
+    assert len(shown) >= 5 and set(shown) == drawn
+    for path in shown:
+        with open(os.path.join(ROOT, path), "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n", path
