@@ -66,13 +66,12 @@ class Runner:
         self._session = _ort_session(data if data is not None else source, source)
         inp = self._session.get_inputs()[0]
         dtype = {"tensor(float)": "float32", "tensor(double)": "float64"}.get(inp.type)
-        width = inp.shape[1] if len(inp.shape) == 2 else None
-        if dtype != self.dtype or len(inp.shape) != 2 or (isinstance(width, int)
-                                                          and width != n_in):
+        self._rest = _row_shape(inp.shape, n_in)  # a row's shape (exporters: [1, n], ...)
+        if dtype != self.dtype or self._rest is None:
             raise NetworkFileError(f"onnxruntime sees the input of '{source}' as {inp.type} "
-                                   f"{inp.shape}, not a {self.dtype} matrix [batch, {n_in}]")
+                                   f"{inp.shape}, not a {self.dtype} batch of rows of {n_in}")
         self._input_name = inp.name
-        if isinstance(inp.shape[0], int) and inp.shape[0] > 0:
+        if inp.shape and isinstance(inp.shape[0], int) and inp.shape[0] > 0:
             self.batch = self.chunk = inp.shape[0]
 
     def check(self, x: np.ndarray) -> str | None:
@@ -155,14 +154,29 @@ class Runner:
             if self.batch is not None and rows < self.batch:  # pad to the fixed batch
                 part = np.vstack([part, np.zeros((self.batch - rows, self.n_in), part.dtype)])
             try:
-                y = self._session.run(None, {self._input_name: part})[0]
+                y = self._session.run(None, {self._input_name:
+                                             part.reshape((len(part), *self._rest))})[0]
             except _ort_errors() as e:  # the file is wrong in a way found while running it
                 raise NetworkFileError(f"onnxruntime cannot run '{self.path}': "
                                        f"{_ort_reason(e)}") from None
-            out.append(y[:rows])
+            out.append(y.reshape(len(part), int(np.prod(y.shape[1:])))[:rows])
             if progress:
                 progress(min(len(xt), start + self.chunk), len(xt))
         return np.concatenate(out)
+
+
+def _row_shape(shape: list, n_in: int) -> tuple[int, ...] | None:
+    """The shape one row of ``n_in`` values takes in an input of ``shape`` (batch first,
+    as exporters write it: [batch, n], [batch, 1, n], [1, 1, 1, n], [1, n, 1]), one
+    unnamed dimension at most filled in; None when no such shape holds ``n_in`` values."""
+    rest = list(shape[1:])
+    known = int(np.prod([d for d in rest if isinstance(d, int) and d > 0]))
+    free = [i for i, d in enumerate(rest) if not (isinstance(d, int) and d > 0)]
+    if len(shape) < 2 or len(free) > 1 or n_in % known:
+        return None
+    if free:
+        rest[free[0]] = n_in // known
+    return tuple(rest) if int(np.prod(rest)) == n_in else None
 
 
 def _ort_session(model: str | bytes, name: str):

@@ -1,8 +1,9 @@
 """Reading ONNX files, a layer at a time (:func:`read_onnx_layers`).
 
 Any single-input, single-output chain of Gemm / MatMul / Add / Sub / Relu (plus
-Identity, Flatten and Dropout as no-ops), as exported by PyTorch and others, and reluc's
-own sparse layout (``Transpose``, per layer ``Gather -> Mul -> ReduceSum -> Add``,
+Identity, Flatten, Reshape to [batch, features] and Dropout as no-ops, Mul and Div by
+constants folded in), as exported by PyTorch, Keras (tf2onnx) and the VNN-COMP
+benchmarks, and reluc's own sparse layout (``Transpose``, per layer ``Gather -> Mul -> ReduceSum -> Add``,
 ``Transpose``; :mod:`reluc.formats.onnxwrite`).
 
 The chain is folded node by node into a pending affine map ``(W, b)`` that a ``Relu``
@@ -43,8 +44,12 @@ def read_onnx_layers(source: str | bytes) -> tuple[Iterator[Layer], FileInfo]:
         graph = model.graph
         inputs = [i for i in graph.input if i.name not in consts]
         if len(inputs) != 1 or len(graph.output) != 1:
-            raise NetworkFileError(f"expected one input and one output, found {len(inputs)} "
-                                   f"and {len(graph.output)}")
+            names = ", ".join(i.name for i in inputs[:4]) + (", ..." if len(inputs) > 4 else "")
+            raise NetworkFileError(
+                f"the graph has {len(inputs)} input{'s' if len(inputs) != 1 else ''} "
+                f"({names}) and {len(graph.output)} output"
+                f"{'s' if len(graph.output) != 1 else ''}; reluc reads networks of one input "
+                "and one output")
         elem = inputs[0].type.tensor_type.elem_type
         dtype = {TensorProto.FLOAT: "float32", TensorProto.DOUBLE: "float64"}.get(elem)
         if dtype is None:
@@ -52,8 +57,10 @@ def read_onnx_layers(source: str | bytes) -> tuple[Iterator[Layer], FileInfo]:
     except BaseException:
         f.close()
         raise
-    dims = inputs[0].type.tensor_type.shape.dim
-    width = dims[-1].dim_value if len(dims) and dims[-1].dim_value > 0 else None
+    dims = [d.dim_value for d in inputs[0].type.tensor_type.shape.dim]
+    # the features: every dimension after the batch ([batch, n], [1, 1, 1, n], [1, n, 1])
+    width = int(np.prod(dims[1:])) if len(dims) > 1 and min(dims[1:]) > 0 else \
+        dims[-1] if len(dims) == 1 and dims[0] > 0 else None
     props = {p.key: p.value for p in model.metadata_props}
 
     def layers() -> Iterator[Layer]:
@@ -162,6 +169,28 @@ def _flatten(chain, node, attrs, where):
         raise _unsupported(node)
 
 
+@handles("Reshape", inputs=(2, 2))
+def _reshape(chain, node, attrs, where):
+    """A Reshape to [batch, features] (how exporters flatten an image or a [1, n, 1]
+    input): -1, 0 or 1 for the batch, -1 or the width for the features."""
+    shape = chain.array(node.input[1], node)
+    if shape.ndim != 1 or len(shape) != 2 or shape[0] not in (-1, 0, 1) or \
+            shape[1] not in (-1, chain.width):
+        raise NetworkFileError(f"{where}: a Reshape to {shape.astype(int).tolist()}; reluc "
+                               "reads a Reshape only to [batch, features]")
+
+
+@handles("Div", inputs=(2, 2))
+def _div(chain, node, attrs, where):
+    """Division by a constant (input normalisation), folded in as a diagonal scaling."""
+    if node.input[0] != chain.cur:
+        raise NetworkFileError(f"{where}: Div must divide the activations by a constant")
+    c = _broadcast(chain.array(node.input[1], node), chain.pending()[0].shape[0], where)
+    if not np.all(np.isfinite(1.0 / c)):
+        raise NetworkFileError(f"{where}: division by 0")
+    chain.then(sp.diags_array(1.0 / c, format="csr"), np.zeros(len(c)), where)
+
+
 @handles("Transpose")
 def _transpose(chain, node, attrs, where):
     if list(attrs.get("perm", [1, 0])) != [1, 0]:
@@ -221,8 +250,11 @@ def _gather(chain, node, attrs, where):
 
 @handles("Mul", inputs=(2, 2))
 def _mul(chain, node, attrs, where):
-    if chain.gathered is None:
-        raise _unsupported(node)
+    if chain.gathered is None:  # a scaling by a constant (input normalisation)
+        c = chain.array(next(i for i in node.input if i != chain.cur), node)
+        c = _broadcast(c, chain.pending()[0].shape[0], where)
+        chain.then(sp.diags_array(c, format="csr"), np.zeros(len(c)), where)
+        return
     val = chain.array(next(i for i in node.input if i != chain.cur), node)
     if val.size != chain.gathered[0].size:
         raise NetworkFileError(f"{where}: values do not match the gather indices")
@@ -252,8 +284,8 @@ def _reduce_sum(chain, node, attrs, where):
 def _unsupported(node) -> NetworkFileError:
     return NetworkFileError(
         f"unsupported ONNX operator '{node.op_type}' (node '{node.name or node.op_type}'); "
-        "reluc reads ReLU MLPs built from Gemm, MatMul, Add, Sub and Relu (and its own "
-        "sparse layout, Gather-Mul-ReduceSum)")
+        "reluc reads ReLU MLPs built from Gemm, MatMul, Add, Sub and Relu (with constant "
+        "Mul, Div, Flatten, Reshape; and its own sparse layout, Gather-Mul-ReduceSum)")
 
 
 def _walk(graph, chain: _Chain) -> Iterator[Layer]:

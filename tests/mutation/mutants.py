@@ -48,6 +48,7 @@ T_CLI = "tests/test_cli.py"
 T_H = "tests/test_hostile.py"
 T_RG = "tests/test_regions.py"
 T_PL = "tests/test_plot.py"
+T_F = "tests/test_foreign.py"
 PL = "reluc/analysis/plot.py"
 
 MUTANTS = [
@@ -566,4 +567,18 @@ MUTANTS = [
            "        meta = {\"svg\": {\"Date\": None},",
            "        meta = {\"svg\": {},",
            "an SVG records the date it was drawn (not the same bytes twice)", (T_PL,)),
+    # -- foreign networks: exporters' patterns --------------------------------------------
+    Mutant("foreign-div-multiplies", O,
+           "    chain.then(sp.diags_array(1.0 / c, format=\"csr\"), np.zeros(len(c)), where)",
+           "    chain.then(sp.diags_array(c, format=\"csr\"), np.zeros(len(c)), where)",
+           "Div by a constant (input normalisation) read as a multiplication", (T_F,)),
+    Mutant("foreign-any-reshape", O,
+           "    if shape.ndim != 1 or len(shape) != 2 or shape[0] not in (-1, 0, 1) or \\\n"
+           "            shape[1] not in (-1, chain.width):",
+           "    if False:",
+           "a Reshape that does not flatten to [batch, features] is read as a no-op", (T_F,)),
+    Mutant("foreign-rows-unshaped", "reluc/analysis/evaluate.py",
+           "                                             part.reshape((len(part), *self._rest))})[0]",
+           "                                             part})[0]",
+           "rows go to onnxruntime as [batch, n] whatever the model's input shape", (T_F,)),
 ]
