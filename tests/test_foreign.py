@@ -252,3 +252,65 @@ def test_a_keras_style_file_holding_sort4_verifies_against_its_spec(cli, tmp_pat
     assert "(sort n=4" in cli("verify", path, "--spec", "sort n=4").stdout
     bad = cli("verify", path, "--spec", "sort n=5", ok=False)  # not what it computes
     assert bad.exit_code != 0
+
+
+# -- reluc convert ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name,out,extra", [
+    ("torch2", "c.onnx", []), ("acasxu", "c.npz", ["--dtype", "float64"]),
+    ("normalised", "c.onnx", ["--layout", "sparse"]), ("torch2_double", "c.onnx",
+                                                        ["--dtype", "float32"]),
+    ("mnist_fc", "c.npz", []),
+])
+def test_convert_writes_a_reluc_file_that_computes_what_the_original_does(cli, tmp_path, name,
+                                                                          out, extra):
+    import hashlib
+
+    import onnx
+
+    path = PATTERNS[name](tmp_path)
+    r = cli("convert", path, "-o", tmp_path / out, *extra)
+    assert "within the rounding bound" in r.stderr and "checked on 512 rows" in r.stderr
+    s = json.loads(cli("stats", tmp_path / out, "--json").stdout)
+    assert (s["inputs"], s["outputs"], s["widths"]) == (N_IN, N_OUT, [HID])
+    assert s["origin"] == f"t.onnx sha256:{hashlib.sha256(path.read_bytes()).hexdigest()}"
+    assert s["reluc_version"] is not None
+    if out.endswith(".onnx"):
+        onnx.checker.check_model(onnx.load(str(tmp_path / out)))
+    x = RNG.normal(size=(30, N_IN))
+    rows = "\n".join(" ".join(repr(float(v)) for v in r) for r in x)
+    got = np.array([[float(v) for v in line.split()] for line in
+                    cli("eval", tmp_path / out, input=rows).stdout.splitlines()])
+    np.testing.assert_allclose(got, ort_run(path, x), rtol=1e-4, atol=1e-4)
+
+
+def test_a_conversion_that_changes_the_network_is_refused_and_writes_nothing(cli, tmp_path,
+                                                                            monkeypatch):
+    # the check compares the new file with the original run by onnxruntime: a reader
+    # that got one weight wrong must be caught
+    from reluc import formats
+    from reluc.net import Layer, Net
+
+    path = torch2(tmp_path)
+    read = formats.read
+
+    def misread(source):
+        net, info = read(source)
+        first = net.layers[0]
+        w = first.weight.toarray()
+        w[0, 0] += 0.01
+        return Net([Layer(w, first.bias), *net.layers[1:]]), info
+
+    monkeypatch.setattr(formats, "read", misread)
+    r = cli("convert", path, "-o", tmp_path / "c.onnx", ok=False)
+    assert_one_line_error(r, "disagrees with", "nothing written")
+    assert not (tmp_path / "c.onnx").exists()
+
+
+def test_convert_refuses_what_it_cannot_read_or_write(cli, tmp_path):
+    nodes, inits, _ = NOT_RELU["Sigmoid"]
+    bad = onnx_file(tmp_path / "s.onnx", nodes, inits, ["batch", N_IN], ["batch", N_OUT], 17, 8)
+    assert_one_line_error(cli("convert", bad, "-o", tmp_path / "c.onnx", ok=False), "Sigmoid")
+    assert_one_line_error(cli("convert", torch2(tmp_path), "-o", "-", ok=False), "-o FILE")
+    assert not (tmp_path / "c.onnx").exists()

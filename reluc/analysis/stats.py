@@ -48,6 +48,7 @@ def file_stats(path: str) -> dict[str, Any]:
         "error_bound": None if info.error_bound is None else format_number(info.error_bound),
         "domain": None if info.domain is None else info.domain.describe(),
         "reluc_version": info.version,
+        "origin": info.origin,
         "inputs": n_in,
         "outputs": shape.n_out,
         "depth": shape.depth,
@@ -99,7 +100,8 @@ def _regions(b: dict[str, Any]) -> str:
 def format_text(s: dict[str, Any]) -> str:
     rows = [
         ("file", s["file"]),
-        ("spec", s["spec"] or "(none: not written by reluc)"),
+        ("spec", s["spec"] or ("(none: converted by reluc)" if s["origin"] else
+                               "(none: not written by reluc)")),
         ("inputs", s["inputs"]),
         ("outputs", s["outputs"]),
         ("depth", f"{s['depth']} affine layers ({s['neuron_layers']} layers of neurons, "
@@ -121,5 +123,7 @@ def format_text(s: dict[str, Any]) -> str:
     ]
     if s["exact"] is False and s["error_bound"] is not None:
         rows.insert(13, ("error bound", s["error_bound"]))
+    if s["origin"]:
+        rows.insert(2, ("converted from", s["origin"]))
     key_w = max(len(k) for k, _ in rows)
     return "\n".join(f"{k + ':':<{key_w + 1}} {v}" for k, v in rows)

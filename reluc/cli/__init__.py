@@ -89,4 +89,5 @@ def run(args=None) -> None:
 
 
 # the commands (each registers itself on main)
-from reluc.cli import build, catalog, evaluate, plot, regions, stats, verify  # noqa: E402, F401
+from reluc.cli import (build, catalog, convert, evaluate, plot, regions, stats,  # noqa: E402, F401
+                       verify)

@@ -72,11 +72,13 @@ class Written:
 
 def write(compiled, target: str | BinaryIO, fmt: str, layout: str = "dense",
           external_data: bool | None = None, progress=None, max_size: int | None = None,
-          announce=None) -> Written:
-    """:func:`_write`; a failed write (a full disk) names the file it was writing."""
+          announce=None, info: FileInfo | None = None) -> Written:
+    """:func:`_write`; a failed write (a full disk) names the file it was writing.
+    ``compiled``: anything with a ``dtype`` and a ``source`` network; ``info``: the
+    metadata (default: that of a build, from ``compiled``)."""
     try:
         return _write(compiled, target, fmt, layout, external_data, progress, max_size,
-                      announce)
+                      announce, info)
     except OSError as e:
         if e.filename is not None:
             raise
@@ -86,7 +88,7 @@ def write(compiled, target: str | BinaryIO, fmt: str, layout: str = "dense",
 
 def _write(compiled, target: str | BinaryIO, fmt: str, layout: str = "dense",
            external_data: bool | None = None, progress=None, max_size: int | None = None,
-           announce=None) -> Written:
+           announce=None, info: FileInfo | None = None) -> Written:
     """Write a compiled network (in its dtype) a layer at a time; ``target`` is a path
     (written atomically) or a binary stream. ONNX: ``layout`` dense, sparse or auto;
     ``external_data`` True forces the tensors into ``<file>.data`` beside the model, None
@@ -100,7 +102,7 @@ def _write(compiled, target: str | BinaryIO, fmt: str, layout: str = "dense",
     dtype = compiled.dtype
     if dtype not in DTYPES:
         raise RelucError(f"unknown dtype '{dtype}'; choose from {', '.join(DTYPES)}")
-    info = FileInfo.for_build(compiled)
+    info = FileInfo.for_build(compiled) if info is None else info
     source = compiled.source
     chosen, why = choose_layout(source, dtype, layout) if fmt == "onnx" else ("csr", "")
     is_path = isinstance(target, (str, os.PathLike))

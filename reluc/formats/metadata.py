@@ -16,6 +16,8 @@ Stored as ONNX ``metadata_props`` (and as a JSON object in ``.npz``), keys sorte
 ``reluc.dtype``     ``float32`` or ``float64``
 ``reluc.format``    version of this layout (``1``)
 ``reluc.version``   the reluc version that wrote the file
+``reluc.origin``    a converted file (``reluc convert``): the file it came from and that
+                    file's SHA-256
 ==================  ===================================================================
 
 A foreign file (no ``reluc.*`` keys) reads as a :class:`FileInfo` with ``spec=None``.
@@ -65,6 +67,7 @@ class FileInfo:
     version: str | None = None
     format: str | None = None
     input_limit: float | None = None
+    origin: str | None = None  # a converted file: the file it came from and its digest
 
     @classmethod
     def for_build(cls, compiled) -> FileInfo:
@@ -86,6 +89,7 @@ class FileInfo:
             "reluc.dtype": self.dtype,
             "reluc.format": self.format,
             "reluc.input_limit": None if self.input_limit is None else repr(self.input_limit),
+            "reluc.origin": self.origin,
             "reluc.version": self.version,
         }
         return {k: props[k] for k in sorted(props) if props[k] is not None}
@@ -119,6 +123,7 @@ class FileInfo:
             error_bound=get("reluc.error_bound", parse_number),
             dtype=dtype or get("reluc.dtype"), version=get("reluc.version"),
             format=get("reluc.format"), input_limit=get("reluc.input_limit", limit),
+            origin=get("reluc.origin"),
         )  # fmt: skip
 
 
