@@ -581,4 +581,7 @@ MUTANTS = [
            "                                             part.reshape((len(part), *self._rest))})[0]",
            "                                             part})[0]",
            "rows go to onnxruntime as [batch, n] whatever the model's input shape", (T_F,)),
+    Mutant("convert-check-trusts", "reluc/convert.py",
+           "        if not np.all(diff <= tol):", "        if False:",
+           "reluc convert keeps a file that disagrees with the original", (T_F,)),
 ]
