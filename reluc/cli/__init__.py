@@ -90,4 +90,4 @@ def run(args=None) -> None:
 
 # the commands (each registers itself on main)
 from reluc.cli import (build, catalog, convert, evaluate, plot, regions, stats,  # noqa: E402, F401
-                       verify)
+                       verify, vnnlib)

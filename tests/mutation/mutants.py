@@ -49,6 +49,8 @@ T_H = "tests/test_hostile.py"
 T_RG = "tests/test_regions.py"
 T_PL = "tests/test_plot.py"
 T_F = "tests/test_foreign.py"
+T_VN = "tests/test_vnnlib.py"
+VN = "reluc/analysis/vnnlib.py"
 PL = "reluc/analysis/plot.py"
 
 MUTANTS = [
@@ -584,4 +586,16 @@ MUTANTS = [
     Mutant("convert-check-trusts", "reluc/convert.py",
            "        if not np.all(diff <= tol):", "        if False:",
            "reluc convert keeps a file that disagrees with the original", (T_F,)),
+    # -- vnnlib: answers established, counterexamples checked ------------------------------
+    Mutant("vnnlib-proof-ignored", VN,
+           "    if proof.status != \"proved\":", "    if False:",
+           "a comparator file's answers are taken from its spec without its proof", (T_VN,)),
+    Mutant("vnnlib-counterexample-unchecked", VN,
+           "            if not reaches(p, p.counterexample, y):", "            if False:",
+           "a counterexample is written without checking it reaches the unsafe set",
+           (T_VN,)),
+    Mutant("vnnlib-range-assumed", VN,
+           "    inside = low - MARGIN < m and big < high + MARGIN",
+           "    inside = True",
+           "a one-input network is assumed to stay within its bound", (T_VN,)),
 ]
