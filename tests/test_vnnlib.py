@@ -23,7 +23,7 @@ vnnlib = pytest.importorskip("vnnlib")  # (installed by `make test`)
 from vnnlib import parse_file  # noqa: E402
 from vnnlib.compat import read_vnnlib_simple  # noqa: E402
 
-SUITES = ["sort n=4", "max n=8", "sawtooth k=6", "square L=4"]
+SUITES = ["sort n=4", "max n=8", "sawtooth k=6", "square L=4", "kth n=5 k=2", "mul L=2"]
 
 
 def exact_onnx(path, x: list[Fraction]) -> list[Fraction]:
@@ -123,8 +123,8 @@ def test_bad_input_is_one_line(cli, tmp_path):
 
     plain = foreign(tmp_path / "f.npz", [([[1.0]], [0.0]), ([[1.0]], [0.0])])
     assert_one_line_error(cli("vnnlib", plain, "-o", tmp_path / "a", ok=False), "reluc built")
-    mul = build(cli, tmp_path, "mul L=2", "m.onnx")
-    assert_one_line_error(cli("vnnlib", mul, "-o", tmp_path / "b", ok=False), "'mul'")
+    norm = build(cli, tmp_path, "norm n=4 levels=2", "m.onnx")
+    assert_one_line_error(cli("vnnlib", norm, "-o", tmp_path / "b", ok=False), "'norm'")
     saw = build(cli, tmp_path, "sawtooth k=2", "s.onnx")
     (tmp_path / "file").write_text("x")
     assert_one_line_error(cli("vnnlib", saw, "-o", tmp_path / "file", ok=False),

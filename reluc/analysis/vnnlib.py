@@ -15,11 +15,11 @@ file's own weights, never from the construction alone:
   everywhere; the holding properties are facts of that function (outputs ordered, the
   maximum dominates every input), and each violated twin (the order reversed, the
   maximum at most the first input) gets a counterexample evaluated exactly;
-- one-input networks: the exact linear pieces on the box give the network's exact range;
-  the property "the output stays within [min f - bound, max f + bound]" (f the reference
-  on the box, the bound the declared one) holds exactly when the range is inside it,
-  and its twin, the bound tightened past the network's true maximum, is violated at the
-  exact maximiser.
+- networks of one or two inputs: the exact linear pieces (or the exact planar
+  subdivision) of the box give the network's exact range; the property "the output
+  stays within [min f - bound, max f + bound]" (f the reference on the box, the bound
+  the declared one) holds exactly when the range is inside it, and its twin, the bound
+  tightened past the network's true maximum, is violated at the exact maximiser.
 
 Numbers are written as exact decimals (every bound is a binary fraction)."""
 
@@ -119,6 +119,18 @@ def _comparator(net, ctor, values, box) -> list[Property]:
                               [[(f"X_{i}", top, MARGIN)] for i in range(n)], "unsat", how))
         props.append(Property("at-most-first", f"{top} is at most X_0 (false)", box,
                               [[(top, "X_0", MARGIN)]], "sat", how, [lo] + [hi] * (n - 1)))
+    if name in ("sort", "kth") and n <= 10:  # an output equals some input
+        j = (m - 1) // 2 if name == "sort" else 0
+        y = f"Y_{j}"
+        signs = [[(y, f"X_{i}", MARGIN) if (s >> i) & 1 else (f"X_{i}", y, MARGIN)
+                  for i in range(n)] for s in range(1 << n)]  # Y differs from every X_i
+        props.append(Property("equals-an-input", f"{y} equals one of the inputs", box,
+                              signs, "unsat", how))
+        # the twin: it equals X_0; false where X_0 is not the middle (or k-th) value
+        x = [hi] + [lo] * (n - 1) if name == "sort" or _kth_not_first(values, n) else \
+            [lo] + [hi] * (n - 1)
+        props.append(Property("equals-first", f"{y} equals X_0 (false)", box,
+                              [[(y, "X_0", MARGIN)], [("X_0", y, MARGIN)]], "sat", how, x))
     if name == "min":
         props.append(Property("dominated", "Y_0 is at most every input", box,
                               [[("Y_0", f"X_{i}", MARGIN)] for i in range(n)], "unsat", how))
@@ -130,39 +142,62 @@ def _comparator(net, ctor, values, box) -> list[Property]:
     return props
 
 
-def _one_input(net, info, ctor, values, box) -> list[Property]:
+def _kth_not_first(values, n) -> bool:
+    """Whether X_0 largest (the others equal) puts something else at rank k."""
+    return int(values.get("k", 1)) < n
+
+
+def _one_input(net, ctor, values, box) -> list[Property]:
+    """The exact pieces on the box: the network's extremes are at the pieces' ends."""
     from reluc.pieces import pieces
 
     (lo, hi), = box
     ps = pieces(net, lo, hi)
-    ends = [ps[0].t0] + [p.t1 for p in ps]
+    ends = [[ps[0].t0]] + [[p.t1] for p in ps]
     ys = [ps[0].value(ps[0].t0)[0]] + [p.value(p.t1)[0] for p in ps]
+    grid = [[lo + (hi - lo) * Fraction(i, 64)] for i in range(65)]
+    return _range(ctor, values, box, ends, ys, grid,
+                  f"the {len(ps)} exact linear pieces on the box")
+
+
+def _two_inputs(net, ctor, values, box) -> list[Property]:
+    """The exact planar subdivision of the box: the network is affine on each face, so
+    its extremes are at the faces' vertices."""
+    from reluc.analysis.planar import Slice, Subdivision
+
+    (u0, u1), (v0, v1) = box
+    sub = Subdivision(net, Slice((0, 0), ((1, 0), (0, 1)), (u0, u1, v0, v1)))
+    verts = [list(sub.exact_point(v)) for v in sorted({v for f in sub.faces for v in f})]
+    ys = [y[0] for y in exact.evaluate(net, verts)]
+    grid = [[u0 + (u1 - u0) * Fraction(i, 16), v0 + (v1 - v0) * Fraction(j, 16)]
+            for i in range(17) for j in range(17)]
+    return _range(ctor, values, box, verts, ys, grid,
+                  f"the exact subdivision of the box into {len(sub.faces)} regions")
+
+
+def _range(ctor, values, box, points, ys, grid, source) -> list[Property]:
+    """"Y_0 stays within [min f - bound, max f + bound]" (f the reference on the box,
+    at ``points`` and ``grid``), which holds exactly when the network's exact range, the
+    extremes of ``ys`` at ``points``, is inside it; and its twin, Y_0 below the true
+    maximum less a sixteenth of the range, violated at the maximiser."""
     m, big = min(ys), max(ys)
-    arg = ends[ys.index(big)]
-    how = f"the {len(ps)} exact linear pieces on [{format_number(lo)}, {format_number(hi)}]: " \
-          f"the output ranges over [{format_number(m)}, {format_number(big)}]"
-    bound = ctor.declared_error(values) if ctor is not None else Fraction(0)
-    if ctor is not None:  # the reference over the box (at the pieces' ends and a grid)
-        grid = sorted(set(ends) | {lo + (hi - lo) * Fraction(i, 64) for i in range(65)})
-        fs = [Fraction(ctor.reference(values, [t])[0]) for t in grid]
-        f_lo, f_hi = min(fs), max(fs)
-        what = "the reference"
-    else:
-        f_lo, f_hi, what = m, big, "its exact range"
-    low, high = _binary(f_lo - bound, down=True), _binary(f_hi + bound, down=False)
+    how = f"{source}: Y_0 ranges over [{format_number(m)}, {format_number(big)}]"
+    bound = ctor.declared_error(values)
+    fs = [Fraction(ctor.reference(values, x)[0]) for x in points + grid]
+    low = _binary(min(fs) - bound, down=True)
+    high = _binary(max(fs) + bound, down=False)
     inside = low - MARGIN < m and big < high + MARGIN
-    props = [Property("within", f"the output stays within [{decimal(low)}, {decimal(high)}] "
-                      f"({what} on the box, widened by the declared bound)", box,
+    props = [Property("within", f"Y_0 stays within [{decimal(low)}, {decimal(high)}] (the "
+                      "reference on the box, widened by the declared bound)", box,
                       [[("Y_0", None, high + MARGIN)], [(None, "Y_0", MARGIN - low)]],
                       "unsat" if inside else "sat", how)]
     if not inside:
-        t = ends[[y < low - MARGIN or y > high + MARGIN for y in ys].index(True)]
-        props[0].counterexample = [t]
-    cut = big - max((big - m) / 16, MARGIN)
-    cut = _binary(cut, down=True)
-    props.append(Property("below-max", f"the output stays below {decimal(cut)} (false: the "
-                          f"network reaches {format_number(big)})", box,
-                          [[("Y_0", None, cut)]], "sat", how, [arg]))
+        props[0].counterexample = next(x for x, y in zip(points, ys)
+                                       if y <= low - MARGIN or y >= high + MARGIN)
+    cut = _binary(big - max((big - m) / 16, MARGIN), down=True)
+    props.append(Property("below-max", f"Y_0 stays below {decimal(cut)} (false: the network "
+                          f"reaches {format_number(big)})", box, [[("Y_0", None, cut)]],
+                          "sat", how, points[ys.index(big)]))
     return props
 
 
@@ -192,11 +227,11 @@ def suite(source: str, out_dir: str, timeout: int = 300, box_text: str | None = 
     box = parse_box(box_text, n) if box_text else _default_box(info, ctor, n)
     if ctor.prove is not None and n > 1:
         props = _comparator(net, ctor, values, box)
-    elif n == 1:
-        props = _one_input(net, info, ctor, values, box)
+    elif n in (1, 2):
+        props = (_one_input if n == 1 else _two_inputs)(net, ctor, values, box)
     else:
         raise RelucError(f"no benchmark properties for '{spec.name}' with {n} inputs yet "
-                         "(comparator networks and one-input networks have them)")
+                         "(comparator networks and networks of one or two inputs have them)")
     for p in props:  # every counterexample, checked exactly on the file's weights
         if (p.expected == "sat") != (p.counterexample is not None):
             raise RelucError(f"property {p.name}: a violated property needs a counterexample")
@@ -215,10 +250,9 @@ def _default_box(info, ctor, n):
     if d is None or any(v is None for v in (*d.lo, *d.hi)):
         return [(Fraction(-1), Fraction(1))] * n
     box = list(zip(d.lo, d.hi))
-    if n == 1 and not ctor.exact:
-        (lo, hi), = box
-        mid, half = (lo + hi) / 2, (hi - lo) / 16
-        box = [(mid - half, mid + half)]
+    if n <= 2 and not ctor.exact:  # a small box around the middle of the domain
+        box = [((lo + hi) / 2 - (hi - lo) / 16, (lo + hi) / 2 + (hi - lo) / 16)
+               for lo, hi in box]
     return box
 
 
