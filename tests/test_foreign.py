@@ -144,9 +144,18 @@ def normalised(tmp_path):  # Div and Mul by constants, Identity, Dropout, Consta
          t(B2, "b2")], ["batch", N_IN], ["batch", N_OUT], 17, 8)
 
 
+def trans_a(tmp_path):  # activations transposed to [n, batch], then Gemm(transA=1)
+    return onnx_file(tmp_path / "t.onnx", [
+        n("Transpose", ["input"], ["xt"], perm=[1, 0]),
+        n("Gemm", ["xt", "w1", "b1"], ["h"], transA=1, transB=1), n("Relu", ["h"], ["r"]),
+        n("Gemm", ["r", "w2", "b2"], ["output"], transB=1)],
+        [t(W1, "w1"), t(B1, "b1"), t(W2, "w2"), t(B2, "b2")], ["batch", N_IN], ["batch", N_OUT],
+        17, 8)
+
+
 PATTERNS = {f.__name__: f for f in [torch2, torch2_no_bias, torch2_3d, torch2_image,
                                      torch2_double, torch2_batch1, torch_old, keras, acasxu,
-                                     mnist_fc, normalised]}
+                                     mnist_fc, normalised, trans_a]}
 
 
 def ort_run(path, x: np.ndarray) -> np.ndarray:
@@ -314,3 +323,16 @@ def test_convert_refuses_what_it_cannot_read_or_write(cli, tmp_path):
     assert_one_line_error(cli("convert", bad, "-o", tmp_path / "c.onnx", ok=False), "Sigmoid")
     assert_one_line_error(cli("convert", torch2(tmp_path), "-o", "-", ok=False), "-o FILE")
     assert not (tmp_path / "c.onnx").exists()
+
+
+def test_regions_and_plot_read_an_exported_network(cli, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = acasxu(tmp_path)  # six inputs: a line and a plane through them
+    a, b = "0,0,0,0,0,0", "1,-1,1/2,0,2,-1"
+    r = json.loads(cli("regions", path, "--line", a, b, "--box", "-2:2", "--json").stdout)
+    assert r["counts"]["full_dimensional_activation_regions"] >= 1
+    plane = ["--plane", a, "1,0,0,0,0,0", "0,1,0,0,0,0", "--box", "-3:3"]
+    c = json.loads(cli("regions", path, *plane, "--json").stdout)["counts"]
+    cli("plot", path, "-o", tmp_path / "p.svg", *plane)
+    svg = (tmp_path / "p.svg").read_text()
+    assert svg.count("<path") >= c["full_dimensional_activation_regions"]

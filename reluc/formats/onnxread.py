@@ -202,10 +202,14 @@ def _transpose(chain, node, attrs, where):
 @handles("MatMul", inputs=(2, 2))
 def _matmul(chain, node, attrs, where):
     op = node.op_type
-    if chain.transposed:
-        raise NetworkFileError(f"{where}: {op} on transposed activations")
-    if node.input[0] != chain.cur or (op == "Gemm" and attrs.get("transA", 0)):
+    trans_a = op == "Gemm" and attrs.get("transA", 0)
+    if chain.transposed != bool(trans_a):  # transA undoes a Transpose of the activations
+        raise NetworkFileError(f"{where}: {op} on transposed activations" if chain.transposed
+                               else f"{op} must take the activations as its first input "
+                               "(transA only after a Transpose)")
+    if node.input[0] != chain.cur:
         raise NetworkFileError(f"{op} must take the activations as its first input")
+    chain.transposed = False
     mat = chain.array(node.input[1], node)
     if mat.ndim != 2:
         raise NetworkFileError(f"{where}: weights must be a matrix, got shape {mat.shape}")
