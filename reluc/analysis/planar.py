@@ -126,7 +126,7 @@ class Subdivision(ExactVertices):
         n_done = int(np.sum(counts == 0))
         live = counts > 0
         verts, sizes = self._pieces(verts, sizes, live)
-        cols, counts, face = cols, counts[live], np.flatnonzero(live)
+        counts, face = counts[live], np.flatnonzero(live)  # (cols: only live faces have any)
         while len(sizes):
             if n_done + len(sizes) > self.max_regions:
                 raise TooManyRegions(self.max_regions)
@@ -230,11 +230,7 @@ class Subdivision(ExactVertices):
         m = len(ends)
         v0, w = self.X.n, self.w
         for r in (self.S, self.P, self.X) if self.store else (self.ZE, self.S, self.P, self.X):
-            if r.n + m > len(r.a):
-                grown = np.zeros((max(r.n + m, 2 * len(r.a)), r.a.shape[1]), r.a.dtype)
-                grown[:r.n] = r.a[:r.n]
-                r.a = grown
-            r.n += m
+            r.extend(m)
         A = np.fromiter((e[0][0] for e in ends), np.int64, m)
         B = np.fromiter((e[0][1] for e in ends), np.int64, m)
         J = np.fromiter((e[1] for e in ends), np.int64, m)

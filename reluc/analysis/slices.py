@@ -60,11 +60,18 @@ class Rows:
         self.n = 0
 
     def add(self, row) -> int:
-        if self.n == len(self.a):
-            self.a = np.concatenate([self.a, np.zeros_like(self.a)])
-        self.a[self.n] = row
-        self.n += 1
+        self.extend(1)
+        self.a[self.n - 1] = row
         return self.n - 1
+
+    def extend(self, m: int) -> int:
+        """Room for ``m`` more rows (zero until written); the first one's index."""
+        if self.n + m > len(self.a):
+            grown = np.zeros((max(self.n + m, 2 * len(self.a)), self.a.shape[1]), self.a.dtype)
+            grown[:self.n] = self.a[:self.n]  # (only the rows in use are copied)
+            self.a = grown
+        self.n += m
+        return self.n - m
 
     @property
     def view(self) -> np.ndarray:
@@ -93,12 +100,8 @@ class Store:
 
     def add(self, keys: np.ndarray, z: np.ndarray, e: np.ndarray) -> None:
         for r, x in ((self.keys, keys), (self.z, z), (self.e, e)):
-            if r.n + len(x) > len(r.a):
-                grown = np.zeros((max(r.n + len(x), 2 * len(r.a)), 1), r.a.dtype)
-                grown[:r.n] = r.a[:r.n]
-                r.a = grown
-            r.a[r.n:r.n + len(x), 0] = x
-            r.n += len(x)
+            start = r.extend(len(x))
+            r.a[start:r.n, 0] = x
 
     def get(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         at = np.searchsorted(self.keys.view[:, 0], keys)

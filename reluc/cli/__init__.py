@@ -72,6 +72,26 @@ quiet_option = click.option("-q", "--quiet", is_flag=True,
                             help="Print nothing on success, no progress.")
 
 
+def slice_options(verb: str):
+    """``--line``, ``--plane`` and ``--box``: where in the input space ``reluc regions``
+    counts and ``reluc plot`` draws (``verb``: Count, Draw)."""
+    def deco(fn):
+        fn = click.option(
+            "--box", metavar="LO:HI[,LO:HI]",
+            help="The domain: one interval for every axis (-1:1) or one per axis (-1:1,0:2); "
+                 "axes are the inputs, or t for --line, (u, v) for --plane. Default: the "
+                 "file's domain (the whole line for one input).")(fn)
+        fn = click.option(
+            "--plane", nargs=3, metavar="P0 P1 P2",
+            help=f"{verb} on the plane P0 + u (P1 - P0) + v (P2 - P0), (u, v) in [0,1]^2 "
+                 "(or --box).")(fn)
+        return click.option(
+            "--line", nargs=2, metavar="A B",
+            help=f"{verb} on the segment from A to B (points like 1,0,-1/2) of the input "
+                 "space.")(fn)
+    return deco
+
+
 def say(message: str) -> None:
     """A message for the user, on stderr."""
     click.echo(message, err=True)

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from reluc.cli import NETWORK, main, say
+from reluc.cli import NETWORK, main, say, slice_options
 
 
 def _size(ctx, param, value: str) -> tuple[int, int]:
@@ -24,13 +24,7 @@ def _size(ctx, param, value: str) -> tuple[int, int]:
               help="The picture: .png, .svg or .pdf (- for stdout, with --format).")
 @click.option("--format", "fmt", type=click.Choice(["png", "svg", "pdf"]),
               help="The picture's format (default: from FILE's name; svg for -).")
-@click.option("--line", nargs=2, metavar="A B",
-              help="Draw the segment from A to B (points like 1,0,-1/2) of the input space.")
-@click.option("--plane", nargs=3, metavar="P0 P1 P2",
-              help="Draw the plane P0 + u (P1 - P0) + v (P2 - P0), (u, v) in [0,1]^2 "
-                   "(or --box).")
-@click.option("--box", metavar="LO:HI[,LO:HI]",
-              help="The domain drawn (as for reluc regions). Default: the file's domain.")
+@slice_options("Draw")
 @click.option("--color", type=click.Choice(["pattern", "affine"]), default="pattern",
               show_default=True,
               help="2-D: colour the regions by activation pattern, or by affine map "

@@ -6,20 +6,12 @@ import json
 
 import click
 
-from reluc.cli import NETWORK, json_option, main
+from reluc.cli import NETWORK, json_option, main, slice_options
 
 
 @main.command()
 @click.argument("network", type=NETWORK)
-@click.option("--line", nargs=2, metavar="A B",
-              help="Count on the segment from A to B (points like 1,0,-1/2) of the input space.")
-@click.option("--plane", nargs=3, metavar="P0 P1 P2",
-              help="Count on the plane P0 + u (P1 - P0) + v (P2 - P0), (u, v) in [0,1]^2 "
-                   "(or --box).")
-@click.option("--box", metavar="LO:HI[,LO:HI]",
-              help="The domain: one interval for every axis (-1:1) or one per axis "
-                   "(-1:1,0:2); axes are the inputs, or t for --line, (u, v) for --plane. "
-                   "Default: the file's domain (the whole line for one input).")
+@slice_options("Count")
 @click.option("--max-regions", default=1 << 20, show_default=True, type=int,
               help="Stop with an error past this many regions.")
 @click.option("--map", "with_map", is_flag=True,
