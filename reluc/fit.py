@@ -1,0 +1,177 @@
+"""The core of ``reluc fit`` (issue 16, in progress): globally optimal training of a
+one-hidden-layer ReLU network by Arora, Basu, Mianjy and Mukherjee's enumeration
+(ICLR 2018, section 4, Algorithm 1).
+
+A network of width w is ``f(x) = c + sum_i s_i relu(a_i . x + b_i)`` with ``s_i`` in
+{-1, +1} (positive homogeneity moves any output weight's size into ``a_i, b_i``). Each
+unit is active on the data points of one side of a hyperplane: fix, for every unit, its
+sign and that set, and f on the data is linear in (a, b, c), under linear constraints
+(``a_i . x_j + b_i >= 0`` on the unit's set, ``<= 0`` off it); the loss is then a convex
+program (a QP for squared error, an LP for absolute error). The best over all choices is
+the global optimum.
+
+The sets a hyperplane induces on the data are the full-dimensional cells of the central
+arrangement ``{(a, b): a . x_j + b = 0}``, that is the activation regions of a one-layer
+network with rows ``[x_j, 1]``, which :func:`reluc.analysis.polytopes.enumerate_regions`
+enumerates (for points in general position there are 2 sum_{k<=n} C(D-1, k), Cover's
+count). Units are interchangeable, so only multisets of units are tried, and a unit
+active nowhere is the zero unit (a narrower network).
+
+Not yet here (see the issue): reading data files, the command, the exact certificate,
+workers and Dask, the n = 1 algorithm, pruning.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from reluc.errors import RelucError
+from reluc.net import Layer, Net
+
+LOSSES = ("l2", "l1")
+
+
+def partitions(x: np.ndarray) -> np.ndarray:
+    """Every set of data points (rows of ``x``) a hyperplane can make active, each once,
+    as a boolean matrix (sets x points); the empty set first."""
+    from reluc.analysis.polytopes import enumerate_regions
+
+    d, n = x.shape
+    rows = np.hstack([x, np.ones((d, 1))])
+    dual = Net([Layer(rows, np.zeros(d)), Layer(np.ones((1, d)), np.zeros(1))])
+    found = enumerate_regions(dual, [-1] * (n + 1), [1] * (n + 1), 1 << 22)
+    sets = {tuple(np.unpackbits(np.frombuffer(p, np.uint8))[:d].astype(bool))
+            for p in found.patterns}
+    return np.array(sorted(sets, key=lambda s: (sum(s), s)), bool).reshape(-1, d)
+
+
+@dataclass
+class Fit:
+    net: Net
+    loss: float
+    programs: int  # convex programs solved
+    units: tuple  # the chosen (sign, set index) per unit
+
+
+def fit(x: np.ndarray, y: np.ndarray, width: int, loss: str = "l2") -> Fit:
+    """The width-``width`` one-hidden-layer network with the least ``loss`` on (x, y)."""
+    if loss not in LOSSES:
+        raise RelucError(f"unknown loss '{loss}'; choose from {', '.join(LOSSES)}")
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    sets = partitions(x)
+    units = [None] + [(s, k) for k in range(1, len(sets)) for s in (1, -1)]
+    best, count = None, 0
+    for combo in itertools.combinations_with_replacement(units, width):
+        chosen = [u for u in combo if u is not None]
+        value, theta = _program(x, y, [(s, sets[k]) for s, k in chosen], loss)
+        count += 1
+        if theta is not None and (best is None or value < best[0]):
+            best = (value, theta, tuple(chosen))
+    value, theta, chosen = best
+    return Fit(_network(x.shape[1], width, theta, chosen), value, count, chosen)
+
+
+def _program(x, y, units, loss):
+    """The convex program of fixed units (sign, active set): its optimal loss and
+    solution ``(a_1, b_1, ..., a_k, b_k, c)``, or (inf, None) if infeasible."""
+    d, n = x.shape
+    k = len(units)
+    xb = np.hstack([x, np.ones((d, 1))])
+    m = np.zeros((d, k * (n + 1) + 1))  # predictions = m @ theta
+    g = np.zeros((d * k, k * (n + 1) + 1))  # g @ theta <= 0
+    for i, (s, on) in enumerate(units):
+        cols = slice(i * (n + 1), (i + 1) * (n + 1))
+        m[on, cols] = s * xb[on]
+        g[i * d:(i + 1) * d, cols] = np.where(on[:, None], -xb, xb)
+    m[:, -1] = 1.0
+    if loss == "l1":
+        return _l1(m, g, y)
+    return _l2(m, g, y)
+
+
+_HIGHS = []  # one HiGHS instance, reused
+
+
+def _highs():
+    """HiGHS, silent: its banner (printed to file descriptor 1 when the first instance
+    is made) goes to /dev/null, so that stdout keeps only reluc's output."""
+    import os
+
+    import highspy
+
+    if not _HIGHS:
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        h.setOptionValue("output_flag", False)
+        _HIGHS.append(h)
+    h = _HIGHS[0]
+    h.clearModel()
+    return h, highspy
+
+
+def _l2(m, g, y):
+    h, highspy = _highs()
+    v, r = m.shape[1], g.shape[0]
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = v, r
+    lp.col_cost_ = -2.0 * (m.T @ y)
+    lp.col_lower_, lp.col_upper_ = np.full(v, -inf), np.full(v, inf)
+    lp.row_lower_, lp.row_upper_ = np.full(r, -inf), np.zeros(r)
+    a = g.T.copy()  # column-wise: column j of g is row j of a
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    nz = a != 0
+    lp.a_matrix_.start_ = np.r_[0, np.cumsum(nz.sum(axis=1))].astype(np.int32)
+    lp.a_matrix_.index_ = np.nonzero(nz)[1].astype(np.int32)
+    lp.a_matrix_.value_ = a[nz]
+    h.passModel(lp)
+    q = 2.0 * (m.T @ m)
+    tri = np.tril(q)  # HiGHS takes the lower triangle, column-wise
+    hess = highspy.HighsHessian()
+    hess.dim_, hess.format_ = v, highspy.HessianFormat.kTriangular
+    nzq = tri.T != 0  # column j of the lower triangle = row j of its transpose
+    hess.start_ = np.r_[0, np.cumsum(nzq.sum(axis=1))].astype(np.int32)
+    hess.index_ = np.nonzero(nzq)[1].astype(np.int32)
+    hess.value_ = tri.T[nzq]
+    h.passHessian(hess)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return np.inf, None
+    theta = np.array(h.getSolution().col_value)
+    return float(np.sum((m @ theta - y) ** 2)), theta
+
+
+def _l1(m, g, y):
+    from scipy.optimize import linprog
+
+    d, v = m.shape
+    # variables (theta, t): min sum t, -t <= m theta - y <= t, g theta <= 0
+    c = np.r_[np.zeros(v), np.ones(d)]
+    eye = np.eye(d)
+    a_ub = np.vstack([np.hstack([m, -eye]), np.hstack([-m, -eye]),
+                      np.hstack([g, np.zeros((g.shape[0], d))])])
+    b_ub = np.r_[y, -y, np.zeros(g.shape[0])]
+    r = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=[(None, None)] * v + [(0, None)] * d,
+                method="highs")
+    if r.status != 0:
+        return np.inf, None
+    theta = r.x[:v]
+    return float(np.sum(np.abs(m @ theta - y))), theta
+
+
+def _network(n, width, theta, chosen) -> Net:
+    """The fitted network: hidden rows (a_i, b_i), output weights s_i, bias c; units
+    not chosen are zero rows."""
+    w1, b1, w2 = np.zeros((width, n)), np.zeros(width), np.zeros((1, width))
+    for i, (s, _) in enumerate(chosen):
+        w1[i], b1[i], w2[0, i] = theta[i * (n + 1):i * (n + 1) + n], theta[i * (n + 1) + n], s
+    return Net([Layer(w1, b1), Layer(w2, np.array([theta[-1]]))])
