@@ -175,3 +175,74 @@ def _network(n, width, theta, chosen) -> Net:
     for i, (s, _) in enumerate(chosen):
         w1[i], b1[i], w2[0, i] = theta[i * (n + 1):i * (n + 1) + n], theta[i * (n + 1) + n], s
     return Net([Layer(w1, b1), Layer(w2, np.array([theta[-1]]))])
+
+
+# -- a data file to a network file ----------------------------------------------------------
+MAX_PROGRAMS = 10_000_000  # past this many convex programs, --force is needed
+
+
+def programs_needed(d: int, n: int, width: int) -> int:
+    """An upper bound on the convex programs for D points in R^n (Cover's count of the
+    partitions a hyperplane induces, 2 sum_{k<=n} C(D-1, k), of which the empty one is
+    the zero unit): multisets of ``width`` units."""
+    from math import comb
+
+    sets = 2 * sum(comb(d - 1, k) for k in range(n + 1))
+    units = 2 * sets - 1
+    return comb(units + width - 1, width)
+
+
+def load(path: str, target: str | None) -> tuple[np.ndarray, np.ndarray, str]:
+    """Rows ``x_1 .. x_n, y`` of a data file, y the last column or ``target`` (a header
+    name or a column number from 0); and the file's SHA-256."""
+    import hashlib
+
+    from reluc.errors import InputError
+    from reluc.rows import read_table
+
+    names, data = read_table(path)
+    if data.shape[0] < 2:
+        raise InputError(f"the data has {data.shape[0]} row{'s' if data.shape[0] != 1 else ''}"
+                         "; fitting needs at least 2")
+    if data.shape[1] < 2:
+        raise InputError("the data needs at least two columns (inputs, then the target)")
+    col = data.shape[1] - 1
+    if target is not None:
+        if names is not None and target in names:
+            col = names.index(target)
+        elif target.isdigit() and int(target) < data.shape[1]:
+            col = int(target)
+        else:
+            raise InputError(f"--target '{target}' is not a column of the data"
+                             + (f" ({', '.join(names)})" if names else
+                                f" (0 to {data.shape[1] - 1})"))
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    return np.delete(data, col, axis=1), data[:, col], digest
+
+
+def fit_file(data: str, width: int, output: str, fmt: str, loss: str = "l2",
+             target: str | None = None, dtype: str = "float64", force: bool = False):
+    """``reluc fit``: the best network of ``width`` for the data, written to ``output``;
+    the :class:`Fit` and the metadata written."""
+    from types import SimpleNamespace
+
+    from reluc import __version__, formats
+    from reluc.errors import InputError
+    from reluc.formats.metadata import FORMAT_VERSION, FileInfo
+
+    if width < 1:
+        raise InputError("--width must be at least 1")
+    x, y, digest = load(data, target)
+    need = programs_needed(len(x), x.shape[1], width)
+    if need > MAX_PROGRAMS and not force:
+        raise InputError(f"the enumeration needs up to {need:.3g} convex programs ({len(x)} "
+                         f"rows, {x.shape[1]} inputs, width {width}); pass --force to run it")
+    result = fit(x, y, width, loss)
+    meta = {"data_sha256": digest, "rows": len(x), "inputs": x.shape[1], "width": width,
+            "loss": loss, "value": repr(result.loss), "programs": result.programs,
+            "certificate": "none yet: the loss is the float optimum of its convex program"}
+    info = FileInfo(dtype=dtype, version=__version__, format=FORMAT_VERSION, fit=meta)
+    formats.write(SimpleNamespace(dtype=dtype, source=result.net), output, fmt, "dense",
+                  info=info)
+    return result, meta

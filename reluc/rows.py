@@ -184,3 +184,36 @@ def write_rows(y: np.ndarray, target: str, stdout: TextIO) -> None:
             buf = io.StringIO()
             write_text_rows(y, buf)
             f.write(buf.getvalue().encode())
+
+
+def read_table(source: str, max_columns: int = 1024) -> tuple[list[str] | None, np.ndarray]:
+    """A table of numbers (``reluc fit``'s data): a ``.npy`` array (rows, columns), or
+    text rows as for :func:`read_text_rows` whose first row may be a header of column
+    names (a row that is not all numbers). The width is that of the first row."""
+    if source.endswith(".npy"):
+        try:
+            with open(source, "rb") as f:
+                shape, _, _ = read_npy_header(f)
+        except (ValueError, OSError, EOFError, SyntaxError) as e:
+            raise InputError(f"cannot read .npy data: {str(e)[:120]}") from None
+        if len(shape) != 2:
+            raise InputError(f"the .npy data has shape {tuple(shape)}, expected (rows, "
+                             "columns)")
+        return None, read_npy(source, int(shape[1]))
+    with open(source, "rb") as f:
+        head = b""
+        for _, line in _lines(f, max_line_bytes(max_columns)):
+            if line.strip() and not line.strip().startswith(b"#"):
+                head = line
+                break
+        rest = f.read()
+    tokens = [t for t in _SEP.split(head.strip()) if t]
+    if not tokens:
+        return None, np.zeros((0, 0))
+    names = None
+    if not all(_NUMBER.fullmatch(t) for t in tokens):  # a header
+        names = [_quote(t, 64) for t in tokens]
+        body = b"#\n" + rest  # (a comment in its place keeps the rows' line numbers)
+    else:
+        body = head + rest
+    return names, read_text_rows(io.BytesIO(body), len(tokens))

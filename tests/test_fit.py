@@ -69,3 +69,60 @@ def test_two_inputs_from_a_width_two_network_are_fitted_with_zero_loss():
 def test_an_unknown_loss_is_refused():
     with pytest.raises(RelucError, match="unknown loss"):
         fit(np.zeros((2, 1)), np.zeros(2), 1, "huber")
+
+
+# -- reluc fit: a data file to a network file ---------------------------------------------
+
+
+def test_fit_writes_the_network_that_reproduces_data_of_its_width(cli, tmp_path):
+    import hashlib
+    import json
+
+    rng = np.random.default_rng(6)
+    x = rng.uniform(-1, 1, size=9)
+    y = 2 * np.maximum(x - 0.2, 0) - np.maximum(-0.5 - x, 0) - 0.25
+    data = tmp_path / "d.csv"
+    data.write_text("x,y\n" + "".join(f"{float(a)!r},{float(b)!r}\n" for a, b in zip(x, y)))
+    r = cli("fit", data, "--width", "2", "-o", tmp_path / "f.onnx")
+    assert r.stdout.startswith("l2 loss ") and float(r.stdout.split()[2]) < 1e-10
+    s = json.loads(cli("stats", tmp_path / "f.onnx", "--json").stdout)
+    assert s["fit"]["data_sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
+    assert (s["fit"]["width"], s["fit"]["rows"], s["widths"]) == (2, 9, [2])
+    out = cli("eval", tmp_path / "f.onnx", input="\n".join(repr(float(v)) for v in x)).stdout
+    assert np.abs(np.array([float(v) for v in out.split()]) - y).max() < 1e-6
+
+
+def test_fit_reads_a_named_target_and_npy(cli, tmp_path):
+    rng = np.random.default_rng(7)
+    x = rng.uniform(-1, 1, size=(6, 2))
+    y = np.maximum(x @ [1.0, 2.0] - 0.1, 0)
+    np.save(tmp_path / "d.npy", np.c_[x, y])
+    assert float(cli("fit", tmp_path / "d.npy", "--width", "1", "-o", tmp_path / "a.npz",
+                     "-q").stdout.split()[2]) < 1e-10
+    (tmp_path / "t.csv").write_text("y,a,b\n" + "".join(
+        f"{float(t)!r},{float(a)!r},{float(b)!r}\n" for (a, b), t in zip(x, y)))
+    r = cli("fit", tmp_path / "t.csv", "--width", "1", "--target", "y", "-o", tmp_path / "b.npz")
+    assert float(r.stdout.split()[2]) < 1e-10
+
+
+def test_fit_refuses_bad_data_in_one_line(cli, tmp_path):
+    from conftest import assert_one_line_error
+
+    cases = {"ragged.csv": ("1,2\n3\n", "row 2 has 1 values"),
+             "words.csv": ("1,2\n3,abc\n", "'abc' is not a number"),
+             "one.csv": ("1,2\n", "at least 2"),
+             "column.csv": ("1\n2\n", "two columns")}
+    for name, (text, fragment) in cases.items():
+        (tmp_path / name).write_text(text)
+        assert_one_line_error(cli("fit", tmp_path / name, "--width", "1", "-o",
+                                  tmp_path / "x.onnx", ok=False), fragment)
+    (tmp_path / "ok.csv").write_text("a,b\n1,2\n3,4\n")
+    for extra, fragment in ((["--width", "0"], "at least 1"),
+                            (["--width", "1", "--target", "c"], "'c' is not a column")):
+        assert_one_line_error(cli("fit", tmp_path / "ok.csv", *extra, "-o", tmp_path / "x.onnx",
+                                  ok=False), fragment)
+    big = tmp_path / "big.csv"
+    big.write_text("".join(f"{i},{i % 7},{i % 5},{i}\n" for i in range(200)))
+    assert_one_line_error(cli("fit", big, "--width", "3", "-o", tmp_path / "x.onnx", ok=False),
+                          "--force", "convex programs")
+    assert not (tmp_path / "x.onnx").exists()

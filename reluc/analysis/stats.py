@@ -49,6 +49,7 @@ def file_stats(path: str) -> dict[str, Any]:
         "domain": None if info.domain is None else info.domain.describe(),
         "reluc_version": info.version,
         "origin": info.origin,
+        "fit": info.fit,
         "inputs": n_in,
         "outputs": shape.n_out,
         "depth": shape.depth,
@@ -101,6 +102,7 @@ def format_text(s: dict[str, Any]) -> str:
     rows = [
         ("file", s["file"]),
         ("spec", s["spec"] or ("(none: converted by reluc)" if s["origin"] else
+                               "(none: fitted by reluc)" if s["fit"] else
                                "(none: not written by reluc)")),
         ("inputs", s["inputs"]),
         ("outputs", s["outputs"]),
@@ -125,5 +127,12 @@ def format_text(s: dict[str, Any]) -> str:
         rows.insert(13, ("error bound", s["error_bound"]))
     if s["origin"]:
         rows.insert(2, ("converted from", s["origin"]))
+    if s["fit"]:
+        f = s["fit"]
+        rows.insert(2, ("fitted", f"width {f.get('width')}, {f.get('loss')} loss "
+                                  f"{f.get('value')} on {f.get('rows')} rows (data sha256 "
+                                  f"{str(f.get('data_sha256'))[:16]}...), best of "
+                                  f"{f.get('programs')} convex programs; "
+                                  f"{f.get('certificate')}"))
     key_w = max(len(k) for k, _ in rows)
     return "\n".join(f"{k + ':':<{key_w + 1}} {v}" for k, v in rows)

@@ -109,5 +109,5 @@ def run(args=None) -> None:
 
 
 # the commands (each registers itself on main)
-from reluc.cli import (build, catalog, convert, evaluate, plot, regions, stats,  # noqa: E402, F401
-                       verify, vnnlib)
+from reluc.cli import (build, catalog, convert, evaluate, fit, plot, regions,  # noqa: E402, F401
+                       stats, verify, vnnlib)

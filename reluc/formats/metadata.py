@@ -18,6 +18,9 @@ Stored as ONNX ``metadata_props`` (and as a JSON object in ``.npz``), keys sorte
 ``reluc.version``   the reluc version that wrote the file
 ``reluc.origin``    a converted file (``reluc convert``): the file it came from and that
                     file's SHA-256
+``reluc.fit``       a fitted network (``reluc fit``): JSON with the data's SHA-256, rows,
+                    the loss and its value, the width, the convex programs solved and
+                    the certificate
 ==================  ===================================================================
 
 A foreign file (no ``reluc.*`` keys) reads as a :class:`FileInfo` with ``spec=None``.
@@ -68,6 +71,7 @@ class FileInfo:
     format: str | None = None
     input_limit: float | None = None
     origin: str | None = None  # a converted file: the file it came from and its digest
+    fit: dict | None = None  # a fitted network: its data's digest, loss, width, certificate
 
     @classmethod
     def for_build(cls, compiled) -> FileInfo:
@@ -90,6 +94,7 @@ class FileInfo:
             "reluc.format": self.format,
             "reluc.input_limit": None if self.input_limit is None else repr(self.input_limit),
             "reluc.origin": self.origin,
+            "reluc.fit": None if self.fit is None else _canonical_json(self.fit),
             "reluc.version": self.version,
         }
         return {k: props[k] for k in sorted(props) if props[k] is not None}
@@ -123,7 +128,7 @@ class FileInfo:
             error_bound=get("reluc.error_bound", parse_number),
             dtype=dtype or get("reluc.dtype"), version=get("reluc.version"),
             format=get("reluc.format"), input_limit=get("reluc.input_limit", limit),
-            origin=get("reluc.origin"),
+            origin=get("reluc.origin"), fit=get("reluc.fit", _json_object),
         )  # fmt: skip
 
 
