@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -54,6 +55,7 @@ class Fit:
     loss: float
     programs: int  # convex programs solved
     units: tuple  # the chosen (sign, set index) per unit
+    exact_loss: Fraction | None = None  # the certified optimum of the best program
 
 
 def fit(x: np.ndarray, y: np.ndarray, width: int, loss: str = "l2") -> Fit:
@@ -71,25 +73,36 @@ def fit(x: np.ndarray, y: np.ndarray, width: int, loss: str = "l2") -> Fit:
         if theta is not None and (best is None or value < best[0]):
             best = (value, theta, tuple(chosen))
     value, theta, chosen = best
-    return Fit(_network(x.shape[1], width, theta, chosen), value, count, chosen)
+    exact = None
+    if loss == "l2":
+        m, g = _matrices(x, [(s, sets[k]) for s, k in chosen])
+        exact = certify_l2(m, g, y, theta)
+    if exact is not None:
+        theta = np.array([float(v) for v in exact[0]])
+    return Fit(_network(x.shape[1], width, theta, chosen), value, count, chosen,
+               None if exact is None else exact[1])
 
 
 def _program(x, y, units, loss):
     """The convex program of fixed units (sign, active set): its optimal loss and
     solution ``(a_1, b_1, ..., a_k, b_k, c)``, or (inf, None) if infeasible."""
+    m, g = _matrices(x, units)
+    return _l1(m, g, y) if loss == "l1" else _l2(m, g, y)
+
+
+def _matrices(x, units) -> tuple[np.ndarray, np.ndarray]:
+    """M (predictions = M theta) and G (constraints G theta <= 0) of fixed units."""
     d, n = x.shape
     k = len(units)
     xb = np.hstack([x, np.ones((d, 1))])
-    m = np.zeros((d, k * (n + 1) + 1))  # predictions = m @ theta
-    g = np.zeros((d * k, k * (n + 1) + 1))  # g @ theta <= 0
+    m = np.zeros((d, k * (n + 1) + 1))
+    g = np.zeros((d * k, k * (n + 1) + 1))
     for i, (s, on) in enumerate(units):
         cols = slice(i * (n + 1), (i + 1) * (n + 1))
         m[on, cols] = s * xb[on]
         g[i * d:(i + 1) * d, cols] = np.where(on[:, None], -xb, xb)
     m[:, -1] = 1.0
-    if loss == "l1":
-        return _l1(m, g, y)
-    return _l2(m, g, y)
+    return m, g
 
 
 _HIGHS = []  # one HiGHS instance, reused
@@ -241,8 +254,109 @@ def fit_file(data: str, width: int, output: str, fmt: str, loss: str = "l2",
     result = fit(x, y, width, loss)
     meta = {"data_sha256": digest, "rows": len(x), "inputs": x.shape[1], "width": width,
             "loss": loss, "value": repr(result.loss), "programs": result.programs,
-            "certificate": "none yet: the loss is the float optimum of its convex program"}
+            "certificate": "none: the float optimum of its convex program (l1 is not "
+                           "certified yet)" if loss == "l1" else
+                           "failed: the float solution's active set gives no exact KKT point"}
+    if result.exact_loss is not None:
+        meta["value"] = repr(float(result.exact_loss))
+        meta["value_exact"] = str(result.exact_loss)
+        meta["certificate"] = ("exact: the best convex program's solution, solved in "
+                               "rationals on its active constraints, is feasible and has "
+                               "multipliers >= 0 (KKT), so the loss is that program's exact "
+                               "optimum")
     info = FileInfo(dtype=dtype, version=__version__, format=FORMAT_VERSION, fit=meta)
     formats.write(SimpleNamespace(dtype=dtype, source=result.net), output, fmt, "dense",
                   info=info)
     return result, meta
+
+
+# -- the certificate: the best program's optimum, exactly -----------------------------------
+def certify_l2(m, g, y, theta, tol: float = 1e-7):
+    """The exact optimum of min |M theta - y|^2 subject to G theta <= 0 near the float
+    solution ``theta``, with its proof, or None: on the constraints tight at ``theta``
+    (the active set A) the least-squares solution theta* is solved in rationals; it is
+    optimal if it is feasible (G theta* <= 0, exactly) and multipliers lambda >= 0 on A
+    with 2 M^T (M theta* - y) + G_A^T lambda = 0 exist (found exactly on the support of a
+    nonnegative least-squares solution): the KKT conditions, sufficient for a convex
+    program. Returns (theta*, loss) as Fractions."""
+    from scipy.optimize import nnls
+
+    M = [[Fraction(float(v)) for v in row] for row in m]
+    G = [[Fraction(float(v)) for v in row] for row in g]
+    Y = [Fraction(float(v)) for v in y]
+    v = m.shape[1]
+    active = [r for r in range(len(G)) if g[r] @ theta >= -tol * (1 + np.abs(g[r]) @
+                                                                    np.abs(theta))]
+    basis = _null_space([G[r] for r in active], v)  # theta = N z
+    if not basis:
+        theta_x = [Fraction(0)] * v
+    else:
+        mn = [[sum(row[i] * col[i] for i in range(v)) for col in basis] for row in M]
+        k = len(basis)
+        normal = [[sum(mn[j][a] * mn[j][b] for j in range(len(mn))) for b in range(k)] +
+                  [sum(mn[j][a] * Y[j] for j in range(len(mn)))] for a in range(k)]
+        z = _solve(normal, k)
+        if z is None:
+            return None
+        theta_x = [sum(z[c] * basis[c][i] for c in range(k)) for i in range(v)]
+    if any(sum(a * t for a, t in zip(row, theta_x)) > 0 for row in G):
+        return None  # not feasible
+    resid = [sum(a * t for a, t in zip(row, theta_x)) - yj for row, yj in zip(M, Y)]
+    grad = [2 * sum(M[j][i] * resid[j] for j in range(len(M))) for i in range(v)]
+    if any(grad) and active:  # multipliers: G_A^T lambda = -grad, lambda >= 0
+        lam, _ = nnls(np.array([[float(G[r][i]) for r in active] for i in range(v)]),
+                      -np.array([float(q) for q in grad]))
+        support = [active[i] for i in np.flatnonzero(lam > 0)]
+        exact = _solve([[G[r][i] for r in support] + [-grad[i]] for i in range(v)],
+                       len(support))
+        if exact is None or any(q < 0 for q in exact):
+            return None
+    elif any(grad):
+        return None
+    return theta_x, sum(r * r for r in resid)
+
+
+def _rref(rows: list[list[Fraction]], cols: int) -> tuple[list[list[Fraction]], list[int]]:
+    """Reduced row echelon form (over the first ``cols`` columns) and the pivots."""
+    rows = [list(r) for r in rows]
+    pivots, top = [], 0
+    for c in range(cols):
+        p = next((r for r in range(top, len(rows)) if rows[r][c] != 0), None)
+        if p is None:
+            continue
+        rows[top], rows[p] = rows[p], rows[top]
+        lead = rows[top][c]
+        rows[top] = [v / lead for v in rows[top]]
+        for r in range(len(rows)):
+            if r != top and rows[r][c] != 0:
+                f = rows[r][c]
+                rows[r] = [a - f * b for a, b in zip(rows[r], rows[top])]
+        pivots.append(c)
+        top += 1
+    return rows, pivots
+
+
+def _solve(aug: list[list[Fraction]], k: int) -> list[Fraction] | None:
+    """A solution of the augmented system (k unknowns, free ones 0), or None."""
+    rows, pivots = _rref(aug, k)
+    if any(all(v == 0 for v in r[:k]) and r[k] != 0 for r in rows):
+        return None
+    z = [Fraction(0)] * k
+    for r, c in zip(rows, pivots):
+        z[c] = r[k]
+    return z
+
+
+def _null_space(rows: list[list[Fraction]], v: int) -> list[list[Fraction]]:
+    """A basis of {theta : rows theta = 0}, exactly."""
+    if not rows:
+        return [[Fraction(int(i == j)) for i in range(v)] for j in range(v)]
+    red, pivots = _rref(rows, v)
+    out = []
+    for f in (c for c in range(v) if c not in pivots):
+        vec = [Fraction(0)] * v
+        vec[f] = Fraction(1)
+        for r, c in zip(red, pivots):
+            vec[c] = -r[f]
+        out.append(vec)
+    return out

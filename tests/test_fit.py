@@ -126,3 +126,28 @@ def test_fit_refuses_bad_data_in_one_line(cli, tmp_path):
     assert_one_line_error(cli("fit", big, "--width", "3", "-o", tmp_path / "x.onnx", ok=False),
                           "--force", "convex programs")
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_the_certificate_is_the_exact_optimum_and_refuses_a_point_that_is_not(cli, tmp_path):
+    import json
+
+    from reluc.fit import _matrices, certify_l2
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, size=(12, 1))
+    y = np.sin(3 * x[:, 0]) + 0.1 * rng.normal(size=12)
+    r = fit(x, y, 2)
+    assert r.exact_loss is not None and float(r.exact_loss) <= r.loss * (1 + 1e-12)
+    data = tmp_path / "d.csv"
+    data.write_text("".join(f"{float(a)!r} {float(b)!r}\n" for a, b in zip(x[:, 0], y)))
+    out = cli("fit", data, "--width", "2", "-o", tmp_path / "f.onnx").stdout
+    assert "certified exact optimum" in out
+    fit_meta = json.loads(cli("stats", tmp_path / "f.onnx", "--json").stdout)["fit"]
+    assert fit_meta["certificate"].startswith("exact") and "/" in fit_meta["value_exact"]
+    # x = (0, 1), y = (1, 0), one unit s = +1 active on both: the optimum (loss 0) has
+    # a + b = 0 tight and b > 0; from the point a = b = 0 both constraints look tight,
+    # and there the multipliers would have to be negative: no certificate
+    m, g = _matrices(np.array([[0.0], [1.0]]), [(1, np.array([True, True]))])
+    assert certify_l2(m, g, np.array([1.0, 0.0]), np.array([0.0, 0.0, 0.5])) is None
+    good = certify_l2(m, g, np.array([1.0, 0.0]), np.array([-1.0, 1.0, 0.0]))
+    assert good is not None and good[1] == 0

@@ -42,6 +42,7 @@ def fit(data, width, output, loss, target, fmt, dtype, force, quiet):
 
     result, meta = fit_file(data, width, output, formats.format_for(output, fmt), loss,
                             target, dtype, force)
-    click.echo(f"{loss} loss {result.loss!r}")
+    click.echo(f"{loss} loss {meta['value']}" + (" (certified exact optimum)"
+                                                  if "value_exact" in meta else ""))
     if not quiet:
         say(f"wrote {output}: width {width}, best of {result.programs} convex programs")

@@ -598,4 +598,15 @@ MUTANTS = [
            "    inside = low - MARGIN < m and big < high + MARGIN",
            "    inside = True",
            "a one-input network is assumed to stay within its bound", (T_VN,)),
+    # -- fit: the enumeration and its certificate ------------------------------------------
+    Mutant("fit-positive-units-only", "reluc/fit.py",
+           "    units = [None] + [(s, k) for k in range(1, len(sets)) for s in (1, -1)]",
+           "    units = [None] + [(s, k) for k in range(1, len(sets)) for s in (1,)]",
+           "the enumeration leaves out units with a negative output weight",
+           ("tests/test_fit.py",)),
+    Mutant("fit-certificate-negative-multipliers", "reluc/fit.py",
+           "        if exact is None or any(q < 0 for q in exact):",
+           "        if exact is None:",
+           "the certificate accepts a point whose multipliers are negative (not optimal)",
+           ("tests/test_fit.py",)),
 ]
