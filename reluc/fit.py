@@ -303,17 +303,24 @@ def certify_l2(m, g, y, theta, tol: float = 1e-7):
         return None  # not feasible
     resid = [sum(a * t for a, t in zip(row, theta_x)) - yj for row, yj in zip(M, Y)]
     grad = [2 * sum(M[j][i] * resid[j] for j in range(len(M))) for i in range(v)]
-    if any(grad) and active:  # multipliers: G_A^T lambda = -grad, lambda >= 0
-        lam, _ = nnls(np.array([[float(G[r][i]) for r in active] for i in range(v)]),
-                      -np.array([float(q) for q in grad]))
-        support = [active[i] for i in np.flatnonzero(lam > 0)]
-        exact = _solve([[G[r][i] for r in support] + [-grad[i]] for i in range(v)],
-                       len(support))
-        if exact is None or any(q < 0 for q in exact):
+    if any(grad):  # multipliers: G_A^T lambda = -grad, lambda >= 0
+        cols = [G[r] for r in active]
+        guess, _ = nnls(np.array([[float(c[i]) for c in cols] for i in range(v)]),
+                        -np.array([float(q) for q in grad])) if cols else (np.zeros(0), 0)
+        if _multipliers(cols, [-q for q in grad], guess) is None:
             return None
-    elif any(grad):
-        return None
     return theta_x, sum(r * r for r in resid)
+
+
+def _multipliers(cols: list[list[Fraction]], rhs: list[Fraction], guess: np.ndarray):
+    """Exact ``lambda >= 0`` with ``sum_r lambda_r cols[r] = rhs``, on the support of the
+    float nonnegative solution ``guess``; None where there is none there."""
+    support = [r for r in range(len(cols)) if guess[r] > 0]
+    exact = _solve([[cols[r][i] for r in support] + [rhs[i]] for i in range(len(rhs))],
+                   len(support))
+    if exact is None or any(q < 0 for q in exact):
+        return None
+    return exact
 
 
 def _rref(rows: list[list[Fraction]], cols: int) -> tuple[list[list[Fraction]], list[int]]:

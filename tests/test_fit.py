@@ -5,6 +5,7 @@ a network of the fitted width has loss 0)."""
 from __future__ import annotations
 
 import itertools
+from fractions import Fraction
 from math import comb
 
 import numpy as np
@@ -151,3 +152,14 @@ def test_the_certificate_is_the_exact_optimum_and_refuses_a_point_that_is_not(cl
     assert certify_l2(m, g, np.array([1.0, 0.0]), np.array([0.0, 0.0, 0.5])) is None
     good = certify_l2(m, g, np.array([1.0, 0.0]), np.array([-1.0, 1.0, 0.0]))
     assert good is not None and good[1] == 0
+
+
+def test_multipliers_must_be_nonnegative_exactly():
+    # columns (0,-1,0) and (-1,-1,0), right side (-1,0,0): the only solution on both is
+    # lambda = (-1, 1), which proves nothing; a float guess can point at that support
+    from reluc.fit import _multipliers
+
+    F = Fraction
+    cols = [[F(0), F(-1), F(0)], [F(-1), F(-1), F(0)]]
+    assert _multipliers(cols, [F(-1), F(0), F(0)], np.array([1.0, 1.0])) is None
+    assert _multipliers(cols, [F(-1), F(-2), F(0)], np.array([1.0, 1.0])) == [F(1), F(1)]

@@ -605,8 +605,8 @@ MUTANTS = [
            "the enumeration leaves out units with a negative output weight",
            ("tests/test_fit.py",)),
     Mutant("fit-certificate-negative-multipliers", "reluc/fit.py",
-           "        if exact is None or any(q < 0 for q in exact):",
-           "        if exact is None:",
+           "    if exact is None or any(q < 0 for q in exact):",
+           "    if exact is None:",
            "the certificate accepts a point whose multipliers are negative (not optimal)",
            ("tests/test_fit.py",)),
 ]
