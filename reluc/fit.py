@@ -58,21 +58,32 @@ class Fit:
     exact_loss: Fraction | None = None  # the certified optimum of the best program
 
 
-def fit(x: np.ndarray, y: np.ndarray, width: int, loss: str = "l2") -> Fit:
-    """The width-``width`` one-hidden-layer network with the least ``loss`` on (x, y)."""
+def fit(x: np.ndarray, y: np.ndarray, width: int, loss: str = "l2",
+        workers: int | None = None) -> Fit:
+    """The width-``width`` one-hidden-layer network with the least ``loss`` on (x, y).
+    The programs are dealt out in chunks to ``workers`` processes (default: every core);
+    the answer does not depend on how many (ties go to the first program in order)."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
     if loss not in LOSSES:
         raise RelucError(f"unknown loss '{loss}'; choose from {', '.join(LOSSES)}")
     x, y = np.asarray(x, float), np.asarray(y, float)
     sets = partitions(x)
     units = [None] + [(s, k) for k in range(1, len(sets)) for s in (1, -1)]
-    best, count = None, 0
-    for combo in itertools.combinations_with_replacement(units, width):
-        chosen = [u for u in combo if u is not None]
-        value, theta = _program(x, y, [(s, sets[k]) for s, k in chosen], loss)
-        count += 1
-        if theta is not None and (best is None or value < best[0]):
-            best = (value, theta, tuple(chosen))
-    value, theta, chosen = best
+    combos = list(itertools.combinations_with_replacement(units, width))
+    workers = workers or os.cpu_count() or 1
+    size = max(64, -(-len(combos) // (workers * 8)))
+    jobs = [(x, y, sets, loss, start, combos[start:start + size])
+            for start in range(0, len(combos), size)]
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(pool.map(_chunk, jobs))
+    else:
+        results = [_chunk(job) for job in jobs]
+    found = [r for r in results if r is not None]
+    value, _, theta, chosen = min(found, key=lambda r: (r[0], r[1]))
+    count = len(combos)
     exact = None
     if loss == "l2":
         m, g = _matrices(x, [(s, sets[k]) for s, k in chosen])
@@ -81,6 +92,18 @@ def fit(x: np.ndarray, y: np.ndarray, width: int, loss: str = "l2") -> Fit:
         theta = np.array([float(v) for v in exact[0]])
     return Fit(_network(x.shape[1], width, theta, chosen), value, count, chosen,
                None if exact is None else exact[1])
+
+
+def _chunk(job):
+    """The best (value, index, solution, units) of one chunk of unit choices."""
+    x, y, sets, loss, start, combos = job
+    best = None
+    for i, combo in enumerate(combos, start):
+        chosen = tuple(u for u in combo if u is not None)
+        value, theta = _program(x, y, [(s, sets[k]) for s, k in chosen], loss)
+        if theta is not None and (best is None or value < best[0]):
+            best = (value, i, theta, chosen)
+    return best
 
 
 def _program(x, y, units, loss):
@@ -235,7 +258,8 @@ def load(path: str, target: str | None) -> tuple[np.ndarray, np.ndarray, str]:
 
 
 def fit_file(data: str, width: int, output: str, fmt: str, loss: str = "l2",
-             target: str | None = None, dtype: str = "float64", force: bool = False):
+             target: str | None = None, dtype: str = "float64", force: bool = False,
+             workers: int | None = None):
     """``reluc fit``: the best network of ``width`` for the data, written to ``output``;
     the :class:`Fit` and the metadata written."""
     from types import SimpleNamespace
@@ -251,7 +275,7 @@ def fit_file(data: str, width: int, output: str, fmt: str, loss: str = "l2",
     if need > MAX_PROGRAMS and not force:
         raise InputError(f"the enumeration needs up to {need:.3g} convex programs ({len(x)} "
                          f"rows, {x.shape[1]} inputs, width {width}); pass --force to run it")
-    result = fit(x, y, width, loss)
+    result = fit(x, y, width, loss, workers)
     meta = {"data_sha256": digest, "rows": len(x), "inputs": x.shape[1], "width": width,
             "loss": loss, "value": repr(result.loss), "programs": result.programs,
             "certificate": "none: the float optimum of its convex program (l1 is not "

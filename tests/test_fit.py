@@ -163,3 +163,12 @@ def test_multipliers_must_be_nonnegative_exactly():
     cols = [[F(0), F(-1), F(0)], [F(-1), F(-1), F(0)]]
     assert _multipliers(cols, [F(-1), F(0), F(0)], np.array([1.0, 1.0])) is None
     assert _multipliers(cols, [F(-1), F(-2), F(0)], np.array([1.0, 1.0])) == [F(1), F(1)]
+
+
+def test_workers_do_not_change_the_answer():
+    rng = np.random.default_rng(9)
+    x = rng.uniform(-1, 1, size=(10, 1))
+    y = np.abs(x[:, 0]) + 0.2 * rng.normal(size=10)
+    one, two = fit(x, y, 2, workers=1), fit(x, y, 2, workers=2)
+    assert one.units == two.units and one.exact_loss == two.exact_loss
+    assert one.programs == two.programs

@@ -21,10 +21,12 @@ from reluc.cli import main, quiet_option, say
               help="Output format (default: from the file extension).")
 @click.option("--dtype", type=click.Choice(formats.DTYPES), default="float64",
               show_default=True, help="Floating-point type of the weights.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes solving the convex programs. Default: every local core.")
 @click.option("--force", is_flag=True,
               help="Run even when the enumeration needs more than 10^7 convex programs.")
 @quiet_option
-def fit(data, width, output, loss, target, fmt, dtype, force, quiet):
+def fit(data, width, output, loss, target, fmt, dtype, workers, force, quiet):
     """Fit the one-hidden-layer ReLU network of WIDTH neurons with the least loss on DATA.
 
     DATA is a CSV or text file of rows x_1 .. x_n, y (a header line allowed) or a .npy
@@ -41,7 +43,7 @@ def fit(data, width, output, loss, target, fmt, dtype, force, quiet):
     from reluc.fit import fit_file
 
     result, meta = fit_file(data, width, output, formats.format_for(output, fmt), loss,
-                            target, dtype, force)
+                            target, dtype, force, workers)
     click.echo(f"{loss} loss {meta['value']}" + (" (certified exact optimum)"
                                                   if "value_exact" in meta else ""))
     if not quiet:
