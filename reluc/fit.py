@@ -56,15 +56,21 @@ class Fit:
     programs: int  # convex programs solved
     units: tuple  # the chosen (sign, set index) per unit
     exact_loss: Fraction | None = None  # the certified optimum of the best program
+    complete: bool = True  # every program solved (else stopped by --max-seconds)
+    total: int = 0  # the programs there are
 
 
 def fit(x: np.ndarray, y: np.ndarray, width: int, loss: str = "l2",
-        workers: int | None = None) -> Fit:
+        workers: int | None = None, max_seconds: float | None = None,
+        progress=None) -> Fit:
     """The width-``width`` one-hidden-layer network with the least ``loss`` on (x, y).
     The programs are dealt out in chunks to ``workers`` processes (default: every core);
-    the answer does not depend on how many (ties go to the first program in order)."""
+    the answer does not depend on how many (ties go to the first program in order).
+    Past ``max_seconds`` the chunks stop: the best network found so far, not proved
+    optimal (:attr:`Fit.complete` False). ``progress(done, total)`` after each chunk."""
     import os
-    from concurrent.futures import ProcessPoolExecutor
+    import time
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     if loss not in LOSSES:
         raise RelucError(f"unknown loss '{loss}'; choose from {', '.join(LOSSES)}")
@@ -74,36 +80,56 @@ def fit(x: np.ndarray, y: np.ndarray, width: int, loss: str = "l2",
     combos = list(itertools.combinations_with_replacement(units, width))
     workers = workers or os.cpu_count() or 1
     size = max(64, -(-len(combos) // (workers * 8)))
-    jobs = [(x, y, sets, loss, start, combos[start:start + size])
+    deadline = None if max_seconds is None else time.time() + max_seconds
+    jobs = [(x, y, sets, loss, start, combos[start:start + size], deadline)
             for start in range(0, len(combos), size)]
+    results, done = [], 0
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(workers) as pool:
-            results = list(pool.map(_chunk, jobs))
+            for f in as_completed([pool.submit(_chunk, job) for job in jobs]):
+                results.append(f.result())
+                done += results[-1][1]
+                if progress:
+                    progress(done, len(combos))
     else:
-        results = [_chunk(job) for job in jobs]
-    found = [r for r in results if r is not None]
+        for job in jobs:
+            results.append(_chunk(job))
+            done += results[-1][1]
+            if progress:
+                progress(done, len(combos))
+    found = [r[0] for r in results if r[0] is not None]
+    if not found:
+        raise RelucError("no convex program was solved before --max-seconds")
     value, _, theta, chosen = min(found, key=lambda r: (r[0], r[1]))
-    count = len(combos)
+    count = done
     exact = None
     if loss == "l2":
         m, g = _matrices(x, [(s, sets[k]) for s, k in chosen])
+        from reluc.fit_certificate import certify_l2
+
         exact = certify_l2(m, g, y, theta)
     if exact is not None:
         theta = np.array([float(v) for v in exact[0]])
     return Fit(_network(x.shape[1], width, theta, chosen), value, count, chosen,
-               None if exact is None else exact[1])
+               None if exact is None else exact[1], done == len(combos), len(combos))
 
 
 def _chunk(job):
-    """The best (value, index, solution, units) of one chunk of unit choices."""
-    x, y, sets, loss, start, combos = job
-    best = None
+    """The best (value, index, solution, units) of one chunk of unit choices (None if
+    none was solved), and how many were solved (fewer past the deadline)."""
+    import time
+
+    x, y, sets, loss, start, combos, deadline = job
+    best, solved = None, 0
     for i, combo in enumerate(combos, start):
+        if deadline is not None and time.time() > deadline:
+            break
         chosen = tuple(u for u in combo if u is not None)
         value, theta = _program(x, y, [(s, sets[k]) for s, k in chosen], loss)
+        solved += 1
         if theta is not None and (best is None or value < best[0]):
             best = (value, i, theta, chosen)
-    return best
+    return best, solved
 
 
 def _program(x, y, units, loss):
@@ -259,7 +285,7 @@ def load(path: str, target: str | None) -> tuple[np.ndarray, np.ndarray, str]:
 
 def fit_file(data: str, width: int, output: str, fmt: str, loss: str = "l2",
              target: str | None = None, dtype: str = "float64", force: bool = False,
-             workers: int | None = None):
+             workers: int | None = None, max_seconds: float | None = None, progress=None):
     """``reluc fit``: the best network of ``width`` for the data, written to ``output``;
     the :class:`Fit` and the metadata written."""
     from types import SimpleNamespace
@@ -275,13 +301,16 @@ def fit_file(data: str, width: int, output: str, fmt: str, loss: str = "l2",
     if need > MAX_PROGRAMS and not force:
         raise InputError(f"the enumeration needs up to {need:.3g} convex programs ({len(x)} "
                          f"rows, {x.shape[1]} inputs, width {width}); pass --force to run it")
-    result = fit(x, y, width, loss, workers)
+    result = fit(x, y, width, loss, workers, max_seconds, progress)
     meta = {"data_sha256": digest, "rows": len(x), "inputs": x.shape[1], "width": width,
             "loss": loss, "value": repr(result.loss), "programs": result.programs,
             "certificate": "none: the float optimum of its convex program (l1 is not "
                            "certified yet)" if loss == "l1" else
                            "failed: the float solution's active set gives no exact KKT point"}
-    if result.exact_loss is not None:
+    if not result.complete:
+        meta["certificate"] = (f"NOT optimal: stopped by --max-seconds after {result.programs} "
+                               f"of {result.total} convex programs; the best found so far")
+    elif result.exact_loss is not None:
         meta["value"] = repr(float(result.exact_loss))
         meta["value_exact"] = str(result.exact_loss)
         meta["certificate"] = ("exact: the best convex program's solution, solved in "
@@ -292,102 +321,3 @@ def fit_file(data: str, width: int, output: str, fmt: str, loss: str = "l2",
     formats.write(SimpleNamespace(dtype=dtype, source=result.net), output, fmt, "dense",
                   info=info)
     return result, meta
-
-
-# -- the certificate: the best program's optimum, exactly -----------------------------------
-def certify_l2(m, g, y, theta, tol: float = 1e-7):
-    """The exact optimum of min |M theta - y|^2 subject to G theta <= 0 near the float
-    solution ``theta``, with its proof, or None: on the constraints tight at ``theta``
-    (the active set A) the least-squares solution theta* is solved in rationals; it is
-    optimal if it is feasible (G theta* <= 0, exactly) and multipliers lambda >= 0 on A
-    with 2 M^T (M theta* - y) + G_A^T lambda = 0 exist (found exactly on the support of a
-    nonnegative least-squares solution): the KKT conditions, sufficient for a convex
-    program. Returns (theta*, loss) as Fractions."""
-    from scipy.optimize import nnls
-
-    M = [[Fraction(float(v)) for v in row] for row in m]
-    G = [[Fraction(float(v)) for v in row] for row in g]
-    Y = [Fraction(float(v)) for v in y]
-    v = m.shape[1]
-    active = [r for r in range(len(G)) if g[r] @ theta >= -tol * (1 + np.abs(g[r]) @
-                                                                    np.abs(theta))]
-    basis = _null_space([G[r] for r in active], v)  # theta = N z
-    if not basis:
-        theta_x = [Fraction(0)] * v
-    else:
-        mn = [[sum(row[i] * col[i] for i in range(v)) for col in basis] for row in M]
-        k = len(basis)
-        normal = [[sum(mn[j][a] * mn[j][b] for j in range(len(mn))) for b in range(k)] +
-                  [sum(mn[j][a] * Y[j] for j in range(len(mn)))] for a in range(k)]
-        z = _solve(normal, k)
-        if z is None:
-            return None
-        theta_x = [sum(z[c] * basis[c][i] for c in range(k)) for i in range(v)]
-    if any(sum(a * t for a, t in zip(row, theta_x)) > 0 for row in G):
-        return None  # not feasible
-    resid = [sum(a * t for a, t in zip(row, theta_x)) - yj for row, yj in zip(M, Y)]
-    grad = [2 * sum(M[j][i] * resid[j] for j in range(len(M))) for i in range(v)]
-    if any(grad):  # multipliers: G_A^T lambda = -grad, lambda >= 0
-        cols = [G[r] for r in active]
-        guess, _ = nnls(np.array([[float(c[i]) for c in cols] for i in range(v)]),
-                        -np.array([float(q) for q in grad])) if cols else (np.zeros(0), 0)
-        if _multipliers(cols, [-q for q in grad], guess) is None:
-            return None
-    return theta_x, sum(r * r for r in resid)
-
-
-def _multipliers(cols: list[list[Fraction]], rhs: list[Fraction], guess: np.ndarray):
-    """Exact ``lambda >= 0`` with ``sum_r lambda_r cols[r] = rhs``, on the support of the
-    float nonnegative solution ``guess``; None where there is none there."""
-    support = [r for r in range(len(cols)) if guess[r] > 0]
-    exact = _solve([[cols[r][i] for r in support] + [rhs[i]] for i in range(len(rhs))],
-                   len(support))
-    if exact is None or any(q < 0 for q in exact):
-        return None
-    return exact
-
-
-def _rref(rows: list[list[Fraction]], cols: int) -> tuple[list[list[Fraction]], list[int]]:
-    """Reduced row echelon form (over the first ``cols`` columns) and the pivots."""
-    rows = [list(r) for r in rows]
-    pivots, top = [], 0
-    for c in range(cols):
-        p = next((r for r in range(top, len(rows)) if rows[r][c] != 0), None)
-        if p is None:
-            continue
-        rows[top], rows[p] = rows[p], rows[top]
-        lead = rows[top][c]
-        rows[top] = [v / lead for v in rows[top]]
-        for r in range(len(rows)):
-            if r != top and rows[r][c] != 0:
-                f = rows[r][c]
-                rows[r] = [a - f * b for a, b in zip(rows[r], rows[top])]
-        pivots.append(c)
-        top += 1
-    return rows, pivots
-
-
-def _solve(aug: list[list[Fraction]], k: int) -> list[Fraction] | None:
-    """A solution of the augmented system (k unknowns, free ones 0), or None."""
-    rows, pivots = _rref(aug, k)
-    if any(all(v == 0 for v in r[:k]) and r[k] != 0 for r in rows):
-        return None
-    z = [Fraction(0)] * k
-    for r, c in zip(rows, pivots):
-        z[c] = r[k]
-    return z
-
-
-def _null_space(rows: list[list[Fraction]], v: int) -> list[list[Fraction]]:
-    """A basis of {theta : rows theta = 0}, exactly."""
-    if not rows:
-        return [[Fraction(int(i == j)) for i in range(v)] for j in range(v)]
-    red, pivots = _rref(rows, v)
-    out = []
-    for f in (c for c in range(v) if c not in pivots):
-        vec = [Fraction(0)] * v
-        vec[f] = Fraction(1)
-        for r, c in zip(red, pivots):
-            vec[c] = -r[f]
-        out.append(vec)
-    return out

@@ -132,7 +132,8 @@ def test_fit_refuses_bad_data_in_one_line(cli, tmp_path):
 def test_the_certificate_is_the_exact_optimum_and_refuses_a_point_that_is_not(cli, tmp_path):
     import json
 
-    from reluc.fit import _matrices, certify_l2
+    from reluc.fit import _matrices
+    from reluc.fit_certificate import certify_l2
 
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, size=(12, 1))
@@ -157,7 +158,7 @@ def test_the_certificate_is_the_exact_optimum_and_refuses_a_point_that_is_not(cl
 def test_multipliers_must_be_nonnegative_exactly():
     # columns (0,-1,0) and (-1,-1,0), right side (-1,0,0): the only solution on both is
     # lambda = (-1, 1), which proves nothing; a float guess can point at that support
-    from reluc.fit import _multipliers
+    from reluc.fit_certificate import _multipliers
 
     F = Fraction
     cols = [[F(0), F(-1), F(0)], [F(-1), F(-1), F(0)]]
@@ -172,3 +173,20 @@ def test_workers_do_not_change_the_answer():
     one, two = fit(x, y, 2, workers=1), fit(x, y, 2, workers=2)
     assert one.units == two.units and one.exact_loss == two.exact_loss
     assert one.programs == two.programs
+
+
+def test_max_seconds_stops_with_the_best_so_far_and_says_it_is_not_proved(cli, tmp_path):
+    import json
+
+    rng = np.random.default_rng(10)
+    x = rng.uniform(-1, 1, size=14)
+    y = np.sin(4 * x)
+    data = tmp_path / "d.csv"
+    data.write_text("".join(f"{float(a)!r} {float(b)!r}\n" for a, b in zip(x, y)))
+    r = cli("fit", data, "--width", "2", "--max-seconds", "0.3", "--workers", "1", "-o",
+            tmp_path / "f.onnx")
+    assert "NOT optimal" in r.stderr and "--max-seconds" in r.stderr
+    meta = json.loads(cli("stats", tmp_path / "f.onnx", "--json").stdout)["fit"]
+    assert meta["certificate"].startswith("NOT optimal") and "value_exact" not in meta
+    full = fit(x[:, None], y, 2, workers=1)
+    assert full.complete and meta["programs"] < full.programs == full.total

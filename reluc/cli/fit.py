@@ -23,10 +23,13 @@ from reluc.cli import main, quiet_option, say
               show_default=True, help="Floating-point type of the weights.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes solving the convex programs. Default: every local core.")
+@click.option("--max-seconds", type=click.FloatRange(min=0), default=None,
+              help="Stop after this long with the best network found so far (then not "
+                   "proved optimal).")
 @click.option("--force", is_flag=True,
               help="Run even when the enumeration needs more than 10^7 convex programs.")
 @quiet_option
-def fit(data, width, output, loss, target, fmt, dtype, workers, force, quiet):
+def fit(data, width, output, loss, target, fmt, dtype, workers, max_seconds, force, quiet):
     """Fit the one-hidden-layer ReLU network of WIDTH neurons with the least loss on DATA.
 
     DATA is a CSV or text file of rows x_1 .. x_n, y (a header line allowed) or a .npy
@@ -41,10 +44,16 @@ def fit(data, width, output, loss, target, fmt, dtype, workers, force, quiet):
       reluc fit points.npy --width 3 --loss l1 -o net.npz
     """
     from reluc.fit import fit_file
+    from reluc.progress import Progress
 
+    progress = Progress("fitting", enabled=None if not quiet else False,
+                        unit="convex programs")
     result, meta = fit_file(data, width, output, formats.format_for(output, fmt), loss,
-                            target, dtype, force, workers)
+                            target, dtype, force, workers, max_seconds, progress)
+    progress.done()
     click.echo(f"{loss} loss {meta['value']}" + (" (certified exact optimum)"
                                                   if "value_exact" in meta else ""))
+    if not result.complete:
+        say(f"warning: {meta['certificate']}")
     if not quiet:
         say(f"wrote {output}: width {width}, best of {result.programs} convex programs")

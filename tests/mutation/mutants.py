@@ -604,7 +604,7 @@ MUTANTS = [
            "    units = [None] + [(s, k) for k in range(1, len(sets)) for s in (1,)]",
            "the enumeration leaves out units with a negative output weight",
            ("tests/test_fit.py",)),
-    Mutant("fit-certificate-negative-multipliers", "reluc/fit.py",
+    Mutant("fit-certificate-negative-multipliers", "reluc/fit_certificate.py",
            "    if exact is None or any(q < 0 for q in exact):",
            "    if exact is None:",
            "the certificate accepts a point whose multipliers are negative (not optimal)",
