@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+import scipy.sparse as sp
 
 from reluc.errors import RelucError
 from reluc.net import Layer, Net
@@ -68,6 +69,7 @@ def fit(x: np.ndarray, y: np.ndarray, width: int, loss: str = "l2",
     the answer does not depend on how many (ties go to the first program in order).
     Past ``max_seconds`` the chunks stop: the best network found so far, not proved
     optimal (:attr:`Fit.complete` False). ``progress(done, total)`` after each chunk."""
+    import contextlib
     import os
     import time
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -84,24 +86,19 @@ def fit(x: np.ndarray, y: np.ndarray, width: int, loss: str = "l2",
     jobs = [(x, y, sets, loss, start, combos[start:start + size], deadline)
             for start in range(0, len(combos), size)]
     results, done = [], 0
-    if workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            for f in as_completed([pool.submit(_chunk, job) for job in jobs]):
-                results.append(f.result())
-                done += results[-1][1]
-                if progress:
-                    progress(done, len(combos))
-    else:
-        for job in jobs:
-            results.append(_chunk(job))
-            done += results[-1][1]
+    with ProcessPoolExecutor(workers) if workers > 1 and len(jobs) > 1 else \
+            contextlib.nullcontext() as pool:
+        outcomes = map(_chunk, jobs) if pool is None else \
+            (f.result() for f in as_completed([pool.submit(_chunk, job) for job in jobs]))
+        for outcome in outcomes:
+            results.append(outcome)
+            done += outcome[1]
             if progress:
                 progress(done, len(combos))
     found = [r[0] for r in results if r[0] is not None]
     if not found:
         raise RelucError("no convex program was solved before --max-seconds")
     value, _, theta, chosen = min(found, key=lambda r: (r[0], r[1]))
-    count = done
     exact = None
     if loss == "l2":
         m, g = _matrices(x, [(s, sets[k]) for s, k in chosen])
@@ -110,7 +107,7 @@ def fit(x: np.ndarray, y: np.ndarray, width: int, loss: str = "l2",
         exact = certify_l2(m, g, y, theta)
     if exact is not None:
         theta = np.array([float(v) for v in exact[0]])
-    return Fit(_network(x.shape[1], width, theta, chosen), value, count, chosen,
+    return Fit(_network(x.shape[1], width, theta, chosen), value, done, chosen,
                None if exact is None else exact[1], done == len(combos), len(combos))
 
 
@@ -189,21 +186,14 @@ def _l2(m, g, y):
     lp.col_cost_ = -2.0 * (m.T @ y)
     lp.col_lower_, lp.col_upper_ = np.full(v, -inf), np.full(v, inf)
     lp.row_lower_, lp.row_upper_ = np.full(r, -inf), np.zeros(r)
-    a = g.T.copy()  # column-wise: column j of g is row j of a
+    a = sp.csc_array(g)  # HiGHS takes matrices column-wise
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    nz = a != 0
-    lp.a_matrix_.start_ = np.r_[0, np.cumsum(nz.sum(axis=1))].astype(np.int32)
-    lp.a_matrix_.index_ = np.nonzero(nz)[1].astype(np.int32)
-    lp.a_matrix_.value_ = a[nz]
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
     h.passModel(lp)
-    q = 2.0 * (m.T @ m)
-    tri = np.tril(q)  # HiGHS takes the lower triangle, column-wise
+    q = sp.csc_array(np.tril(2.0 * (m.T @ m)))  # the Hessian's lower triangle
     hess = highspy.HighsHessian()
     hess.dim_, hess.format_ = v, highspy.HessianFormat.kTriangular
-    nzq = tri.T != 0  # column j of the lower triangle = row j of its transpose
-    hess.start_ = np.r_[0, np.cumsum(nzq.sum(axis=1))].astype(np.int32)
-    hess.index_ = np.nonzero(nzq)[1].astype(np.int32)
-    hess.value_ = tri.T[nzq]
+    hess.start_, hess.index_, hess.value_ = q.indptr, q.indices, q.data
     h.passHessian(hess)
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:

@@ -101,9 +101,11 @@ def _reference(info, output):
     values = spec.values
 
     def at(rows: np.ndarray) -> np.ndarray:
-        out = np.array([[float(v) for v in ctor.reference(values, [Fraction(float(x))
-                                                                   for x in row])]
-                        for row in rows], float)
+        from reluc.analysis.samples import reference_batch
+        from reluc.exact import Scaled
+
+        ref, _ = reference_batch(ctor, values, Scaled.of(rows.tolist()))
+        out = np.array([[float(v) for v in row] for row in ref.rows()], float)
         return out if output is None else out[:, [output]]
     return at, float(ctor.declared_error(values))
 

@@ -183,7 +183,10 @@ def _range(ctor, values, box, points, ys, grid, source) -> list[Property]:
     m, big = min(ys), max(ys)
     how = f"{source}: Y_0 ranges over [{format_number(m)}, {format_number(big)}]"
     bound = ctor.declared_error(values)
-    fs = [Fraction(ctor.reference(values, x)[0]) for x in points + grid]
+    from reluc.analysis.samples import reference_batch
+
+    ref, _ = reference_batch(ctor, values, exact.Scaled.of(points + grid))
+    fs = [row[0] for row in ref.rows()]
     low = _binary(min(fs) - bound, down=True)
     high = _binary(max(fs) + bound, down=False)
     inside = low - MARGIN < m and big < high + MARGIN
