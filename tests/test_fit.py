@@ -46,6 +46,28 @@ def test_collinear_and_repeated_points_give_fewer_partitions():
     assert {tuple(s) for s in sets} == brute
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_on_a_line_the_partitions_are_those_of_the_arrangement(seed):
+    from reluc.fit.partitions import _arrangement
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-3, 4, size=(9, 1)).astype(float)  # repeated values
+    assert {tuple(s) for s in partitions(x)} == _arrangement(x)
+
+
+@pytest.mark.parametrize("n,d,width,loss", [(1, 8, 2, "l2"), (1, 6, 3, "l2"),
+                                            (1, 8, 2, "l1"), (2, 6, 2, "l2")])
+def test_the_bounds_prune_nothing_that_could_win(n, d, width, loss):
+    rng = np.random.default_rng(d + width)
+    for _ in range(2):
+        x = rng.uniform(-1, 1, size=(d, n))
+        y = np.maximum(x.sum(axis=1), 0) + 0.3 * rng.normal(size=d)
+        pruned, every = fit(x, y, width, loss, workers=1), fit(x, y, width, loss, workers=1,
+                                                             prune=False)
+        assert every.programs == every.total and pruned.pruned > 0
+        assert pruned.units == every.units and pruned.loss == every.loss
+
+
 @pytest.mark.parametrize("loss", ["l2", "l1"])
 def test_data_from_a_width_two_network_is_fitted_with_zero_loss(loss):
     rng = np.random.default_rng(4)
@@ -63,8 +85,9 @@ def test_two_inputs_from_a_width_two_network_are_fitted_with_zero_loss():
     x = rng.uniform(-1, 1, size=(7, 2))
     y = np.maximum(x @ [1.0, -1.0] + 0.2, 0) - np.maximum(x @ [0.5, 1.0] - 0.1, 0)
     r = fit(x, y, 2)
-    units = 2 * len(partitions(x)) - 1  # a sign and a nonempty set, or the zero unit
-    assert r.loss < 1e-10 and r.programs == comb(units + 1, 2)  # pairs, with repetition
+    units = 2 * (len(partitions(x)) - 1)  # a sign and a nonempty set
+    assert r.loss < 1e-10 and r.total == comb(units, 2)  # pairs of distinct units
+    assert r.programs + r.pruned == r.total and r.exact_loss == 0
 
 
 def test_an_unknown_loss_is_refused():
@@ -132,8 +155,8 @@ def test_fit_refuses_bad_data_in_one_line(cli, tmp_path):
 def test_the_certificate_is_the_exact_optimum_and_refuses_a_point_that_is_not(cli, tmp_path):
     import json
 
-    from reluc.fit import _matrices
-    from reluc.fit_certificate import certify_l2
+    from reluc.fit.programs import matrices as _matrices
+    from reluc.fit.certificate import certify_l2
 
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, size=(12, 1))
@@ -158,7 +181,7 @@ def test_the_certificate_is_the_exact_optimum_and_refuses_a_point_that_is_not(cl
 def test_multipliers_must_be_nonnegative_exactly():
     # columns (0,-1,0) and (-1,-1,0), right side (-1,0,0): the only solution on both is
     # lambda = (-1, 1), which proves nothing; a float guess can point at that support
-    from reluc.fit_certificate import _multipliers
+    from reluc.fit.certificate import _multipliers
 
     F = Fraction
     cols = [[F(0), F(-1), F(0)], [F(-1), F(-1), F(0)]]
@@ -171,8 +194,9 @@ def test_workers_do_not_change_the_answer():
     x = rng.uniform(-1, 1, size=(10, 1))
     y = np.abs(x[:, 0]) + 0.2 * rng.normal(size=10)
     one, two = fit(x, y, 2, workers=1), fit(x, y, 2, workers=2)
+    assert one.total > 256  # more than one chunk, so two processes share them
     assert one.units == two.units and one.exact_loss == two.exact_loss
-    assert one.programs == two.programs
+    assert one.complete and two.complete
 
 
 def test_max_seconds_stops_with_the_best_so_far_and_says_it_is_not_proved(cli, tmp_path):
@@ -180,13 +204,14 @@ def test_max_seconds_stops_with_the_best_so_far_and_says_it_is_not_proved(cli, t
 
     rng = np.random.default_rng(10)
     x = rng.uniform(-1, 1, size=14)
-    y = np.sin(4 * x)
+    y = rng.normal(size=14)  # noise: the bounds rule out little
     data = tmp_path / "d.csv"
     data.write_text("".join(f"{float(a)!r} {float(b)!r}\n" for a, b in zip(x, y)))
-    r = cli("fit", data, "--width", "2", "--max-seconds", "0.3", "--workers", "1", "-o",
+    r = cli("fit", data, "--width", "3", "--max-seconds", "0", "--workers", "1", "-o",
             tmp_path / "f.onnx")
     assert "NOT optimal" in r.stderr and "--max-seconds" in r.stderr
     meta = json.loads(cli("stats", tmp_path / "f.onnx", "--json").stdout)["fit"]
     assert meta["certificate"].startswith("NOT optimal") and "value_exact" not in meta
-    full = fit(x[:, None], y, 2, workers=1)
-    assert full.complete and meta["programs"] < full.programs == full.total
+    full = fit(x[:, None], y, 3, workers=1)
+    assert full.complete and meta["programs"] < full.programs
+    assert float(meta["value"]) >= full.loss

@@ -21,8 +21,7 @@ STAGES = [
     ("reluc.budget", "reluc.compiler"),
     ("reluc.formats",),
     ("reluc.rows", "reluc.analysis"),
-    ("reluc.build", "reluc.catalog", "reluc.convert", "reluc.fit",
-     "reluc.fit_certificate"),
+    ("reluc.build", "reluc.catalog", "reluc.convert", "reluc.fit"),
     ("reluc.cli", "reluc.__main__"),
 ]
 # the registry loads the constructor families when first asked for one (plugin discovery)

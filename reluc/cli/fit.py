@@ -23,13 +23,17 @@ from reluc.cli import main, quiet_option, say
               show_default=True, help="Floating-point type of the weights.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes solving the convex programs. Default: every local core.")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Run the convex programs on this Dask cluster (tcp://host:port; "
+                   "needs reluc[dist]) instead of local processes.")
 @click.option("--max-seconds", type=click.FloatRange(min=0), default=None,
               help="Stop after this long with the best network found so far (then not "
                    "proved optimal).")
 @click.option("--force", is_flag=True,
               help="Run even when the enumeration needs more than 10^7 convex programs.")
 @quiet_option
-def fit(data, width, output, loss, target, fmt, dtype, workers, max_seconds, force, quiet):
+def fit(data, width, output, loss, target, fmt, dtype, workers, scheduler, max_seconds, force,
+        quiet):
     """Fit the one-hidden-layer ReLU network of WIDTH neurons with the least loss on DATA.
 
     DATA is a CSV or text file of rows x_1 .. x_n, y (a header line allowed) or a .npy
@@ -49,11 +53,14 @@ def fit(data, width, output, loss, target, fmt, dtype, workers, max_seconds, for
     progress = Progress("fitting", enabled=None if not quiet else False,
                         unit="convex programs")
     result, meta = fit_file(data, width, output, formats.format_for(output, fmt), loss,
-                            target, dtype, force, workers, max_seconds, progress)
+                            target, dtype, force, workers, max_seconds, progress,
+                            scheduler)
     progress.done()
     click.echo(f"{loss} loss {meta['value']}" + (" (certified exact optimum)"
                                                   if "value_exact" in meta else ""))
     if not result.complete:
         say(f"warning: {meta['certificate']}")
     if not quiet:
-        say(f"wrote {output}: width {width}, best of {result.programs} convex programs")
+        pruned = f" ({result.pruned} more ruled out by a lower bound)" if result.pruned else ""
+        say(f"wrote {output}: width {width}, best of {result.programs} convex programs"
+            + pruned)
