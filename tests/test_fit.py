@@ -87,7 +87,7 @@ def test_two_inputs_from_a_width_two_network_are_fitted_with_zero_loss():
     r = fit(x, y, 2)
     units = 2 * (len(partitions(x)) - 1)  # a sign and a nonempty set
     assert r.loss < 1e-10 and r.total == comb(units, 2)  # pairs of distinct units
-    assert r.programs + r.pruned == r.total and r.exact_loss == 0
+    assert r.total - r.pruned <= r.programs and r.pruned > 0 and r.exact_loss == 0
 
 
 def test_an_unknown_loss_is_refused():
@@ -213,5 +213,5 @@ def test_max_seconds_stops_with_the_best_so_far_and_says_it_is_not_proved(cli, t
     meta = json.loads(cli("stats", tmp_path / "f.onnx", "--json").stdout)["fit"]
     assert meta["certificate"].startswith("NOT optimal") and "value_exact" not in meta
     full = fit(x[:, None], y, 3, workers=1)
-    assert full.complete and meta["programs"] < full.programs
+    assert full.complete and meta["solved"] < full.programs
     assert float(meta["value"]) >= full.loss

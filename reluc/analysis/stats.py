@@ -132,7 +132,8 @@ def format_text(s: dict[str, Any]) -> str:
         rows.insert(2, ("fitted", f"width {f.get('width')}, {f.get('loss')} loss "
                                   f"{f.get('value')} on {f.get('rows')} rows (data sha256 "
                                   f"{str(f.get('data_sha256'))[:16]}...), best of "
-                                  f"{f.get('programs')} convex programs; "
+                                  f"{f.get('programs')} convex programs ("
+                                  f"{f.get('ruled_out_by_bound', 0)} ruled out by a bound); "
                                   f"{f.get('certificate')}"))
     key_w = max(len(k) for k, _ in rows)
     return "\n".join(f"{k + ':':<{key_w + 1}} {v}" for k, v in rows)

@@ -61,6 +61,5 @@ def fit(data, width, output, loss, target, fmt, dtype, workers, scheduler, max_s
     if not result.complete:
         say(f"warning: {meta['certificate']}")
     if not quiet:
-        pruned = f" ({result.pruned} more ruled out by a lower bound)" if result.pruned else ""
-        say(f"wrote {output}: width {width}, best of {result.programs} convex programs"
-            + pruned)
+        say(f"wrote {output}: width {width}, best of {result.total} convex programs "
+            f"({result.programs} solved, {result.pruned} ruled out by a lower bound)")

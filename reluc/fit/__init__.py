@@ -87,12 +87,13 @@ def fit_file(data: str, width: int, output: str, fmt: str, loss: str = "l2",
                          f"rows, {x.shape[1]} inputs, width {width}); pass --force to run it")
     result = fit(x, y, width, loss, workers, max_seconds, progress, scheduler)
     meta = {"data_sha256": digest, "rows": len(x), "inputs": x.shape[1], "width": width,
-            "loss": loss, "value": repr(result.loss), "programs": result.programs,
-            "programs_total": result.total, "pruned": result.pruned,
+            "loss": loss, "value": repr(result.loss), "programs": result.total,
+            "ruled_out_by_bound": result.pruned,
             "certificate": "none: the float optimum of its convex program (l1 is not "
                            "certified yet)" if loss == "l1" else
                            "failed: the float solution's active set gives no exact KKT point"}
     if not result.complete:
+        meta["solved"] = result.programs
         meta["certificate"] = (f"NOT optimal: stopped by --max-seconds after {result.programs} "
                                f"of {result.total} convex programs; the best found so far")
     elif result.exact_loss is not None:

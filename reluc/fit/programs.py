@@ -9,6 +9,8 @@ is then a QP, absolute error an LP."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -60,17 +62,17 @@ def lower_bounds(x, y, sets, groups, loss, batch: int = 4096) -> np.ndarray:
     return np.sqrt(out) if loss == "l1" else out
 
 
-_HIGHS = []  # one HiGHS instance, reused
+_HIGHS = threading.local()  # one HiGHS instance per thread (Dask workers run threads)
 
 
 def _highs():
-    """HiGHS, silent: its banner (printed to file descriptor 1 when the first instance
-    is made) goes to /dev/null, so that stdout keeps only reluc's output."""
+    """This thread's HiGHS, silent: its banner (printed to file descriptor 1 when the
+    first instance is made) goes to /dev/null, so that stdout keeps only reluc's output."""
     import os
 
     import highspy
 
-    if not _HIGHS:
+    if not hasattr(_HIGHS, "h"):
         saved = os.dup(1)
         try:
             with open(os.devnull, "w") as null:
@@ -80,8 +82,8 @@ def _highs():
             os.dup2(saved, 1)
             os.close(saved)
         h.setOptionValue("output_flag", False)
-        _HIGHS.append(h)
-    h = _HIGHS[0]
+        _HIGHS.h = h
+    h = _HIGHS.h
     h.clearModel()
     return h, highspy
 

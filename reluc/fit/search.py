@@ -33,12 +33,12 @@ MARGIN = 1e-9  # a bound prunes only above best + MARGIN (best + |y|): float saf
 class Fit:
     net: Net
     loss: float
-    programs: int  # convex programs solved
+    programs: int  # convex programs solved (depends on the schedule)
     units: tuple  # the chosen (sign, set index) per unit
     exact_loss: Fraction | None = None  # the certified optimum of the best program
     complete: bool = True  # every program solved or pruned (else stopped by --max-seconds)
     total: int = 0  # the programs there are
-    pruned: int = 0  # programs whose lower bound passed the best loss
+    pruned: int = 0  # programs whose lower bound passes the best loss (never solved)
 
 
 def choices(n_sets: int, width: int) -> np.ndarray:
@@ -109,9 +109,9 @@ def fit(x: np.ndarray, y: np.ndarray, width: int, loss: str = "l2",
         if exact is not None:
             theta = np.array([float(v) for v in exact[0]])
     complete = not stopped
+    pruned = int(np.sum(bounds > value + MARGIN * value + scale)) if complete else 0
     return Fit(network(x.shape[1], width, theta, chosen), value, solved, chosen,
-               None if exact is None else exact[1], complete, total,
-               total - solved if complete else 0)
+               None if exact is None else exact[1], complete, total, pruned)
 
 
 def _chunk(job):
@@ -170,9 +170,14 @@ class _executor:
         workers = self.workers or os.cpu_count() or 1
         if workers == 1 or self.total <= CHUNK:
             return _Inline(), 1
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        pool = ProcessPoolExecutor(workers)
+        # forkserver, not fork: a fork of a process with threads (a Dask client's loop,
+        # say) can deadlock; the server imports the search once, so workers start fast
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["reluc.fit.search"])
+        pool = ProcessPoolExecutor(workers, mp_context=context)
         self.close = pool.shutdown
         return pool, 2 * workers
 
