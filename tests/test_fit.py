@@ -215,3 +215,44 @@ def test_max_seconds_stops_with_the_best_so_far_and_says_it_is_not_proved(cli, t
     full = fit(x[:, None], y, 3, workers=1)
     assert full.complete and meta["solved"] < full.programs
     assert float(meta["value"]) >= full.loss
+
+
+def test_the_l1_certificate_is_exact_and_refuses_what_proves_nothing(cli, tmp_path):
+    import json
+
+    from reluc.fit.certificate import certify_l1, dual_bound, vertex
+    from reluc.fit.programs import l1_program, matrices
+
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1, 1, size=(9, 1))
+    y = np.abs(x[:, 0]) + 0.3 * rng.normal(size=9)
+    data = tmp_path / "d.csv"
+    data.write_text("".join(f"{float(a)!r} {float(b)!r}\n" for a, b in zip(x[:, 0], y)))
+    out = cli("fit", data, "--width", "2", "--loss", "l1", "-o", tmp_path / "f.onnx").stdout
+    assert "certified exact optimum" in out
+    meta = json.loads(cli("stats", tmp_path / "f.onnx", "--json").stdout)["fit"]
+    assert meta["certificate"].startswith("exact") and "dual" in meta["certificate"]
+    assert sorted(r for u in meta["units"] for r in u["active_rows"]) and \
+        {u["sign"] for u in meta["units"]} <= {1, -1}
+    r = fit(x, y, 2, "l1", workers=1)
+    sets = partitions(x)
+    m, g = matrices(x, [(s, sets[k]) for s, k in r.units])
+    value, theta, u, mu = l1_program(m, g, y, duals=True)
+    assert certify_l1(m, g, y, theta, u, mu)[1] == r.exact_loss
+    assert abs(float(r.exact_loss) - value) < 1e-12
+    # theta = 0 is feasible but not optimal: no dual point reaches its loss
+    assert certify_l1(m, g, y, np.zeros_like(theta), u, mu) is None
+    F = Fraction
+    M, G, Y = [[F(1), F(0)], [F(1), F(1)]], [[F(0), F(-1)]], [F(0), F(1)]
+    # the dual's points: u = (-t, t), mu = t for 0 <= t <= 1, bound -t
+    assert dual_bound(M, G, Y, [F(1), F(1)], [F(1)]) is None  # M^T u + G^T mu != 0
+    assert dual_bound(M, G, Y, [F(1), F(-1)], [F(-1)]) is None  # mu < 0
+    assert dual_bound(M, G, Y, [F(-2), F(2)], [F(2)]) is None  # |u| > 1
+    assert dual_bound(M, G, Y, [F(-1, 2), F(1, 2)], [F(1, 2)]) == F(-1, 2)
+    # one unit active on x = 0 only, c = 0: solving b + c = 0.5 from theta = (-1, 0.5, 0)
+    # with the free a = c = 0 gives a + b = 0.5 > 0 on x = 1, where it must be off
+    m1, g1 = matrices(np.array([[0.0], [1.0]]), [(1, np.array([True, False]))])
+    y1 = np.array([0.5, 7.0])
+    as_f = lambda a: [[F(float(v)) for v in row] for row in a]  # noqa: E731
+    assert vertex(as_f(m1), as_f(g1), [F(0.5), F(7)], m1, g1, y1,
+                  np.array([-1.0, 0.5, 0.0]), 1e-7) is None

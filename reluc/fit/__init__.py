@@ -89,9 +89,9 @@ def fit_file(data: str, width: int, output: str, fmt: str, loss: str = "l2",
     meta = {"data_sha256": digest, "rows": len(x), "inputs": x.shape[1], "width": width,
             "loss": loss, "value": repr(result.loss), "programs": result.total,
             "ruled_out_by_bound": result.pruned,
-            "certificate": "none: the float optimum of its convex program (l1 is not "
-                           "certified yet)" if loss == "l1" else
-                           "failed: the float solution's active set gives no exact KKT point"}
+            "units": [{"sign": s, "active_rows": rows} for s, rows in result.partition],
+            "certificate": "failed: no exact optimality proof was found near the float "
+                           "solution of the best convex program"}
     if not result.complete:
         meta["solved"] = result.programs
         meta["certificate"] = (f"NOT optimal: stopped by --max-seconds after {result.programs} "
@@ -99,10 +99,13 @@ def fit_file(data: str, width: int, output: str, fmt: str, loss: str = "l2",
     elif result.exact_loss is not None:
         meta["value"] = repr(float(result.exact_loss))
         meta["value_exact"] = str(result.exact_loss)
-        meta["certificate"] = ("exact: the best convex program's solution, solved in "
-                               "rationals on its active constraints, is feasible and has "
-                               "multipliers >= 0 (KKT), so the loss is that program's exact "
-                               "optimum")
+        meta["certificate"] = "exact: " + (
+            "the best convex program's solution, solved in rationals on its active "
+            "constraints, is feasible and has multipliers >= 0 (KKT)" if loss == "l2" else
+            "the best convex program's solution, solved in rationals at its vertex, is "
+            "feasible, and an exact feasible point of the dual LP has the same objective")
+        meta["certificate"] += (", so value_exact is that program's exact optimum; the "
+                                "programs were compared in floating point")
     info = FileInfo(dtype=dtype, version=__version__, format=FORMAT_VERSION, fit=meta)
     formats.write(SimpleNamespace(dtype=dtype, source=result.net), output, fmt, "dense",
                   info=info)

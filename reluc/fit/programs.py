@@ -36,7 +36,7 @@ def solve(x, y, units, loss):
     """The optimal loss and solution theta of the program of ``units``, or (inf, None)
     if it has none."""
     m, g = matrices(x, units)
-    return _l1(m, g, y) if loss == "l1" else _l2(m, g, y)
+    return l1_program(m, g, y) if loss == "l1" else _l2(m, g, y)
 
 
 def lower_bounds(x, y, sets, groups, loss, batch: int = 4096) -> np.ndarray:
@@ -113,7 +113,9 @@ def _l2(m, g, y):
     return float(np.sum((m @ theta - y) ** 2)), theta
 
 
-def _l1(m, g, y):
+def l1_program(m, g, y, duals: bool = False):
+    """The LP of absolute error; with ``duals``, also the multipliers u (one per point,
+    |u| <= 1) and mu >= 0 (one per constraint) of its dual."""
     from scipy.optimize import linprog
 
     d, v = m.shape
@@ -128,7 +130,11 @@ def _l1(m, g, y):
     if r.status != 0:
         return np.inf, None
     theta = r.x[:v]
-    return float(np.sum(np.abs(m @ theta - y))), theta
+    value = float(np.sum(np.abs(m @ theta - y)))
+    if duals:
+        lam = -r.ineqlin.marginals  # scipy's marginals are d(objective)/d(b_ub) <= 0
+        return value, theta, lam[:d] - lam[d:2 * d], lam[2 * d:]
+    return value, theta
 
 
 def network(n, width, theta, chosen) -> Net:

@@ -21,7 +21,7 @@ import numpy as np
 
 from reluc.errors import RelucError
 from reluc.fit.partitions import partitions
-from reluc.fit.programs import lower_bounds, matrices, network, solve
+from reluc.fit.programs import l1_program, lower_bounds, matrices, network, solve
 from reluc.net import Net
 
 LOSSES = ("l2", "l1")
@@ -39,6 +39,7 @@ class Fit:
     complete: bool = True  # every program solved or pruned (else stopped by --max-seconds)
     total: int = 0  # the programs there are
     pruned: int = 0  # programs whose lower bound passes the best loss (never solved)
+    partition: tuple = ()  # per unit: its sign and the data rows where it is active
 
 
 def choices(n_sets: int, width: int) -> np.ndarray:
@@ -100,18 +101,21 @@ def fit(x: np.ndarray, y: np.ndarray, width: int, loss: str = "l2",
             if progress:
                 progress(done if pos < total or inflight else total, total)
     value, _, theta, chosen = best
-    exact = None
-    if loss == "l2":
-        from reluc.fit.certificate import certify_l2
+    from reluc.fit.certificate import certify_l1, certify_l2
 
-        m, g = matrices(x, [(s, sets[k]) for s, k in chosen])
+    m, g = matrices(x, [(s, sets[k]) for s, k in chosen])
+    if loss == "l2":
         exact = certify_l2(m, g, y, theta)
-        if exact is not None:
-            theta = np.array([float(v) for v in exact[0]])
+    else:
+        _, theta, u, mu = l1_program(m, g, y, duals=True)
+        exact = certify_l1(m, g, y, theta, u, mu)
+    if exact is not None:
+        theta = np.array([float(v) for v in exact[0]])
     complete = not stopped
     pruned = int(np.sum(bounds > value + MARGIN * value + scale)) if complete else 0
+    partition = tuple((s, np.flatnonzero(sets[k]).tolist()) for s, k in chosen)
     return Fit(network(x.shape[1], width, theta, chosen), value, solved, chosen,
-               None if exact is None else exact[1], complete, total, pruned)
+               None if exact is None else exact[1], complete, total, pruned, partition)
 
 
 def _chunk(job):
