@@ -217,7 +217,8 @@ def test_max_seconds_stops_with_the_best_so_far_and_says_it_is_not_proved(cli, t
     assert float(meta["value"]) >= full.loss
 
 
-def test_the_l1_certificate_is_exact_and_refuses_what_proves_nothing(cli, tmp_path):
+def test_the_l1_certificate_is_exact_and_refuses_what_proves_nothing(cli, tmp_path,
+                                                                    monkeypatch):
     import json
 
     from reluc.fit.certificate import certify_l1, dual_bound, vertex
@@ -242,6 +243,13 @@ def test_the_l1_certificate_is_exact_and_refuses_what_proves_nothing(cli, tmp_pa
     assert abs(float(r.exact_loss) - value) < 1e-12
     # theta = 0 is feasible but not optimal: no dual point reaches its loss
     assert certify_l1(m, g, y, np.zeros_like(theta), u, mu) is None
+    # u = 0, mu = 0 is always dual feasible, with bound 0: below the loss, it proves nothing
+    import reluc.fit.certificate as cert
+
+    with monkeypatch.context() as p:
+        p.setattr(cert, "_dual", lambda M, G, *a: ([Fraction(0)] * len(M),
+                                                   [Fraction(0)] * len(G)))
+        assert certify_l1(m, g, y, theta, u, mu) is None
     F = Fraction
     M, G, Y = [[F(1), F(0)], [F(1), F(1)]], [[F(0), F(-1)]], [F(0), F(1)]
     # the dual's points: u = (-t, t), mu = t for 0 <= t <= 1, bound -t
@@ -256,3 +264,24 @@ def test_the_l1_certificate_is_exact_and_refuses_what_proves_nothing(cli, tmp_pa
     as_f = lambda a: [[F(float(v)) for v in row] for row in a]  # noqa: E731
     assert vertex(as_f(m1), as_f(g1), [F(0.5), F(7)], m1, g1, y1,
                   np.array([-1.0, 0.5, 0.0]), 1e-7) is None
+
+
+def test_near_ties_are_ranked_by_their_exact_optima():
+    from reluc.fit.search import _select
+
+    x = np.array([[0.0], [1.0], [2.0]])
+    y = np.array([0.0, 0.0, 1.0])
+    sets = partitions(x)
+    from reluc.fit.programs import solve
+
+    cands = []
+    for k in range(1, len(sets)):
+        value, theta = solve(x, y, [(1, sets[k])], "l2")
+        cands.append((value, k, theta, ((1, k),)))
+    cands.sort()
+    worst, best = cands[-1], cands[0]
+    assert worst[0] > best[0] + 0.1
+    # the float values say the worst is best (as a float error within NEAR could)
+    lied = [(0.0, worst[1], worst[2], worst[3]), (1e-300, best[1], best[2], best[3])]
+    exact, _, chosen, value, ties = _select(x, y, sets, "l2", lied)
+    assert chosen == best[3] and ties == 2 and abs(value - best[0]) < 1e-12

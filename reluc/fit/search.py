@@ -26,7 +26,11 @@ from reluc.net import Net
 
 LOSSES = ("l2", "l1")
 CHUNK = 256  # programs per job
-MARGIN = 1e-9  # a bound prunes only above best + MARGIN (best + |y|): float safety
+# a program whose float optimum is within NEAR (relative to it plus |y|) of the best is a
+# near tie: float solvers err by ~1e-9 relative (measured for HiGHS), so near ties are
+# all solved (a bound prunes only above that reach) and ranked by their exact optima
+NEAR = 1e-7
+MAX_TIES = 64  # near ties certified and compared exactly, at most
 
 
 @dataclass
@@ -40,6 +44,7 @@ class Fit:
     total: int = 0  # the programs there are
     pruned: int = 0  # programs whose lower bound passes the best loss (never solved)
     partition: tuple = ()  # per unit: its sign and the data rows where it is active
+    ties: int = 1  # programs near the best compared by their exact optima
 
 
 def choices(n_sets: int, width: int) -> np.ndarray:
@@ -74,11 +79,11 @@ def fit(x: np.ndarray, y: np.ndarray, width: int, loss: str = "l2",
     else:
         bounds = np.zeros(total)
     order = np.argsort(bounds, kind="stable")
-    scale = MARGIN * (float(np.abs(y).sum()) if loss == "l1" else float(y @ y))
-    best, solved, done, pos, stopped, inflight = None, 0, 0, 0, False, set()
+    scale = NEAR * (float(np.abs(y).sum()) if loss == "l1" else float(y @ y))
+    near, solved, done, pos, stopped, inflight = [], 0, 0, 0, False, set()
     with _executor(workers, scheduler, total) as (executor, slots):
         while True:
-            limit = np.inf if best is None else best[0] + MARGIN * best[0] + scale
+            limit = np.inf if not near else min(near)[0] * (1 + NEAR) + scale
             while pos < total and len(inflight) < slots and not stopped:
                 if bounds[order[pos]] > limit:
                     pos = total  # pruned: every bound from here on is larger
@@ -96,48 +101,72 @@ def fit(x: np.ndarray, y: np.ndarray, width: int, loss: str = "l2",
             for future in finished:
                 found, count, covered, late = future.result()
                 solved, done, stopped = solved + count, done + covered, stopped or late
-                if found is not None and (best is None or found[:2] < best[:2]):
-                    best = found
+                near += found
+            if near:
+                reach = min(near)[0] * (1 + NEAR) + scale
+                near = [c for c in near if c[0] <= reach]
             if progress:
                 progress(done if pos < total or inflight else total, total)
-    value, _, theta, chosen = best
-    from reluc.fit.certificate import certify_l1, certify_l2
-
-    m, g = matrices(x, [(s, sets[k]) for s, k in chosen])
-    if loss == "l2":
-        exact = certify_l2(m, g, y, theta)
-    else:
-        _, theta, u, mu = l1_program(m, g, y, duals=True)
-        exact = certify_l1(m, g, y, theta, u, mu)
-    if exact is not None:
-        theta = np.array([float(v) for v in exact[0]])
+    if not near:
+        raise RelucError("no convex program was solved (the solver failed on every one)")
+    exact, theta, chosen, value, ties = _select(x, y, sets, loss, near)
     complete = not stopped
-    pruned = int(np.sum(bounds > value + MARGIN * value + scale)) if complete else 0
+    best = min(near)[0]
+    pruned = int(np.sum(bounds > best * (1 + NEAR) + scale)) if complete else 0
     partition = tuple((s, np.flatnonzero(sets[k]).tolist()) for s, k in chosen)
     return Fit(network(x.shape[1], width, theta, chosen), value, solved, chosen,
-               None if exact is None else exact[1], complete, total, pruned, partition)
+               exact, complete, total, pruned, partition, ties)
+
+
+def _select(x, y, sets, loss, near):
+    """The winner among the near ties (value, index, solution, units): each certified
+    (the exact optimum of its program) in the order of its float value, the least exact
+    optimum winning (an uncertified one ranks by its float value; ties to the first
+    index); an exact 0 ends the search. (exact loss or None, solution, units, loss,
+    how many were compared)."""
+    from reluc.fit.certificate import certify_l1, certify_l2
+
+    ranked = []
+    for value, i, theta, chosen in sorted(near)[:MAX_TIES]:
+        m, g = matrices(x, [(s, sets[k]) for s, k in chosen])
+        if loss == "l2":
+            exact = certify_l2(m, g, y, theta)
+        else:
+            _, theta, u, mu = l1_program(m, g, y, duals=True)
+            exact = certify_l1(m, g, y, theta, u, mu)
+        if exact is None:
+            ranked.append((Fraction(value), i, None, theta, chosen, value))
+        else:
+            theta = np.array([float(v) for v in exact[0]])
+            ranked.append((exact[1], i, exact[1], theta, chosen, float(exact[1])))
+            if exact[1] == 0:
+                break
+    _, _, exact, theta, chosen, value = min(ranked, key=lambda r: r[:2])
+    return exact, theta, chosen, value, len(ranked)
 
 
 def _chunk(job):
-    """One chunk of choices, in the order of their bounds: the best (value, index,
-    solution, units) found (None if none), how many programs were solved, how many of
-    the chunk are settled (solved, or pruned by the bound), and whether the deadline
-    cut it short."""
+    """One chunk of choices, in the order of their bounds: the near ties found (value,
+    index, solution, units), how many programs were solved, how many of the chunk are
+    settled (solved, or pruned by the bound), and whether the deadline cut it short."""
     x, y, sets, loss, idx, combos, bounds, limit, scale, deadline = job
-    best, solved = None, 0
+    near, solved = [], 0
     for i, combo, bound in zip(idx, combos, bounds):
-        if best is not None:
-            limit = min(limit, best[0] + MARGIN * best[0] + scale)
+        if near:
+            limit = min(limit, min(near)[0] * (1 + NEAR) + scale)
         if bound > limit:
-            return best, solved, len(idx), False
-        if deadline is not None and time.time() > deadline and best is not None:
-            return best, solved, solved, True
+            break
+        if deadline is not None and time.time() > deadline and near:
+            return near, solved, solved, True
         chosen = tuple((1 if u % 2 == 0 else -1, int(u) // 2 + 1) for u in combo)
         value, theta = solve(x, y, [(s, sets[k]) for s, k in chosen], loss)
         solved += 1
-        if theta is not None and (best is None or (value, i) < best[:2]):
-            best = (value, int(i), theta, chosen)
-    return best, solved, len(idx), False
+        if theta is not None and value <= limit:
+            near.append((value, int(i), theta, chosen))
+    if near:
+        reach = min(near)[0] * (1 + NEAR) + scale
+        near = [c for c in near if c[0] <= reach]
+    return near, solved, len(idx), False
 
 
 class _Inline:
