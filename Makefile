@@ -73,6 +73,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/regions.py
+	$(BIN)/python bench/fit.py
 
 # README tables (sizes beside the seed paper's numbers; error against L), from the registry
 tables: $(STAMP)

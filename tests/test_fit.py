@@ -46,6 +46,35 @@ def test_collinear_and_repeated_points_give_fewer_partitions():
     assert {tuple(s) for s in sets} == brute
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_in_the_plane_the_partitions_are_those_of_the_arrangement(seed):
+    # integer grids: many collinear and repeated points; or points in general position
+    from reluc.fit.partitions import _arrangement, _plane
+
+    rng = np.random.default_rng(seed)
+    d = 6 + seed % 5
+    x = rng.integers(-2, 3, size=(d, 2)).astype(float) if seed % 3 else rng.normal(size=(d, 2))
+    if np.linalg.matrix_rank(np.c_[x, np.ones(d)]) == 3:
+        assert _plane(x) == _arrangement(x)
+    else:  # all on one line: the arrangement search does it
+        assert {tuple(s) for s in partitions(x)} == _arrangement(x)
+
+
+def test_in_the_plane_sides_are_decided_exactly():
+    # (0.1, 0.3), (0.3, 0.9), (0.7, 2.1) lie exactly on one line (as doubles), but the
+    # float orientation of the third against the first two is -5.6e-17: trusting it
+    # lets the ends be separated from the middle, which no line does
+    from reluc.fit.partitions import _orientation
+
+    x = np.array([[0.1, 0.3], [0.3, 0.9], [0.7, 2.1], [1.0, 0.0], [-0.3, 0.9], [0.5, 0.5]])
+    assert list(_orientation(x, 0, 1)) == [0, 0, 0, -1, 1, -1]
+    sets = partitions(x)
+    assert not any(s[0] and s[2] and not s[1] for s in sets)
+    brute = {s for s in itertools.product([False, True], repeat=6)
+             if separable(x, np.array(s))}
+    assert {tuple(s) for s in sets} == brute
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_on_a_line_the_partitions_are_those_of_the_arrangement(seed):
     from reluc.fit.partitions import _arrangement
