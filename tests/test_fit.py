@@ -145,6 +145,21 @@ def test_fit_writes_the_network_that_reproduces_data_of_its_width(cli, tmp_path)
     assert np.abs(np.array([float(v) for v in out.split()]) - y).max() < 1e-6
 
 
+def test_more_width_than_units_gets_idle_units_and_float32_says_what_it_loses(cli, tmp_path):
+    import json
+
+    data = tmp_path / "d.csv"
+    data.write_text("0 1\n1 3\n")  # two points: six units there are, width 9
+    cli("fit", data, "--width", "9", "-o", tmp_path / "f.onnx", "--dtype", "float32")
+    s = json.loads(cli("stats", tmp_path / "f.onnx", "--json").stdout)
+    assert s["widths"] == [9] and s["fit"]["value_exact"] == "0"
+    assert float(s["fit"]["value_of_file"]) == 0.0  # 1 and 3 are floats32 too
+    data.write_text("0 0.1\n1 0.7\n2 0.2\n")
+    cli("fit", data, "--width", "2", "-o", tmp_path / "g.onnx", "--dtype", "float32")
+    f = json.loads(cli("stats", tmp_path / "g.onnx", "--json").stdout)["fit"]
+    assert f["value_exact"] == "0" and 0 < float(f["value_of_file"]) < 1e-12
+
+
 def test_fit_reads_a_named_target_and_npy(cli, tmp_path):
     rng = np.random.default_rng(7)
     x = rng.uniform(-1, 1, size=(6, 2))
@@ -314,3 +329,13 @@ def test_near_ties_are_ranked_by_their_exact_optima():
     lied = [(0.0, worst[1], worst[2], worst[3]), (1e-300, best[1], best[2], best[3])]
     exact, _, chosen, value, ties = _select(x, y, sets, "l2", lied)
     assert chosen == best[3] and ties == 2 and abs(value - best[0]) < 1e-12
+
+
+def test_an_enumeration_cut_short_is_an_error_not_a_smaller_search(monkeypatch):
+    import reluc.analysis.polytopes as polytopes
+
+    monkeypatch.setattr(polytopes, "enumerate_regions",
+                        lambda *a, **k: polytopes.Enumeration([], [], False))
+    x = np.random.default_rng(0).normal(size=(6, 3))
+    with pytest.raises(RelucError, match="too many to fit"):
+        fit(x, x.sum(axis=1), 1)

@@ -104,5 +104,10 @@ def _arrangement(x: np.ndarray) -> set[tuple[bool, ...]]:
     rows = np.hstack([x, np.ones((d, 1))])
     dual = Net([Layer(rows, np.zeros(d)), Layer(np.ones((1, d)), np.zeros(1))])
     found = enumerate_regions(dual, [-1] * (n + 1), [1] * (n + 1), 1 << 22)
+    if not found.complete:
+        from reluc.errors import RelucError
+
+        raise RelucError(f"the data has more than {1 << 22} sets a hyperplane can induce; "
+                         "too many to fit")
     return {tuple(np.unpackbits(np.frombuffer(p, np.uint8))[:d].astype(bool))
             for p in found.patterns}
