@@ -114,6 +114,102 @@ def test_a_reversed_comparator_fails(tmp_path):
     reproduces(ch["report"])
 
 
+@pytest.mark.parametrize("n,method", [(21, "oddeven"), (64, "bitonic"), (100, "oddeven"),
+                                      (100, "bitonic")])
+def test_large_sorters_are_proved_by_their_merge_structure(tmp_path, n, method):
+    path = write_as(tmp_path / "s.onnx", f"sort n={n} method={method}",
+                    comparator_net(n, sort_stages(n, method)))
+    ch = checks(path, complete=True)
+    assert ch["complete"].status == "pass" and "by merges" in ch["complete"].detail
+    assert f"instead of 2^{n}" in ch["complete"].detail
+
+
+def test_every_missing_comparator_of_a_64_sorter_is_found_with_a_counterexample(tmp_path):
+    from reluc.constructors.comparators.proofs import prove_sort
+
+    n = 64
+    stages = sort_stages(n, "oddeven")
+    rng = np.random.default_rng(0)
+    # every comparator of the last two stages (the top merge) and 30 others at random
+    late = [(s, c) for s in (len(stages) - 2, len(stages) - 1)
+            for c in range(stages[s][0].size)]
+    early = [(s, int(rng.integers(stages[s][0].size)))
+             for s in rng.integers(0, len(stages) - 2, size=30)]
+    for s, c in late + early:
+        broken = _without(stages, s, c)
+        proof = prove_sort(comparator_net(n, broken), {"n": n})
+        assert proof.status == "failed", (s, c, proof.method)
+        x = np.array(proof.counterexample)[None, :]
+        assert set(x[0].tolist()) <= {0, 1}
+        from reluc.constructors.comparators.schedules import run_stages
+
+        assert np.any(np.diff(run_stages(x, broken), axis=1) < 0)  # really not sorted
+    path = write_as(tmp_path / "b.onnx", f"sort n={n} method=oddeven",
+                    comparator_net(n, _without(stages, *late[0])))
+    ch = checks(path, complete=True)
+    assert ch["complete"].status == "fail" and "by merges" in ch["complete"].detail
+    reproduces(ch["report"])
+
+
+def test_a_sorter_whose_groups_are_not_halves_is_still_proved():
+    # a comparator across the halves before anything else: still a sorter, but the
+    # groups the first stages leave apart are no longer the halves
+    from reluc.constructors.comparators.merges import merge_proof
+    from reluc.constructors.comparators.proofs import prove_sort
+
+    n = 32
+    stages = [(np.array([0]), np.array([31]))] + sort_stages(n, "oddeven")
+    proof = prove_sort(comparator_net(n, stages), {"n": n})
+    assert proof.status == "proved", proof.method
+    assert merge_proof(n, stages) > merge_proof(n, sort_stages(n, "oddeven"))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_merge_proof_agrees_with_all_zero_one_inputs(monkeypatch, seed):
+    # small groups forced (BRUTE = 2), on networks near a sorter: a comparator removed,
+    # reversed or added; every verdict checked against all 2^n 0-1 inputs
+    import reluc.constructors.comparators.merges as merges
+    from reluc.constructors.comparators.schedules import run_stages
+
+    monkeypatch.setattr(merges, "BRUTE", 2)
+    rng = np.random.default_rng(seed)
+    n = int(rng.choice([9, 12, 16]))
+    stages = sort_stages(n, str(rng.choice(["oddeven", "bitonic"])))
+    s = int(rng.integers(len(stages)))
+    c = int(rng.integers(stages[s][0].size))
+    lo, hi = stages[s]
+    kind = seed % 4
+    if kind == 1:
+        stages = _without(stages, s, c)
+    elif kind == 2:
+        lo, hi = lo.copy(), hi.copy()
+        lo[c], hi[c] = hi[c], lo[c]
+        stages = stages[:s] + [(lo, hi)] + stages[s + 1:]
+    elif kind == 3:
+        a, b = rng.choice(n, size=2, replace=False)
+        stages = stages[:s] + [(np.array([a]), np.array([b]))] + stages[s:]
+    x = binary_inputs(n)
+    sorts = not np.any(np.diff(run_stages(x, stages), axis=1) < 0)
+    try:
+        merges.merge_proof(n, stages)
+        assert sorts
+    except merges.Unsorted as e:
+        assert np.any(np.diff(run_stages(np.array([e.args[0]]), stages), axis=1) < 0)
+    except merges.NotSplit:
+        pass
+
+
+def test_the_merge_proof_in_small_chunks_agrees(monkeypatch):
+    import reluc.constructors.comparators.merges as merges
+
+    whole = merges.merge_proof(100, sort_stages(100, "bitonic"))
+    monkeypatch.setattr(merges, "CHUNK_BYTES", 64)  # a few vectors a chunk
+    assert merges.merge_proof(100, sort_stages(100, "bitonic")) == whole
+    broken = _without(sort_stages(100, "bitonic"), -1, 3)
+    with pytest.raises(merges.Unsorted):
+        merges.merge_proof(100, broken)
+
+
 def _edited(net: Net, k: int, weight=None, bias=None) -> Net:
     layers = list(net.layers)
     w, b = layers[k].weight.copy(), layers[k].bias.copy()

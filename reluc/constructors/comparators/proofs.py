@@ -87,14 +87,36 @@ def prove_sort(net: Net, params) -> Proof:
     if stages is None:
         return Proof("unsupported", "not recognised as a comparator network in reluc's layout")
     if n > MAX_ZERO_ONE:
-        return Proof("unsupported", f"comparator structure verified ({len(stages)} stages), "
-                     f"but the 0-1 principle needs 2^{n} inputs (at most 2^{MAX_ZERO_ONE})")
+        return _by_merges(n, stages)
     x = binary_inputs(n)
     bad = np.flatnonzero(np.any(np.diff(run_stages(x, stages), axis=1) < 0, axis=1))
     method = f"comparator structure ({len(stages)} stages) + 0-1 principle on {2**n} inputs"
     if bad.size:
         return Proof("failed", method, x[bad[0]].tolist())
     return Proof("proved", method)
+
+
+MAX_MERGE_WORK = 1 << 33  # top-level test vectors x wires, at most (n = 2048: 2^31)
+
+
+def _by_merges(n: int, stages) -> Proof:
+    """The 0-1 principle by the schedule's merge structure (:mod:`.merges`)."""
+    from reluc.constructors.comparators.merges import NotSplit, Unsorted, merge_proof
+
+    head = f"comparator structure ({len(stages)} stages) + 0-1 principle"
+    if (n // 2 + 1) * (n - n // 2 + 1) * n > MAX_MERGE_WORK:
+        return Proof("unsupported", f"{head}: the merge tests at n = {n} would run "
+                     f"{(n // 2 + 1) * (n - n // 2 + 1)} vectors of {n} wires (at most "
+                     f"{MAX_MERGE_WORK} vector-wires)")
+    try:
+        runs = merge_proof(n, stages)
+    except Unsorted as e:
+        return Proof("failed", f"{head} by merges", [int(v) for v in e.args[0]])
+    except NotSplit as e:
+        return Proof("unsupported", f"{head} by merges does not apply: {e}")
+    return Proof("proved", f"{head} by merges: each group of wires run on the distinct "
+                 f"outputs of the groups it merges, every output at the top sorted; {runs} "
+                 f"test vectors instead of 2^{n}")
 
 
 def _zero_one_against(net: Net, rebuilt: Net, circuit, reference, n: int, what: str) -> Proof:
