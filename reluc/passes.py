@@ -26,6 +26,24 @@ def prune_dead_stream(stream: LayerStream) -> LayerStream:
     """:func:`prune_dead` for a stream: the same neurons removed, the layers still made
     one at a time (the patterns of all layers are held meanwhile: column indices, 4 bytes
     a nonzero, instead of the whole network)."""
+    row_idx = kept_rows(stream)
+    col_idx = [np.arange(stream.n_in)] + row_idx[:-1]
+    whole = [r.size == w for r, w in zip(row_idx, stream.widths_out)]
+
+    def make():
+        for k, layer in enumerate(stream.iter_layers()):
+            w, b = layer.weight, layer.bias
+            if not whole[k]:
+                w, b = w[row_idx[k]], b[row_idx[k]]
+            if k and not whole[k - 1]:
+                w = w[:, col_idx[k]]
+            yield layer if w is layer.weight else Layer(w, b, owned=True)
+
+    return LayerStream(stream.n_in, [r.size for r in row_idx], make, stream.values)
+
+
+def kept_rows(stream: LayerStream) -> list[np.ndarray]:
+    """The neurons :func:`prune_dead` keeps: per layer, their row numbers."""
     pats = []  # per layer: row pointers, column indices, positive-bias rows, columns
     for layer in stream.iter_layers():
         w = layer.weight
@@ -52,20 +70,7 @@ def prune_dead_stream(stream: LayerStream) -> LayerStream:
             rows[k - 1], cols[k] = keep, keep
             changed = True
     del pats
-    row_idx = [np.flatnonzero(r) for r in rows]
-    col_idx = [np.flatnonzero(c) for c in cols]
-    whole = [r.size == r_idx.size for r, r_idx in zip(rows, row_idx)]
-
-    def make():
-        for k, layer in enumerate(stream.iter_layers()):
-            w, b = layer.weight, layer.bias
-            if not whole[k]:
-                w, b = w[row_idx[k]], b[row_idx[k]]
-            if k and not whole[k - 1]:
-                w = w[:, col_idx[k]]
-            yield layer if w is layer.weight else Layer(w, b, owned=True)
-
-    return LayerStream(stream.n_in, [r.size for r in row_idx], make, stream.values)
+    return [np.flatnonzero(r) for r in rows]
 
 
 def optimize(net: Net) -> Net:

@@ -199,6 +199,73 @@ def test_the_merge_proof_agrees_with_all_zero_one_inputs(monkeypatch, seed):
         pass
 
 
+@pytest.mark.parametrize("spec", ["topk n=32 k=2", "kth n=40 k=7", "median n=33",
+                                  "median n=64 domain=0,1"])
+def test_large_selections_are_proved_as_pruned_sorters(tmp_path, spec):
+    from reluc.compiler import compile_spec
+
+    path = tmp_path / "t.onnx"
+    formats.write(compile_spec(spec, "float64"), str(path), "onnx")
+    ch = checks(path, complete=True)
+    assert ch["complete"].status == "pass", ch["complete"].detail
+    assert "only neurons removed that reach no output or are always 0" in \
+        ch["complete"].detail and "by merges" in ch["complete"].detail
+
+
+def test_a_pruning_that_removes_a_live_neuron_or_changes_a_weight_is_refused():
+    from reluc.calculus import compose, select
+    from reluc.constructors.comparators.proofs import _is_pruning
+
+    n = 24
+    sorter = comparator_net(n, sort_stages(n, "oddeven"))
+    whole = Net(list(sorter.layers[:-1]) +
+                list(compose(Net([sorter.layers[-1]]), select(n, [n - 1])).layers))
+    pruned = Net(_pruned_layers(whole))
+    assert pruned.layers[1].weight.shape[0] < whole.layers[1].weight.shape[0]
+    assert _is_pruning(pruned, whole) is None
+    # a live neuron of the first hidden layer dropped (its column too): the max is lost
+    layers = list(pruned.layers)
+    l0, l1 = layers[0], layers[1]
+    col = int(sp.csr_array(l1.weight).tocoo().col[0])
+    keep = np.arange(l0.weight.shape[0]) != col
+    layers[0] = Layer(sp.csr_array(l0.weight)[keep], l0.bias[keep])
+    layers[1] = Layer(sp.csr_array(l1.weight)[:, keep], l1.bias)
+    assert "not the kept part" in _is_pruning(Net(layers), whole)
+    changed = list(pruned.layers)
+    w = sp.lil_array(changed[2].weight)
+    w[0, int(sp.csr_array(changed[2].weight).indices[0])] += 1
+    changed[2] = Layer(w.tocsr(), changed[2].bias)
+    assert "layer 3 is not the kept part" in _is_pruning(Net(changed), whole)
+
+
+def test_a_pruning_rule_that_drops_a_live_neuron_is_caught_on_the_file(monkeypatch):
+    # the kept rows come from the pruning pass itself; were it to drop a neuron that
+    # still feeds the output, the file would match its (wrong) rows, and only the check
+    # that every lost input is always 0 stands between it and a false proof
+    from reluc import passes
+    from reluc.calculus import compose, select
+    from reluc.constructors.comparators.proofs import _is_pruning
+
+    n = 24
+    sorter = comparator_net(n, sort_stages(n, "oddeven"))
+    whole = Net(list(sorter.layers[:-1]) +
+                list(compose(Net([sorter.layers[-1]]), select(n, [n - 1])).layers))
+    rows = passes.kept_rows(passes.LayerStream(whole.n_in, whole.widths_out,
+                                               whole.iter_layers))
+    rows[0] = rows[0][1:]  # a neuron the output needs
+    cols = [np.arange(n)] + rows[:-1]
+    layers = [Layer(sp.csr_array(layer.weight)[r][:, c], layer.bias[r])
+              for layer, r, c in zip(whole.layers, rows, cols)]
+    monkeypatch.setattr(passes, "kept_rows", lambda stream: rows)
+    assert "layer 2 loses an input that is not always 0" in _is_pruning(Net(layers), whole)
+
+
+def _pruned_layers(whole):
+    from reluc import passes
+
+    return passes.prune_dead(whole).layers
+
+
 def test_the_merge_proof_in_small_chunks_agrees(monkeypatch):
     import reluc.constructors.comparators.merges as merges
 

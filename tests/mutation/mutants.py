@@ -607,6 +607,10 @@ MUTANTS = [
            "            if bad.size:\n                raise Unsorted(inputs(bad[:1])[0].astype(np.int8))",
            "            if False:\n                raise Unsorted(inputs(bad[:1])[0].astype(np.int8))",
            "the top merge's outputs are not checked sorted", (T_C,)),
+    Mutant("pruned-sorter-lost-inputs-unchecked", "reluc/constructors/comparators/proofs.py",
+           "        if np.any(lost[lost_cols] & ~zero[lost_cols]):",
+           "        if False:",
+           "a pruned selection may have lost a neuron that feeds its output", (T_C,)),
     # -- fit: the enumeration and its certificate ------------------------------------------
     Mutant("fit-positive-units-only", "reluc/fit/search.py",
            "        chosen = tuple((1 if u % 2 == 0 else -1, int(u) // 2 + 1) for u in combo)",

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from reluc.constructors.comparators.layout import selection_net, shift_of, stage_maps, tree_net
+from reluc.constructors.comparators.layout import (comparator_net, selection_net, shift_of,
+                                                   stage_maps, tree_net)
 from reluc.constructors.comparators.schedules import (Stage, binary_inputs, run_stages,
                                                       sort_stages)
 from reluc.net import Net
@@ -159,8 +160,10 @@ def selection_prover(outputs_of, weights_of=None, what="pruned sorting network")
         n, shift, method = params["n"], shift_of(params.get("domain")), params["method"]
         outs = outputs_of(params)
         w = weights_of(params) if weights_of else None
-        rebuilt = selection_net(n, outs, method, shift, w)
         stages = sort_stages(n, method)
+        if n > MAX_ZERO_ONE:
+            return _pruned_sorter(net, n, outs, w, stages, shift, what)
+        rebuilt = selection_net(n, outs, method, shift, w)
 
         def circuit(x):
             y = run_stages(x, stages)[:, outs].astype(np.float64)
@@ -172,3 +175,64 @@ def selection_prover(outputs_of, weights_of=None, what="pruned sorting network")
 
         return _zero_one_against(net, rebuilt, circuit, reference, n, what)
     return prove
+
+
+def _pruned_sorter(net: Net, n, outs, w, stages, shift, what) -> Proof:
+    """At any n: the sorting network of ``stages`` is decompiled back to them and proved
+    a sorter by merges; the selection (``outs``, then ``w``) composed onto its output
+    layer gives the whole network; the file is proved to compute the same outputs by
+    :func:`_is_pruning` of that whole. Then the file's outputs are those of a sorter."""
+    from reluc.calculus import affine, compose, select
+
+    sorter = comparator_net(n, stages, shift)
+    if decompile(sorter, shift) is None:  # pragma: no cover (reluc's own layout)
+        return Proof("unsupported", "the sorting network is not in reluc's layout")
+    pick = select(n, outs) if w is None else compose(select(n, outs),
+                                                      affine(np.atleast_2d(w)))
+    whole = Net(list(sorter.layers[:-1]) + list(compose(Net([sorter.layers[-1]]), pick).layers))
+    reason = _is_pruning(net, whole)
+    if reason:
+        return Proof("unsupported", f"not a pruning of the {what}'s sorter: {reason}")
+    sort = _by_merges(n, stages)
+    if sort.status != "proved":
+        return Proof(sort.status, f"{what}: its sorter: {sort.method}")
+    return Proof("proved", f"{what}: the file is its sorter with only neurons removed that "
+                 "reach no output or are always 0 (checked on the file); the sorter: "
+                 + sort.method)
+
+
+def _is_pruning(net: Net, whole: Net) -> str | None:
+    """None if ``net`` computes the outputs of ``whole`` because it is ``whole`` with
+    neurons removed that are always 0 or feed no kept neuron: every kept neuron's row is
+    its row in ``whole`` restricted to the kept neurons before it, every input it loses is
+    from a neuron that is always 0 (bias <= 0, all its own inputs always 0), and all
+    outputs are kept. Else why not."""
+    from reluc.passes import kept_rows
+
+    kept = kept_rows(_stream(whole))
+    if len(net.layers) != len(whole.layers) or kept[-1].size != whole.n_out:
+        return "a different depth, or an output removed"
+    before = np.arange(whole.n_in)
+    zero = np.zeros(whole.n_in, bool)  # the inputs are never known to be 0
+    for k, (mine, full) in enumerate(zip(net.layers, whole.layers)):
+        wf = sp.csr_array(full.weight)
+        rows = kept[k]
+        sub = wf[rows][:, before]
+        if sub.shape != mine.weight.shape or (sp.csr_array(mine.weight) != sub).nnz or \
+                not np.array_equal(mine.bias, full.bias[rows]):
+            return f"layer {k + 1} is not the kept part of the whole"
+        lost = np.ones(wf.shape[1], bool)
+        lost[before] = False
+        lost_cols = sp.csr_array(wf[rows]).tocoo().col
+        if np.any(lost[lost_cols] & ~zero[lost_cols]):
+            return f"layer {k + 1} loses an input that is not always 0"
+        fed = sp.csr_array(wf.multiply(sp.csr_array(~zero[None, :].astype(np.int8))))
+        zero = (np.diff(fed.indptr) == 0) & (full.bias <= 0)  # always 0 after the ReLU
+        before = rows
+    return None
+
+
+def _stream(net: Net):
+    from reluc.net import LayerStream
+
+    return LayerStream(net.n_in, net.widths_out, net.iter_layers)
