@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run import OUT, RELUC, machine, measure  # noqa: E402
 
 SPECS = ["sort n=64", "sort n=256", "sort n=1024", "sort n=1024 method=bitonic", "sort n=2048",
-         "sort n=4096", "topk n=1024 k=16", "median n=1024"]
+         "sort n=4096", "topk n=1024 k=16", "median n=1024", "sort n=65536"]
 
 
 def main():

@@ -266,6 +266,25 @@ def _pruned_layers(whole):
     return passes.prune_dead(whole).layers
 
 
+def test_beyond_the_merge_tests_only_batchers_own_schedules_are_recognised(monkeypatch):
+    import reluc.constructors.comparators.proofs as proofs
+
+    monkeypatch.setattr(proofs, "MAX_MERGE_WORK", 1000)  # as if n were far larger
+    n = 100
+    for method, name in [("oddeven", "odd-even merge sort"), ("bitonic", "bitonic sorter")]:
+        proof = proofs.prove_sort(comparator_net(n, sort_stages(n, method)), {"n": n})
+        assert proof.status == "proved" and f"recognised as exactly Batcher's {name} of " \
+            "128 wires pruned to 100" in proof.method
+    stages = sort_stages(n, "oddeven")
+    lo, hi = stages[-1]
+    reversed_ = stages[:-1] + [(np.r_[hi[:1], lo[1:]], np.r_[lo[:1], hi[1:]])]
+    for changed in (_without(stages, len(stages) - 1, 0),  # not a sorter
+                    reversed_,  # not a sorter, with the same stage sizes
+                    [(np.array([0]), np.array([99]))] + stages):  # a sorter, not Batcher's
+        proof = proofs.prove_sort(comparator_net(n, changed), {"n": n})
+        assert proof.status == "unsupported" and "would run" in proof.method
+
+
 def test_the_merge_proof_in_small_chunks_agrees(monkeypatch):
     import reluc.constructors.comparators.merges as merges
 

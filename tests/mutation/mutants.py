@@ -611,6 +611,10 @@ MUTANTS = [
            "        if np.any(lost[lost_cols] & ~zero[lost_cols]):",
            "        if False:",
            "a pruned selection may have lost a neuron that feeds its output", (T_C,)),
+    Mutant("recognise-stage-counts-only", "reluc/constructors/comparators/proofs.py",
+           "        if len(ref) == len(stages) and all(np.array_equal(key(a), key(b))",
+           "        if len(ref) == len(stages) and all(len(key(a)) == len(key(b))",
+           "a schedule is recognised as Batcher's by its stage sizes alone", (T_C,)),
     # -- fit: the enumeration and its certificate ------------------------------------------
     Mutant("fit-positive-units-only", "reluc/fit/search.py",
            "        chosen = tuple((1 if u % 2 == 0 else -1, int(u) // 2 + 1) for u in combo)",

@@ -106,6 +106,12 @@ def _by_merges(n: int, stages) -> Proof:
 
     head = f"comparator structure ({len(stages)} stages) + 0-1 principle"
     if (n // 2 + 1) * (n - n // 2 + 1) * n > MAX_MERGE_WORK:
+        known = _recognise(n, stages)
+        if known:
+            return Proof("proved", f"comparator structure ({len(stages)} stages) recognised "
+                         f"as exactly {known}: sorted by Batcher's theorem (1968; Knuth, "
+                         "TAOCP 5.3.4), cited, not tested at this size (reluc's generator of "
+                         "it is proved by merges to n = 2048)")
         return Proof("unsupported", f"{head}: the merge tests at n = {n} would run "
                      f"{(n // 2 + 1) * (n - n // 2 + 1)} vectors of {n} wires (at most "
                      f"{MAX_MERGE_WORK} vector-wires)")
@@ -118,6 +124,27 @@ def _by_merges(n: int, stages) -> Proof:
     return Proof("proved", f"{head} by merges: each group of wires run on the distinct "
                  f"outputs of the groups it merges, every output at the top sorted; {runs} "
                  f"test vectors instead of 2^{n}")
+
+
+def _recognise(n: int, stages) -> str | None:
+    """The published construction the schedule is, stage by stage (each stage's
+    comparators as a set, min wire first), or None: Batcher's odd-even merge sort or
+    bitonic sorter of the next power of two, pruned to n wires (comparators touching a
+    wire >= n dropped: those wires would hold +inf, which ascending comparators never
+    move)."""
+    from reluc.constructors.comparators.schedules import bitonic_stages, oddeven_stages
+
+    def key(stage):
+        lo, hi = (np.asarray(a, np.int64) for a in stage)
+        return np.sort(lo * n + hi)
+
+    for name, make in (("Batcher's odd-even merge sort", oddeven_stages),
+                       ("Batcher's bitonic sorter", bitonic_stages)):
+        ref = make(n)
+        if len(ref) == len(stages) and all(np.array_equal(key(a), key(b))
+                                           for a, b in zip(stages, ref)):
+            return f"{name} of {1 << (n - 1).bit_length()} wires pruned to {n}"
+    return None
 
 
 def _zero_one_against(net: Net, rebuilt: Net, circuit, reference, n: int, what: str) -> Proof:
