@@ -19,7 +19,13 @@ from reluc.net import Layer, LayerStream, Net
 def prune_dead(net: Net) -> Net:
     """Dead neurons removed (see the module docstring); the sweeps of
     :func:`prune_dead_stream`, on a network in memory."""
-    return prune_dead_stream(LayerStream(net.n_in, net.widths_out, net.iter_layers)).materialise()
+    return prune_dead_stream(_stream(net)).materialise()
+
+
+def _stream(source: Net | LayerStream) -> LayerStream:
+    if isinstance(source, LayerStream):
+        return source
+    return LayerStream(source.n_in, source.widths_out, source.iter_layers)
 
 
 def prune_dead_stream(stream: LayerStream) -> LayerStream:
@@ -42,8 +48,9 @@ def prune_dead_stream(stream: LayerStream) -> LayerStream:
     return LayerStream(stream.n_in, [r.size for r in row_idx], make, stream.values)
 
 
-def kept_rows(stream: LayerStream) -> list[np.ndarray]:
+def kept_rows(source: Net | LayerStream) -> list[np.ndarray]:
     """The neurons :func:`prune_dead` keeps: per layer, their row numbers."""
+    stream = _stream(source)
     pats = []  # per layer: row pointers, column indices, positive-bias rows, columns
     for layer in stream.iter_layers():
         w = layer.weight

@@ -250,13 +250,12 @@ def test_a_pruning_rule_that_drops_a_live_neuron_is_caught_on_the_file(monkeypat
     sorter = comparator_net(n, sort_stages(n, "oddeven"))
     whole = Net(list(sorter.layers[:-1]) +
                 list(compose(Net([sorter.layers[-1]]), select(n, [n - 1])).layers))
-    rows = passes.kept_rows(passes.LayerStream(whole.n_in, whole.widths_out,
-                                               whole.iter_layers))
+    rows = passes.kept_rows(whole)
     rows[0] = rows[0][1:]  # a neuron the output needs
     cols = [np.arange(n)] + rows[:-1]
     layers = [Layer(sp.csr_array(layer.weight)[r][:, c], layer.bias[r])
               for layer, r, c in zip(whole.layers, rows, cols)]
-    monkeypatch.setattr(passes, "kept_rows", lambda stream: rows)
+    monkeypatch.setattr(passes, "kept_rows", lambda source: rows)
     assert "layer 2 loses an input that is not always 0" in _is_pruning(Net(layers), whole)
 
 

@@ -27,23 +27,24 @@ def separable(x: np.ndarray, on: np.ndarray) -> bool:
     return r.status == 0
 
 
+def brute_sets(x: np.ndarray) -> set[tuple[bool, ...]]:
+    """Every subset of the points that a hyperplane separates, by trying all 2^D."""
+    return {s for s in itertools.product([False, True], repeat=len(x))
+            if separable(x, np.array(s))}
+
+
 @pytest.mark.parametrize("n,d", [(1, 9), (2, 7), (2, 8)])
 def test_the_partitions_are_every_separable_set_and_only_those(n, d):
     x = np.random.default_rng(n * 10 + d).normal(size=(d, n))
     sets = partitions(x)
     got = {tuple(s) for s in sets}
     assert len(got) == len(sets) == 2 * sum(comb(d - 1, k) for k in range(n + 1))  # Cover
-    brute = {s for s in itertools.product([False, True], repeat=d)
-             if separable(x, np.array(s))}
-    assert got == brute
+    assert got == brute_sets(x)
 
 
 def test_collinear_and_repeated_points_give_fewer_partitions():
     x = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [1.0, 1.0], [0.0, 1.0]])
-    sets = partitions(x)
-    brute = {s for s in itertools.product([False, True], repeat=5)
-             if separable(x, np.array(s))}
-    assert {tuple(s) for s in sets} == brute
+    assert {tuple(s) for s in partitions(x)} == brute_sets(x)
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -70,9 +71,7 @@ def test_in_the_plane_sides_are_decided_exactly():
     assert list(_orientation(x, 0, 1)) == [0, 0, 0, -1, 1, -1]
     sets = partitions(x)
     assert not any(s[0] and s[2] and not s[1] for s in sets)
-    brute = {s for s in itertools.product([False, True], repeat=6)
-             if separable(x, np.array(s))}
-    assert {tuple(s) for s in sets} == brute
+    assert {tuple(s) for s in sets} == brute_sets(x)
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -236,7 +236,7 @@ def _is_pruning(net: Net, whole: Net) -> str | None:
     outputs are kept. Else why not."""
     from reluc.passes import kept_rows
 
-    kept = kept_rows(_stream(whole))
+    kept = kept_rows(whole)
     if len(net.layers) != len(whole.layers) or kept[-1].size != whole.n_out:
         return "a different depth, or an output removed"
     before = np.arange(whole.n_in)
@@ -257,9 +257,3 @@ def _is_pruning(net: Net, whole: Net) -> str | None:
         zero = (np.diff(fed.indptr) == 0) & (full.bias <= 0)  # always 0 after the ReLU
         before = rows
     return None
-
-
-def _stream(net: Net):
-    from reluc.net import LayerStream
-
-    return LayerStream(net.n_in, net.widths_out, net.iter_layers)
