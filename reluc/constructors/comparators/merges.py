@@ -132,12 +132,9 @@ def _split(wires, stages):
 
 def _restrict(stages, group):
     """The comparators of ``stages`` among ``group`` (each stage's, in order)."""
-    inside = np.zeros(max(int(group.max()), max((int(max(lo.max(), hi.max()))
-                                                for lo, hi in stages), default=0)) + 1, bool)
-    inside[group] = True
     out = []
     for lo, hi in stages:
-        keep = inside[lo] & inside[hi]
+        keep = np.isin(lo, group) & np.isin(hi, group)
         if keep.any():
             out.append((lo[keep], hi[keep]))
     return out
