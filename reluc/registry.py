@@ -86,6 +86,12 @@ class Constructor:
     breakpoints: Callable[[dict[str, Any]], Sequence[Fraction]] | None = None
     prove: Callable[[Net, dict[str, Any]], Any] | None = None
     sup_error: Callable[..., Sequence[Fraction]] | None = None
+    # two inputs: lines (a, b, c), a x + b y + c = 0, off which the reference is affine
+    # on each cell of their arrangement; or a rule (values, vertices, gradient,
+    # constant) -> reluc.polygons.Enclosure of the worst error of an affine map on a face
+    kink_lines: Callable[[dict[str, Any]], Sequence[tuple]] | None = None
+    plane_error: Callable[..., Any] | None = None
+    elementwise: bool = False  # output i is one function of input i (its breakpoints)
     batch_reference: Callable[..., tuple[Any, int]] | None = None
     streams: bool = False  # builds its layers one at a time (memory: a few layers)
 
@@ -218,6 +224,9 @@ def register(
     breakpoints: Callable[[dict[str, Any]], Sequence[Fraction]] | None = None,
     prove: Callable[[Net, dict[str, Any]], Any] | None = None,
     sup_error: Callable[..., Sequence[Fraction]] | None = None,
+    kink_lines: Callable[[dict[str, Any]], Sequence[tuple]] | None = None,
+    plane_error: Callable[..., Any] | None = None,
+    elementwise: bool = False,
     batch_reference: Callable[..., tuple[Any, int]] | None = None,
     streams: bool = False,
 ):
@@ -236,7 +245,20 @@ def register(
     ``sup_error(params, t0, t1, slopes, intercepts)``
         for a smooth reference of one variable: per output, an upper bound (exact where
         possible) of ``sup |reference - affine|`` on ``[t0, t1]``; the exact pieces of the
-        network then give its worst-case error on the whole domain.
+        network then give its worst-case error on the whole domain;
+    ``kink_lines(params)``
+        for a continuous piecewise-linear reference of two variables: lines ``(a, b,
+        c)``, ``a x + b y + c = 0``, such that the reference is affine on every cell of
+        their arrangement (the exact 2-D check cuts the network's faces along them and
+        proves equality on the box or the whole plane);
+    ``plane_error(params, vertices, gradient, constant)``
+        for a smooth reference of two variables on a box: a
+        :class:`reluc.polygons.Enclosure` of the worst ``|reference - affine|`` over a
+        convex polygon (the exact faces then give the worst-case error on the box);
+    ``elementwise=True``
+        output i of the reference is one function of x_i alone, the same for every i,
+        with ``breakpoints``: the file is proved along the diagonal once it is checked
+        that each of its outputs reads its own input alone.
 
     And one for ``reluc verify`` on wide networks:
 
@@ -271,7 +293,9 @@ def register(
             error_bound=None if error_bound is None else as_formula(error_bound),
             formulas={k: as_formula(f) for k, f in (formulas or {}).items()}, check=check,
             example=example or name, notes=notes, breakpoints=breakpoints, prove=prove,
-            sup_error=sup_error, batch_reference=batch_reference, streams=streams,
+            sup_error=sup_error, kink_lines=kink_lines, plane_error=plane_error,
+            elementwise=elementwise,
+            batch_reference=batch_reference, streams=streams,
         )  # fmt: skip
         ctor._check_formulas()
         _REGISTRY[name] = ctor

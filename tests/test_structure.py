@@ -14,7 +14,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGES = [
     ("reluc", "reluc.errors", "reluc.numbers", "reluc.formulas", "reluc.progress"),
     ("reluc.domain", "reluc.spec", "reluc.net"),
-    ("reluc.exact", "reluc.passes", "reluc.ranges", "reluc.pieces"),
+    ("reluc.exact", "reluc.passes", "reluc.ranges", "reluc.pieces", "reluc.polygons"),
     ("reluc.calculus",),
     ("reluc.registry",),
     ("reluc.constructors",),

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import numpy as np
+import scipy.sparse as sp
+
 from reluc import exact
 from reluc import pieces as pieces_mod
+from reluc.analysis.planeproof import prove_plane
 from reluc.analysis.report import Check, as_exact, counterexample, fmt, show
 from reluc.registry import Proof
 
@@ -18,12 +22,15 @@ MAX_PROOF_PIECES = 1 << 18
 def complete_check(net, ctor, values, box, tolerance) -> tuple[Check, dict | None]:
     if ctor.prove is not None and net.n_in > 1:
         proof: Proof = ctor.prove(net, values)
-    elif net.n_in == 1:
+    elif net.n_in == 1 or ctor.elementwise:
         try:
-            proof = _prove_1d(net, ctor, values, box, tolerance)
+            proof = _prove_1d(net, ctor, values, box, tolerance) if net.n_in == 1 \
+                else _prove_elementwise(net, ctor, values, box, tolerance)
         except pieces_mod.TooManyPieces as e:
             proof = Proof("unsupported", f"the network has {e}; the exact piece proof stops "
                           f"at {e.limit}")
+    elif net.n_in == 2:
+        proof = prove_plane(net, ctor, values, box, tolerance)
     else:
         proof = Proof("unsupported", "no complete check for networks with several inputs "
                       "that are not comparator networks")
@@ -40,7 +47,38 @@ def complete_check(net, ctor, values, box, tolerance) -> tuple[Check, dict | Non
     return Check("complete", status, proof.method, data), cex
 
 
-def _prove_1d(net, ctor, values, box, tolerance) -> Proof:
+def reads_only_its_own_input(net) -> bool:
+    """Whether output i is reached from input i alone, by the weights' nonzeros (so it
+    is a function of x_i whatever the values of the weights)."""
+    reach = None
+    for layer in net.layers:
+        w = (abs(layer.weight) > 0).astype(np.int64)
+        reach = w if reach is None else (w @ reach)
+        reach.data[:] = 1
+    coo = sp.coo_array(reach)
+    return net.n_in == net.n_out and bool(np.all(coo.row == coo.col))
+
+
+def _prove_elementwise(net, ctor, values, box, tolerance) -> Proof:
+    """An elementwise reference, and output i reads input i alone: output i is the same
+    function of x_i as of t on the diagonal x = (t, .., t), so the 1-D proof along the
+    diagonal (on the union of the coordinates' ranges) proves every output at once."""
+    if not reads_only_its_own_input(net):
+        return Proof("unsupported", "an output of the file reads other inputs than its own "
+                     "(the elementwise proof needs output i to read input i alone)")
+    lo = None if None in box.lo else min(box.lo)
+    hi = None if None in box.hi else max(box.hi)
+    n = net.n_in
+    along = ([Fraction(0)] * n, [Fraction(1)] * n)
+    proof = _prove_1d(net, ctor, values, type(box)((lo,), (hi,)), tolerance, along)
+    if proof.counterexample is not None:
+        proof = Proof(proof.status, proof.method, [proof.counterexample[0]] * n, proof.worst)
+    return Proof(proof.status, f"each output reads its own input alone (the weights' "
+                 f"nonzeros); along the diagonal: {proof.method}", proof.counterexample,
+                 proof.worst)
+
+
+def _prove_1d(net, ctor, values, box, tolerance, along=None) -> Proof:
     """Exact pieces of the network on the domain against a piecewise-linear reference:
     between consecutive points of (piece ends, reference breakpoints) both are affine, so
     agreeing at two distinct points of each such interval proves agreement on all of it
@@ -50,7 +88,7 @@ def _prove_1d(net, ctor, values, box, tolerance) -> Proof:
     limit = MAX_PROOF_PIECES
     if ctor.breakpoints is None and ctor.sup_error is not None and lo is not None \
             and hi is not None:
-        ps = pieces_mod.pieces(net, lo, hi, limit)
+        ps = pieces_mod.pieces(net, lo, hi, limit, along=along)
         worst, where = Fraction(0), lo
         for p in ps:
             err = max(ctor.sup_error(values, p.t0, p.t1, p.slope, p.intercept))
@@ -69,7 +107,7 @@ def _prove_1d(net, ctor, values, box, tolerance) -> Proof:
     if len(bps) > limit + 1:
         return Proof("unsupported", f"the reference has {len(bps)} breakpoints; the exact "
                      f"piece proof stops at {limit} pieces")
-    ps = pieces_mod.pieces(net, lo, hi, limit)
+    ps = pieces_mod.pieces(net, lo, hi, limit, along=along)
     marks = sorted({Fraction(b) for b in bps})
     checked = 0
     where = pieces_mod.describe_interval(lo, hi)
@@ -87,7 +125,8 @@ def _prove_1d(net, ctor, values, box, tolerance) -> Proof:
                 probes = [s0, s1]
             for t in probes:
                 got = p.value(t)
-                want = [as_exact(v) for v in ctor.reference(values, [t])]
+                x = [t] if along is None else [p + t * d for p, d in zip(*along)]
+                want = [as_exact(v) for v in ctor.reference(values, x)]
                 checked += 1
                 if max(abs(g - w) for g, w in zip(got, want)) > tolerance:
                     return Proof("failed", f"exact pieces on {where}", [t])

@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from reluc.net import Layer, Net
+from reluc.polygons import product_error
 from reluc.registry import Box, register
 from reluc.spec import Int, Param
 
@@ -131,6 +132,7 @@ def square(L: int) -> Net:
     error_bound="2**(-2*L-2)",
     formulas={"hidden_layers": "L", "width": "6"},
     example="mul L=8",
+    plane_error=lambda p, verts, grad, c: product_error(verts, grad, c),
 )
 def mul(L: int) -> Net:
     """x y = s((x + y)/2) - s(|x - y|/2) with s the square network (error in [0, 2^(-2L-2)]

@@ -44,6 +44,19 @@ def affine_value(plane, x) -> Fraction:
     return sum((a * v for a, v in zip(plane[:-1], x)), Fraction(0)) + plane[-1]
 
 
+def plane_differences(planes) -> list[tuple[Fraction, Fraction, Fraction]]:
+    """Two inputs: the lines where two of the planes are equal. A max or min of the
+    planes (or a max of mins) is affine on every cell of their arrangement, since the
+    order of the planes' values is the same all over a cell."""
+    lines = set()
+    for i, p in enumerate(planes):
+        for q in planes[i + 1:]:
+            d = tuple(Fraction(u) - Fraction(v) for u, v in zip(p, q))
+            if len(d) == 3 and (d[0] or d[1]):
+                lines.add(d)
+    return sorted(lines)
+
+
 @register(
     "maxaffine",
     summary="max of m affine functions of n inputs (convex PWL), ceil(log2 m) hidden layers.",
@@ -56,6 +69,7 @@ def affine_value(plane, x) -> Fraction:
     formulas={"hidden_layers": "clog2(len(planes))"},
     check=planes_check,
     example="maxaffine planes=1,0,0;0,1,0;-1,-1,1",
+    kink_lines=lambda p: plane_differences(p["planes"]),
 )
 def maxaffine(planes) -> Built:
     """max_i (a_i . x + b_i): the affine map to the m plane values merged into the first
@@ -218,6 +232,31 @@ def _zono_breakpoints(p) -> Lazy:
     return Lazy(2 * n + 1, lambda i: -ts[n - i] / g if i < n else ts[i - n] / g)
 
 
+def _zono_lines(p) -> list[tuple[Fraction, Fraction, Fraction]]:
+    """Two inputs: gamma_Z is linear on each cone between the lines <b^i, x> = 0, as
+    w . x with w = sum_i s_i b^i for the cone's signs s; H has kinks t_0..t_N, so the
+    reference is affine on every cell cut by those lines and the lines w . x = t_j.
+    Each cone lies beside a ray +-b^i rotated a quarter turn; its signs are read just
+    beside that ray (on a generator parallel to the ray's own, from its side)."""
+    bs = [tuple(Fraction(v) for v in b) for b in p["b"] if any(b)]
+    lines = {(b[0], b[1], Fraction(0)) for b in bs}
+    signs = set()
+    for b in bs:
+        for r in ((-b[1], b[0]), (b[1], -b[0])):
+            for side in (1, -1):
+                s = []
+                for g in bs:
+                    on = g[0] * r[0] + g[1] * r[1]
+                    across = side * (g[0] * b[0] + g[1] * b[1])
+                    s.append(1 if (on or across) > 0 else -1)
+                signs.add(tuple(s))
+    for s in signs:
+        w = (sum(si * g[0] for si, g in zip(s, bs)), sum(si * g[1] for si, g in zip(s, bs)))
+        if w != (0, 0):
+            lines.update((w[0], w[1], -t) for t in _compose_breakpoints(p["a"], p["M"]))
+    return sorted(lines)
+
+
 def _zono_check(p):
     if not any(v != 0 for b in p["b"] for v in b):
         raise ValueError("the generators b must not all be zero")
@@ -241,6 +280,7 @@ def _zono_check(p):
     check=_zono_check,
     example="zonotope b=1,0;0,1;1,1 a=0.5;0.5",
     breakpoints=_zono_breakpoints,
+    kink_lines=_zono_lines,
     notes="The domain is the box on which the support function stays within [0, M]. For "
     "generators in general position the function has (sum_{i<n} C(m-1, i)) * prod(p_j + 1) "
     "pieces (Thm 3.9), with depth k + 2 and size 2m + sum(p_j + 1).",

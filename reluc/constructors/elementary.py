@@ -25,6 +25,7 @@ _N = Param("n", Int(min=1, max=1 << 24), 1, "number of inputs")
               "neurons": "2*n*(depth - 1)"},
     example="identity n=4 depth=3",
     breakpoints=lambda p: [],
+    elementwise=True,
 )
 def identity(n: int, depth: int) -> Net:
     """x -> x with depth-1 hidden layers of width 2n: x = relu(x) - relu(-x).
@@ -43,6 +44,7 @@ def identity(n: int, depth: int) -> Net:
     formulas={"hidden_layers": "1", "width": "n", "neurons": "n", "nonzero_params": "2*n"},
     example="relu n=3",
     breakpoints=lambda p: [0],
+    elementwise=True,
 )
 def relu(n: int) -> Net:
     """x -> max(x, 0) elementwise: one hidden layer of n neurons, identity output map."""
@@ -61,6 +63,7 @@ def relu(n: int) -> Net:
     formulas={"hidden_layers": "1", "width": "2*n", "neurons": "2*n", "nonzero_params": "4*n"},
     example="abs n=2",
     breakpoints=lambda p: [0],
+    elementwise=True,
 )
 def abs_(n: int) -> Net:
     """x -> |x| elementwise as relu(x) + relu(-x); hidden layout [relu(x), relu(-x)]."""

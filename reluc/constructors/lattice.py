@@ -35,7 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from reluc.calculus import affine, compose, pad, parallel
-from reluc.constructors.arora import affine_value, planes_check
+from reluc.constructors.arora import affine_value, plane_differences, planes_check
 from reluc.constructors.comparators.layout import tree_net
 from reluc.exact import is_double
 from reluc.net import Layer, Net
@@ -70,6 +70,7 @@ def _lattice_check(p):
     formulas={"hidden_layers": "clog2(max(len(g) for g in groups)) + clog2(len(groups))"},
     check=_lattice_check,
     example="lattice planes=1,0,0;0,1,0;-1,-1,1;0,0,0 groups=1,2,3;4",
+    kink_lines=lambda p: plane_differences(p["planes"]),
 )
 def lattice(planes, groups) -> Built:
     """The plane values of every group (a plane may repeat), min trees padded to equal
@@ -113,6 +114,18 @@ def interpolate2d(xs, ys, vals, x, y):
     return f00 + w * (f01 - f00) + u * (f11 - f01)  # triangle (0,0), (0,1), (1,1)
 
 
+def _grid_lines(xs, ys) -> list[tuple[Fraction, Fraction, Fraction]]:
+    """The grid lines and every cell's diagonal line: the interpolant is affine on each
+    cell of their arrangement (each lies in one triangle)."""
+    lines = {(Fraction(1), Fraction(0), -Fraction(x)) for x in xs}
+    lines |= {(Fraction(0), Fraction(1), -Fraction(y)) for y in ys}
+    for x0, x1 in zip(xs, xs[1:]):
+        for y0, y1 in zip(ys, ys[1:]):
+            dx, dy = Fraction(x1) - Fraction(x0), Fraction(y1) - Fraction(y0)
+            lines.add((dy / dx, Fraction(-1), Fraction(y0) - dy / dx * Fraction(x0)))
+    return sorted(lines)
+
+
 def _side(ts, i, right: bool):
     """1 / (length of the cell on that side of node i); 0 when there is none (the
     coordinate cannot leave the grid on that side)."""
@@ -135,6 +148,7 @@ def _side(ts, i, right: bool):
     formulas={"hidden_layers": "3"},
     check=_grid_check,
     example="pwl2d xs=0,1,2 ys=0,1,2 values=0,1,0;1,2,1;0,1,0",
+    kink_lines=lambda p: _grid_lines(p["xs"], p["ys"]),
     notes="Each grid cell [x_i, x_i+1] x [y_j, y_j+1] is split along the diagonal from "
     "(x_i, y_j) to (x_i+1, y_j+1). Cell widths whose reciprocals are not binary fractions "
     "make the weights rounded (the file records the bound).",

@@ -32,6 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from reluc.net import Layer, Net
+from reluc.polygons import disk_error, norm_error
 from reluc.registry import Box, register
 from reluc.spec import Int, Number, Param
 
@@ -96,6 +97,7 @@ def _euclid(x) -> float:
     error_bound="sqrt(2)*(1 - cos(pi/2**levels)) + 2**-40",
     formulas={"hidden_layers": "levels", "width": "4", "neurons": "3*levels"},
     example="norm2 levels=8",
+    plane_error=lambda p, verts, grad, c: norm_error(verts, grad, c),
     notes="An under-estimate: r cos(pi/2^levels) <= output <= r. The function is positively "
     "homogeneous, so on [-a, a]^2 the bound scales by a.",
 )
@@ -144,6 +146,7 @@ def norm(n: int, levels: int) -> Net:
     error_bound="radius*(1 - cos(pi/2**levels))/cos(pi/2**levels) + 2**-40",
     formulas={"hidden_layers": "levels + 1", "width": "4"},
     example="disk levels=8 radius=1",
+    plane_error=lambda p, verts, grad, c: disk_error(verts, grad, c, Fraction(p["radius"])),
     notes="The norm is under-estimated, so the bump is slightly too high and too wide: "
     "positive on the disk of radius radius/cos(pi/2^levels). The error is largest on the "
     "rim, where it is at most radius (1 - cos(pi/2^levels)) / cos(pi/2^levels); it is zero "

@@ -5,6 +5,8 @@ networks are rebuilt and checked on every 0-1 input likewise."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -76,6 +78,54 @@ def decompile(net: Net, shift: int | None = None) -> list[Stage] | None:
 
 # -- proofs -------------------------------------------------------------------------------
 
+SEARCH_ROWS = 64
+
+
+def refute(net: Net, params, outs, why: str, w=None) -> Proof:
+    """A file that is not exactly a comparator network gets no proof; it is run exactly
+    on permutations of n distinct values of the domain (on R odd numbers of both signs:
+    every wire then carries a nonzero value, either sign, that differs from the others,
+    so a changed weight or a missing comparator shows in most of them) and on rows of
+    ties (a constant row puts every comparator at its kink, where a changed weight of
+    a ReLU shows for one sign of the value) and compared with the sorted rows (their wires
+    ``outs``, combined by ``w``): a row that differs is a counterexample (failed), else
+    the reason."""
+    from fractions import Fraction
+
+    from reluc.exact import Evaluator, Scaled, max_abs_difference
+
+    n = net.n_in
+    lo, hi = (params.get("domain") or (None, None))
+    rng = np.random.default_rng(n)
+    half = SEARCH_ROWS // 2
+    perms = [np.arange(n), np.arange(n)[::-1]] + [rng.permutation(n) for _ in range(half - 2)]
+    ties = [np.zeros(n, int), np.full(n, 2), np.full(n, 4)] + \
+        [rng.integers(0, 5, n) for _ in range(half - 3)]
+    if lo is None or hi is None:  # odd numbers of both signs; ties among -2..2
+        rows = Scaled(np.array([2 * p - n + 1 for p in perms] + [t - 2 for t in ties],
+                               dtype=object), 1)
+    else:  # the same, spread over [lo, hi]
+        lo, hi = Fraction(lo), Fraction(hi)
+        den = lo.denominator * hi.denominator * 4 * n
+        step = Fraction(hi - lo) * den
+        rows = Scaled(np.array([int(lo * den) + (int(step) // (n - 1 or 1)) * p for p in perms]
+                               + [int(lo * den) + (int(step) // 4) * t for t in ties],
+                               dtype=object), den)
+    got = Evaluator(net).scaled(rows)
+    y = np.sort(rows.num, axis=1)
+    want = Scaled(y, rows.den) if outs is None else Scaled(y[:, outs], rows.den)
+    if w is not None:
+        ws = [Fraction(v) for v in np.atleast_1d(w)]
+        k = math.lcm(*(v.denominator for v in ws))
+        want = Scaled(want.num @ np.array([int(v * k) for v in ws], dtype=object)[:, None],
+                      want.den * k)
+    diff, row = max_abs_difference(got, want)
+    if diff:
+        return Proof("failed", f"{why}; run exactly on {half} permutations of {n} "
+                     f"distinct values and {half} rows with ties, it fails on one", rows.rows()[row])
+    return Proof("unsupported", f"{why} (and it is right on the {len(perms) + len(ties)} rows tried)")
+
+
 MAX_ZERO_ONE = 20  # 2^20 binary inputs
 
 
@@ -86,7 +136,8 @@ def prove_sort(net: Net, params) -> Proof:
     n = net.n_in
     stages = decompile(net, shift_of(params.get("domain")))
     if stages is None:
-        return Proof("unsupported", "not recognised as a comparator network in reluc's layout")
+        return refute(net, params, None,
+                      "not recognised as a comparator network in reluc's layout")
     if n > MAX_ZERO_ONE:
         return _by_merges(n, stages)
     x = binary_inputs(n)
@@ -189,8 +240,11 @@ def selection_prover(outputs_of, weights_of=None, what="pruned sorting network")
         w = weights_of(params) if weights_of else None
         stages = sort_stages(n, method)
         if n > MAX_ZERO_ONE:
-            return _pruned_sorter(net, n, outs, w, stages, shift, what)
+            return _pruned_sorter(net, params, outs, w, stages, shift, what)
         rebuilt = selection_net(n, outs, method, shift, w)
+        if not rebuilt.equals(net):
+            return refute(net, params, outs, f"not identical to reluc's {what} for these "
+                          "parameters", w)
 
         def circuit(x):
             y = run_stages(x, stages)[:, outs].astype(np.float64)
@@ -204,13 +258,14 @@ def selection_prover(outputs_of, weights_of=None, what="pruned sorting network")
     return prove
 
 
-def _pruned_sorter(net: Net, n, outs, w, stages, shift, what) -> Proof:
+def _pruned_sorter(net: Net, params, outs, w, stages, shift, what) -> Proof:
     """At any n: the sorting network of ``stages`` is decompiled back to them and proved
     a sorter by merges; the selection (``outs``, then ``w``) composed onto its output
     layer gives the whole network; the file is proved to compute the same outputs by
     :func:`_is_pruning` of that whole. Then the file's outputs are those of a sorter."""
     from reluc.calculus import affine, compose, select
 
+    n = params["n"]
     sorter = comparator_net(n, stages, shift)
     if decompile(sorter, shift) is None:  # pragma: no cover (reluc's own layout)
         return Proof("unsupported", "the sorting network is not in reluc's layout")
@@ -219,7 +274,7 @@ def _pruned_sorter(net: Net, n, outs, w, stages, shift, what) -> Proof:
     whole = Net(list(sorter.layers[:-1]) + list(compose(Net([sorter.layers[-1]]), pick).layers))
     reason = _is_pruning(net, whole)
     if reason:
-        return Proof("unsupported", f"not a pruning of the {what}'s sorter: {reason}")
+        return refute(net, params, outs, f"not a pruning of the {what}'s sorter: {reason}", w)
     sort = _by_merges(n, stages)
     if sort.status != "proved":
         return Proof(sort.status, f"{what}: its sorter: {sort.method}")
