@@ -289,3 +289,34 @@ def test_square_roots_and_signs_are_exact():
     assert s(Fraction(-3), Fraction(-1), Fraction(10)) == 1
     assert s(Fraction(1), Fraction(-1), Fraction(10)) == 1
     assert s(Fraction(-1), Fraction(1), Fraction(10)) == -1
+
+
+def test_a_tolerance_is_checked_at_the_faces_vertices(cli, tmp_path):
+    """A first-layer weight moved by 2^-20 makes the error grow across faces; the worst
+    error the proof reports is at a vertex (no sample exceeds it), and a tolerance just
+    below it fails with a point where it is exceeded."""
+    from reluc.analysis.planeproof import prove_plane
+    from reluc.net import Layer, Net
+    from reluc.spec import parse_text
+
+    spec = "pwl2d xs=0,1,2 ys=0,1,2 values=0,1,0;1,2,1;0,1,0"
+    path = build(cli, tmp_path, spec, "p.onnx", "--dtype", "float64")
+    net, _ = formats.read(str(path))
+    w = net.layers[0].weight.toarray()
+    w[np.nonzero(w)[0][0], np.nonzero(w)[1][0]] += 2.0**-20
+    bent = Net([Layer(w, net.layers[0].bias)] + list(net.layers[1:]))
+    c = get("pwl2d")
+    values = c.bind(parse_text(spec)).values
+    box = c.domain(values)
+    loose = prove_plane(bent, c, values, box, Fraction(1))
+    assert loose.status == "proved" and loose.worst > 0
+    xy = np.random.default_rng(0).uniform(0, 2, (400, 2))
+    got = exact.evaluate(bent, [[Fraction(a), Fraction(b)] for a, b in xy])
+    sampled = max(abs(g[0] - Fraction(c.reference(values, [Fraction(a), Fraction(b)])[0]))
+                  for g, (a, b) in zip(got, xy))
+    assert sampled <= loose.worst
+    tight = prove_plane(bent, c, values, box, loose.worst * Fraction(9, 10))
+    assert tight.status == "failed"
+    x = [Fraction(v) for v in tight.counterexample]
+    y = exact.evaluate(bent, [x])[0][0]
+    assert abs(y - Fraction(c.reference(values, x)[0])) > loose.worst * Fraction(9, 10)
