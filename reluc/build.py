@@ -66,4 +66,5 @@ def build(spec: str, params: tuple[str, ...] | list[str], output: str,
                f"layer{'' if net.hidden_layers == 1 else 's'}, width {net.width}, "
                f"{written.nonzeros} nonzero params, {written.size} bytes"
                + (f" (+ {written.external})" if written.external else ""))
-    return Built(compiled, written, [rounding] if rounding else [], summary)
+    warnings = [w for w in (rounding, compiled.rounding_warning()) if w]
+    return Built(compiled, written, warnings, summary)

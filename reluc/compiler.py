@@ -40,6 +40,9 @@ class Compiled:
     error_bound: Fraction | None  # None: unknown (weights rounded, no way to bound it)
     dtype_rounded: bool  # the cast to dtype changed some weight
     construction_rounded: bool = False  # the constructor rounded rational weights (1/3)
+    # an approximation on a bounded box: the float rounding of evaluating it in its
+    # dtype over the whole domain, {"at_least": .., "at_most": ..} (see runtime_rounding)
+    rounding: dict | None = None
 
     @property
     def net(self) -> Net:
@@ -69,6 +72,22 @@ class Compiled:
         hint = "; try --dtype float64" if self.dtype != "float64" and \
             not self.construction_rounded else ""
         return f"warning: {why}; the file is not exact ({how}){hint}"
+
+    def rounding_warning(self) -> str | None:
+        """A warning when evaluating the file in its dtype cannot meet its error bound:
+        at some input the exact output is farther than the bound from every number of
+        the dtype."""
+        r = self.rounding
+        if not r or self.error_bound is None or r["at_least"] <= self.error_bound:
+            return None
+        ctor = registry.get(self.spec.name)
+        smaller = next((f" or a smaller {p.name}" for p in ctor.params
+                        if p.name in ("L", "levels")), "")
+        return (f"warning: {self.dtype} rounding dominates: evaluated in {self.dtype} some "
+                f"input is off by at least {r['at_least']:.3g} (its exact output "
+                f"{r['near']:.6g} is that far from every {self.dtype} number), more than "
+                f"the error bound "
+                f"{float(self.error_bound):.3g}; use --dtype float64{smaller}")
 
 
 def _exact_in(values, dtype: str) -> bool:
@@ -133,10 +152,11 @@ def compile_spec(spec: RawSpec | str, dtype: str = "float32") -> Compiled:
                 own = perturbation_bound(net, None, domain, rel=Fraction(1, 2**52))
                 extra = None if own is None else extra + own
             bound = None if extra is None else declared + extra
+    rounding = None if ctor.exact else runtime_rounding(rounded_net, domain, dtype)
     return Compiled(
         spec=resolved, source=rounded_net, domain=domain, dtype=dtype,
         exact=ctor.exact and bound == 0, error_bound=bound, dtype_rounded=dtype_rounded,
-        construction_rounded=built.rounded,
+        construction_rounded=built.rounded, rounding=rounding,
     )  # fmt: skip
 
 
@@ -169,12 +189,73 @@ def _worst_error(net: Net, ctor: Constructor, values, domain: Box,
     return None
 
 
+UNIT_ROUNDOFF = {"float32": 2.0**-24, "float64": 2.0**-53}
+
+
+def runtime_rounding(net: Net, domain: Box, dtype: str) -> dict | None:
+    """How far evaluating ``net`` in ``dtype`` (inputs in ``dtype``) can be from its exact
+    value over a bounded box, as two sound figures:
+
+    - ``at_most``: a dot product of ``k`` terms and a bias computed in the dtype equals
+      the exact one with every weight and bias moved by a relative ``gamma_{k+1}``
+      (Higham's backward error), so the float evaluation is some network within that
+      relative distance of the file's: :func:`perturbation_bound` with ``rel`` the
+      ``gamma`` of each layer (intervals: loose for deep compositions, never too small);
+    - ``at_least``: at a few inputs of the box that the dtype holds (seeded, so the
+      figures are the same on every run), the exact output's distance to the nearest
+      number of the dtype: whatever the dtype returns there is off by at least that
+      much (``near``: that output's value).
+    None on an unbounded domain."""
+    from reluc.exact import evaluate
+
+    if any(v is None for v in domain.lo + domain.hi):
+        return None
+    u = UNIT_ROUNDOFF[dtype]
+    rel = []
+    for layer in net.layers:
+        k = int(np.diff(layer.weight.indptr).max(initial=0)) + 1
+        rel.append(Fraction(k * u / (1 - k * u)) * (1 + Fraction(1, 2**40)))
+    most = perturbation_bound(net, None, domain, rel=rel)
+    t = np.dtype(dtype).type
+    rng = np.random.default_rng(0)
+    lo = np.array([float(v) for v in domain.lo])
+    hi = np.array([float(v) for v in domain.hi])
+    pts = []
+    for _ in range(WITNESSES):  # inputs the dtype holds, inside the box
+        x = rng.uniform(lo, hi).astype(dtype)
+        x = np.where(x < lo, np.nextafter(x, t(np.inf)), np.where(x > hi, np.nextafter(
+            x, t(-np.inf)), x))
+        pts.append([Fraction(float(v)) for v in x])
+    least, near = 0.0, 0.0
+    for row in evaluate(net, pts):
+        for y in row:
+            d = _off_grid(y, dtype)
+            if d > least:
+                least, near = d, float(y)
+    return {"at_least": least, "at_most": None if most is None else float(most),
+            "near": near}
+
+
+WITNESSES = 16
+
+
+def _off_grid(y: Fraction, dtype: str) -> float:
+    """The distance from ``y`` to the nearest number of ``dtype``, rounded down."""
+    t = np.dtype(dtype).type
+    f = t(float(y))
+    near = min(abs(y - Fraction(float(c))) for c in (f, np.nextafter(f, t(np.inf)),
+                                                     np.nextafter(f, t(-np.inf)))
+               if np.isfinite(c))
+    d = float(near)
+    return d if Fraction(d) <= near else float(np.nextafter(d, 0.0))
+
+
 def perturbation_bound(net: Net, other: Net | None, domain: Box,
-                       rel: Fraction = Fraction(0)) -> Fraction | None:
+                       rel: Fraction | list[Fraction] = Fraction(0)) -> Fraction | None:
     """A bound on sup |other(x) - net(x)| over a bounded box for two networks of the same
     shape (``other``: ``net`` with rounded weights), or with ``other=None`` on the
     distance from ``net`` to any network whose weights and biases are within a relative
-    ``rel`` of its own (the exact network that ``net`` rounds). Interval arithmetic bounds
+    ``rel`` of its own (the exact network that ``net`` rounds; a list: one per layer). Interval arithmetic bounds
     every neuron of ``net`` by |h| <= m; then, ReLU being 1-Lipschitz, the output
     difference obeys e' = |W'| e + |W' - W| m + |b' - b| layer by layer. O(nonzeros);
     computed in float64 and inflated to cover its own rounding. None on an unbounded
@@ -185,8 +266,8 @@ def perturbation_bound(net: Net, other: Net | None, domain: Box,
     hi = np.array([float(v) for v in domain.hi])
     e = np.zeros(len(lo))
     last = net.depth - 1
-    r = float(rel)
     for k, a in enumerate(net.layers):
+        r = float(rel[k] if isinstance(rel, list) else rel)
         mag = np.maximum(np.abs(lo), np.abs(hi))
         w = a.weight.tocsr()
         if other is not None:

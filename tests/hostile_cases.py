@@ -123,7 +123,7 @@ PROP_VALUES = ["", "x", "1e400", "1e100000000", "-1", "nan", '{"dim":600000000,"
                '{"dim":1e400}', "[1,2]", "{}", '{"dim":4,"lo":"1","hi":"0"}', "true", "sort n=\u0663",
                "sort n=100000000", "nosuch n=3", "sort n=5", "0", "1/0", "9" * 10000]
 PROP_KEYS = ["reluc.spec", "reluc.domain", "reluc.error_bound", "reluc.exact", "reluc.params",
-             "reluc.input_limit", "reluc.dtype", "reluc.format"]
+             "reluc.input_limit", "reluc.dtype", "reluc.format", "reluc.rounding"]
 
 
 def _edit_model(data: bytes, rng: random.Random) -> tuple[bytes, str]:

@@ -191,6 +191,9 @@ def set_prop(key, value):
     ("reluc.error_bound", "1e5000"),
     ("reluc.params", "[1]"),
     ("reluc.input_limit", "-5"),
+    ("reluc.rounding", '{"at_least": -1, "at_most": 1, "near": 0}'),
+    ("reluc.rounding", '{"at_least": 1, "at_most": 1}'),
+    ("reluc.rounding", "[1]"),
 ])
 @pytest.mark.parametrize("command", ["stats", "verify"])
 def test_damaged_metadata_is_refused_in_one_line_and_quickly(cli, tmp_path, key, value,

@@ -57,3 +57,25 @@ def rounding_bound(net: Net, x: np.ndarray, dtype: str) -> np.ndarray:
         for i, layer in enumerate(net.layers):
             list(workers.map(lambda p: p.step(layer, i > 0), parts))
     return np.concatenate([p.bound() for p in parts])
+
+
+def recorded_rounding_check(net: Net, recorded: dict, box, dtype: str, measured: float):
+    """The file's recorded runtime rounding figures (:func:`reluc.compiler.runtime_rounding`)
+    recomputed from its weights and domain, and its sound bound against the rounding
+    error the float check measured."""
+    from reluc.analysis.report import Check
+    from reluc.compiler import runtime_rounding
+
+    own = runtime_rounding(net, box, dtype)
+    data = {"recorded": recorded, "recomputed": own, "measured": measured}
+    if own != recorded:
+        return Check("rounding", "fail", f"the recorded {dtype} rounding figures {recorded} "
+                     f"are not the file's: {own}", data)
+    most = own["at_most"]
+    if most is not None and measured > most:
+        return Check("rounding", "fail", f"{dtype} rounding error {measured:.3g} measured, "
+                     f"over the file's rounding bound {most:.3g}", data)
+    text = "unknown" if most is None else f"{most:.3g}"
+    return Check("rounding", "pass", f"{dtype} rounding over the domain: at least "
+                 f"{own['at_least']:.3g} somewhere, at most {text} (recomputed from the "
+                 f"weights; measured {measured:.3g})", data)

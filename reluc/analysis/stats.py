@@ -46,6 +46,7 @@ def file_stats(path: str) -> dict[str, Any]:
         "dtype": info.dtype,
         "exact": info.exact,
         "error_bound": None if info.error_bound is None else format_number(info.error_bound),
+        "rounding": info.rounding,
         "domain": None if info.domain is None else info.domain.describe(),
         "reluc_version": info.version,
         "origin": info.origin,
@@ -123,6 +124,12 @@ def format_text(s: dict[str, Any]) -> str:
         ("regions", _regions(s["activation_regions_bounds"])),
         ("file size", "-" if s["file_size"] is None else f"{s['file_size']} bytes"),
     ]
+    if s["rounding"]:
+        r = s["rounding"]
+        most = "unknown" if r["at_most"] is None else f"{r['at_most']:.3g} (a sound bound)"
+        rows.insert(13, (f"{s['dtype']} rounding", f"at least {r['at_least']:.3g} at some "
+                         f"input (its exact output {r['near']:.6g} is that far from every "
+                         f"{s['dtype']} number), at most {most} on the domain"))
     if s["exact"] is False and s["error_bound"] is not None:
         rows.insert(13, ("error bound", s["error_bound"]))
     if s["origin"]:

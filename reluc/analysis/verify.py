@@ -42,6 +42,7 @@ import numpy as np
 
 from reluc import exact, formats, registry
 from reluc.analysis.complete import complete_check
+from reluc.analysis.rounding import recorded_rounding_check
 from reluc.analysis.cores import pool
 from reluc.analysis.report import Check, Report, counterexample, fmt, show
 from reluc.analysis.rounding import RoundingBound
@@ -198,6 +199,10 @@ def _verify(report: Report, path, spec_text, samples, seed, complete, runner_fac
     exact_y = np.vstack([o.approx()[ok] for o, (_, ok) in zip(outs, floats)])
     ref_y = np.vstack([w.approx()[ok] for w, (_, ok) in zip(wants, floats)])
     report.checks.append(_float_check(runner, x, exact_y, ref_y, bound, dtype))
+    if info.rounding is not None and "max_rounding_error" in report.checks[-1].data:
+        report.checks.append(recorded_rounding_check(
+            formats.read(source)[0], info.rounding, box, dtype,
+            report.checks[-1].data["max_rounding_error"]))
     report.checks.append(limit_check)
 
     # -- complete check --

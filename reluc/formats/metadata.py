@@ -13,6 +13,12 @@ Stored as ONNX ``metadata_props`` (and as a JSON object in ``.npz``), keys sorte
                     of 400 characters; absent when unknown)
 ``reluc.input_limit`` R: evaluating the file in its dtype cannot overflow on inputs with
                     ``|x|_inf <= R`` (a sound bound from the weights, :mod:`reluc.ranges`)
+``reluc.rounding``  an approximation on a bounded box: JSON ``{"at_least", "at_most",
+                    "near"}``, how far evaluating the file in its dtype can be from its
+                    exact value over the whole domain (``at_least``: at an input of the
+                    domain the exact output ``near`` is that far from every number of
+                    the dtype; ``at_most``: a sound bound, null if none;
+                    :func:`reluc.compiler.runtime_rounding`)
 ``reluc.dtype``     ``float32`` or ``float64``
 ``reluc.format``    version of this layout (``1``)
 ``reluc.version``   the reluc version that wrote the file
@@ -72,6 +78,7 @@ class FileInfo:
     input_limit: float | None = None
     origin: str | None = None  # a converted file: the file it came from and its digest
     fit: dict | None = None  # a fitted network: its data's digest, loss, width, certificate
+    rounding: dict | None = None  # runtime rounding over the domain: at_least, at_most, near
 
     @classmethod
     def for_build(cls, compiled) -> FileInfo:
@@ -80,6 +87,7 @@ class FileInfo:
             params=compiled.spec.params_json(), domain=compiled.domain,
             exact=compiled.exact, error_bound=compiled.error_bound,
             dtype=compiled.dtype, version=__version__, format=FORMAT_VERSION,
+            rounding=compiled.rounding,
         )  # fmt: skip
 
     def to_props(self) -> dict[str, str]:
@@ -95,6 +103,7 @@ class FileInfo:
             "reluc.input_limit": None if self.input_limit is None else repr(self.input_limit),
             "reluc.origin": self.origin,
             "reluc.fit": None if self.fit is None else _canonical_json(self.fit),
+            "reluc.rounding": None if self.rounding is None else _canonical_json(self.rounding),
             "reluc.version": self.version,
         }
         return {k: props[k] for k in sorted(props) if props[k] is not None}
@@ -129,7 +138,20 @@ class FileInfo:
             dtype=dtype or get("reluc.dtype"), version=get("reluc.version"),
             format=get("reluc.format"), input_limit=get("reluc.input_limit", limit),
             origin=get("reluc.origin"), fit=get("reluc.fit", _json_object),
+            rounding=get("reluc.rounding", _rounding),
         )  # fmt: skip
+
+
+def _rounding(text: str) -> dict:
+    obj = _json_object(text)
+    if set(obj) != {"at_least", "at_most", "near"}:
+        raise ValueError("not {at_least, at_most, near}")
+    for key, v in obj.items():
+        if not (v is None and key == "at_most") and not (
+                isinstance(v, (int, float)) and not isinstance(v, bool) and
+                math.isfinite(v) and (v >= 0 or key == "near")):
+            raise ValueError(f"{key} is not a {'number' if key == 'near' else 'number >= 0'}")
+    return obj
 
 
 def _json_object(text: str) -> dict:

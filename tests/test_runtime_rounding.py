@@ -1,0 +1,63 @@
+"""The float rounding of evaluating an approximation in its dtype over its whole domain:
+recorded in the file, shown by stats, recomputed by verify, and a build-time warning
+when it dominates the approximation's bound."""
+
+import json
+from fractions import Fraction
+
+import pytest
+
+from conftest import build, edit_onnx
+from test_hostile import set_prop
+
+
+def rounding_of(cli, path):
+    return json.loads(cli("stats", "--json", str(path)).stdout)
+
+
+def test_float32_rounding_that_dominates_the_bound_is_warned_at_build(cli, tmp_path):
+    r = cli("build", "mul L=24", "-o", str(tmp_path / "m.onnx"), "-q")
+    assert "warning: float32 rounding dominates" in r.stderr
+    assert "use --dtype float64 or a smaller L" in r.stderr
+    s = rounding_of(cli, tmp_path / "m.onnx")
+    bound = Fraction(s["error_bound"])  # 1/2^50
+    assert s["rounding"]["at_least"] > bound
+    assert s["rounding"]["at_least"] <= s["rounding"]["at_most"]
+    text = cli("stats", str(tmp_path / "m.onnx")).stdout
+    assert "float32 rounding: at least " in text and "far from every float32 number" in text
+    r = cli("build", "mul L=24", "-o", str(tmp_path / "d.onnx"), "--dtype", "float64", "-q")
+    assert "rounding dominates" not in r.stderr
+    assert rounding_of(cli, tmp_path / "d.onnx")["rounding"]["at_least"] < bound
+    r = cli("build", "mul L=8", "-o", str(tmp_path / "e.onnx"), "-q")
+    assert "rounding dominates" not in r.stderr
+
+
+@pytest.mark.parametrize("spec", ["mul L=6", "square L=10", "norm2 levels=6",
+                                  "disk levels=5 radius=2", "exp L=4", "sincos L=5",
+                                  "monomials L=6 d=3"])
+def test_the_rounding_bound_holds_on_what_verify_measures(cli, tmp_path, spec):
+    path = build(cli, tmp_path, spec, "a.onnx")
+    r = cli("verify", "--json", str(path), ok=False)
+    f = json.loads(r.stdout)["files"][0]
+    check = f["checks"]["rounding"]
+    assert check["status"] == "pass", check["detail"]
+    assert check["measured"] <= check["recomputed"]["at_most"]
+    assert 0 < check["recomputed"]["at_least"] <= check["recomputed"]["at_most"]
+
+
+def test_exact_constructions_record_no_rounding_figures(cli, tmp_path):
+    path = build(cli, tmp_path, "sort n=4", "s.onnx")
+    assert rounding_of(cli, path)["rounding"] is None
+    assert "rounding" not in json.loads(cli("verify", "--json", str(path)).stdout)[
+        "files"][0]["checks"]
+
+
+@pytest.mark.parametrize("field, factor", [("at_most", 0.5), ("at_least", 2.0)])
+def test_recorded_rounding_figures_are_recomputed_by_verify(cli, tmp_path, field, factor):
+    path = build(cli, tmp_path, "mul L=5", "m.onnx")
+    figures = rounding_of(cli, path)["rounding"]
+    figures[field] *= factor
+    edit_onnx(path, set_prop("reluc.rounding", json.dumps(figures, sort_keys=True)))
+    r = cli("verify", str(path), ok=False)
+    assert r.exit_code == 1
+    assert "rounding check: the recorded float32 rounding figures" in r.stdout
