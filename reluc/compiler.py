@@ -204,7 +204,7 @@ def runtime_rounding(net: Net, domain: Box, dtype: str) -> dict | None:
     - ``at_least``: at a few inputs of the box that the dtype holds (seeded, so the
       figures are the same on every run), the exact output's distance to the nearest
       number of the dtype: whatever the dtype returns there is off by at least that
-      much (``near``: that output's value).
+      much (``near``: that output's value, ``at``: the input, for up to 16 inputs).
     None on an unbounded domain."""
     from reluc.exact import evaluate
 
@@ -226,14 +226,14 @@ def runtime_rounding(net: Net, domain: Box, dtype: str) -> dict | None:
         x = np.where(x < lo, np.nextafter(x, t(np.inf)), np.where(x > hi, np.nextafter(
             x, t(-np.inf)), x))
         pts.append([Fraction(float(v)) for v in x])
-    least, near = 0.0, 0.0
-    for row in evaluate(net, pts):
+    least, near, at = 0.0, 0.0, None
+    for x, row in zip(pts, evaluate(net, pts)):
         for y in row:
             d = _off_grid(y, dtype)
             if d > least:
-                least, near = d, float(y)
+                least, near, at = d, float(y), x
     return {"at_least": least, "at_most": None if most is None else float(most),
-            "near": near}
+            "near": near, "at": None if at is None or len(at) > 16 else [float(v) for v in at]}
 
 
 WITNESSES = 16

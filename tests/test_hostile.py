@@ -191,7 +191,8 @@ def set_prop(key, value):
     ("reluc.error_bound", "1e5000"),
     ("reluc.params", "[1]"),
     ("reluc.input_limit", "-5"),
-    ("reluc.rounding", '{"at_least": -1, "at_most": 1, "near": 0}'),
+    ("reluc.rounding", '{"at_least": -1, "at_most": 1, "near": 0, "at": null}'),
+    ("reluc.rounding", '{"at_least": 1, "at_most": 1, "near": 0, "at": [1e999]}'),
     ("reluc.rounding", '{"at_least": 1, "at_most": 1}'),
     ("reluc.rounding", "[1]"),
 ])

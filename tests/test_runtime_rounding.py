@@ -8,7 +8,17 @@ from fractions import Fraction
 import pytest
 
 from conftest import build, edit_onnx
+from reluc import exact, formats
 from test_hostile import set_prop
+
+
+def ort_output(path, x):
+    import numpy as np
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    return float(sess.run(None, {name: np.array([x], dtype=np.float32)})[0][0][0])
 
 
 def rounding_of(cli, path):
@@ -25,6 +35,13 @@ def test_float32_rounding_that_dominates_the_bound_is_warned_at_build(cli, tmp_p
     assert s["rounding"]["at_least"] <= s["rounding"]["at_most"]
     text = cli("stats", str(tmp_path / "m.onnx")).stdout
     assert "float32 rounding: at least " in text and "far from every float32 number" in text
+    # the floor is real: at the recorded input the runtime's output is that far off
+    witness = s["rounding"]["at"]
+    got = ort_output(tmp_path / "m.onnx", witness)
+    want = exact.evaluate(formats.read(str(tmp_path / "m.onnx"))[0],
+                          [[Fraction(v) for v in witness]])[0][0]
+    assert abs(Fraction(got) - want) >= Fraction(s["rounding"]["at_least"])
+    assert float(want) == pytest.approx(s["rounding"]["near"], rel=1e-12)
     r = cli("build", "mul L=24", "-o", str(tmp_path / "d.onnx"), "--dtype", "float64", "-q")
     assert "rounding dominates" not in r.stderr
     assert rounding_of(cli, tmp_path / "d.onnx")["rounding"]["at_least"] < bound

@@ -14,10 +14,10 @@ Stored as ONNX ``metadata_props`` (and as a JSON object in ``.npz``), keys sorte
 ``reluc.input_limit`` R: evaluating the file in its dtype cannot overflow on inputs with
                     ``|x|_inf <= R`` (a sound bound from the weights, :mod:`reluc.ranges`)
 ``reluc.rounding``  an approximation on a bounded box: JSON ``{"at_least", "at_most",
-                    "near"}``, how far evaluating the file in its dtype can be from its
+                    "near", "at"}``, how far evaluating the file in its dtype can be from its
                     exact value over the whole domain (``at_least``: at an input of the
-                    domain the exact output ``near`` is that far from every number of
-                    the dtype; ``at_most``: a sound bound, null if none;
+                    domain (``at``, for up to 16 inputs) the exact output ``near`` is
+                    that far from every number of the dtype; ``at_most``: a sound bound, null if none;
                     :func:`reluc.compiler.runtime_rounding`)
 ``reluc.dtype``     ``float32`` or ``float64``
 ``reluc.format``    version of this layout (``1``)
@@ -144,9 +144,17 @@ class FileInfo:
 
 def _rounding(text: str) -> dict:
     obj = _json_object(text)
-    if set(obj) != {"at_least", "at_most", "near"}:
-        raise ValueError("not {at_least, at_most, near}")
+    if set(obj) != {"at_least", "at_most", "near", "at"}:
+        raise ValueError("not {at_least, at_most, near, at}")
+    at = obj.pop("at")
+    if at is not None and not (isinstance(at, list) and len(at) <= 16 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in at)):
+        raise ValueError("at is not a list of at most 16 numbers")
+    obj = {**obj, "at": at}
     for key, v in obj.items():
+        if key == "at":
+            continue
         if not (v is None and key == "at_most") and not (
                 isinstance(v, (int, float)) and not isinstance(v, bool) and
                 math.isfinite(v) and (v >= 0 or key == "near")):
