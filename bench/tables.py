@@ -5,7 +5,10 @@
   bounds; ``tests/test_readme.py`` regenerates this table and compares it with the README.
 - errors: the measured worst-case error of the approximations for L = 4..16 against the
   declared bound (exact, from the networks' linear pieces for square; on sample points
-  for mul: x = y at cell midpoints, where the error peaks, and random points).
+  for mul: x = y at cell midpoints, where the error peaks, and random points; and for
+  L <= 8 mul's exact worst case from its exact faces, as ``verify --complete`` finds it).
+- plane: norm2 and disk, the exact worst case over the exact faces (enclosed) against the
+  declared bound, in float64 and float32 files.
 """
 
 from __future__ import annotations
@@ -82,14 +85,15 @@ def size_table() -> str:
 
 def error_table(levels=range(4, 17)) -> str:
     from reluc import exact
-    from reluc.analysis.pieces import pieces
+    from reluc.pieces import pieces
     from reluc.compiler import compile_spec
     from reluc.constructors.approx import _square_piece_error
 
     import random
 
     lines = ["| L | square: bound 2^(-2L-2) | square: measured (exact sup) | mul: bound "
-             "| mul: measured (max on 600 points) |", "|---|---|---|---|---|"]
+             "| mul: measured (max on 600 points) | mul: exact worst case (`--complete`) |",
+             "|---|---|---|---|---|---|"]
     rng = random.Random(0)
     for L in levels:
         # x = y at cell midpoints of the 2^-L grid (where the square's error peaks), and
@@ -104,15 +108,47 @@ def error_table(levels=range(4, 17)) -> str:
         mu = compile_spec(f"mul L={L}", "float64")
         got = exact.evaluate(mu.net, rows)
         m = max(abs(v[0] - x * y) for v, (x, y) in zip(got, rows))
+        full = f"{float(_plane_worst(mu)):.3e}" if L <= 8 else "-"
         lines.append(f"| {L} | {float(sq.error_bound):.3e} | {float(worst):.3e} | "
-                     f"{float(mu.error_bound):.3e} | {float(m):.3e} |")
+                     f"{float(mu.error_bound):.3e} | {float(m):.3e} | {full} |")
+    return "\n".join(lines) + "\n"
+
+
+def _plane_worst(c):
+    """The exact worst-case error of a compiled 2-D approximation, from its exact faces."""
+    from reluc.analysis.planeproof import prove_plane
+    from reluc.registry import get
+
+    ctor = get(c.spec.name)
+    proof = prove_plane(c.net, ctor, c.spec.values, c.domain, Fraction(1))
+    assert proof.status == "proved", proof.method
+    return proof.worst
+
+
+def plane_table(levels=range(4, 13)) -> str:
+    """norm2 and disk: the exact worst case over the exact faces against the bound."""
+    from reluc.compiler import compile_spec
+
+    lines = ["| levels | norm2: bound | norm2: exact worst case | ratio | float32 file: bound "
+             "| exact worst case | disk (radius 1): bound | exact worst case | ratio | "
+             "float32 file: bound | exact worst case |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for lv in levels:
+        cells = [str(lv)]
+        for spec in (f"norm2 levels={lv}", f"disk levels={lv} radius=1"):
+            c = compile_spec(spec, "float64")
+            w = _plane_worst(c)
+            cells += [f"{float(c.error_bound):.4e}", f"{float(w):.4e}",
+                      f"{float(w / c.error_bound):.4f}"]
+            c32 = compile_spec(spec, "float32")
+            cells += [f"{float(c32.error_bound):.4e}", f"{float(_plane_worst(c32)):.4e}"]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def unfolding_table(levels=range(4, 15)) -> str:
     """exp and sincos: the exact worst case over the network's linear pieces (each piece
     bounded by the reference's sup-error rule) against the declared bound."""
-    from reluc.analysis.pieces import pieces
+    from reluc.pieces import pieces
     from reluc.compiler import compile_spec
     from reluc.registry import get
 
@@ -145,6 +181,7 @@ def main() -> None:
     if "--sizes-only" not in sys.argv:
         text = replace_section(text, "errors", error_table())
         text = replace_section(text, "unfolding", unfolding_table())
+        text = replace_section(text, "plane", plane_table())
     with open(README, "w", encoding="utf-8") as f:
         f.write(text)
     print("README.md tables updated")

@@ -320,3 +320,87 @@ def test_a_tolerance_is_checked_at_the_faces_vertices(cli, tmp_path):
     x = [Fraction(v) for v in tight.counterexample]
     y = exact.evaluate(bent, [x])[0][0]
     assert abs(y - Fraction(c.reference(values, x)[0])) > loose.worst * Fraction(9, 10)
+
+
+# -- the kink lines the constructors declare: the reference is affine on every cell -------
+def _cells_are_affine(name, spec, box):
+    """Cut the box by the declared lines alone (a network of probe neurons and a zero
+    output) and check the reference is affine on every cell: a fourth point inside each
+    cell lies on the plane through three others."""
+    from reluc.analysis.planeproof import _box_slice, _faces, with_probes
+    from reluc.net import Layer, Net
+    from reluc.spec import parse_text
+
+    c = get(name)
+    values = c.bind(parse_text(spec)).values
+    zero = Net([Layer([[0.0, 0.0]], [0.0]), Layer([[0.0]], [0.0])])
+    cut = with_probes(zero, c.kink_lines(values))
+    cells = 0
+    for verts, _, inner in _faces(cut, _box_slice(box)):
+        cells += 1
+        p4 = (sum(p[0] for p in inner) / 3, sum(p[1] for p in inner) / 3)
+        ref = [Fraction(c.reference(values, list(p))[0]) for p in inner + [p4]]
+        (u0, v0), (u1, v1), (u2, v2) = inner
+        d = (u1 - u0) * (v2 - v0) - (u2 - u0) * (v1 - v0)
+        a = ((ref[1] - ref[0]) * (v2 - v0) - (ref[2] - ref[0]) * (v1 - v0)) / d
+        b = ((u1 - u0) * (ref[2] - ref[0]) - (u2 - u0) * (ref[1] - ref[0])) / d
+        assert ref[0] + a * (p4[0] - u0) + b * (p4[1] - v0) == ref[3], (spec, verts)
+    return cells
+
+
+small = st.integers(-3, 3).map(Fraction)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(small, small, small), min_size=2, max_size=5),
+       st.randoms(use_true_random=False))
+def test_declared_kink_lines_of_max_and_lattice_leave_the_reference_affine(planes, rnd):
+    text = ";".join(",".join(str(v) for v in p) for p in planes)
+    from reluc.domain import Box
+
+    box = Box((Fraction(-4), Fraction(-4)), (Fraction(4), Fraction(4)))
+    _cells_are_affine("maxaffine", f"maxaffine planes={text}", box)
+    idx = list(range(1, len(planes) + 1))
+    rnd.shuffle(idx)
+    cut = rnd.randint(1, len(idx))
+    groups = ";".join(",".join(map(str, g)) for g in (idx[:cut], idx[cut:]) if g)
+    _cells_are_affine("lattice", f"lattice planes={text} groups={groups}", box)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.integers(1, 3), min_size=1, max_size=3),
+       st.lists(st.integers(1, 3), min_size=1, max_size=3), st.randoms(use_true_random=False))
+def test_declared_kink_lines_of_pwl2d_leave_the_reference_affine(dx, dy, rnd):
+    xs = [0] + [sum(dx[:i + 1]) for i in range(len(dx))]
+    ys = [0] + [sum(dy[:i + 1]) for i in range(len(dy))]
+    vals = ";".join(",".join(str(rnd.randint(-3, 3)) for _ in xs) for _ in ys)
+    spec = f"pwl2d xs={','.join(map(str, xs))} ys={','.join(map(str, ys))} values={vals}"
+    from reluc.domain import Box
+
+    box = Box((Fraction(0), Fraction(0)), (Fraction(xs[-1]), Fraction(ys[-1])))
+    assert _cells_are_affine("pwl2d", spec, box) >= 2 * len(dx) * len(dy)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.tuples(st.integers(-2, 2), st.integers(-2, 2)), min_size=1, max_size=3)
+       .filter(lambda bs: any(b != (0, 0) for b in bs)),
+       st.sampled_from(["0.5", "0.25,0.75", "0.5;0.5", "0.3,0.6;0.5"]))
+def test_declared_kink_lines_of_the_zonotope_leave_the_reference_affine(bs, a):
+    spec = f"zonotope b={';'.join(f'{u},{v}' for u, v in bs)} a={a}"
+    c = get("zonotope")
+    from reluc.spec import parse_text
+
+    box = c.domain(c.bind(parse_text(spec)).values)
+    _cells_are_affine("zonotope", spec, box)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.tuples(st.integers(-10**6, 10**6), st.integers(-10**6, 10**6), st.integers(1, 10**6))
+       .filter(lambda t: t[0] or t[1]))
+def test_the_duality_vector_is_never_longer_than_one(t):
+    """Weak duality needs |u| <= 1 (u . x <= ||x||); a unit vector rounded from floats is
+    often 1e-17 too long, which no sampled maximum would show."""
+    u = pg._unit((Fraction(t[0], t[2]), Fraction(t[1], t[2])))
+    assert 1 - Fraction(1, 2**38) <= pg._sq(u) <= 1
+    assert u[0] * t[1] - u[1] * t[0] == 0 or abs(float(u[0] * t[1] - u[1] * t[0])) < 1e-9 * (
+        abs(t[0]) + abs(t[1]))

@@ -5,6 +5,7 @@ when it dominates the approximation's bound."""
 import json
 from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from conftest import build, edit_onnx
@@ -41,6 +42,10 @@ def test_float32_rounding_that_dominates_the_bound_is_warned_at_build(cli, tmp_p
     want = exact.evaluate(formats.read(str(tmp_path / "m.onnx"))[0],
                           [[Fraction(v) for v in witness]])[0][0]
     assert abs(Fraction(got) - want) >= Fraction(s["rounding"]["at_least"])
+    f = np.float32(float(want))  # the figure is the exact output's distance to float32
+    gap = min(abs(want - Fraction(float(c))) for c in (
+        f, np.nextafter(f, np.float32(np.inf)), np.nextafter(f, np.float32(-np.inf))))
+    assert float(gap) == pytest.approx(s["rounding"]["at_least"], rel=1e-9)
     assert float(want) == pytest.approx(s["rounding"]["near"], rel=1e-12)
     r = cli("build", "mul L=24", "-o", str(tmp_path / "d.onnx"), "--dtype", "float64", "-q")
     assert "rounding dominates" not in r.stderr
