@@ -76,7 +76,10 @@ def main():
                 subprocess.run(RELUC + ["build", spec, "-o", path, "-q", *options], check=True)
             else:
                 make(path)
-            timing = measure(RELUC + ["verify", "--complete", "--json", path])
+            argv = RELUC + ["verify", "--complete", "--json", path]
+            # a tampered file must fail (exit 1): measured as a command that succeeds then
+            timing = measure(argv if make is None else
+                             ["sh", "-c", '"$@"; test $? -eq 1', "sh", *argv])
             out = json.loads(subprocess.run(RELUC + ["verify", "--complete", "--json", path],
                                             capture_output=True, text=True).stdout)
             report = out["files"][0]

@@ -131,7 +131,7 @@ def plane_table(levels=range(4, 13)) -> str:
 
     lines = ["| levels | norm2: bound | norm2: exact worst case | ratio | float32 file: bound "
              "| exact worst case | disk (radius 1): bound | exact worst case | ratio | "
-             "float32 file: bound | exact worst case |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "float32 file: bound | exact worst case |", "|" + "---|" * 11]
     for lv in levels:
         cells = [str(lv)]
         for spec in (f"norm2 levels={lv}", f"disk levels={lv} radius=1"):

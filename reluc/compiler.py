@@ -255,9 +255,9 @@ def perturbation_bound(net: Net, other: Net | None, domain: Box,
     """A bound on sup |other(x) - net(x)| over a bounded box for two networks of the same
     shape (``other``: ``net`` with rounded weights), or with ``other=None`` on the
     distance from ``net`` to any network whose weights and biases are within a relative
-    ``rel`` of its own (the exact network that ``net`` rounds; a list: one per layer). Interval arithmetic bounds
-    every neuron of ``net`` by |h| <= m; then, ReLU being 1-Lipschitz, the output
-    difference obeys e' = |W'| e + |W' - W| m + |b' - b| layer by layer. O(nonzeros);
+    ``rel`` of its own (the exact network that ``net`` rounds; a list: one ``rel`` per
+    layer). Interval arithmetic bounds every neuron of ``net`` by |h| <= m; then, ReLU
+    being 1-Lipschitz, the output difference obeys e' = |W'| e + |W' - W| m + |b' - b| layer by layer. O(nonzeros);
     computed in float64 and inflated to cover its own rounding. None on an unbounded
     domain."""
     if any(v is None for v in domain.lo + domain.hi):

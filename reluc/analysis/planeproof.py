@@ -48,7 +48,8 @@ def prove_plane(net: Net, ctor, values, box, tolerance) -> Proof:
         return Proof("unsupported", "the reference has neither kink lines nor a rule for "
                      "its error on a polygon")
     if not (bounded or unbounded) or (unbounded and ctor.kink_lines is None):
-        return Proof("unsupported", "the domain is neither a box nor the whole plane")
+        return Proof("unsupported", "no proof on two inputs for this domain (it needs a "
+                     "bounded box, or the whole plane for a piecewise-linear reference)")
     try:
         if ctor.kink_lines is not None:
             return _prove_pwl(net, ctor, values, box, Fraction(tolerance), bounded)
@@ -178,7 +179,9 @@ def _prove_pwl(net, ctor, values, box, tol, bounded) -> Proof:
                     if err > tol * scale(v):
                         where = _witness(inner, v, diff, tol, scale)
                         x = sl.point(*where)
-                        return Proof("failed", f"exact faces of the {_where(box, bounded)}",
+                        return Proof("failed", f"exact faces on the {_where(box, bounded)}: on "
+                                     f"face {faces} the network differs from the reference "
+                                     f"by more than {show(tol)}",
                                      x[:2] if bounded else [x[0] / x[2], x[1] / x[2]])
                     if bounded:
                         worst = max(worst, err)

@@ -6,6 +6,7 @@ networks are rebuilt and checked on every 0-1 input likewise."""
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import scipy.sparse as sp
@@ -90,8 +91,6 @@ def refute(net: Net, params, outs, why: str, w=None) -> Proof:
     a ReLU shows for one sign of the value) and compared with the sorted rows (their wires
     ``outs``, combined by ``w``): a row that differs is a counterexample (failed), else
     the reason."""
-    from fractions import Fraction
-
     from reluc.exact import Evaluator, Scaled, max_abs_difference
 
     n = net.n_in
@@ -122,8 +121,10 @@ def refute(net: Net, params, outs, why: str, w=None) -> Proof:
     diff, row = max_abs_difference(got, want)
     if diff:
         return Proof("failed", f"{why}; run exactly on {half} permutations of {n} "
-                     f"distinct values and {half} rows with ties, it fails on one", rows.rows()[row])
-    return Proof("unsupported", f"{why} (and it is right on the {len(perms) + len(ties)} rows tried)")
+                     f"distinct values and {half} rows with ties, it fails on one",
+                     rows.rows()[row])
+    return Proof("unsupported",
+                 f"{why} (and it is right on the {len(perms) + len(ties)} rows tried)")
 
 
 MAX_ZERO_ONE = 20  # 2^20 binary inputs
