@@ -92,6 +92,7 @@ class Constructor:
     kink_lines: Callable[[dict[str, Any]], Sequence[tuple]] | None = None
     plane_error: Callable[..., Any] | None = None
     elementwise: bool = False  # output i is one function of input i (its breakpoints)
+    norm_tree: bool = False  # the Euclidean norm by a tree of two-input blocks (four inputs)
     batch_reference: Callable[..., tuple[Any, int]] | None = None
     streams: bool = False  # builds its layers one at a time (memory: a few layers)
 
@@ -227,6 +228,7 @@ def register(
     kink_lines: Callable[[dict[str, Any]], Sequence[tuple]] | None = None,
     plane_error: Callable[..., Any] | None = None,
     elementwise: bool = False,
+    norm_tree: bool = False,
     batch_reference: Callable[..., tuple[Any, int]] | None = None,
     streams: bool = False,
 ):
@@ -258,7 +260,10 @@ def register(
     ``elementwise=True``
         output i of the reference is one function of x_i alone, the same for every i,
         with ``breakpoints``: the file is proved along the diagonal once it is checked
-        that each of its outputs reads its own input alone.
+        that each of its outputs reads its own input alone;
+    ``norm_tree=True``
+        the reference is the Euclidean norm and four inputs are computed by a tree of two
+        two-input blocks: proved block by block (:mod:`reluc.analysis.treeproof`).
 
     And one for ``reluc verify`` on wide networks:
 
@@ -294,7 +299,7 @@ def register(
             formulas={k: as_formula(f) for k, f in (formulas or {}).items()}, check=check,
             example=example or name, notes=notes, breakpoints=breakpoints, prove=prove,
             sup_error=sup_error, kink_lines=kink_lines, plane_error=plane_error,
-            elementwise=elementwise,
+            elementwise=elementwise, norm_tree=norm_tree,
             batch_reference=batch_reference, streams=streams,
         )  # fmt: skip
         ctor._check_formulas()

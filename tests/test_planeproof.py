@@ -17,7 +17,7 @@ from reluc.registry import _REGISTRY, get
 
 # mul's example (L=8, 33024 faces, about 20 s) is proved in bench/proofs.py; here L=4
 SLOW = {"mul": "mul L=4"}
-NOT_PROVED = {"norm"}  # four inputs: no complete check yet
+NOT_PROVED: set[str] = set()
 
 
 def complete(cli, path, ok=None):
@@ -404,3 +404,89 @@ def test_the_duality_vector_is_never_longer_than_one(t):
     assert 1 - Fraction(1, 2**38) <= pg._sq(u) <= 1
     assert u[0] * t[1] - u[1] * t[0] == 0 or abs(float(u[0] * t[1] - u[1] * t[0])) < 1e-9 * (
         abs(t[0]) + abs(t[1]))
+
+
+# -- norm n=4: a tree of two two-input blocks -------------------------------------------------
+def _bent_merge_row(net, factor):
+    """The network with the merged row's (the one reading both halves) weights on the
+    first half's neurons scaled by ``factor``, all but the one its factor is read from:
+    a row no longer proportional to the half's output form."""
+    from reluc.analysis.treeproof import _labels
+    from reluc.net import Layer, Net
+
+    labels = _labels(net)
+    k = next(i for i, lab in enumerate(labels) if np.any(lab == 3))
+    row = int(np.flatnonzero(labels[k] == 3)[0])
+    w = net.layers[k].weight.toarray()
+    half = np.flatnonzero(labels[k - 1] == 1)
+    u_row = int(np.flatnonzero(labels[k] == 1)[0])  # the half's output form
+    keep = half[np.argmax(w[u_row, half])]
+    w[row, half[half != keep]] *= factor
+    layers = list(net.layers)
+    layers[k] = Layer(w, net.layers[k].bias)
+    return Net(layers)
+
+
+@pytest.mark.parametrize("levels, dtype, bend", [(3, "float64", 1), (5, "float32", 1),
+                                                 (6, "float64", 1), (4, "float64", 1.3), (4, "float64", 0.7)])
+def test_the_norm_tree_bound_holds_on_samples(tmp_path, levels, dtype, bend):
+    """The proof's ratio interval [low, high] for f(x) / ||x|| contains the exact ratio at
+    random points (float32 files too, whose merged row is rounded, and a merged row bent
+    by 30%, which only the rounding term covers)."""
+    from reluc.analysis.treeproof import prove_norm_tree
+    from reluc.compiler import compile_spec
+
+    c = compile_spec(f"norm n=4 levels={levels}", dtype)
+    net = c.net if bend == 1 else _bent_merge_row(c.net, bend)
+    proof = prove_norm_tree(net, c.domain, c.error_bound)
+    assert proof.status == ("proved" if bend == 1 else "unsupported"), proof.method
+    low, high = (Fraction(v) for v in proof.method.split("in [")[1].split("]")[0].split(", "))
+    rng = np.random.default_rng(levels)
+    xs = [[Fraction(int(v), 2**20) for v in row] for row in rng.integers(-2**20, 2**20, (300, 4))]
+    for x, (y,) in zip(xs, exact.evaluate(net, xs)):
+        n2 = sum(v * v for v in x)
+        lo2, hi2 = (low * 0.999999) ** 2 * n2, (high * 1.000001) ** 2 * n2
+        assert lo2 <= y * y <= hi2, (x, float(y))
+
+
+@pytest.mark.parametrize("edit, why", [
+    ("bias", "a bias is not zero"),
+    ("cross", "the merging layer is not [one row of each half, one row of both]"),
+])
+def test_the_norm_tree_is_checked_on_the_file(edit, why):
+    from reluc.analysis.treeproof import prove_norm_tree
+    from reluc.compiler import compile_spec
+    from reluc.net import Layer, Net
+
+    c = compile_spec("norm n=4 levels=4", "float64")
+    layers = list(c.net.layers)
+    w, b = layers[1].weight.toarray(), layers[1].bias.copy()
+    if edit == "bias":
+        b[0] = 2.0**-30
+    else:
+        w[0, -1] = 2.0**-30  # the first row of block A reads a neuron of block B
+    layers[1] = Layer(w, b)
+    proof = prove_norm_tree(Net(layers), c.domain, c.error_bound)
+    assert proof.status == "unsupported" and why in proof.method
+
+
+def test_a_norm_tree_out_of_its_bound_is_not_proved(cli, tmp_path):
+    path = build(cli, tmp_path, "norm n=4 levels=6", "n.onnx", "--dtype", "float64")
+    edit_onnx(path, lambda m: edit_initializer(m, "W0", lambda a: a * 1.01))
+    report = complete(cli, path, ok=False)
+    assert report["checks"]["complete"]["result"] != "proved"
+    assert "more than the bound" in report["checks"]["complete"]["detail"]
+    reproduces(path, report, get("norm").declared_error(
+        get("norm").bind(__import__("reluc.spec").spec.parse_text("norm n=4 levels=6")).values))
+
+
+def test_a_block_ratio_largest_inside_a_face_is_found():
+    """x + y on the quadrant: one face, ratio 1 on both edges and sqrt(2) along the
+    diagonal, inside the face."""
+    from reluc.analysis.treeproof import _ratios
+    from reluc.net import Layer, Net
+
+    net = Net([Layer([[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]), Layer([[1.0, 1.0]], [0.0])])
+    low, high, faces = _ratios(net, (Fraction(0), Fraction(1), Fraction(0), Fraction(1)))
+    assert faces == 1 and low == 1
+    assert 2 <= high * high <= 2 + Fraction(1, 2**80)

@@ -12,6 +12,7 @@ import scipy.sparse as sp
 from reluc import exact
 from reluc import pieces as pieces_mod
 from reluc.analysis.planeproof import prove_plane
+from reluc.analysis.treeproof import prove_norm_tree
 from reluc.analysis.report import Check, as_exact, counterexample, fmt, show
 from reluc.registry import Proof
 
@@ -31,6 +32,8 @@ def complete_check(net, ctor, values, box, tolerance) -> tuple[Check, dict | Non
                           f"at {e.limit}")
     elif net.n_in == 2:
         proof = prove_plane(net, ctor, values, box, tolerance)
+    elif ctor.norm_tree and net.n_in == 4:
+        proof = prove_norm_tree(net, box, tolerance)
     else:
         proof = Proof("unsupported", "no complete check for networks with several inputs "
                       "that are not comparator networks")

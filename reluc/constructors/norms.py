@@ -126,6 +126,8 @@ def _power_of_two(p):
     formulas={"hidden_layers": "levels + (clog2(n) - 1)*(levels - 1)", "width": "2*n"},
     check=_power_of_two,
     example="norm n=4 levels=6",
+    plane_error=lambda p, verts, grad, c: norm_error(verts, grad, c),
+    norm_tree=True,
     notes="||(a, b, c, d)|| = norm2(norm2(a, b), norm2(c, d)), the levels sharing hidden "
     "layers; an under-estimate by at most the factor cos(pi/2^levels)^log2(n).",
 )

@@ -738,4 +738,19 @@ MUTANTS = [
            "            if len(d) == 3 and (d[0] or d[1]) and i > 0:",
            "maxaffine and lattice leave out the lines where the first plane meets another",
            ("tests/test_planeproof.py",)),
+    Mutant("c17-tree-no-tangent-direction", "reluc/analysis/treeproof.py",
+           "        if _inside_cone(e1, e2, g):",
+           "        if False:",
+           "a block's largest ratio is taken from its faces' edges only, not from the "
+           "gradient's direction inside a face", ("tests/test_planeproof.py",)),
+    Mutant("c17-tree-no-rounding-term", "reluc/analysis/treeproof.py",
+           "    tau = lam * kappa * sqrt_bounds(Fraction(2))[1] * high_g",
+           "    tau = 0 * lam * kappa * sqrt_bounds(Fraction(2))[1] * high_g",
+           "the norm tree's bound forgets that the merged row is not exactly proportional "
+           "to the halves' outputs", ("tests/test_planeproof.py",)),
+    Mutant("c17-tree-biases-allowed", "reluc/analysis/treeproof.py",
+           "    if any(np.any(layer.bias) for layer in net.layers):",
+           "    if False:",
+           "the norm tree proof accepts biases (its blocks' cone argument needs none)",
+           ("tests/test_planeproof.py",)),
 ]
