@@ -327,7 +327,7 @@ def _cells_are_affine(name, spec, box):
     """Cut the box by the declared lines alone (a network of probe neurons and a zero
     output) and check the reference is affine on every cell: a fourth point inside each
     cell lies on the plane through three others."""
-    from reluc.analysis.planeproof import _box_slice, _faces, with_probes
+    from reluc.analysis.planeproof import _box_slice, exact_faces, with_probes
     from reluc.net import Layer, Net
     from reluc.spec import parse_text
 
@@ -336,7 +336,7 @@ def _cells_are_affine(name, spec, box):
     zero = Net([Layer([[0.0, 0.0]], [0.0]), Layer([[0.0]], [0.0])])
     cut = with_probes(zero, c.kink_lines(values))
     cells = 0
-    for verts, _, inner in _faces(cut, _box_slice(box)):
+    for verts, _, inner in exact_faces(cut, _box_slice(box)):
         cells += 1
         p4 = (sum(p[0] for p in inner) / 3, sum(p[1] for p in inner) / 3)
         ref = [Fraction(c.reference(values, list(p))[0]) for p in inner + [p4]]

@@ -125,7 +125,7 @@ def with_probes(net: Net, lines: list[tuple[Fraction, ...]], homogeneous: bool =
                + layers[2:])
 
 
-def _faces(net: Net, sl: Slice):
+def exact_faces(net: Net, sl: Slice):
     """(vertices, per-output map (du, dv, c), three points inside) of every face."""
     sub = Subdivision(net, sl, MAX_FACES)
     pats = sub.face_patterns()
@@ -167,7 +167,7 @@ def _prove_pwl(net, ctor, values, box, tol, bounded) -> Proof:
     faces, worst = 0, _ZERO
     for sl in slices:
         scale = (lambda p: _ONE) if bounded else (lambda p, sl=sl: sl.point(*p)[2])
-        for verts, maps, inner in _faces(target, sl):
+        for verts, maps, inner in exact_faces(target, sl):
             faces += 1
             xs = [sl.point(*p) for p in inner]
             want = [_reference(ctor, values, x, bounded) for x in xs]
@@ -221,7 +221,7 @@ def _where(box, bounded) -> str:
 def _prove_smooth(net, ctor, values, box, tol) -> Proof:
     sl = _box_slice(box)
     faces, lo, hi, where = 0, Fraction(-1), Fraction(-1), None
-    for verts, maps, _ in _faces(net, sl):
+    for verts, maps, _ in exact_faces(net, sl):
         faces += 1
         for du, dv, c in maps:
             e = ctor.plane_error(values, verts, (du, dv), c)

@@ -8,9 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 from reluc.analysis.cores import cores, pool
+from reluc.compiler import UNIT_ROUNDOFF
 from reluc.net import Net
 
-UNIT_ROUNDOFF = {"float32": 2.0**-24, "float64": 2.0**-53}
+__all__ = ["UNIT_ROUNDOFF", "RoundingBound", "rounding_bound", "recorded_rounding_check"]
 
 
 class RoundingBound:

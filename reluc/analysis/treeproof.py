@@ -29,14 +29,13 @@ from fractions import Fraction
 
 import numpy as np
 
-from reluc.analysis.facemaps import exact_map
-from reluc.analysis.planar import Slice, Subdivision, TooManyRegions
+from reluc.analysis.planar import Slice, TooManyRegions
+from reluc.analysis.planeproof import exact_faces
 from reluc.analysis.report import show
 from reluc.net import Layer, Net
 from reluc.polygons import sqrt_bounds
 from reluc.registry import Proof
 
-MAX_FACES = 1 << 16
 _Z, _O = Fraction(0), Fraction(1)
 
 
@@ -157,16 +156,14 @@ def _block(net: Net, merge: int, labels, half: int, inputs, u) -> Net:
 def _ratios(net: Net, box):
     """(low, high, faces): ``low ||x|| <= net(x) <= high ||x||`` on the box's directions,
     from the exact faces (each a cone from the origin), or a reason."""
-    sub = Subdivision(net, Slice((_Z, _Z), ((_O, _Z), (_Z, _O)), box), MAX_FACES)
-    pats = sub.face_patterns()
-    low, high = None, None
-    for f in range(len(sub.faces)):
-        verts = [sub.exact_point(v) for v in sub.faces[f]]
+    low, high, faces = None, None, 0
+    for verts, maps, _ in exact_faces(net, Slice((_Z, _Z), ((_O, _Z), (_Z, _O)), box)):
+        faces += 1
         if (_Z, _Z) not in verts:
             return "a face of a block does not meet the origin (not a cone)"
         i = verts.index((_Z, _Z))
         e1, e2 = verts[i - 1], verts[(i + 1) % len(verts)]
-        g = exact_map(sub, f, pats[f])[0][:2]
+        g = maps[0][:2]
         vals = []
         for e in (e1, e2):
             lo, hi = sqrt_bounds(e[0] ** 2 + e[1] ** 2)
@@ -180,7 +177,7 @@ def _ratios(net: Net, box):
             f_lo = min(f_lo, -n_hi)
         low = f_lo if low is None else min(low, f_lo)
         high = f_hi if high is None else max(high, f_hi)
-    return low, high, len(sub.faces)
+    return low, high, faces
 
 
 def _inside_cone(e1, e2, g) -> bool:
