@@ -75,6 +75,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/regions.py
 	$(BIN)/python bench/fit.py
 	$(BIN)/python bench/proofs.py
+	$(BIN)/python bench/startup.py
 
 # README tables (sizes beside the seed paper's numbers; error against L), from the registry
 tables: $(STAMP)

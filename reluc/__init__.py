@@ -10,9 +10,5 @@ and back::
     file --formats.read--> (Net, FileInfo) --analysis--> eval / stats
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("reluc")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0+unknown"
+# a constant (importlib.metadata costs start-up); a test holds it to pyproject.toml's
+__version__ = "0.1.0"

@@ -16,13 +16,11 @@ Two checks, both with the estimate in their message:
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
 
-import numpy as np
-
-from reluc import registry
 from reluc.errors import RelucError
 
 # in memory: a float64 value and an int32 column index, for the network and the copy the
@@ -115,11 +113,14 @@ def _formula(ctor, key: str, values) -> int | None:
         v = ctor.formulas[key](values)
     except (ArithmeticError, ValueError, TypeError, KeyError, IndexError):
         return None
-    return int(v) if isinstance(v, (int, float)) and np.isfinite(v) else None
+    finite = isinstance(v, int) or (isinstance(v, float) and math.isfinite(v))
+    return int(v) if finite else None
 
 
 def nonzeros_at_least(spec) -> int:
     """A lower bound on the nonzero weights of ``spec``'s network, from its formulas."""
+    from reluc import registry  # here, not at the top: the CLI's start-up imports this
+
     ctor = registry.get(spec.name)
     values = spec.values
     found = [0] + [v for key in ("nonzero_params", "neurons", "width", "hidden_layers")
@@ -134,6 +135,8 @@ def memory_at_least(spec, nnz: int) -> tuple[int, str]:
     and the schedule it makes them from, which grows with the neurons
     (:data:`STREAM_BYTES_PER_NEURON`; sort n=262144 peaks at 12 bytes a neuron).
     ``nnz``: :func:`nonzeros_at_least` of the spec."""
+    from reluc import registry
+
     ctor = registry.get(spec.name)
     if ctor.streams:
         neurons = _formula(ctor, "neurons", spec.values) or 0
@@ -171,7 +174,7 @@ def check_spec(spec, max_size: int | None = None, path: str | None = None,
 def file_size_estimate(source, dtype: str, fmt: str, layout: str) -> int:
     """The file's size: exact for a dense ONNX layout (every entry is written), a lower
     bound otherwise (the nonzeros when known, else one per neuron and output)."""
-    item = np.dtype(dtype).itemsize
+    item = {"float32": 4, "float64": 8}[dtype]
     if fmt == "onnx" and layout == "dense":
         return source.params * item
     nnz = getattr(source, "nonzero_params", None) if not _is_stream(source) else None

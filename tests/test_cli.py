@@ -1,6 +1,7 @@
 """The CLI as a user drives it: build, eval, stats, list; errors and exit codes."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -326,3 +327,28 @@ def test_stats_counts_nonzero_biases(cli, tmp_path):
     cli("build", "sawtooth k=5", "-o", path, "-q")  # each hidden layer: relu(u - 1/2)
     s = json.loads(cli("stats", path, "--json").stdout)
     assert (s["nonzero_weights"], s["nonzero_biases"], s["nonzero_params"]) == (20, 5, 25)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["build", "--help"],
+                                  ["verify", "--help"], ["list", "--help"]])
+def test_start_up_imports_nothing_heavy(args):
+    """--help and --version need click alone: numpy, scipy, onnx, onnxruntime and
+    importlib.metadata are imported by the commands that use them, not at start-up."""
+    script = ("import sys\nfrom reluc.cli import run\ntry:\n    run(sys.argv[1:])\n"
+              "except SystemExit:\n    pass\n"
+              "heavy = ('numpy', 'scipy', 'onnx', 'onnxruntime', 'importlib.metadata')\n"
+              "print(sorted(m for m in heavy if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True,
+                       timeout=60)
+    assert r.stdout.strip().splitlines()[-1] == "[]", r.stdout + r.stderr
+
+
+def test_the_version_constant_is_the_installed_packages():
+    from importlib.metadata import version
+
+    import reluc
+
+    assert reluc.__version__ == version("reluc")
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "pyproject.toml"), encoding="utf-8") as f:
+        assert f'version = "{reluc.__version__}"' in f.read()

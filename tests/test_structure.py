@@ -12,7 +12,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The pipeline, first to last; a module may import its own stage and earlier ones.
 # spec -> registry -> constructors -> network passes -> formats; formats -> analysis -> cli
 STAGES = [
-    ("reluc", "reluc.errors", "reluc.numbers", "reluc.formulas", "reluc.progress"),
+    ("reluc", "reluc.errors", "reluc.numbers", "reluc.formulas", "reluc.progress",
+     "reluc.choices"),
     ("reluc.domain", "reluc.spec", "reluc.net"),
     ("reluc.exact", "reluc.passes", "reluc.ranges", "reluc.pieces", "reluc.polygons"),
     ("reluc.calculus",),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from reluc import formats
+from reluc import choices
 from reluc.cli import main, quiet_option, say
 
 
@@ -13,11 +13,11 @@ from reluc.cli import main, quiet_option, say
 @click.argument("params", nargs=-1, type=click.UNPROCESSED)
 @click.option("-o", "--output", required=True, type=click.Path(allow_dash=True),
               help="Output file (.onnx or .npz); - for stdout.")
-@click.option("--format", "fmt", type=click.Choice(formats.FORMATS),
+@click.option("--format", "fmt", type=click.Choice(choices.FORMATS),
               help="Output format (default: from the file extension; onnx for -).")
-@click.option("--dtype", type=click.Choice(formats.DTYPES), default="float32", show_default=True,
+@click.option("--dtype", type=click.Choice(choices.DTYPES), default="float32", show_default=True,
               help="Floating-point type of the weights in the file.")
-@click.option("--layout", type=click.Choice(formats.LAYOUTS), default="auto", show_default=True,
+@click.option("--layout", type=click.Choice(choices.LAYOUTS), default="auto", show_default=True,
               help="ONNX layout: dense (a Gemm chain, what verification tools read), sparse "
               "(Gather/Mul/ReduceSum per layer: only the nonzeros), auto (dense while the "
               "dense weights take at most 64 MiB).")

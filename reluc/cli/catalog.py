@@ -6,7 +6,6 @@ import json
 
 import click
 
-from reluc import registry
 from reluc.cli import json_option, main
 
 
@@ -25,7 +24,7 @@ def list_(name, as_json):
       reluc list sort
       reluc list --json
     """
-    from reluc import catalog
+    from reluc import catalog, registry
 
     ctors = [registry.get(name)] if name else registry.all_constructors()
     if as_json:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from reluc import formats
+from reluc import choices
 from reluc.cli import main, quiet_option, say
 
 
@@ -13,11 +13,11 @@ from reluc.cli import main, quiet_option, say
 @click.argument("network", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="The reluc file to write (.onnx or .npz).")
-@click.option("--format", "fmt", type=click.Choice(formats.FORMATS),
+@click.option("--format", "fmt", type=click.Choice(choices.FORMATS),
               help="Output format (default: from the file extension).")
-@click.option("--dtype", type=click.Choice(formats.DTYPES),
+@click.option("--dtype", type=click.Choice(choices.DTYPES),
               help="Floating-point type of the weights (default: that of NETWORK).")
-@click.option("--layout", type=click.Choice(formats.LAYOUTS), default="auto", show_default=True,
+@click.option("--layout", type=click.Choice(choices.LAYOUTS), default="auto", show_default=True,
               help="ONNX layout: dense (a Gemm chain), sparse (only the nonzeros) or auto.")
 @click.option("--rows", type=click.IntRange(min=1, max=1 << 20), default=512,
               show_default=True, help="Rows on which the two files are compared.")
@@ -36,6 +36,7 @@ def convert(network, output, fmt, dtype, layout, rows, quiet):
       reluc convert model.onnx -o model.reluc.onnx
       reluc convert acasxu.onnx -o acasxu.npz --dtype float64
     """
+    from reluc import formats
     from reluc.convert import convert as run
 
     done = run(network, output, formats.format_for(output, fmt), layout, dtype, rows)

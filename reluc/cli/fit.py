@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from reluc import formats
+from reluc import choices
 from reluc.cli import main, quiet_option, say
 
 
@@ -17,9 +17,9 @@ from reluc.cli import main, quiet_option, say
               help="Squared (l2) or absolute (l1) error, summed over the rows.")
 @click.option("--target", metavar="COLUMN",
               help="The column to fit: a header name or a number from 0 (default: the last).")
-@click.option("--format", "fmt", type=click.Choice(formats.FORMATS),
+@click.option("--format", "fmt", type=click.Choice(choices.FORMATS),
               help="Output format (default: from the file extension).")
-@click.option("--dtype", type=click.Choice(formats.DTYPES), default="float64",
+@click.option("--dtype", type=click.Choice(choices.DTYPES), default="float64",
               show_default=True, help="Floating-point type of the weights.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes solving the convex programs. Default: every local core.")
@@ -47,6 +47,7 @@ def fit(data, width, output, loss, target, fmt, dtype, workers, scheduler, max_s
       reluc fit data.csv --width 2 -o net.onnx
       reluc fit points.npy --width 3 --loss l1 -o net.npz
     """
+    from reluc import formats
     from reluc.fit import fit_file
     from reluc.progress import Progress
 

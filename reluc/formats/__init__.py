@@ -25,9 +25,7 @@ from reluc.formats.onnxwrite import (MAX_PROTO, ExternalData, ModelTooLarge, den
                                      external_names, write_onnx)
 from reluc.net import Layer, Net
 
-FORMATS = ("onnx", "npz")
-DTYPES = ("float32", "float64")
-LAYOUTS = ("auto", "dense", "sparse")
+from reluc.choices import DTYPES, FORMATS, LAYOUTS  # noqa: E402  (re-exported)
 # --layout auto: dense while the dense weights take at most this many bytes
 AUTO_DENSE_LIMIT = 64 << 20
 PROTO_LIMIT = (1 << 31) - (1 << 20)  # protobuf's 2 GiB, less room for the graph

@@ -753,4 +753,9 @@ MUTANTS = [
            "    if False:",
            "the norm tree proof accepts biases (its blocks' cone argument needs none)",
            ("tests/test_planeproof.py",)),
+    Mutant("startup-imports-the-registry", "reluc/cli/catalog.py",
+           "from reluc.cli import json_option, main",
+           "from reluc import registry  # noqa: F401\nfrom reluc.cli import json_option, main",
+           "a command module imports the registry (numpy, scipy) at start-up",
+           ("tests/test_cli.py",)),
 ]
