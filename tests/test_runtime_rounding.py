@@ -83,3 +83,16 @@ def test_recorded_rounding_figures_are_recomputed_by_verify(cli, tmp_path, field
     r = cli("verify", str(path), ok=False)
     assert r.exit_code == 1
     assert "rounding check: the recorded float32 rounding figures" in r.stdout
+
+
+def test_changed_weights_get_their_own_rounding_figures_recomputed(cli, tmp_path):
+    """Weights that are not the build's: verify recomputes the figures from them, and
+    the figures the file still records (the build's) are not the file's."""
+    from conftest import edit_initializer
+
+    path = build(cli, tmp_path, "mul L=5", "m.onnx")
+    edit_onnx(path, lambda m: edit_initializer(m, "W0", lambda a: a * 1.5))
+    f = json.loads(cli("verify", "--json", str(path), ok=False).stdout)["files"][0]
+    check = f["checks"]["rounding"]
+    assert check["status"] == "fail" and "are not the file's" in check["detail"]
+    assert check["recomputed"] != check["recorded"]

@@ -14,6 +14,7 @@ from reluc import pieces as pieces_mod
 from reluc.analysis.planeproof import prove_plane
 from reluc.analysis.treeproof import prove_norm_tree
 from reluc.analysis.report import Check, as_exact, counterexample, fmt, show
+from reluc.domain import Box
 from reluc.registry import Proof
 
 # the exact piece proof stops at this many pieces (sawtooth k=18: about a minute)
@@ -73,7 +74,7 @@ def _prove_elementwise(net, ctor, values, box, tolerance) -> Proof:
     hi = None if None in box.hi else max(box.hi)
     n = net.n_in
     along = ([Fraction(0)] * n, [Fraction(1)] * n)
-    proof = _prove_1d(net, ctor, values, type(box)((lo,), (hi,)), tolerance, along)
+    proof = _prove_1d(net, ctor, values, Box((lo,), (hi,)), tolerance, along)
     if proof.counterexample is not None:
         proof = Proof(proof.status, proof.method, [proof.counterexample[0]] * n, proof.worst)
     return Proof(proof.status, f"each output reads its own input alone (the weights' "

@@ -32,6 +32,7 @@ complete (``--complete``, where tractable)
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from collections.abc import Callable
@@ -42,10 +43,9 @@ import numpy as np
 
 from reluc import exact, formats, registry
 from reluc.analysis.complete import complete_check
-from reluc.analysis.rounding import recorded_rounding_check
 from reluc.analysis.cores import pool
 from reluc.analysis.report import Check, Report, counterexample, fmt, show
-from reluc.analysis.rounding import RoundingBound
+from reluc.analysis.rounding import RoundingBound, recorded_rounding_check
 from reluc.analysis.samples import clip, near_points, reference_batch, sample_batches
 from reluc.errors import RelucError
 from reluc.net import prefetch
@@ -145,7 +145,7 @@ def _verify(report: Report, path, spec_text, samples, seed, complete, runner_fac
             pass
         return structure_fail(first.n_in, last.n_out)
 
-    from reluc.compiler import compile_spec
+    from reluc.compiler import compile_spec, runtime_rounding
 
     say("compiling the spec for comparison")
     compiled = compile_spec(parse_text(report.spec), dtype)
@@ -199,10 +199,13 @@ def _verify(report: Report, path, spec_text, samples, seed, complete, runner_fac
     exact_y = np.vstack([o.approx()[ok] for o, (_, ok) in zip(outs, floats)])
     ref_y = np.vstack([w.approx()[ok] for w, (_, ok) in zip(wants, floats)])
     report.checks.append(_float_check(runner, x, exact_y, ref_y, bound, dtype))
+    file_net = functools.cache(lambda: formats.read(source)[0])  # read at most once more
     if info.rounding is not None and "max_rounding_error" in report.checks[-1].data:
+        # the build's figures are the file's when its weights are the build's
+        own = compiled.rounding if same and compiled.rounding is not None else \
+            runtime_rounding(file_net(), box, dtype)
         report.checks.append(recorded_rounding_check(
-            formats.read(source)[0], info.rounding, box, dtype,
-            report.checks[-1].data["max_rounding_error"]))
+            own, info.rounding, dtype, report.checks[-1].data["max_rounding_error"]))
     report.checks.append(limit_check)
 
     # -- complete check --
@@ -212,8 +215,7 @@ def _verify(report: Report, path, spec_text, samples, seed, complete, runner_fac
             report.checks.append(Check("complete", "skip", "no error bound to prove",
                                        {"result": "unsupported"}))
         else:
-            net = formats.read(source)[0]
-            check, cex = complete_check(net, ctor, values, box, promise.bound)
+            check, cex = complete_check(file_net(), ctor, values, box, promise.bound)
             report.checks.append(check)
             if cex is not None:  # the proof's own (often simpler than a sample's)
                 report.counterexample = cex
