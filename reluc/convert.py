@@ -64,7 +64,7 @@ def convert(source: str, output: str, fmt: str, layout: str = "auto",
     written = formats.write(SimpleNamespace(dtype=dtype, source=net), output, fmt, layout,
                             info=meta)
     try:
-        original, converted = Runner(source), Runner(output)
+        original, converted = Runner(source, runtime="own"), Runner(output, runtime="own")
         x = _rows(net.n_in, info, min(original.limit, converted.limit), rows, seed)
         old = info.dtype or dtype
         if "float32" in (old, dtype):  # rows both files take as they are

@@ -18,6 +18,11 @@ class NetworkFileError(RelucError):
     """A network file cannot be read: corrupted, foreign in an unsupported way, ..."""
 
 
+class UnreadableGraph(NetworkFileError):
+    """An ONNX graph that is sound but not a chain reluc reads (an operator it does not
+    know, a branch): ``eval`` can still run it through onnxruntime."""
+
+
 class NetworkError(RelucError):
     """A network is malformed (inconsistent shapes, non-finite weights, ...)."""
 

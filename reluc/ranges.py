@@ -35,6 +35,7 @@ import math
 from collections.abc import Iterable
 
 import numpy as np
+import scipy.sparse as sp
 
 from reluc.net import Layer
 
@@ -44,11 +45,13 @@ _MARGIN = 1 + 2.0**-40  # covers the float64 rounding of the bound's own arithme
 _MAX_CELLS = 1 << 20
 
 
-def dot_gamma(layer: Layer, unit: float) -> float:
+def dot_gamma(layer: Layer | int, unit: float) -> float:
     """gamma_{K+1} of the layer's dot products for unit roundoff ``unit`` (``K`` the most
-    nonzeros in a row), with the margin for the float64 arithmetic that uses it: every
-    computed partial sum is within a relative ``gamma`` of ``|W| |h| + |b|``."""
-    k = int(np.diff(layer.weight.indptr).max(initial=0)) + 1
+    nonzeros in a row; ``layer`` a layer or that K), with the margin for the float64
+    arithmetic that uses it: every computed partial sum is within a relative ``gamma``
+    of ``|W| |h| + |b|``."""
+    k = (layer if isinstance(layer, int) else
+         int(np.diff(layer.weight.indptr).max(initial=0))) + 1
     gamma = k * unit / (1 - k * unit) if k * unit < 0.5 else math.inf
     return gamma * _MARGIN + 2.0**-40
 
@@ -78,10 +81,14 @@ class RangeBound:
     def add(self, layer: Layer) -> None:
         self.layers += 1
         w = layer.weight
-        aw = abs(w)
         gamma = dot_gamma(layer, self.unit)
         bias = layer.bias
-        pos, neg = w.maximum(0), (-w).maximum(0)
+
+        def part(values):  # W's pattern with other values (zeros kept: no copy of it)
+            return sp.csr_array((values, w.indices, w.indptr), shape=w.shape)
+
+        aw, pos, neg = part(np.abs(w.data)), part(np.maximum(w.data, 0)), \
+            part(np.maximum(-w.data, 0))
         with np.errstate(over="ignore", invalid="ignore"):
             self._scaled(pos, neg, aw, bias, gamma)
             self._intervals(pos, neg, aw, bias, gamma)

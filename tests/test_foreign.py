@@ -175,10 +175,12 @@ def test_an_exported_network_reads_to_its_shape_and_evaluates_as_onnxruntime(cli
     s = json.loads(cli("stats", path, "--json").stdout)
     assert (s["inputs"], s["outputs"], s["widths"]) == (N_IN, N_OUT, [HID]), s
     x = RNG.normal(size=(20, N_IN)) * 2
-    out = cli("eval", path, input="\n".join(" ".join(repr(float(v)) for v in r) for r in x))
-    got = np.array([[float(v) for v in line.split()] for line in out.stdout.splitlines()])
     want = ort_run(path, x)
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    for runtime in ("scipy", "ort"):  # reluc's reader, and the model's own input shape
+        out = cli("eval", path, "--runtime", runtime,
+                  input="\n".join(" ".join(repr(float(v)) for v in r) for r in x))
+        got = np.array([[float(v) for v in line.split()] for line in out.stdout.splitlines()])
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
 def gemm_relu(first_op=None):
@@ -207,8 +209,28 @@ NOT_RELU = {
 def test_a_graph_that_is_not_a_relu_network_is_refused_naming_the_node(cli, tmp_path, name):
     nodes, inits, fragments = NOT_RELU[name]
     path = onnx_file(tmp_path / "x.onnx", nodes, inits, ["batch", N_IN], ["batch", N_OUT], 17, 8)
-    for command in ("stats", "eval", "regions"):
+    for command in ("stats", "regions"):
         assert_one_line_error(cli(command, path, input="1 2 3 4 5 6", ok=False), *fragments)
+    # eval's own engine refuses it as they do (auto hands it to onnxruntime: below)
+    assert_one_line_error(cli("eval", path, "--runtime", "scipy", input="1 2 3 4 5 6",
+                              ok=False), *fragments)
+
+
+@pytest.mark.parametrize("name", ["Sigmoid", "Tanh", "residual Add"])
+def test_eval_runs_a_graph_reluc_cannot_read_through_onnxruntime(cli, tmp_path, name):
+    nodes, inits, fragments = NOT_RELU[name]
+    path = onnx_file(tmp_path / "x.onnx", nodes, inits, ["batch", N_IN], ["batch", N_OUT], 17, 8)
+    x = RNG.normal(size=(7, N_IN)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {"input": x})[0]
+    for runtime in ("auto", "ort"):
+        result = cli("eval", path, "-i", tmp_path / "x.npy", "-o", tmp_path / "y.npy",
+                     "--runtime", runtime)
+        assert np.array_equal(np.load(tmp_path / "y.npy"), want)
+        note = result.stderr.strip()
+        assert len(note.splitlines()) == 1 and "onnxruntime" in note, note
+        assert all(f in note for f in fragments[:2]), note
 
 
 def test_a_reshape_that_is_not_a_flatten_is_refused(cli, tmp_path):

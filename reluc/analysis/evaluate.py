@@ -1,76 +1,115 @@
 """Run a network file on a batch of inputs in the file's own dtype.
 
-The file is read by reluc's reader first (so ``eval`` accepts exactly what ``stats`` and
-``verify`` accept), then ``.onnx`` runs through onnxruntime (CPU provider) and ``.npz``
-through numpy/scipy. Both
-read the same weights, so exact constructions agree exactly on exactly representable
-inputs (integers, dyadic rationals) and to rounding elsewhere.
+Engines (``reluc eval --runtime``):
+
+- ``scipy`` (the default, ``auto``): reluc's reader, then per layer one scipy CSR product
+  in the file's dtype, the bias added after it. For reluc's sparse ONNX layout and ``.npz``
+  the sums are in the order the file's runtime takes them, so the outputs are
+  onnxruntime's bit for bit; for dense ``Gemm`` layers onnxruntime's kernels sum in
+  another order and the two agree to the dtype's rounding.
+- ``ort``: onnxruntime (CPU provider), for ``.onnx`` files: what runs the file elsewhere,
+  and what ``verify``'s float check runs (the file's own runtime, ``own``).
+- ``auto`` takes onnxruntime for an ONNX graph reluc's reader cannot follow (an
+  operator it does not know, a branch: :class:`~reluc.errors.UnreadableGraph`), with a
+  note, and without the input limit; a damaged file is refused by every engine.
 """
 
 from __future__ import annotations
 
+import math
 
 import numpy as np
+import scipy.sparse as sp
 
 from reluc import formats
 from reluc.analysis.cores import cores, pool
-from reluc.errors import InputError, NetworkFileError
-from reluc.net import Net
+from reluc.errors import InputError, NetworkFileError, UnreadableGraph
 from reluc.ranges import RangeBound, dot_gamma, format_limit
 
 
-# rows per onnxruntime call: the largest intermediate tensor stays near this many bytes
+# rows at a time: the largest intermediate tensor stays near this many bytes
 CHUNK_BYTES = 256 << 20
+# rows per onnxruntime call (measured: bench/engines.py; larger calls are slower)
+ORT_ROWS = 64
 
 
 class Runner:
     """A loaded network ready to evaluate batches: ``Runner(source)(x)``; ``source`` is a
-    path, ``-`` (stdin) or a pipe such as ``<(reluc build ...)``.
+    path, ``-`` (stdin) or a pipe such as ``<(reluc build ...)``; ``runtime`` one of
+    ``auto``, ``scipy``, ``ort`` (module docstring) or ``own``, the file's own runtime
+    (onnxruntime for ``.onnx``, scipy for ``.npz``).
 
     Every network is first read by reluc's own reader, as ``stats`` and ``verify`` read
-    it (a Sigmoid, NaN weights, a damaged sparse layout are refused here, not run), which
-    also gives its input limit (:mod:`reluc.ranges`). Large batches run a chunk of rows
-    at a time, so that a network 131072 neurons wide does not need gigabytes of
-    intermediate tensors for a 1024-row batch; a model exported with a fixed batch size
-    gets its rows in batches of that size."""
+    it (NaN weights, a damaged sparse layout are refused here, not run), which also
+    gives its input limit (:mod:`reluc.ranges`). Large batches run a chunk of rows at a
+    time, so that a network 131072 neurons wide does not need gigabytes of intermediate
+    tensors for a 1024-row batch; a model exported with a fixed batch size gets its rows
+    in batches of that size."""
 
-    def __init__(self, source: str | bytes, name: str | None = None):
+    def __init__(self, source: str | bytes, name: str | None = None, runtime: str = "auto"):
         data = formats.load_source(source)
-        source = name or (source if isinstance(source, str) else "-")
-        self.path = source
-        layers, self.info = formats.read_layers(data if data is not None else source)
+        self.path = name or (source if isinstance(source, str) else "-")
+        self._source = data if data is not None else source
+        onnx_file = formats.kind_of(self._source) == "onnx"
+        if runtime == "own":
+            runtime = "ort" if onnx_file else "scipy"
+        if runtime == "ort" and not onnx_file:
+            raise InputError(f"--runtime ort runs .onnx files; '{self.path}' is .npz "
+                             "(scipy runs it)")
+        self.runtime = "ort" if runtime == "ort" else "scipy"
+        self.note = None  # a line for the user: the engine was not the one asked for
+        # rows past the limit are evaluated with their sizes checked (see checked); off,
+        # they go to the runtime as they are (verify, which looks for overflows)
+        self.guard = True
+        self.batch = None  # a fixed batch size the model insists on
+        try:
+            self._read()
+        except UnreadableGraph as e:
+            if runtime == "scipy" or not onnx_file:
+                raise
+            reason = str(e).split(";")[0]
+            self.note = (f"note: reluc cannot read the graph of '{self.path}' ({reason}); "
+                         "it runs through onnxruntime, without reluc's input limit")
+            self.runtime, self.limit, self.guard, self.n_in = "ort", math.inf, False, None
+        if self.runtime == "ort":
+            self._open_session()
+
+    def _read(self) -> None:
+        layers, self.info = formats.read_layers(self._source)
         self.dtype = self.info.dtype or "float64"
-        bound, kept, n_in, per_row = RangeBound(self.dtype), [], None, 1
-        self.nonzeros = 0
-        is_npz = formats.kind_of(data if data is not None else source) == "npz"
+        bound, n_in, per_row = RangeBound(self.dtype), None, 1
+        self.nonzeros, self._layers = 0, []
         for layer in layers:
             n_in = layer.n_in if n_in is None else n_in
             bound.add(layer)
             self.nonzeros += layer.weight.nnz
             k = int(np.diff(layer.weight.indptr).max(initial=0)) or 1
             per_row = max(per_row, layer.n_in, layer.n_out * k)
-            if is_npz:
-                kept.append(layer)
+            if self.runtime == "scipy":
+                self._layers.append(_engine_layer(layer, self.dtype))
         if n_in is None:
             raise NetworkFileError("the file holds no layers")
         self.n_in, self.limit, self.depth = n_in, bound.limit(), bound.layers
-        self._source = data if data is not None else source
         self.chunk = max(1, CHUNK_BYTES // (per_row * np.dtype(self.dtype).itemsize))
-        self.batch = None  # a fixed batch size the model insists on
-        # rows past the limit are evaluated with their sizes checked (see checked); off,
-        # they go to the runtime as they are (verify, which looks for overflows)
-        self.guard = True
-        if is_npz:
-            self.net, self._session = Net(kept), None
-            return
-        self._session = _ort_session(data if data is not None else source, source)
+
+    def _open_session(self) -> None:
+        self._session = _ort_session(self._source, self.path)
         inp = self._session.get_inputs()[0]
         dtype = {"tensor(float)": "float32", "tensor(double)": "float64"}.get(inp.type)
-        self._rest = _row_shape(inp.shape, n_in)  # a row's shape (exporters: [1, n], ...)
+        if self.n_in is None:  # not read by reluc: the width from the graph's input
+            self.dtype, self.depth = dtype or "float64", None
+            dims = inp.shape[1:]
+            if not dims or not all(isinstance(d, int) and d > 0 for d in dims):
+                raise NetworkFileError(f"'{self.path}' has an input of shape {inp.shape}; "
+                                       "eval needs its width")
+            self.n_in = int(np.prod(dims))
+        self._rest = _row_shape(inp.shape, self.n_in)  # a row's shape ([1, n], ...)
         if dtype != self.dtype or self._rest is None:
-            raise NetworkFileError(f"onnxruntime sees the input of '{source}' as {inp.type} "
-                                   f"{inp.shape}, not a {self.dtype} batch of rows of {n_in}")
+            raise NetworkFileError(f"onnxruntime sees the input of '{self.path}' as "
+                                   f"{inp.type} {inp.shape}, not a {self.dtype} batch of "
+                                   f"rows of {self.n_in}")
         self._input_name = inp.name
+        self.chunk = ORT_ROWS
         if inp.shape and isinstance(inp.shape[0], int) and inp.shape[0] > 0:
             self.batch = self.chunk = inp.shape[0]
 
@@ -102,17 +141,16 @@ class Runner:
         of a computation that provably did not overflow, or :class:`InputError` naming
         the first row that could. ``first_row``: each row's number, for the message."""
         dtype, big, unit = self.dtype, float(np.finfo(self.dtype).max), float(np.finfo(self.dtype).eps) / 2
-        layers = self.net.layers if self._session is None else \
-            formats.read_layers(self._source)[0]
+        layers = self._layers or [_engine_layer(layer, dtype)
+                                  for layer in formats.read_layers(self._source)[0]]
         h = np.ascontiguousarray(x.astype(dtype).T)
         bad = np.zeros(len(x), dtype=bool)
-        for i, layer in enumerate(layers):
-            gamma = dot_gamma(layer, unit)
+        for i, (w, b, gamma) in enumerate((w, b, dot_gamma(k, unit)) for w, b, k in layers):
             with np.errstate(over="ignore", invalid="ignore"):
-                size = abs(layer.weight) @ np.abs(h.astype(np.float64)) \
-                    + np.abs(layer.bias)[:, None]
+                size = abs(w).astype(np.float64) @ np.abs(h.astype(np.float64)) \
+                    + np.abs(b.astype(np.float64))[:, None]
                 bad |= ~np.all(size * (1 + gamma) < big, axis=0)
-                h = layer.weight.astype(dtype) @ h + layer.bias.astype(dtype)[:, None]
+                h = w @ h + b[:, None]
             if i < self.depth - 1:
                 np.maximum(h, 0, out=h)
             if bad.any():
@@ -140,29 +178,52 @@ class Runner:
                 y[near] = self(x[near], progress)
             return y
         xt = x.astype(self.dtype)
-        if self._session is None:  # numpy/scipy: rows split over the cores (16 at least each)
-            parts = np.array_split(xt, cores(len(xt) // 16))
-            with pool() as workers:
-                outs = list(workers.map(lambda p: self.net.evaluate(p, dtype=self.dtype), parts))
-            if progress:
-                progress(len(xt), len(xt))
-            return np.concatenate(outs)
         out = []
-        for start in range(0, max(1, len(xt)), self.chunk):
-            part = xt[start:start + self.chunk]
-            rows = len(part)
-            if self.batch is not None and rows < self.batch:  # pad to the fixed batch
-                part = np.vstack([part, np.zeros((self.batch - rows, self.n_in), part.dtype)])
-            try:
-                y = self._session.run(None, {self._input_name:
-                                             part.reshape((len(part), *self._rest))})[0]
-            except _ort_errors() as e:  # the file is wrong in a way found while running it
-                raise NetworkFileError(f"onnxruntime cannot run '{self.path}': "
-                                       f"{_ort_reason(e)}") from None
-            out.append(y.reshape(len(part), int(np.prod(y.shape[1:])))[:rows])
-            if progress:
-                progress(min(len(xt), start + self.chunk), len(xt))
+        with pool() as workers:
+            for start in range(0, max(1, len(xt)), self.chunk):
+                part = xt[start:start + self.chunk]
+                if self.runtime == "scipy":  # rows split over the cores (16 at least each)
+                    pieces = np.array_split(part, cores(len(part) // 16))
+                    out += list(workers.map(self._forward, pieces))
+                else:
+                    out.append(self._run_ort(part))
+                if progress:
+                    progress(min(len(xt), start + self.chunk), len(xt))
         return np.concatenate(out)
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        """The scipy engine: one product a layer, the bias added after it, then ReLU."""
+        h = np.ascontiguousarray(x.T)  # (features, rows): products without transposes
+        last = len(self._layers) - 1
+        for i, (w, b, _) in enumerate(self._layers):
+            h = w @ h
+            h += b[:, None]
+            if i < last:
+                np.maximum(h, 0, out=h)
+        return np.ascontiguousarray(h.T)
+
+    def _run_ort(self, part: np.ndarray) -> np.ndarray:
+        rows = len(part)
+        if self.batch is not None and rows < self.batch:  # pad to the fixed batch
+            part = np.vstack([part, np.zeros((self.batch - rows, self.n_in), part.dtype)])
+        try:
+            y = self._session.run(None, {self._input_name:
+                                         part.reshape((len(part), *self._rest))})[0]
+        except _ort_errors() as e:  # the file is wrong in a way found while running it
+            raise NetworkFileError(f"onnxruntime cannot run '{self.path}': "
+                                   f"{_ort_reason(e)}") from None
+        return y.reshape(len(part), int(np.prod(y.shape[1:])))[:rows]
+
+
+def _engine_layer(layer, dtype: str) -> tuple:
+    """A layer as the scipy engine holds it, in ``dtype``: (weights, bias, K), the weights
+    CSR sharing the layer's index arrays (each output summed over its nonzeros in column
+    order, as reluc's sparse layout has onnxruntime sum them), K the most nonzeros in a
+    row (for the rounding bounds)."""
+    w = layer.weight
+    k = int(np.diff(w.indptr).max(initial=0))
+    csr = sp.csr_array((w.data.astype(dtype), w.indices, w.indptr), shape=w.shape)
+    return csr, layer.bias.astype(dtype), k
 
 
 def _row_shape(shape: list, n_in: int) -> tuple[int, ...] | None:

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from reluc.choices import RUNTIMES
 from reluc.cli import NETWORK, UserError, main, say
 
 
@@ -17,10 +18,16 @@ from reluc.cli import NETWORK, UserError, main, say
                    "array of shape (rows, n), or - for stdin.")
 @click.option("-o", "--output", default="-", show_default=True, type=click.Path(allow_dash=True),
               help="Where to write outputs: a text file, a .npy file, or - for stdout.")
-def eval_(network, input_, output):
+@click.option("--runtime", type=click.Choice(RUNTIMES), default="auto", show_default=True,
+              help="scipy: reluc's reader and scipy (on the sparse ONNX layout, bit for bit "
+                   "what onnxruntime computes); ort: onnxruntime (.onnx files); auto: "
+                   "scipy, and onnxruntime for a graph reluc cannot read.")
+def eval_(network, input_, output, runtime):
     """Evaluate NETWORK on rows of inputs (NETWORK may be - or a pipe, with -i FILE).
 
-    .onnx files run through onnxruntime, .npz files through numpy, in the file's dtype.
+    The network runs in the file's dtype, through reluc's reader and scipy unless
+    --runtime ort asks for onnxruntime (an ONNX graph reluc cannot read, with an
+    operator it does not know, runs through onnxruntime, with a note).
     One output row per input row; the form follows -o: a .npy file gets an array of
     shape (rows, outputs) in the file's dtype, anything else (and stdout) text rows.
     Rows past the network's input limit (reluc stats shows it), where evaluation in
@@ -40,7 +47,9 @@ def eval_(network, input_, output):
     if network == "-" and input_ == "-":
         raise UserError("the network and the input rows cannot both come from stdin; "
                         "give the rows with -i FILE")
-    runner = Runner(network)
+    runner = Runner(network, runtime=runtime)
+    if runner.note:
+        say(runner.note)
     x = rows.read_rows(input_, runner.n_in, sys.stdin.buffer)
     warning = runner.check(x)
     progress = Progress("evaluating", unit="rows")

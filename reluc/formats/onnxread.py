@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from onnx import TensorProto, helper, numpy_helper
 
-from reluc.errors import NetworkError, NetworkFileError
+from reluc.errors import NetworkError, NetworkFileError, UnreadableGraph
 from reluc.formats.metadata import FileInfo
 from reluc.formats.onnxwire import LazyTensor, scan_model
 from reluc.net import Layer
@@ -121,7 +121,7 @@ class _Chain:
 
     def layer(self) -> Layer:
         """The pending map as a layer (the identity when there is none)."""
-        layer = Layer(*self.pending())
+        layer = Layer(*self.pending(), owned=True)  # the walk's own fresh arrays
         if self.prev_out is not None and layer.n_in != self.prev_out:
             raise NetworkFileError(f"a layer takes {layer.n_in} inputs but the previous "
                                    f"one produces {self.prev_out}")
@@ -176,7 +176,7 @@ def _reshape(chain, node, attrs, where):
     shape = chain.array(node.input[1], node)
     if shape.ndim != 1 or len(shape) != 2 or shape[0] not in (-1, 0, 1) or \
             shape[1] not in (-1, chain.width):
-        raise NetworkFileError(f"{where}: a Reshape to {shape.astype(int).tolist()}; reluc "
+        raise UnreadableGraph(f"{where}: a Reshape to {shape.astype(int).tolist()}; reluc "
                                "reads a Reshape only to [batch, features]")
 
 
@@ -277,16 +277,37 @@ def _reduce_sum(chain, node, attrs, where):
         raise NetworkFileError(f"{where}: expected ReduceSum over the last axis without "
                                "keepdims")
     chain.gathered = None
-    rows = np.repeat(np.arange(idx.shape[0]), idx.shape[1])
-    keep = val.ravel() != 0
-    step = sp.csr_array((val.ravel()[keep], (rows[keep], idx.ravel()[keep])),
-                        shape=(idx.shape[0], chain.width))
+    chain.then(_ell_to_csr(idx, val, chain.width), np.zeros(idx.shape[0]), where)
+
+
+def _ell_to_csr(idx: np.ndarray, val: np.ndarray, width: int) -> sp.csr_array:
+    """The matrix of ELLPACK tables (per row, column indices and values; zero values are
+    padding). As reluc writes them, each row's columns increase: then the nonzeros in
+    row order already are the CSR arrays (no sort); any other table (repeated or
+    unordered columns) is summed up through COO."""
+    keep = val != 0
+    counts = np.count_nonzero(keep, axis=1)
+    indptr = np.zeros(len(idx) + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    cols, data = idx[keep], val[keep]
+    rising = np.empty(len(cols), dtype=bool)
+    rising[:1] = True
+    np.greater(cols[1:], cols[:-1], out=rising[1:])
+    rising[indptr[:-1][counts > 0]] = True  # a row's first entry follows no entry of it
+    shape = (idx.shape[0], width)
+    if rising.all():
+        index = np.int32 if max(width, len(cols)) < 2**31 else np.int64
+        step = sp.csr_array((data, cols.astype(index), indptr.astype(index)), shape=shape)
+        step.has_canonical_format = True
+        return step
+    rows = np.repeat(np.arange(len(idx)), counts)
+    step = sp.csr_array((data, (rows, cols)), shape=shape)
     step.sum_duplicates()
-    chain.then(step, np.zeros(step.shape[0]), where)
+    return step
 
 
-def _unsupported(node) -> NetworkFileError:
-    return NetworkFileError(
+def _unsupported(node) -> UnreadableGraph:
+    return UnreadableGraph(
         f"unsupported ONNX operator '{node.op_type}' (node '{node.name or node.op_type}'); "
         "reluc reads ReLU MLPs built from Gemm, MatMul, Add, Sub and Relu (with constant "
         "Mul, Div, Flatten, Reshape; and its own sparse layout, Gather-Mul-ReduceSum)")
@@ -304,7 +325,7 @@ def _walk(graph, chain: _Chain) -> Iterator[Layer]:
             chain.consts[node.output[0]] = numpy_helper.to_array(attr["value"].t)
             continue
         if [i for i in node.input if i and i not in chain.consts] != [chain.cur]:
-            raise NetworkFileError(
+            raise UnreadableGraph(
                 f"{where} ({op}) does not continue a single chain from the input; reluc "
                 "reads feed-forward chains of Gemm/MatMul/Add/Relu")
         if op not in HANDLERS:

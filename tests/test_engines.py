@@ -1,0 +1,124 @@
+"""``reluc eval``'s engines agree: reluc's reader with scipy (the default) and onnxruntime
+(``--runtime ort``) give the same outputs bit for bit where they sum in the same order
+(reluc's sparse ONNX layout; ``.npz`` against it), and within the file's rounding bound
+where they do not (dense ``Gemm`` layers), in both dtypes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import assert_one_line_error
+
+SPECS = ["sort n=16", "mul L=6", "norm2 levels=8", "sincos L=6", "norm n=4 levels=6",
+         "maxaffine planes=1,2,0;-1,1,1;0,-3,2"]
+
+
+def rows_for(spec: str, n: int, count: int = 200) -> np.ndarray:
+    """Inputs in the construction's domain ([0, 1] or [-1, 1] boxes are inside it), with
+    values that are not exactly representable in float32 in general."""
+    rng = np.random.default_rng(7)
+    lo = 0.0 if spec.split()[0] in ("mul", "sincos") else -1.0
+    return rng.uniform(lo, 1.0, size=(count, n))
+
+
+def run(cli, tmp_path, path, x, *extra):
+    np.save(tmp_path / "x.npy", x)
+    cli("eval", path, "-i", tmp_path / "x.npy", "-o", tmp_path / "y.npy", *extra)
+    return np.load(tmp_path / "y.npy")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("spec", SPECS)
+def test_the_engines_agree_on_every_layout(cli, tmp_path, spec, dtype):
+    sparse, dense, npz = (tmp_path / f"n.{e}" for e in ("sparse.onnx", "dense.onnx", "npz"))
+    for path, layout in ((sparse, ["--layout", "sparse"]), (dense, ["--layout", "dense"]),
+                         (npz, [])):
+        cli("build", spec, "-o", path, "--dtype", dtype, "-q", *layout)
+    s = json.loads(cli("stats", sparse, "--json").stdout)
+    x = rows_for(spec, s["inputs"]).astype(dtype).astype(np.float64)
+    ort_sparse = run(cli, tmp_path, sparse, x, "--runtime", "ort")
+    assert ort_sparse.dtype == np.dtype(dtype)
+    # same order of summation: the same bits
+    assert np.array_equal(run(cli, tmp_path, sparse, x), ort_sparse)
+    assert np.array_equal(run(cli, tmp_path, sparse, x, "--runtime", "scipy"), ort_sparse)
+    assert np.array_equal(run(cli, tmp_path, npz, x), ort_sparse)
+    # dense Gemm: onnxruntime sums in its own order; both are within the file's rounding
+    # bound of the exact network, so within twice it of each other
+    mine, theirs = run(cli, tmp_path, dense, x), run(cli, tmp_path, dense, x, "--runtime", "ort")
+    gap = np.abs(mine.astype(np.float64) - theirs.astype(np.float64)).max()
+    rounding = s["rounding"]
+    if rounding is None:  # exact constructions: exact in either order on these rows?
+        assert s["exact"] and gap <= np.abs(theirs).max() * 8 * np.finfo(dtype).eps, gap
+    else:
+        assert gap <= 2 * float(rounding["at_most"]), (gap, rounding)
+
+
+def test_the_engines_agree_bit_for_bit_on_a_wide_sparse_network(cli, tmp_path):
+    # sums of several terms, in float32, on rows that are not integers: any other order
+    # of summation would show (norm n=16: 4 levels of blocks, K up to 4)
+    path = tmp_path / "n.onnx"
+    cli("build", "norm n=16 levels=7", "-o", path, "--layout", "sparse", "-q")
+    x = np.random.default_rng(3).normal(size=(300, 16)).astype(np.float32).astype(np.float64)
+    mine, theirs = run(cli, tmp_path, path, x), run(cli, tmp_path, path, x, "--runtime", "ort")
+    assert np.array_equal(mine, theirs)
+    as64 = mine.astype(np.float64)
+    assert not np.array_equal(as64, np.linalg.norm(x, axis=1, keepdims=True))  # not trivial
+
+
+def test_runtime_ort_needs_an_onnx_file(cli, tmp_path):
+    cli("build", "sort n=3", "-o", tmp_path / "s.npz", "-q")
+    assert_one_line_error(cli("eval", tmp_path / "s.npz", "--runtime", "ort", input="3 1 2\n",
+                              ok=False), "--runtime ort", ".npz")
+    assert cli("eval", tmp_path / "s.npz", "--runtime", "scipy", input="3 1 2\n").stdout == \
+        "1 2 3\n"
+
+
+def test_eval_of_a_file_reluc_reads_does_not_start_onnxruntime(cli, tmp_path):
+    # the default engine is reluc's: onnxruntime (0.2 s to import, slower to run) stays
+    # out; --runtime ort brings it in
+    cli("build", "sort n=3", "-o", tmp_path / "s.onnx", "-q")
+    script = ("import sys\nfrom reluc.cli import main\n"
+              "main(sys.argv[1:], standalone_mode=False)\n"
+              "print('onnxruntime' in sys.modules, file=sys.stderr)\n")
+    for extra, started in (([], "False"), (["--runtime", "ort"], "True")):
+        r = subprocess.run([sys.executable, "-c", script, "eval", str(tmp_path / "s.onnx"),
+                            *extra], input="3 1 2\n", capture_output=True, text=True,
+                           timeout=60)
+        assert r.stdout == "1 2 3\n" and r.stderr.strip() == started, (r.stdout, r.stderr)
+
+
+def test_a_sparse_layout_with_unordered_and_repeated_columns_reads_as_its_sum(cli, tmp_path):
+    # reluc writes each row's columns in increasing order; another writer (or a hand)
+    # may not: row 0 reads x2 then x0, row 1 reads x1 twice (2 x1 + 3 x1), row 2 pads
+    # in the middle. Read as the sum it is, whichever engine runs it.
+    from onnx import TensorProto, helper, numpy_helper
+
+    idx = np.array([[2, 0, 0], [1, 1, 0], [0, 0, 2]], np.int32)
+    val = np.array([[1, -4, 0], [2, 3, 0], [5, 0, 7]], np.float32).reshape(3, 3, 1)
+    nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0]),
+             helper.make_node("Gather", ["xt", "I0"], ["g0"], axis=0),
+             helper.make_node("Mul", ["g0", "W0"], ["m0"]),
+             helper.make_node("ReduceSum", ["m0", "axes"], ["s0"], keepdims=0),
+             helper.make_node("Add", ["s0", "B0"], ["yt"]),
+             helper.make_node("Transpose", ["yt"], ["y"], perm=[1, 0])]
+    inits = [numpy_helper.from_array(idx, "I0"), numpy_helper.from_array(val, "W0"),
+             numpy_helper.from_array(np.zeros((3, 1), np.float32), "B0"),
+             numpy_helper.from_array(np.array([1], np.int64), "axes")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, ["batch", 3])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, ["batch", 3])], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    (tmp_path / "h.onnx").write_bytes(model.SerializeToString())
+    s = json.loads(cli("stats", tmp_path / "h.onnx", "--json").stdout)
+    assert s["nonzero_weights"] == 5  # (2, 0), (1), (0, 2): x1's two entries are one
+    x = np.array([[1, 10, 100], [-3, 2, 5]], np.float64)
+    want = np.array([[100 - 4, 50, 5 + 700], [5 + 12, 10, -15 + 35]])
+    for runtime in ("scipy", "ort"):
+        assert np.array_equal(run(cli, tmp_path, tmp_path / "h.onnx", x, "--runtime", runtime),
+                              want)
