@@ -282,28 +282,16 @@ def _reduce_sum(chain, node, attrs, where):
 
 def _ell_to_csr(idx: np.ndarray, val: np.ndarray, width: int) -> sp.csr_array:
     """The matrix of ELLPACK tables (per row, column indices and values; zero values are
-    padding). As reluc writes them, each row's columns increase: then the nonzeros in
-    row order already are the CSR arrays (no sort); any other table (repeated or
-    unordered columns) is summed up through COO."""
+    padding): the nonzeros in row order are the CSR arrays. Their columns rise in each
+    row as reluc writes them; a table with unordered or repeated columns is summed and
+    sorted when the layer is made (:class:`~reluc.net.Layer`)."""
     keep = val != 0
-    counts = np.count_nonzero(keep, axis=1)
     indptr = np.zeros(len(idx) + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    cols, data = idx[keep], val[keep]
-    rising = np.empty(len(cols), dtype=bool)
-    rising[:1] = True
-    np.greater(cols[1:], cols[:-1], out=rising[1:])
-    rising[indptr[:-1][counts > 0]] = True  # a row's first entry follows no entry of it
-    shape = (idx.shape[0], width)
-    if rising.all():
-        index = np.int32 if max(width, len(cols)) < 2**31 else np.int64
-        step = sp.csr_array((data, cols.astype(index), indptr.astype(index)), shape=shape)
-        step.has_canonical_format = True
-        return step
-    rows = np.repeat(np.arange(len(idx)), counts)
-    step = sp.csr_array((data, (rows, cols)), shape=shape)
-    step.sum_duplicates()
-    return step
+    np.cumsum(np.count_nonzero(keep, axis=1), out=indptr[1:])
+    cols = idx[keep]
+    index = np.int32 if max(width, len(cols)) < 2**31 else np.int64
+    return sp.csr_array((val[keep], cols.astype(index), indptr.astype(index)),
+                        shape=(idx.shape[0], width))
 
 
 def _unsupported(node) -> UnreadableGraph:

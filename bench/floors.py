@@ -1,0 +1,152 @@
+"""reluc against its floor (``make bench``): each command of issue 18's table next to a
+program written for the same work with numpy and scipy doing exactly the arithmetic and
+nothing else, both measured in this run, each in a fresh process, as CPU seconds (user +
+system of the child, the fastest of ``--repeat`` runs). Results go to
+``bench/out/floors.md`` and ``bench/out/floors.json``.
+
+Floors:
+- eval: a Python process that imports numpy and scipy, loads the network's CSR arrays
+  (extracted beforehand into an uncompressed ``.npz``) and the rows, runs the layers
+  (one CSR product, the bias, ReLU), and saves the outputs;
+- stats: a Python process that reads the file's bytes (1 MiB at a time);
+- start-up: ``python -c "import click"``.
+``verify`` has no such floor (its exact arithmetic is its own); its target is absolute.
+
+Run: ``.venv/bin/python bench/floors.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run import OUT, RELUC  # noqa: E402
+
+EVAL_FLOOR = """
+import sys
+import numpy as np, scipy.sparse as sp
+z = np.load(sys.argv[1])
+h = np.ascontiguousarray(np.load(sys.argv[2]).T)
+depth = int(z["depth"])
+for i in range(depth):
+    w = sp.csr_array((z[f"d{i}"], z[f"i{i}"], z[f"p{i}"]), shape=tuple(z[f"s{i}"]))
+    h = w @ h
+    h += z[f"b{i}"][:, None]
+    if i < depth - 1:
+        np.maximum(h, 0, out=h)
+np.save(sys.argv[3], np.ascontiguousarray(h.T))
+"""
+
+READ_FLOOR = """
+import sys
+buf = bytearray(1 << 20)
+with open(sys.argv[1], "rb", buffering=0) as f:
+    while f.readinto(buf):
+        pass
+"""
+
+
+def cpu(argv: list[str], repeat: int) -> float:
+    """The least CPU seconds (user + system) of ``repeat`` runs of ``argv``."""
+    best = None
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if r.returncode:
+            raise SystemExit(f"{' '.join(map(str, argv))} failed: {r.stderr}")
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        best = t if best is None else min(best, t)
+    return round(best, 3)
+
+
+def extract(path: str, out: str) -> None:
+    """The network's CSR arrays in the file's dtype, for the eval floor (not timed)."""
+    from reluc import formats
+
+    layers, info = formats.read_layers(path)
+    arrays, depth = {}, 0
+    for i, layer in enumerate(layers):
+        w = layer.weight
+        arrays.update({f"d{i}": w.data.astype(info.dtype), f"i{i}": w.indices,
+                       f"p{i}": w.indptr, f"s{i}": np.array(w.shape),
+                       f"b{i}": layer.bias.astype(info.dtype)})
+        depth = i + 1
+    np.savez(out, depth=depth, **arrays)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    rep = args.repeat
+    py = sys.executable
+    rows = []
+
+    def row(work, target, mine, floor, note=""):
+        rows.append({"work": work, "reluc_cpu_s": mine, "floor_cpu_s": floor,
+                     "ratio": round(mine / floor, 2) if floor else None, "target": target,
+                     "note": note})
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+
+    os.makedirs(OUT, exist_ok=True)
+    evals = [(1024, "sparse", 1024), (4096, "sparse", 1024), (1024, "dense", 1024),
+             (4096, "npz", 1024), (65536, "sparse", 256)]
+    if args.quick:
+        evals = [(256, "sparse", 256), (256, "npz", 256)]
+    with tempfile.TemporaryDirectory(dir=OUT) as tmp:
+        for n, layout, count in evals:
+            path = os.path.join(tmp, f"sort{n}.{'npz' if layout == 'npz' else 'onnx'}")
+            extra = [] if layout == "npz" else ["--layout", layout]
+            subprocess.run(RELUC + ["build", f"sort n={n}", "-o", path, "-q", *extra],
+                           check=True)
+            csr, x, y = (os.path.join(tmp, f) for f in ("w.npz", "x.npy", "y.npy"))
+            extract(path, csr)
+            rng = np.random.default_rng(0)
+            np.save(x, rng.integers(-(2**20), 2**20, size=(count, n)).astype(np.float32))
+            floor = cpu([py, "-c", EVAL_FLOOR, csr, x, y], rep)
+            want = np.load(y)
+            case = f"sort n={n} ({layout}), {count} rows"
+            mine = cpu(RELUC + ["eval", path, "-i", x, "-o", y], rep)
+            assert np.array_equal(np.load(y), want), case
+            row(f"eval {case}", "1.3x", mine, floor)
+            if layout != "npz":
+                theirs = cpu(RELUC + ["eval", path, "-i", x, "-o", y, "--runtime", "ort"],
+                             rep)
+                assert np.array_equal(np.load(y), want), case
+                row(f"eval --runtime ort {case}", "2x", theirs, floor,
+                    "the ONNX file in onnxruntime")
+            if n >= 4096 and layout == "sparse" or args.quick:
+                row(f"stats sort n={n} ({layout})", "4x",
+                    cpu(RELUC + ["stats", path, "--json"], rep),
+                    cpu([py, "-c", READ_FLOOR, path], rep), "floor: reading the file's bytes")
+            if n in (16384, 65536) or args.quick:
+                row(f"verify sort n={n} ({layout})", "60 s", cpu(RELUC + ["verify", path, "-q"],
+                                                                 1), None, "no floor")
+            for f in (path, csr, x, y):
+                os.unlink(f)
+    row("reluc --help", "0.1 s", cpu(RELUC + ["--help"], 10),
+        cpu([py, "-c", "import click"], 10), "floor: python -c 'import click'")
+    lines = ["| work | reluc CPU s | floor CPU s | ratio | target | |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        ratio = f"{r['ratio']:.2f}x" if r["ratio"] is not None else "-"
+        lines.append(f"| {r['work']} | {r['reluc_cpu_s']} | {r['floor_cpu_s'] or '-'} | "
+                     f"{ratio} | {r['target']} | {r['note']} |")
+    with open(os.path.join(OUT, "floors.json"), "w") as f:
+        json.dump(rows, f, indent=2)
+    with open(os.path.join(OUT, "floors.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
