@@ -76,6 +76,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/fit.py
 	$(BIN)/python bench/proofs.py
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/floors.py
+	$(BIN)/python bench/encodings.py
 
 # README tables (sizes beside the seed paper's numbers; error against L), from the registry
 tables: $(STAMP)

@@ -86,8 +86,9 @@ class _Chain:
         self.transposed = False
         self.prev_out: int | None = None  # outputs of the last layer yielded
 
-    def array(self, name: str, node) -> np.ndarray:
-        """A constant input of ``node`` as float64."""
+    def array(self, name: str, node, native: bool = False) -> np.ndarray:
+        """A constant input of ``node`` as float64 (``native``: in the tensor's own
+        dtype, for a large matrix to be made sparse before it is widened)."""
         if name not in self.consts:
             raise NetworkFileError(
                 f"node '{node.name or node.op_type}': '{name}' is not a constant; reluc reads "
@@ -99,7 +100,7 @@ class _Chain:
             raise
         except Exception as e:
             raise NetworkFileError(f"cannot read tensor '{name}': {e}") from None
-        return np.asarray(a, dtype=np.float64)
+        return np.asarray(a) if native else np.asarray(a, dtype=np.float64)
 
     def pending(self) -> tuple[sp.csr_array, np.ndarray]:
         """The pending affine map; the identity when there is none."""
@@ -210,17 +211,18 @@ def _matmul(chain, node, attrs, where):
     if node.input[0] != chain.cur:
         raise NetworkFileError(f"{op} must take the activations as its first input")
     chain.transposed = False
-    mat = chain.array(node.input[1], node)
+    mat = chain.array(node.input[1], node, native=True)
     if mat.ndim != 2:
         raise NetworkFileError(f"{where}: weights must be a matrix, got shape {mat.shape}")
-    lin = mat if op == "Gemm" and attrs.get("transB", 0) else mat.T
+    lin = sp.csr_array(mat if op == "Gemm" and attrs.get("transB", 0) else mat.T)
+    data = lin.data.astype(np.float64)  # sparse first: a dense matrix is never widened
     bias = np.zeros(lin.shape[0])
     if op == "Gemm":
-        lin = lin * float(attrs.get("alpha", 1.0))
+        data *= float(attrs.get("alpha", 1.0))
         if len(node.input) > 2 and node.input[2]:
             c = chain.array(node.input[2], node) * float(attrs.get("beta", 1.0))
             bias = _broadcast(c, lin.shape[0], where)
-    chain.then(sp.csr_array(lin), bias, where)
+    chain.then(sp.csr_array((data, lin.indices, lin.indptr), shape=lin.shape), bias, where)
 
 
 @handles("Add", "Sub", inputs=(2, 2))

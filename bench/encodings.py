@@ -1,0 +1,129 @@
+"""How fast onnxruntime runs reluc's sparse networks, by encoding, rows per call and
+threads (``make bench``): the same weights (sort n, read from a file reluc wrote) as
+
+- ``ell``: reluc's sparse layout, per layer Gather -> Mul -> ReduceSum over ELLPACK
+  tables padded to the longest row (the file as written);
+- ``grouped``: no padding: per layer the rows grouped by their number of nonzeros, one
+  Gather -> Mul -> ReduceSum per group, a Concat, and a Gather putting the rows back in
+  order;
+- ``dense``: Gemm (only where the dense weights are small enough);
+
+each run on 1024 integer rows (outputs checked equal to numpy.sort), CPU seconds of this
+process (the fastest of two). Results go to ``bench/out/encodings.md``.
+Run: ``.venv/bin/python bench/encodings.py [--n 4096]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run import OUT, RELUC  # noqa: E402
+
+
+def grouped_model(layers, n_in: int) -> bytes:
+    """The network with one Gather-Mul-ReduceSum per group of rows of equal length."""
+    nodes = [helper.make_node("Transpose", ["x"], ["h0"], perm=[1, 0])]
+    inits = [numpy_helper.from_array(np.array([1], np.int64), "axes")]
+    h = "h0"
+    for i, layer in enumerate(layers):
+        w = layer.weight
+        counts = np.diff(w.indptr)
+        parts, order = [], []
+        for c in np.unique(counts):
+            rows = np.flatnonzero(counts == c)
+            order.append(rows)
+            if c == 0:  # an empty row: one slot, column 0 times 0
+                idx = np.zeros((len(rows), 1), np.int32)
+                val = np.zeros((len(rows), 1, 1), np.float32)
+            else:
+                take = (w.indptr[rows][:, None] + np.arange(c)).ravel()
+                idx = w.indices[take].reshape(len(rows), c).astype(np.int32)
+                val = w.data[take].reshape(len(rows), c, 1).astype(np.float32)
+            inits += [numpy_helper.from_array(idx, f"I{i}_{c}"),
+                      numpy_helper.from_array(val, f"W{i}_{c}")]
+            nodes += [helper.make_node("Gather", [h, f"I{i}_{c}"], [f"g{i}_{c}"], axis=0),
+                      helper.make_node("Mul", [f"g{i}_{c}", f"W{i}_{c}"], [f"m{i}_{c}"]),
+                      helper.make_node("ReduceSum", [f"m{i}_{c}", "axes"], [f"s{i}_{c}"],
+                                       keepdims=0)]
+            parts.append(f"s{i}_{c}")
+        inverse = np.argsort(np.concatenate(order)).astype(np.int32)
+        inits += [numpy_helper.from_array(inverse, f"P{i}"),
+                  numpy_helper.from_array(layer.bias.reshape(-1, 1).astype(np.float32),
+                                          f"B{i}")]
+        nodes += [helper.make_node("Concat", parts, [f"c{i}"], axis=0),
+                  helper.make_node("Gather", [f"c{i}", f"P{i}"], [f"p{i}"], axis=0),
+                  helper.make_node("Add", [f"p{i}", f"B{i}"], [f"z{i}"])]
+        last = i == len(layers) - 1
+        if not last:
+            nodes.append(helper.make_node("Relu", [f"z{i}"], [f"h{i + 1}"]))
+            h = f"h{i + 1}"
+    nodes.append(helper.make_node("Transpose", [f"z{len(layers) - 1}"], ["y"], perm=[1, 0]))
+    graph = helper.make_graph(
+        nodes, "grouped", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", n_in])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", layers[-1].n_out])],
+        initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def cpu_run(model, x, chunk: int, threads: int) -> tuple[float, np.ndarray]:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+    best, y = None, None
+    for _ in range(2):
+        c = time.process_time()
+        y = np.concatenate([sess.run(None, {"x": x[i:i + chunk]})[0]
+                            for i in range(0, len(x), chunk)])
+        t = time.process_time() - c
+        best = t if best is None else min(best, t)
+    return round(best, 2), y
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, nargs="+", default=[1024, 4096])
+    args = ap.parse_args()
+    from reluc import formats
+
+    lines = ["| network | encoding | slots (nonzeros + padding) | rows per call | threads "
+             "| CPU s, 1024 rows |", "|---|---|---|---|---|---|"]
+    os.makedirs(OUT, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=OUT) as tmp:
+        for n in args.n:
+            path = os.path.join(tmp, "s.onnx")
+            subprocess.run(RELUC + ["build", f"sort n={n}", "-o", path, "-q", "--layout",
+                                    "sparse"], check=True)
+            layers = list(formats.read_layers(path)[0])
+            nnz = sum(la.weight.nnz for la in layers)
+            slots = sum(la.n_out * int(np.diff(la.weight.indptr).max()) for la in layers)
+            x = np.random.default_rng(0).integers(-(2**20), 2**20, size=(1024, n)).astype(
+                np.float32)
+            want = np.sort(x, axis=1)
+            models = [("ell (reluc's sparse layout)", path, slots),
+                      ("grouped, no padding", grouped_model(layers, n), nnz)]
+            for name, model, used in models:
+                for chunk, threads in ((64, 1), (64, 2), (256, 1), (1024, 1)):
+                    t, y = cpu_run(model, x, chunk, threads)
+                    assert np.array_equal(y, want), (name, chunk)
+                    lines.append(f"| sort n={n} | {name} | {used} | {chunk} | {threads} | {t} |")
+                    print(lines[-1], file=sys.stderr, flush=True)
+    with open(os.path.join(OUT, "encodings.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
