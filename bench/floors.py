@@ -7,7 +7,8 @@ system of the child, the fastest of ``--repeat`` runs). Results go to
 Floors:
 - eval: a Python process that imports numpy and scipy, loads the network's CSR arrays
   (extracted beforehand into an uncompressed ``.npz``) and the rows, runs the layers
-  (one CSR product, the bias, ReLU), and saves the outputs;
+  (one CSR product, the bias, ReLU), and saves the outputs; the rows are integers
+  within the file's input limit (past it, eval checks each partial sum for overflow);
 - stats: a Python process that reads the file's bytes (1 MiB at a time);
 - start-up: ``python -c "import click"``.
 ``verify`` has no such floor (its exact arithmetic is its own); its target is absolute.
@@ -111,8 +112,13 @@ def main() -> None:
                            check=True)
             csr, x, y = (os.path.join(tmp, f) for f in ("w.npz", "x.npy", "y.npy"))
             extract(path, csr)
+            # integers within the file's input limit: past it eval checks every partial
+            # sum for overflow (a second product a layer), which the floor does not do
+            limit = json.loads(subprocess.run(RELUC + ["stats", path, "--json"], check=True,
+                                              capture_output=True).stdout)["input_limit"]
+            top = int(min(2**20, limit))
             rng = np.random.default_rng(0)
-            np.save(x, rng.integers(-(2**20), 2**20, size=(count, n)).astype(np.float32))
+            np.save(x, rng.integers(-top, top, size=(count, n)).astype(np.float32))
             floor = cpu([py, "-c", EVAL_FLOOR, csr, x, y], rep)
             want = np.load(y)
             case = f"sort n={n} ({layout}), {count} rows"
