@@ -767,9 +767,9 @@ MUTANTS = [
            '            if runtime == "scipy" or not onnx_file:',
            "            if True:",
            "a graph reluc cannot read is refused instead of run by onnxruntime", (T_F,)),
-    Mutant("c18-eval-ort-bias-order", "reluc/analysis/evaluate.py",
-           "            h = w @ h\n            h += b[:, None]",
-           "            h = w @ (h + 0.0)\n            h += b[:, None] * 1\n            h = (h - b[:, None]) + b[:, None]",
-           "the scipy engine adds the bias in another way than the file's Add (not the "
-           "same bits)", ("tests/test_engines.py",)),
+    Mutant("c18-eval-sums-in-float64", "reluc/analysis/evaluate.py",
+           "            h = w @ h\n",
+           "            h = (w.astype(np.float64) @ h).astype(h.dtype)\n",
+           "the scipy engine sums a float32 file's products in float64 (not the file's "
+           "runtime's bits)", ("tests/test_engines.py",)),
 ]
