@@ -29,7 +29,7 @@ from reluc.ranges import RangeBound, dot_gamma, format_limit
 
 # rows at a time: the largest intermediate tensor stays near this many bytes
 CHUNK_BYTES = 256 << 20
-# rows per onnxruntime call (measured: bench/engines.py; larger calls are slower)
+# rows per onnxruntime call at most (measured: bench/encodings.py; larger calls are slower)
 ORT_ROWS = 64
 
 
@@ -62,6 +62,7 @@ class Runner:
         # they go to the runtime as they are (verify, which looks for overflows)
         self.guard = True
         self.batch = None  # a fixed batch size the model insists on
+        self.chunk = ORT_ROWS  # rows a call; fewer when rows are large (_read)
         try:
             self._read()
         except UnreadableGraph as e:
@@ -83,10 +84,10 @@ class Runner:
             n_in = layer.n_in if n_in is None else n_in
             bound.add(layer)
             self.nonzeros += layer.weight.nnz
-            k = int(np.diff(layer.weight.indptr).max(initial=0)) or 1
-            per_row = max(per_row, layer.n_in, layer.n_out * k)
+            k = int(np.diff(layer.weight.indptr).max(initial=0))
+            per_row = max(per_row, layer.n_in, layer.n_out * max(k, 1))
             if self.runtime == "scipy":
-                self._layers.append(_engine_layer(layer, self.dtype))
+                self._layers.append(_engine_layer(layer, self.dtype, k))
         if n_in is None:
             raise NetworkFileError("the file holds no layers")
         self.n_in, self.limit, self.depth = n_in, bound.limit(), bound.layers
@@ -109,7 +110,7 @@ class Runner:
                                    f"{inp.type} {inp.shape}, not a {self.dtype} batch of "
                                    f"rows of {self.n_in}")
         self._input_name = inp.name
-        self.chunk = ORT_ROWS
+        self.chunk = min(self.chunk, ORT_ROWS)  # within the bytes a chunk may take
         if inp.shape and isinstance(inp.shape[0], int) and inp.shape[0] > 0:
             self.batch = self.chunk = inp.shape[0]
 
@@ -215,13 +216,13 @@ class Runner:
         return y.reshape(len(part), int(np.prod(y.shape[1:])))[:rows]
 
 
-def _engine_layer(layer, dtype: str) -> tuple:
+def _engine_layer(layer, dtype: str, k: int | None = None) -> tuple:
     """A layer as the scipy engine holds it, in ``dtype``: (weights, bias, K), the weights
     CSR sharing the layer's index arrays (each output summed over its nonzeros in column
     order, as reluc's sparse layout has onnxruntime sum them), K the most nonzeros in a
     row (for the rounding bounds)."""
     w = layer.weight
-    k = int(np.diff(w.indptr).max(initial=0))
+    k = int(np.diff(w.indptr).max(initial=0)) if k is None else k
     csr = sp.csr_array((w.data.astype(dtype), w.indices, w.indptr), shape=w.shape)
     return csr, layer.bias.astype(dtype), k
 
