@@ -122,3 +122,40 @@ def test_a_sparse_layout_with_unordered_and_repeated_columns_reads_as_its_sum(cl
     for runtime in ("scipy", "ort"):
         assert np.array_equal(run(cli, tmp_path, tmp_path / "h.onnx", x, "--runtime", runtime),
                               want)
+
+
+def test_auto_runs_a_large_dense_graph_through_onnxruntime(cli, tmp_path):
+    # a dense exported MLP (2^20 weights, all nonzero): onnxruntime's Gemm beats CSR
+    # products, and gives the file's own results, so auto takes it: the same bits as
+    # onnxruntime run directly, and onnxruntime started
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(5)
+    w0 = rng.normal(size=(1024, 1024)).astype(np.float32) / 32
+    w1 = rng.normal(size=(2, 1024)).astype(np.float32)
+    nodes = [helper.make_node("Gemm", ["x", "W0", "B0"], ["z"], transB=1),
+             helper.make_node("Relu", ["z"], ["h"]),
+             helper.make_node("Gemm", ["h", "W1", "B1"], ["y"], transB=1)]
+    inits = [numpy_helper.from_array(a, n) for a, n in
+             ((w0, "W0"), (np.zeros(1024, np.float32), "B0"), (w1, "W1"),
+              (np.zeros(2, np.float32), "B1"))]
+    graph = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, ["batch", 1024])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, ["batch", 2])], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "mlp.onnx"
+    path.write_bytes(model.SerializeToString())
+    x = rng.uniform(-1, 1, size=(50, 1024)).astype(np.float32)
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {"x": x})[0]
+    assert np.array_equal(run(cli, tmp_path, path, x.astype(np.float64)), want)
+    np.save(tmp_path / "x.npy", x)
+    script = ("import sys\nfrom reluc.cli import main\n"
+              "main(sys.argv[1:], standalone_mode=False)\n"
+              "print('onnxruntime' in sys.modules, file=sys.stderr)\n")
+    r = subprocess.run([sys.executable, "-c", script, "eval", str(path), "-i",
+                        str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.stderr.strip() == "True", r.stderr

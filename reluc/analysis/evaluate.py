@@ -9,9 +9,11 @@ Engines (``reluc eval --runtime``):
   another order and the two agree to the dtype's rounding.
 - ``ort``: onnxruntime (CPU provider), for ``.onnx`` files: what runs the file elsewhere,
   and what ``verify``'s float check runs (the file's own runtime, ``own``).
-- ``auto`` takes onnxruntime for an ONNX graph reluc's reader cannot follow (an
-  operator it does not know, a branch: :class:`~reluc.errors.UnreadableGraph`), with a
-  note, and without the input limit; a damaged file is refused by every engine.
+- ``auto`` is scipy, but takes onnxruntime for a large dense ONNX graph (a quarter of
+  its 2^20 or more weights nonzero: Gemm's BLAS beats CSR products, and the results are
+  the file's own), and for an ONNX graph reluc's reader cannot follow (an operator it
+  does not know, a branch: :class:`~reluc.errors.UnreadableGraph`), with a note, and
+  without the input limit; a damaged file is refused by every engine.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ from reluc.ranges import RangeBound, dot_gamma, format_limit
 
 # rows at a time: the largest intermediate tensor stays near this many bytes
 CHUNK_BYTES = 256 << 20
+# auto runs a network through onnxruntime when it is this dense and this large: BLAS
+# (onnxruntime's Gemm) beats CSR products there (2.5x on a dense 784-1024-1024-1024-10 MLP)
+DENSE_SHARE, DENSE_WORK = 0.25, 1 << 20
 # rows per onnxruntime call at most (measured: bench/encodings.py; larger calls are slower)
 ORT_ROWS = 64
 
@@ -72,6 +77,10 @@ class Runner:
             self.note = (f"note: reluc cannot read the graph of '{self.path}' ({reason}); "
                          "it runs through onnxruntime, without reluc's input limit")
             self.runtime, self.limit, self.guard, self.n_in = "ort", math.inf, False, None
+        else:  # a large dense graph (Gemm layers): its own runtime's BLAS is faster
+            if runtime == "auto" and onnx_file and self.params >= DENSE_WORK and \
+                    self.nonzeros >= DENSE_SHARE * self.params:
+                self.runtime, self._layers = "ort", []
         if self.runtime == "ort":
             self._open_session()
 
@@ -79,11 +88,12 @@ class Runner:
         layers, self.info = formats.read_layers(self._source)
         self.dtype = self.info.dtype or "float64"
         bound, n_in, per_row = RangeBound(self.dtype), None, 1
-        self.nonzeros, self._layers = 0, []
+        self.nonzeros, self.params, self._layers = 0, 0, []
         for layer in layers:
             n_in = layer.n_in if n_in is None else n_in
             bound.add(layer)
             self.nonzeros += layer.weight.nnz
+            self.params += layer.n_out * layer.n_in
             k = int(np.diff(layer.weight.indptr).max(initial=0))
             per_row = max(per_row, layer.n_in, layer.n_out * max(k, 1))
             if self.runtime == "scipy":

@@ -21,13 +21,15 @@ from reluc.cli import NETWORK, UserError, main, say
 @click.option("--runtime", type=click.Choice(RUNTIMES), default="auto", show_default=True,
               help="scipy: reluc's reader and scipy (on the sparse ONNX layout, bit for bit "
                    "what onnxruntime computes); ort: onnxruntime (.onnx files); auto: "
-                   "scipy, and onnxruntime for a graph reluc cannot read.")
+                   "scipy, and onnxruntime for large dense graphs and graphs reluc "
+                   "cannot read.")
 def eval_(network, input_, output, runtime):
     """Evaluate NETWORK on rows of inputs (NETWORK may be - or a pipe, with -i FILE).
 
     The network runs in the file's dtype, through reluc's reader and scipy unless
-    --runtime ort asks for onnxruntime (an ONNX graph reluc cannot read, with an
-    operator it does not know, runs through onnxruntime, with a note).
+    --runtime ort asks for onnxruntime; a large dense ONNX graph runs through
+    onnxruntime too, and so does one reluc cannot read (an operator it does not
+    know), with a note.
     One output row per input row; the form follows -o: a .npy file gets an array of
     shape (rows, outputs) in the file's dtype, anything else (and stdout) text rows.
     Rows past the network's input limit (reluc stats shows it), where evaluation in

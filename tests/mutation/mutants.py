@@ -772,4 +772,9 @@ MUTANTS = [
            "            h = (w.astype(np.float64) @ h).astype(h.dtype)\n",
            "the scipy engine sums a float32 file's products in float64 (not the file's "
            "runtime's bits)", ("tests/test_engines.py",)),
+    Mutant("c18-auto-never-blas", "reluc/analysis/evaluate.py",
+           "            if runtime == \"auto\" and onnx_file and self.params >= DENSE_WORK and \\\n",
+           "            if False and self.params >= DENSE_WORK and \\\n",
+           "auto runs a large dense graph on CSR products instead of onnxruntime's Gemm",
+           ("tests/test_engines.py",)),
 ]
