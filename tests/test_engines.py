@@ -159,3 +159,23 @@ def test_auto_runs_a_large_dense_graph_through_onnxruntime(cli, tmp_path):
                         str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")],
                        capture_output=True, text=True, timeout=60)
     assert r.stderr.strip() == "True", r.stderr
+
+
+@pytest.mark.parametrize("runtime", ["scipy", "ort"])
+def test_rows_past_the_input_limit_are_checked_a_chunk_at_a_time(cli, tmp_path, runtime):
+    # rows past the limit are computed by reluc with every partial sum checked; they go
+    # a chunk of rows at a time like the others, so their memory stays bounded: with
+    # chunks of 3 rows, 10 such rows come out as they do in one piece
+    from reluc.analysis.evaluate import Runner
+
+    cli("build", "sort n=4", "-o", tmp_path / "s.onnx", "-q")
+    runner = Runner(str(tmp_path / "s.onnx"), runtime=runtime)
+    rng = np.random.default_rng(2)
+    x = np.array([rng.permutation([runner.limit * 1.5, -3.0, 1.0, 2.0]) for _ in range(10)])
+    x[5] = [4, 3, 2, 1]  # one row within the limit among them
+    whole = runner(x)
+    runner.chunk = 3
+    chunked = runner(x)
+    assert np.array_equal(chunked, whole) and chunked.shape == (10, 4)
+    assert np.array_equal(chunked[5], [1, 2, 3, 4])  # each row in its place
+    assert np.all(np.delete(chunked[:, 3], 5) == np.float32(runner.limit * 1.5))

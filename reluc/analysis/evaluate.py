@@ -150,10 +150,16 @@ class Runner:
         of every partial sum checked against the dtype's range (``|W| |h| + |b|``,
         inflated for rounding, from the values this very computation holds): the outputs
         of a computation that provably did not overflow, or :class:`InputError` naming
-        the first row that could. ``first_row``: each row's number, for the message."""
-        dtype, big, unit = self.dtype, float(np.finfo(self.dtype).max), float(np.finfo(self.dtype).eps) / 2
-        layers = self._layers or [_engine_layer(layer, dtype)
+        the first row that could. ``first_row``: each row's number, for the message.
+        A chunk of rows at a time, as other rows go (the weights read once)."""
+        layers = self._layers or [_engine_layer(layer, self.dtype)
                                   for layer in formats.read_layers(self._source)[0]]
+        return np.concatenate([self._checked(layers, x[r:r + self.chunk],
+                                             first_row[r:r + self.chunk])
+                               for r in range(0, len(x), self.chunk)])
+
+    def _checked(self, layers, x: np.ndarray, first_row: np.ndarray) -> np.ndarray:
+        dtype, big, unit = self.dtype, float(np.finfo(self.dtype).max), float(np.finfo(self.dtype).eps) / 2
         h = np.ascontiguousarray(x.astype(dtype).T)
         bad = np.zeros(len(x), dtype=bool)
         for i, (w, b, gamma) in enumerate((w, b, dot_gamma(k, unit)) for w, b, k in layers):

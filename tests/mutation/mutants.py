@@ -777,4 +777,9 @@ MUTANTS = [
            "            if False and self.params >= DENSE_WORK and \\\n",
            "auto runs a large dense graph on CSR products instead of onnxruntime's Gemm",
            ("tests/test_engines.py",)),
+    Mutant("c18-checked-chunk-short", "reluc/analysis/evaluate.py",
+           "        return np.concatenate([self._checked(layers, x[r:r + self.chunk],",
+           "        return np.concatenate([self._checked(layers, x[r:r + self.chunk - 1],",
+           "a row past the input limit lost at the end of every chunk",
+           ("tests/test_engines.py",)),
 ]
