@@ -31,6 +31,10 @@ from reluc.ranges import RangeBound, dot_gamma, format_limit
 
 # rows at a time: the largest intermediate tensor stays near this many bytes
 CHUNK_BYTES = 256 << 20
+# rows past the input limit at a time: their float64 layers stay under this many bytes,
+# below the size from which malloc maps every array afresh (sort n=65536, 64 rows: 9.7 s
+# of CPU in one piece, a third of it the kernel's page faults, 7.5 s in 21-row chunks)
+CHECK_BYTES = 24 << 20
 # auto runs a network through onnxruntime when it is this dense and this large: BLAS
 # (onnxruntime's Gemm) beats CSR products there (2.5x on a dense 784-1024-1024-1024-10 MLP)
 DENSE_SHARE, DENSE_WORK = 0.25, 1 << 20
@@ -87,7 +91,7 @@ class Runner:
     def _read(self) -> None:
         layers, self.info = formats.read_layers(self._source)
         self.dtype = self.info.dtype or "float64"
-        bound, n_in, per_row = RangeBound(self.dtype), None, 1
+        bound, n_in, per_row, widest = RangeBound(self.dtype), None, 1, 1
         self.nonzeros, self.params, self._layers = 0, 0, []
         for layer in layers:
             n_in = layer.n_in if n_in is None else n_in
@@ -96,12 +100,14 @@ class Runner:
             self.params += layer.n_out * layer.n_in
             k = int(np.diff(layer.weight.indptr).max(initial=0))
             per_row = max(per_row, layer.n_in, layer.n_out * max(k, 1))
+            widest = max(widest, layer.n_in, layer.n_out)
             if self.runtime == "scipy":
                 self._layers.append(_engine_layer(layer, self.dtype, k))
         if n_in is None:
             raise NetworkFileError("the file holds no layers")
         self.n_in, self.limit, self.depth = n_in, bound.limit(), bound.layers
         self.chunk = max(1, CHUNK_BYTES // (per_row * np.dtype(self.dtype).itemsize))
+        self._check_rows = max(1, CHECK_BYTES // (widest * 8))
 
     def _open_session(self) -> None:
         self._session = _ort_session(self._source, self.path)
@@ -154,9 +160,9 @@ class Runner:
         A chunk of rows at a time, as other rows go (the weights read once)."""
         layers = self._layers or [_engine_layer(layer, self.dtype)
                                   for layer in formats.read_layers(self._source)[0]]
-        return np.concatenate([self._checked(layers, x[r:r + self.chunk],
-                                             first_row[r:r + self.chunk])
-                               for r in range(0, len(x), self.chunk)])
+        rows = min(self.chunk, self._check_rows)
+        return np.concatenate([self._checked(layers, x[r:r + rows], first_row[r:r + rows])
+                               for r in range(0, len(x), rows)])
 
     def _checked(self, layers, x: np.ndarray, first_row: np.ndarray) -> np.ndarray:
         dtype, big, unit = self.dtype, float(np.finfo(self.dtype).max), float(np.finfo(self.dtype).eps) / 2

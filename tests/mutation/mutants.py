@@ -778,8 +778,8 @@ MUTANTS = [
            "auto runs a large dense graph on CSR products instead of onnxruntime's Gemm",
            ("tests/test_engines.py",)),
     Mutant("c18-checked-chunk-short", "reluc/analysis/evaluate.py",
-           "        return np.concatenate([self._checked(layers, x[r:r + self.chunk],",
-           "        return np.concatenate([self._checked(layers, x[r:r + self.chunk - 1],",
+           "        return np.concatenate([self._checked(layers, x[r:r + rows], first_row[r:r + rows])",
+           "        return np.concatenate([self._checked(layers, x[r:r + rows - 1], first_row[r:r + rows])",
            "a row past the input limit lost at the end of every chunk",
            ("tests/test_engines.py",)),
 ]
