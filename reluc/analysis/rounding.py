@@ -14,6 +14,12 @@ from reluc.net import Net
 __all__ = ["UNIT_ROUNDOFF", "RoundingBound", "rounding_bound", "recorded_rounding_check"]
 
 
+# a part's arrays stay under this many bytes, below the size from which malloc maps
+# every array afresh (verify of sort n=65536: a quarter of its CPU was the kernel's page
+# faults on 110 MB arrays made anew every layer)
+PART_BYTES = 24 << 20
+
+
 class RoundingBound:
     """The rounding bound of the module docstring for rows ``x``, a layer at a time:
     ``e' = |W| e + gamma (|W| (|h| + e) + |b|)``, ``gamma = k u / (1 - k u)``, with the
@@ -44,16 +50,19 @@ class RoundingBound:
         return np.zeros(self.h.shape[1]) if self.e is None else self.e.max(axis=0) * 1.01
 
     @classmethod
-    def parts(cls, x: np.ndarray, dtype: str) -> list[RoundingBound]:
-        """The rows of ``x`` split into one bound a core."""
+    def parts(cls, x: np.ndarray, dtype: str, width: int = 1) -> list[RoundingBound]:
+        """The rows of ``x`` split into one bound a core at least, and into more when a
+        part's arrays (``width`` values a row, the widest layer) would pass PART_BYTES."""
         x = np.asarray(x, dtype=np.float64)
-        return [cls(x[r], dtype) for r in np.array_split(np.arange(len(x)), cores(len(x)))]
+        count = max(cores(len(x)), -(-len(x) * max(width, x.shape[1]) * 8 // PART_BYTES))
+        rows = np.array_split(np.arange(len(x)), max(1, min(count, len(x))))
+        return [cls(x[r], dtype) for r in rows]
 
 
 def rounding_bound(net: Net, x: np.ndarray, dtype: str) -> np.ndarray:
     """Per-row bound on |float evaluation - exact evaluation| of ``net`` in ``dtype``
     (see the module docstring), computed in float64; rows are split over the cores."""
-    parts = RoundingBound.parts(x, dtype)
+    parts = RoundingBound.parts(x, dtype, net.width)
     with pool() as workers:
         for i, layer in enumerate(net.layers):
             list(workers.map(lambda p: p.step(layer, i > 0), parts))

@@ -247,7 +247,7 @@ def _one_pass(layers, built, batches: list[exact.Scaled], x: np.ndarray, dtype: 
     exact outputs, the per-row bounds, whether the weights are the build's, and the
     number of outputs."""
     states = [[b.num, b.den] for b in batches]
-    parts = RoundingBound.parts(x, dtype)
+    parts = RoundingBound.parts(x, dtype, built.width)
     theirs = built.iter_layers(ahead=1)  # both made by worker threads while we compute
     same, n_out = True, None
     with pool() as workers:  # (the readers check that consecutive layers fit)
