@@ -782,4 +782,9 @@ MUTANTS = [
            "        return np.concatenate([self._checked(layers, x[r:r + rows - 1], first_row[r:r + rows])",
            "a row past the input limit lost at the end of every chunk",
            ("tests/test_engines.py",)),
+    Mutant("c18-bound-parts-short", "reluc/analysis/rounding.py",
+           "        return [cls(x[r], dtype) for r in rows]",
+           "        return [cls(x[r[:-1] if len(rows) > 2 else r], dtype) for r in rows]",
+           "the rounding bound loses a row of every part when rows are split finely",
+           ("tests/test_runtime_rounding.py",)),
 ]
