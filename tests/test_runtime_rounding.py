@@ -99,16 +99,16 @@ def test_changed_weights_get_their_own_rounding_figures_recomputed(cli, tmp_path
 
 
 def test_the_rounding_bound_is_the_same_in_parts_of_any_size(monkeypatch):
-    # wide rows go in more parts than cores (each part's arrays under PART_BYTES): the
+    # wide rows go in more parts than cores (each part's arrays under PIECE_BYTES): the
     # per-row bounds must not depend on how the rows are split
-    from reluc.analysis import rounding
+    from reluc.analysis import cores, rounding
     from reluc.compiler import compile_spec
     from reluc.spec import parse_text
 
     net = compile_spec(parse_text("norm n=4 levels=5"), "float32").net
     x = np.random.default_rng(4).uniform(-1, 1, size=(37, 4))
     whole = rounding.rounding_bound(net, x, "float32")
-    monkeypatch.setattr(rounding, "PART_BYTES", 8 * 4 * net.width)  # 4 rows a part
+    monkeypatch.setattr(cores, "PIECE_BYTES", 8 * 4 * net.width)  # 4 rows a part
     assert len(rounding.RoundingBound.parts(x, "float32", net.width)) == 10
     assert np.array_equal(rounding.rounding_bound(net, x, "float32"), whole)
     assert whole.shape == (37,) and np.all(whole > 0)

@@ -24,17 +24,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from reluc import formats
-from reluc.analysis.cores import cores, pool
+from reluc.analysis.cores import cores, pool, rows_per_piece
 from reluc.errors import InputError, NetworkFileError, UnreadableGraph
 from reluc.ranges import RangeBound, dot_gamma, format_limit
 
 
 # rows at a time: the largest intermediate tensor stays near this many bytes
 CHUNK_BYTES = 256 << 20
-# rows past the input limit at a time: their float64 layers stay under this many bytes,
-# below the size from which malloc maps every array afresh (sort n=65536, 64 rows: 9.7 s
-# of CPU in one piece, a third of it the kernel's page faults, 7.5 s in 21-row chunks)
-CHECK_BYTES = 24 << 20
 # auto runs a network through onnxruntime when it is this dense and this large: BLAS
 # (onnxruntime's Gemm) beats CSR products there (2.5x on a dense 784-1024-1024-1024-10 MLP)
 DENSE_SHARE, DENSE_WORK = 0.25, 1 << 20
@@ -107,7 +103,7 @@ class Runner:
             raise NetworkFileError("the file holds no layers")
         self.n_in, self.limit, self.depth = n_in, bound.limit(), bound.layers
         self.chunk = max(1, CHUNK_BYTES // (per_row * np.dtype(self.dtype).itemsize))
-        self._check_rows = max(1, CHECK_BYTES // (widest * 8))
+        self._check_rows = rows_per_piece(widest)  # rows past the limit: float64
 
     def _open_session(self) -> None:
         self._session = _ort_session(self._source, self.path)

@@ -7,17 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from reluc.analysis.cores import cores, pool
+from reluc.analysis.cores import cores, pool, rows_per_piece
 from reluc.compiler import UNIT_ROUNDOFF
 from reluc.net import Net
 
 __all__ = ["UNIT_ROUNDOFF", "RoundingBound", "rounding_bound", "recorded_rounding_check"]
-
-
-# a part's arrays stay under this many bytes, below the size from which malloc maps
-# every array afresh (verify of sort n=65536: a quarter of its CPU was the kernel's page
-# faults on 110 MB arrays made anew every layer)
-PART_BYTES = 24 << 20
 
 
 class RoundingBound:
@@ -52,9 +46,10 @@ class RoundingBound:
     @classmethod
     def parts(cls, x: np.ndarray, dtype: str, width: int = 1) -> list[RoundingBound]:
         """The rows of ``x`` split into one bound a core at least, and into more when a
-        part's arrays (``width`` values a row, the widest layer) would pass PART_BYTES."""
+        part's arrays (``width`` values a row, the widest layer) would pass a piece's
+        bytes (:data:`reluc.analysis.cores.PIECE_BYTES`)."""
         x = np.asarray(x, dtype=np.float64)
-        count = max(cores(len(x)), -(-len(x) * max(width, x.shape[1]) * 8 // PART_BYTES))
+        count = max(cores(len(x)), -(-len(x) // rows_per_piece(max(width, x.shape[1]))))
         rows = np.array_split(np.arange(len(x)), max(1, min(count, len(x))))
         return [cls(x[r], dtype) for r in rows]
 
