@@ -287,12 +287,11 @@ def _ell_to_csr(idx: np.ndarray, val: np.ndarray, width: int) -> sp.csr_array:
     padding): the nonzeros in row order are the CSR arrays. Their columns rise in each
     row as reluc writes them; a table with unordered or repeated columns is summed and
     sorted when the layer is made (:class:`~reluc.net.Layer`)."""
-    keep = val != 0
+    at = np.flatnonzero(val)  # the nonzeros' places in the row-major table
     indptr = np.zeros(len(idx) + 1, dtype=np.int64)
-    np.cumsum(np.count_nonzero(keep, axis=1), out=indptr[1:])
-    cols = idx[keep]
-    index = np.int32 if max(width, len(cols)) < 2**31 else np.int64
-    return sp.csr_array((val[keep], cols.astype(index), indptr.astype(index)),
+    np.cumsum(np.bincount(at // max(val.shape[1], 1), minlength=len(idx)), out=indptr[1:])
+    index = np.int32 if max(width, len(at)) < 2**31 else np.int64
+    return sp.csr_array((val.ravel()[at], idx.ravel()[at].astype(index), indptr.astype(index)),
                         shape=(idx.shape[0], width))
 
 
