@@ -248,8 +248,9 @@ def _gather(chain, node, attrs, where):
         raise NetworkFileError("cannot infer the input width before a Gather")
     if attrs.get("axis", 0) != (0 if chain.transposed else 1) or node.input[0] != chain.cur:
         raise NetworkFileError("Gather must pick the features of the activations")
-    idx = chain.array(node.input[1], node).astype(np.int64)
-    if idx.ndim != 2 or (idx.size and (idx.min() < 0 or idx.max() >= chain.width)):
+    idx = chain.array(node.input[1], node, native=True)  # int32 or int64, as ONNX has it
+    if idx.dtype.kind not in "iu" or idx.ndim != 2 or \
+            (idx.size and (idx.min() < 0 or idx.max() >= chain.width)):
         raise NetworkFileError(f"{where}: bad gather indices")
     chain.gathered = [idx, None]
 
@@ -291,7 +292,8 @@ def _ell_to_csr(idx: np.ndarray, val: np.ndarray, width: int) -> sp.csr_array:
     indptr = np.zeros(len(idx) + 1, dtype=np.int64)
     np.cumsum(np.bincount(at // max(val.shape[1], 1), minlength=len(idx)), out=indptr[1:])
     index = np.int32 if max(width, len(at)) < 2**31 else np.int64
-    return sp.csr_array((val.ravel()[at], idx.ravel()[at].astype(index), indptr.astype(index)),
+    return sp.csr_array((val.ravel()[at], idx.ravel()[at].astype(index, copy=False),
+                         indptr.astype(index)),
                         shape=(idx.shape[0], width))
 
 
