@@ -92,14 +92,10 @@ def test_eval_of_a_file_reluc_reads_does_not_start_onnxruntime(cli, tmp_path):
         assert r.stdout == "1 2 3\n" and r.stderr.strip() == started, (r.stdout, r.stderr)
 
 
-def test_a_sparse_layout_with_unordered_and_repeated_columns_reads_as_its_sum(cli, tmp_path):
-    # reluc writes each row's columns in increasing order; another writer (or a hand)
-    # may not: row 0 reads x2 then x0, row 1 reads x1 twice (2 x1 + 3 x1), row 2 pads
-    # in the middle. Read as the sum it is, whichever engine runs it.
+def sparse_layout_file(path, idx, val):
+    """A one-layer network in reluc's sparse layout, made by hand from ELL tables."""
     from onnx import TensorProto, helper, numpy_helper
 
-    idx = np.array([[2, 0, 0], [1, 1, 0], [0, 0, 2]], np.int32)
-    val = np.array([[1, -4, 0], [2, 3, 0], [5, 0, 7]], np.float32).reshape(3, 3, 1)
     nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0]),
              helper.make_node("Gather", ["xt", "I0"], ["g0"], axis=0),
              helper.make_node("Mul", ["g0", "W0"], ["m0"]),
@@ -107,14 +103,24 @@ def test_a_sparse_layout_with_unordered_and_repeated_columns_reads_as_its_sum(cl
              helper.make_node("Add", ["s0", "B0"], ["yt"]),
              helper.make_node("Transpose", ["yt"], ["y"], perm=[1, 0])]
     inits = [numpy_helper.from_array(idx, "I0"), numpy_helper.from_array(val, "W0"),
-             numpy_helper.from_array(np.zeros((3, 1), np.float32), "B0"),
+             numpy_helper.from_array(np.zeros((len(idx), 1), np.float32), "B0"),
              numpy_helper.from_array(np.array([1], np.int64), "axes")]
     graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(
         "x", TensorProto.FLOAT, ["batch", 3])], [helper.make_tensor_value_info(
-            "y", TensorProto.FLOAT, ["batch", 3])], initializer=inits)
+            "y", TensorProto.FLOAT, ["batch", len(idx)])], initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    (tmp_path / "h.onnx").write_bytes(model.SerializeToString())
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def test_a_sparse_layout_with_unordered_and_repeated_columns_reads_as_its_sum(cli, tmp_path):
+    # reluc writes each row's columns in increasing order; another writer (or a hand)
+    # may not: row 0 reads x2 then x0, row 1 reads x1 twice (2 x1 + 3 x1), row 2 pads
+    # in the middle. Read as the sum it is, whichever engine runs it.
+    idx = np.array([[2, 0, 0], [1, 1, 0], [0, 0, 2]], np.int32)
+    val = np.array([[1, -4, 0], [2, 3, 0], [5, 0, 7]], np.float32).reshape(3, 3, 1)
+    sparse_layout_file(tmp_path / "h.onnx", idx, val)
     s = json.loads(cli("stats", tmp_path / "h.onnx", "--json").stdout)
     assert s["nonzero_weights"] == 5  # (2, 0), (1), (0, 2): x1's two entries are one
     x = np.array([[1, 10, 100], [-3, 2, 5]], np.float64)
@@ -179,3 +185,11 @@ def test_rows_past_the_input_limit_are_checked_a_chunk_at_a_time(cli, tmp_path, 
     assert np.array_equal(chunked, whole) and chunked.shape == (10, 4)
     assert np.array_equal(chunked[5], [1, 2, 3, 4])  # each row in its place
     assert np.all(np.delete(chunked[:, 3], 5) == np.float32(runner.limit * 1.5))
+
+
+@pytest.mark.parametrize("idx", [np.array([[0, 1], [2, 3]], np.int64),  # past x's 3 values
+                                 np.array([[0, 1], [2, 1]], np.float32)])  # not integers
+def test_gather_indices_that_are_not_columns_are_refused(cli, tmp_path, idx):
+    val = np.ones((2, 2, 1), np.float32)
+    path = sparse_layout_file(tmp_path / "g.onnx", idx, val)
+    assert_one_line_error(cli("stats", path, ok=False), "bad gather indices")

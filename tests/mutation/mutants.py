@@ -787,4 +787,8 @@ MUTANTS = [
            "        return [cls(x[r[:-1] if len(rows) > 2 else r], dtype) for r in rows]",
            "the rounding bound loses a row of every part when rows are split finely",
            ("tests/test_runtime_rounding.py",)),
+    Mutant("c18-gather-float-indices", O,
+           '    if idx.dtype.kind not in "iu" or idx.ndim != 2 or \\\n',
+           "    if idx.ndim != 2 or \\\n",
+           "gather indices of a float type are read as columns", ("tests/test_engines.py",)),
 ]
