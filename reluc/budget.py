@@ -23,6 +23,29 @@ import shutil
 
 from reluc.errors import RelucError
 
+# malloc (glibc): arrays under MMAP_BYTES come from the heap, and up to TRIM_BYTES of
+# freed heap stay with the process (see keep_memory)
+MMAP_BYTES, TRIM_BYTES = 32 << 20, 256 << 20
+
+
+def keep_memory() -> bool:
+    """Tell glibc's malloc to reuse freed memory instead of giving it back and asking
+    again: by default its threshold for mapping an array afresh moves with the sizes
+    freed, and every fresh mapping costs a page fault per 4 KiB touched. reluc makes
+    arrays of the same sizes layer after layer (measured: ``stats`` of sort n=65536
+    0.45 -> 0.11 s of system time, ``verify`` of n=16384 3.1 -> 1.3 s, peak memory +2%).
+    False where there is no glibc (nothing changes there)."""
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+    return bool(mallopt(m_mmap_threshold, MMAP_BYTES)) and \
+        bool(mallopt(m_trim_threshold, TRIM_BYTES))
+
+
 # in memory: a float64 value and an int32 column index, for the network and the copy the
 # passes make of it
 BYTES_PER_NONZERO = 24

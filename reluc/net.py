@@ -91,6 +91,21 @@ class Layer:
         )
 
 
+@dataclass(frozen=True)
+class Sizes:
+    """A layer known by its sizes alone (what ``reluc stats`` reads of a file)."""
+
+    n_in: int
+    n_out: int
+    nonzero_weights: int
+    nonzero_biases: int
+
+    @staticmethod
+    def of(layer: Layer) -> Sizes:
+        return Sizes(layer.n_in, layer.n_out, int(layer.weight.nnz),
+                     int(np.count_nonzero(layer.bias)))
+
+
 class Shape:
     """The counts that follow from ``n_in`` and the output size of every layer
     (``widths_out``), shared by :class:`Net` and :class:`LayerStream`, and by a shape

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_one_line_error
+from reluc import formats
 
 SPECS = ["sort n=16", "mul L=6", "norm2 levels=8", "sincos L=6", "norm n=4 levels=6",
          "maxaffine planes=1,2,0;-1,1,1;0,-3,2"]
@@ -112,6 +113,42 @@ def sparse_layout_file(path, idx, val):
     model.ir_version = 8
     path.write_bytes(model.SerializeToString())
     return path
+
+
+@pytest.mark.parametrize("idx, val, nonzeros", [
+    ([[0, 2, 0]], [[1, 5, 0]], 2),  # as reluc writes it: counted from the values
+    ([[1, 1, 0]], [[2, 3, 0]], 1),  # one column twice: one weight, 5
+    ([[1, 0, 1]], [[2, 0, 3]], 1),  # the same, past padding in the middle
+    ([[2, 2, 2]], [[2, -3, 1]], 0),  # three entries that cancel: no weight at all
+    ([[2, 0, 0], [0, 1, 0]], [[4, 0, 0], [6, 7, 0]], 3),  # each row rises; rows do not
+    ([[2, 0, 1]], [[1, 1, 1]], 3),  # unordered but distinct
+])
+def test_stats_counts_a_sparse_layout_s_weights_once_each(cli, tmp_path, idx, val, nonzeros):
+    # stats counts the nonzero values of reluc's tables, when every row has its nonzeros
+    # first in rising columns; anything else is read as the matrix it sums to
+    val = np.array(val, np.float32)
+    path = sparse_layout_file(tmp_path / "h.onnx", np.array(idx, np.int32),
+                              val.reshape(*val.shape, 1))
+    s = json.loads(cli("stats", path, "--json").stdout)
+    assert s["nonzero_weights"] == nonzeros
+    assert nonzeros == sum(layer.weight.nnz for layer in formats.read(str(path))[0].layers)
+
+
+@pytest.mark.parametrize("alpha, nonzeros", [(1.0, 3), (0.5, 3), (0.0, 0)])
+def test_stats_counts_a_gemm_s_weights_as_scaled(cli, tmp_path, alpha, nonzeros):
+    # a lone Gemm is counted from its matrix, as long as alpha leaves it as it is
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "W"], ["y"], alpha=alpha)], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2])],
+        initializer=[numpy_helper.from_array(np.array([[1, 0], [2, 3]], np.float32), "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    (tmp_path / "g.onnx").write_bytes(model.SerializeToString())
+    s = json.loads(cli("stats", tmp_path / "g.onnx", "--json").stdout)
+    assert s["nonzero_weights"] == nonzeros and s["nonzero_biases"] == 0
 
 
 def test_a_sparse_layout_with_unordered_and_repeated_columns_reads_as_its_sum(cli, tmp_path):

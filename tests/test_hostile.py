@@ -631,6 +631,23 @@ def test_the_program_caps_its_memory_at_what_the_machine_has(tmp_path):
     assert r.returncode == 2 and "out of memory" in r.stderr, r.stderr
 
 
+def test_a_thread_that_cannot_start_is_out_of_memory(cli, tmp_path, monkeypatch):
+    # under a low ulimit -v a thread's stack may be what no longer fits: Python says
+    # RuntimeError("can't start new thread"), reluc says out of memory (exit 2); another
+    # RuntimeError stays an internal error (exit 3)
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = build(cli, tmp_path, "sort n=3", "s.onnx")
+    for message, code, fragment in (("can't start new thread", 2, "out of memory"),
+                                    ("something else", 3, "internal error")):
+        def refuse(*args, message=message, **kwargs):
+            raise RuntimeError(message)
+
+        monkeypatch.setattr(ThreadPoolExecutor, "submit", refuse)
+        assert_one_line_error(cli("eval", path, "--runtime", "scipy", input="3 1 2\n",
+                                  ok=False), fragment, code=code)
+
+
 # -- sizes before work: huge valid specs ----------------------------------------------------
 
 

@@ -8,6 +8,7 @@ reluc's sparse layout (Gather/Mul/ReduceSum), external data, and .npz.
 
 from __future__ import annotations
 
+import json
 import zipfile
 
 import numpy as np
@@ -162,6 +163,8 @@ def test_a_reluc_file_changed_in_one_place_reads_to_the_changed_network(cli, tmp
     edit_onnx(path, fn)
     net = formats.read(str(path))[0]
     assert not net.equals(before)
+    counted = json.loads(cli("stats", path, "--json").stdout)  # from the tables
+    assert counted["nonzero_params"] == sum(layer.nnz for layer in net.layers)
     x = RNG.integers(-50, 50, size=(40, 6)).astype(np.float32)
     np.testing.assert_allclose(net.evaluate(x), ort_run(path.read_bytes(), x), rtol=1e-6,
                                atol=1e-4)
@@ -171,6 +174,8 @@ def test_a_reluc_file_changed_in_one_place_reads_to_the_changed_network(cli, tmp
     ("index out of range", "bad gather indices"),
     ("values of the wrong size", "values do not match the gather indices"),
     ("ReduceSum keepdims", "expected ReduceSum over the last axis without keepdims"),
+    ("a NaN weight", "must be finite"),
+    ("an infinite bias", "must be finite"),
 ])
 def test_a_damaged_sparse_layout_is_refused_in_one_line(cli, tmp_path, damage, fragment):
     path = build(cli, tmp_path, "sort n=6", "s.onnx", "--layout", "sparse")
@@ -180,6 +185,10 @@ def test_a_damaged_sparse_layout_is_refused_in_one_line(cli, tmp_path, damage, f
             edit_initializer(m, "I1", lambda a: a.__setitem__((0, 0), 12))
         elif damage == "values of the wrong size":
             edit_initializer(m, "W1", lambda a: np.concatenate([a, a[:1]], axis=0))
+        elif damage == "a NaN weight":
+            edit_initializer(m, "W1", lambda a: a.flat.__setitem__(np.flatnonzero(a)[3], np.nan))
+        elif damage == "an infinite bias":
+            edit_initializer(m, "B2", lambda a: a.flat.__setitem__(0, np.inf))
         else:
             node(m, "ReduceSum").attribute[0].i = 1
 

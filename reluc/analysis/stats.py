@@ -11,13 +11,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import numpy as np
 
 from reluc import formats
 from reluc.analysis.bounds import montufar_lower, serra_upper, show_big
 from reluc.errors import NetworkFileError
 from reluc.net import Shape
-from reluc.ranges import RangeBound, format_limit
+from reluc.ranges import format_limit, input_limit
 from reluc.numbers import format_number
 
 SCHEMA = 1
@@ -25,18 +24,22 @@ SCHEMA = 1
 
 def file_stats(path: str) -> dict[str, Any]:
     """A pass over the file a layer at a time: memory for a few layers, never the
-    whole network (and never a dense matrix)."""
-    layers, info = formats.read_layers(path)
+    whole network (and never a dense matrix). Sizes are counted from the file's tables;
+    the input limit is the one the file records (``reluc verify`` proves it), computed
+    from the weights, in a second pass, for a file that records none."""
+    source = formats.load_source(path) or path  # standard input or a pipe: read once
+    sizes, info = formats.read_sizes(source)
     n_in, outs, nz_w, nz_b = None, [], 0, 0
-    bound = RangeBound(info.dtype or "float64")
-    for layer in layers:
-        bound.add(layer)
+    for layer in sizes:
         n_in = layer.n_in if n_in is None else n_in
         outs.append(layer.n_out)
-        nz_w += int(layer.weight.nnz)
-        nz_b += int(np.count_nonzero(layer.bias))
+        nz_w += layer.nonzero_weights
+        nz_b += layer.nonzero_biases
     if n_in is None:
         raise NetworkFileError("the file holds no layers")
+    limit = info.input_limit
+    if limit is None:
+        limit = input_limit(formats.read_layers(source)[0], info.dtype or "float64")
     shape = Shape.of(n_in, outs)  # the counts the network type defines
     return {
         "schema": SCHEMA,
@@ -63,7 +66,8 @@ def file_stats(path: str) -> dict[str, Any]:
         "nonzero_params": nz_w + nz_b,
         "nonzero_weights": nz_w,
         "nonzero_biases": nz_b,
-        "input_limit": bound.limit(),
+        "input_limit": limit,
+        "input_limit_recorded": info.input_limit is not None,
         # bounds for the shape, not counts of this network (reluc.analysis.bounds)
         "activation_regions_bounds": {
             "at_most": show_big(serra_upper(n_in, shape.widths)),
@@ -120,7 +124,9 @@ def format_text(s: dict[str, Any]) -> str:
         ("exact", {True: "yes", False: "no", None: "unknown"}[s["exact"]]),
         ("domain", s["domain"] or "unknown"),
         ("input limit", f"|x| <= {format_limit(s['input_limit'])} (no overflow in "
-                        f"{s['dtype'] or 'float64'}; a sound bound from the weights)"),
+                        f"{s['dtype'] or 'float64'}; "
+                        + ("as its writer recorded it; verify checks it against the weights)"
+                           if s["input_limit_recorded"] else "a sound bound from the weights)")),
         ("regions", _regions(s["activation_regions_bounds"])),
         ("file size", "-" if s["file_size"] is None else f"{s['file_size']} bytes"),
     ]

@@ -39,6 +39,10 @@ class _Group(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as e:  # a bug: say so in one line unless debugging
+            if isinstance(e, RuntimeError) and "can't start new thread" in str(e):
+                from reluc.budget import memory_detail  # no memory for a thread's stack
+
+                raise UserError(f"out of memory{memory_detail(MemoryError(e))}") from None
             if os.environ.get("RELUC_DEBUG"):
                 raise
             err = click.ClickException(
@@ -62,6 +66,9 @@ def main():
       reluc stats sort64.onnx --json          depth, widths, neurons, parameters
       reluc verify --complete sort64.onnx     is the file what its spec promises?
     """
+    from reluc.budget import keep_memory
+
+    keep_memory()
 
 
 # -- shared options -----------------------------------------------------------------------

@@ -23,7 +23,7 @@ from reluc.formats.npzfile import read_npz_layers, write_npz
 from reluc.formats.onnxread import read_onnx_layers
 from reluc.formats.onnxwrite import (MAX_PROTO, ExternalData, ModelTooLarge, dense_bytes,
                                      external_names, write_onnx)
-from reluc.net import Layer, Net
+from reluc.net import Layer, Net, Sizes
 
 from reluc.choices import DTYPES, FORMATS, LAYOUTS  # noqa: E402  (re-exported)
 # --layout auto: dense while the dense weights take at most this many bytes
@@ -221,3 +221,15 @@ def read_layers(source: str | bytes) -> tuple[Iterator[Layer], FileInfo]:
     if kind_of(source) == "npz":
         return read_npz_layers(io.BytesIO(source) if isinstance(source, bytes) else source)
     return read_onnx_layers(source)
+
+
+def read_sizes(source: str | bytes) -> tuple[Iterator[Sizes], FileInfo]:
+    """The metadata and the layers' sizes (inputs, outputs, nonzeros), counted from the
+    file's tables where that needs no matrix (reluc's sparse layout, a lone Gemm)."""
+    if isinstance(source, str) and source == "-":
+        source = sys.stdin.buffer.read()
+    if kind_of(source) == "npz":
+        layers, info = read_npz_layers(io.BytesIO(source) if isinstance(source, bytes)
+                                       else source)
+        return map(Sizes.of, layers), info
+    return read_onnx_layers(source, counting=True)

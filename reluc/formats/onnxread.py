@@ -23,15 +23,19 @@ import scipy.sparse as sp
 from onnx import TensorProto, helper, numpy_helper
 
 from reluc.errors import NetworkError, NetworkFileError, UnreadableGraph
+from reluc.formats.ell import distinct_columns, ell_to_csr
 from reluc.formats.metadata import FileInfo
 from reluc.formats.onnxwire import LazyTensor, scan_model
-from reluc.net import Layer
+from reluc.net import Layer, Sizes
 
 
-def read_onnx_layers(source: str | bytes) -> tuple[Iterator[Layer], FileInfo]:
+def read_onnx_layers(source: str | bytes, counting: bool = False
+                     ) -> tuple[Iterator[Layer], FileInfo]:
     """The file's metadata, and its layers one at a time (an initializer's data is read
     when its layer is reached), so that a pass over a network needs a few layers of
-    memory. The iterator raises :class:`NetworkFileError` for a damaged network."""
+    memory. The iterator raises :class:`NetworkFileError` for a damaged network.
+    ``counting``: the layers as :class:`Sizes`, counted from the tables where no matrix
+    is needed for that (reluc's sparse layout, a Gemm or MatMul on its own)."""
     if isinstance(source, bytes):
         f, base = io.BytesIO(source), None
     else:
@@ -66,7 +70,7 @@ def read_onnx_layers(source: str | bytes) -> tuple[Iterator[Layer], FileInfo]:
     def layers() -> Iterator[Layer]:
         with f:
             try:
-                yield from _walk(graph, _Chain(consts, inputs[0].name, width))
+                yield from _walk(graph, _Chain(consts, inputs[0].name, width, counting))
             except NetworkError as e:
                 raise NetworkFileError(f"inconsistent network: {e}") from None
 
@@ -78,9 +82,10 @@ class _Chain:
     affine map pending since the last ReLU, a sparse-layout Gather in progress, and
     whether the activations are held transposed, (width, batch)."""
 
-    def __init__(self, consts: dict, x_name: str, width: int | None):
+    def __init__(self, consts: dict, x_name: str, width: int | None, counting: bool = False):
         self.consts, self.cur, self.width = consts, x_name, width
-        self.w: sp.csr_array | None = None
+        self.counting = counting
+        self.w: sp.csr_array | Counted | None = None
         self.b: np.ndarray | None = None
         self.gathered: list | None = None  # [indices, values] of a Gather -> Mul
         self.transposed = False
@@ -117,18 +122,44 @@ class _Chain:
         else:
             if step.shape[1] != self.w.shape[0]:
                 raise NetworkFileError(f"{where}: shape mismatch")
-            self.w, self.b = sp.csr_array(step @ self.w), step @ self.b + bias
+            step, w = (m.make() if isinstance(m, Counted) else m for m in (step, self.w))
+            self.w, self.b = sp.csr_array(step @ w), step @ self.b + bias
         self.width = self.w.shape[0]
 
-    def layer(self) -> Layer:
-        """The pending map as a layer (the identity when there is none)."""
-        layer = Layer(*self.pending(), owned=True)  # the walk's own fresh arrays
+    def counted(self, shape: tuple[int, int], values: np.ndarray, make) -> sp.csr_array | Counted:
+        """The weights of a step that comes first in its layer, counted when the chain is
+        counting and ``values`` (its nonzeros, if ``make``'s matrix has no others) are
+        finite; else the matrix itself."""
+        if not self.counting or self.w is not None or not np.all(np.isfinite(values)):
+            return make()
+        return Counted(shape, int(np.count_nonzero(values)), make)
+
+    def layer(self) -> Layer | Sizes:
+        """The pending map as a layer (the identity when there is none); as
+        :class:`Sizes` when the chain is counting."""
+        w, b = self.pending()
+        if isinstance(w, Counted):
+            if not np.all(np.isfinite(b)):
+                raise NetworkFileError("inconsistent network: weights and biases must be "
+                                       "finite")
+            layer = Sizes(w.shape[1], w.shape[0], w.nnz, int(np.count_nonzero(b)))
+        else:
+            layer = Layer(w, b, owned=True)  # the walk's own fresh arrays
+            layer = Sizes.of(layer) if self.counting else layer
         if self.prev_out is not None and layer.n_in != self.prev_out:
             raise NetworkFileError(f"a layer takes {layer.n_in} inputs but the previous "
                                    f"one produces {self.prev_out}")
         self.prev_out = layer.n_out
         self.w = self.b = None
         return layer
+
+
+class Counted:
+    """Weights known by their shape and number of nonzeros, with a way to make the matrix
+    should the chain need to compose them with another step."""
+
+    def __init__(self, shape: tuple[int, int], nnz: int, make: Callable[[], sp.csr_array]):
+        self.shape, self.nnz, self.make = shape, nnz, make
 
 
 Handler = Callable[[_Chain, object, dict, str], "Layer | None"]
@@ -214,15 +245,22 @@ def _matmul(chain, node, attrs, where):
     mat = chain.array(node.input[1], node, native=True)
     if mat.ndim != 2:
         raise NetworkFileError(f"{where}: weights must be a matrix, got shape {mat.shape}")
-    lin = sp.csr_array(mat if op == "Gemm" and attrs.get("transB", 0) else mat.T)
-    data = lin.data.astype(np.float64)  # sparse first: a dense matrix is never widened
-    bias = np.zeros(lin.shape[0])
-    if op == "Gemm":
-        data *= float(attrs.get("alpha", 1.0))
-        if len(node.input) > 2 and node.input[2]:
-            c = chain.array(node.input[2], node) * float(attrs.get("beta", 1.0))
-            bias = _broadcast(c, lin.shape[0], where)
-    chain.then(sp.csr_array((data, lin.indices, lin.indptr), shape=lin.shape), bias, where)
+    trans_b = op == "Gemm" and attrs.get("transB", 0)
+    alpha = float(attrs.get("alpha", 1.0)) if op == "Gemm" else 1.0
+
+    def make() -> sp.csr_array:
+        lin = sp.csr_array(mat if trans_b else mat.T)
+        data = lin.data.astype(np.float64)  # sparse first: a dense matrix is never widened
+        data *= alpha
+        return sp.csr_array((data, lin.indices, lin.indptr), shape=lin.shape)
+
+    shape = mat.shape[::-1] if not trans_b else mat.shape
+    bias = np.zeros(shape[0])
+    if op == "Gemm" and len(node.input) > 2 and node.input[2]:
+        c = chain.array(node.input[2], node) * float(attrs.get("beta", 1.0))
+        bias = _broadcast(c, shape[0], where)
+    # a dense matrix's nonzeros are its nonzero entries (scaled by 1: no underflow)
+    chain.then(chain.counted(shape, mat, make) if alpha == 1 else make(), bias, where)
 
 
 @handles("Add", "Sub", inputs=(2, 2))
@@ -262,8 +300,8 @@ def _mul(chain, node, attrs, where):
         c = _broadcast(c, chain.pending()[0].shape[0], where)
         chain.then(sp.diags_array(c, format="csr"), np.zeros(len(c)), where)
         return
-    val = chain.array(next(i for i in node.input if i != chain.cur), node)
-    if val.size != chain.gathered[0].size:
+    val = chain.array(next(i for i in node.input if i != chain.cur), node, native=True)
+    if val.dtype.kind not in "fiu" or val.size != chain.gathered[0].size:
         raise NetworkFileError(f"{where}: values do not match the gather indices")
     chain.gathered[1] = val.reshape(chain.gathered[0].shape)
 
@@ -280,21 +318,14 @@ def _reduce_sum(chain, node, attrs, where):
         raise NetworkFileError(f"{where}: expected ReduceSum over the last axis without "
                                "keepdims")
     chain.gathered = None
-    chain.then(_ell_to_csr(idx, val, chain.width), np.zeros(idx.shape[0]), where)
+    width = chain.width
 
+    def make() -> sp.csr_array:
+        return ell_to_csr(idx, val, width)
 
-def _ell_to_csr(idx: np.ndarray, val: np.ndarray, width: int) -> sp.csr_array:
-    """The matrix of ELLPACK tables (per row, column indices and values; zero values are
-    padding): the nonzeros in row order are the CSR arrays. Their columns rise in each
-    row as reluc writes them; a table with unordered or repeated columns is summed and
-    sorted when the layer is made (:class:`~reluc.net.Layer`)."""
-    at = np.flatnonzero(val)  # the nonzeros' places in the row-major table
-    indptr = np.zeros(len(idx) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(at // max(val.shape[1], 1), minlength=len(idx)), out=indptr[1:])
-    index = np.int32 if max(width, len(at)) < 2**31 else np.int64
-    return sp.csr_array((val.ravel()[at], idx.ravel()[at].astype(index, copy=False),
-                         indptr.astype(index)),
-                        shape=(idx.shape[0], width))
+    step = chain.counted((idx.shape[0], width), val, make) if chain.counting and \
+        distinct_columns(idx, val) else make()
+    chain.then(step, np.zeros(idx.shape[0]), where)
 
 
 def _unsupported(node) -> UnreadableGraph:

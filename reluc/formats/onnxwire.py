@@ -5,6 +5,8 @@ walks a model's fields without parsing its (possibly huge) initializers' data.
 
 from __future__ import annotations
 
+import io
+import mmap
 from typing import BinaryIO
 
 import numpy as np
@@ -100,6 +102,7 @@ class WireReader:
 
     def __init__(self, f: BinaryIO):
         self.f = f
+        self.pages = _pages(f)
 
     def varint(self) -> int | None:
         shift = result = 0
@@ -144,12 +147,31 @@ class WireReader:
             yield field, wire, start, length
             self.f.seek(start + length)
 
+    def view(self, start: int, length: int, dtype: np.dtype) -> np.ndarray:
+        """``length`` bytes from ``start`` as a read-only array: the file's pages
+        themselves where it can be mapped (no copy, no memory allocated for them)."""
+        if self.pages is None or start + length > len(self.pages):
+            return np.frombuffer(self.raw(start, length), dtype=dtype)
+        return np.frombuffer(self.pages, dtype=dtype, count=length // dtype.itemsize,
+                             offset=start)
+
     def raw(self, start: int, length: int) -> bytes:
         self.f.seek(start)
         data = self.f.read(length)
         if len(data) != length:
             raise NetworkFileError("truncated file")
         return data
+
+
+def _pages(f: BinaryIO) -> memoryview | mmap.mmap | None:
+    """The file's bytes without reading them: its memory map, or the buffer of an
+    in-memory file; None where neither exists (then data is read)."""
+    if isinstance(f, io.BytesIO):
+        return memoryview(f.getvalue())  # the bytes it was made from (no copy)
+    try:
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return None  # empty, a pipe, or not a real file
 
 
 class LazyTensor:
@@ -175,7 +197,10 @@ class LazyTensor:
         t = self.proto
         if self.raw is not None:
             dtype = onnx.helper.tensor_dtype_to_np_dtype(t.data_type).newbyteorder("<")
-            data = np.frombuffer(self.reader.raw(*self.raw), dtype=dtype)
+            start, length = self.raw
+            if length % dtype.itemsize or length // dtype.itemsize != int(np.prod(t.dims)):
+                raise NetworkFileError(f"tensor '{t.name}' has the wrong amount of data")
+            data = self.reader.view(start, length, dtype)
             if data.size != int(np.prod(t.dims)):
                 raise NetworkFileError(f"tensor '{t.name}' has the wrong amount of data")
             return data.reshape(tuple(t.dims))

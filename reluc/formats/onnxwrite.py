@@ -31,11 +31,11 @@ from typing import BinaryIO
 
 import numpy as np
 import onnx
-import scipy.sparse as sp
 from onnx import helper
 
 from reluc import __version__
 from reluc.errors import NetworkFileError
+from reluc.formats.ell import ell
 from reluc.formats.metadata import FileInfo
 from reluc.formats.onnxwire import (ELEM, GRAPH_INITIALIZER, MODEL_DOC, MODEL_GRAPH,
                                     TensorField, len_field, varint)
@@ -44,33 +44,6 @@ from reluc.ranges import RangeBound
 OPSET = 17
 IR_VERSION = 8
 MAX_PROTO = (1 << 31) - 1  # protobuf's 2 GiB limit
-
-
-def ell_width(weight: sp.csr_array) -> int:
-    """K of the ELLPACK form: the most nonzeros in a row (at least 1)."""
-    counts = np.diff(sp.csr_array(weight).indptr)
-    return max(1, int(counts.max()) if counts.size else 1)
-
-
-def ell(weight: sp.csr_array, idx_dtype=np.int64, val_dtype=np.float64
-        ) -> tuple[np.ndarray, np.ndarray]:
-    """The ELLPACK form of a sparse matrix: per row, the column indices and values of its
-    nonzeros, padded with (0, 0.0) to the longest row: arrays of shape (rows, K)."""
-    w = sp.csr_array(weight)
-    w.sum_duplicates()
-    rows, k = w.shape[0], ell_width(w)
-    counts = np.diff(w.indptr)
-    idx = np.zeros((rows, k), dtype=idx_dtype)
-    val = np.zeros((rows, k), dtype=val_dtype)
-    if w.nnz == rows * k:  # no padding: the CSR arrays are the table
-        idx.ravel()[:] = w.indices
-        val.ravel()[:] = w.data
-        return idx, val
-    # row r's entries fill its first counts[r] slots, in order (row-major mask order)
-    used = np.arange(k, dtype=counts.dtype) < counts[:, None]
-    idx[used] = w.indices
-    val[used] = w.data
-    return idx, val
 
 
 def _nodes(depth: int, layout: str) -> list[onnx.NodeProto]:

@@ -1,0 +1,67 @@
+"""reluc's sparse layout's tables (ELLPACK): per row of a weight matrix, the column
+indices and values of its nonzeros, padded with (0, 0.0) to the longest row. From a CSR
+matrix (the writer, :mod:`.onnxwrite`), back to one (the reader, :mod:`.onnxread`), and
+whether their nonzero values can be counted as the matrix's (``reluc stats``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def ell_width(weight: sp.csr_array) -> int:
+    """K of the ELLPACK form: the most nonzeros in a row (at least 1)."""
+    counts = np.diff(sp.csr_array(weight).indptr)
+    return max(1, int(counts.max()) if counts.size else 1)
+
+
+def ell(weight: sp.csr_array, idx_dtype=np.int64, val_dtype=np.float64
+        ) -> tuple[np.ndarray, np.ndarray]:
+    """The ELLPACK form of a sparse matrix: per row, the column indices and values of its
+    nonzeros, padded with (0, 0.0) to the longest row: arrays of shape (rows, K)."""
+    w = sp.csr_array(weight)
+    w.sum_duplicates()
+    rows, k = w.shape[0], ell_width(w)
+    counts = np.diff(w.indptr)
+    idx = np.zeros((rows, k), dtype=idx_dtype)
+    val = np.zeros((rows, k), dtype=val_dtype)
+    if w.nnz == rows * k:  # no padding: the CSR arrays are the table
+        idx.ravel()[:] = w.indices
+        val.ravel()[:] = w.data
+        return idx, val
+    # row r's entries fill its first counts[r] slots, in order (row-major mask order)
+    used = np.arange(k, dtype=counts.dtype) < counts[:, None]
+    idx[used] = w.indices
+    val[used] = w.data
+    return idx, val
+
+
+def distinct_columns(idx: np.ndarray, val: np.ndarray) -> bool:
+    """Whether every row of ELL tables has its nonzeros first, in rising columns (as
+    reluc writes them): then the nonzero values are the matrix's nonzeros, one each.
+    On the flat tables: each nonzero but a row's first follows a nonzero of a lower
+    column."""
+    rows, k = idx.shape
+    if k < 2 or not rows:
+        return True
+    nz, i = (val != 0).ravel(), idx.ravel()
+    ok = np.greater(i[1:], i[:-1])
+    ok &= nz[:-1]
+    ok |= ~nz[1:]
+    ok[k - 1::k] = True  # a row's first entry follows the previous row's last
+    return bool(ok.all())
+
+
+def ell_to_csr(idx: np.ndarray, val: np.ndarray, width: int) -> sp.csr_array:
+    """The matrix of ELLPACK tables (per row, column indices and values; zero values are
+    padding): the nonzeros in row order are the CSR arrays. Their columns rise in each
+    row as reluc writes them; a table with unordered or repeated columns is summed and
+    sorted when the layer is made (:class:`~reluc.net.Layer`)."""
+    at = np.flatnonzero(val)  # the nonzeros' places in the row-major table
+    indptr = np.zeros(len(idx) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(at // max(val.shape[1], 1), minlength=len(idx)), out=indptr[1:])
+    index = np.int32 if max(width, len(at)) < 2**31 else np.int64
+    return sp.csr_array((val.ravel()[at].astype(np.float64),
+                         idx.ravel()[at].astype(index, copy=False), indptr.astype(index)),
+                        shape=(idx.shape[0], width))
