@@ -129,8 +129,9 @@ class _Chain:
     def counted(self, shape: tuple[int, int], values: np.ndarray, make) -> sp.csr_array | Counted:
         """The weights of a step that comes first in its layer, counted when the chain is
         counting and ``values`` (its nonzeros, if ``make``'s matrix has no others) are
-        finite; else the matrix itself."""
-        if not self.counting or self.w is not None or not np.all(np.isfinite(values)):
+        finite (their sum is: no array the size of a dense matrix is made to say so; a
+        sum that overflows takes the longer way); else the matrix itself."""
+        if not self.counting or self.w is not None or not np.isfinite(values.sum()):
             return make()
         return Counted(shape, int(np.count_nonzero(values)), make)
 

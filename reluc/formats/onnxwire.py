@@ -149,11 +149,21 @@ class WireReader:
 
     def view(self, start: int, length: int, dtype: np.dtype) -> np.ndarray:
         """``length`` bytes from ``start`` as a read-only array: the file's pages
-        themselves where it can be mapped (no copy, no memory allocated for them)."""
-        if self.pages is None or start + length > len(self.pages):
-            return np.frombuffer(self.raw(start, length), dtype=dtype)
-        return np.frombuffer(self.pages, dtype=dtype, count=length // dtype.itemsize,
-                             offset=start)
+        themselves where they can be mapped (no copy, no memory allocated for them; the
+        mapping goes with the array, so a pass over a large file holds a few tensors'
+        worth of address space), else read."""
+        count = length // dtype.itemsize
+        if isinstance(self.pages, memoryview):  # an in-memory file
+            return np.frombuffer(self.pages, dtype=dtype, count=count, offset=start)
+        if self.pages is not None and length:
+            base = start - start % mmap.ALLOCATIONGRANULARITY
+            try:
+                pages = mmap.mmap(self.pages, start + length - base, access=mmap.ACCESS_READ,
+                                  offset=base)
+                return np.frombuffer(pages, dtype=dtype, count=count, offset=start - base)
+            except (OSError, ValueError):
+                pass  # past the end of the file (truncated), or no room to map: read it
+        return np.frombuffer(self.raw(start, length), dtype=dtype)
 
     def raw(self, start: int, length: int) -> bytes:
         self.f.seek(start)
@@ -163,15 +173,15 @@ class WireReader:
         return data
 
 
-def _pages(f: BinaryIO) -> memoryview | mmap.mmap | None:
-    """The file's bytes without reading them: its memory map, or the buffer of an
-    in-memory file; None where neither exists (then data is read)."""
+def _pages(f: BinaryIO) -> memoryview | int | None:
+    """Where tensors' bytes are without reading them: an in-memory file's buffer, or a
+    real file's descriptor (to map); None where there is neither (then data is read)."""
     if isinstance(f, io.BytesIO):
         return memoryview(f.getvalue())  # the bytes it was made from (no copy)
     try:
-        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
-        return None  # empty, a pipe, or not a real file
+        return f.fileno()
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        return None
 
 
 class LazyTensor:
