@@ -134,21 +134,27 @@ def test_stats_counts_a_sparse_layout_s_weights_once_each(cli, tmp_path, idx, va
     assert nonzeros == sum(layer.weight.nnz for layer in formats.read(str(path))[0].layers)
 
 
-@pytest.mark.parametrize("alpha, nonzeros", [(1.0, 3), (0.5, 3), (0.0, 0)])
-def test_stats_counts_a_gemm_s_weights_as_scaled(cli, tmp_path, alpha, nonzeros):
-    # a lone Gemm is counted from its matrix, as long as alpha leaves it as it is
+@pytest.mark.parametrize("alpha, big, nonzeros", [(1.0, 1, 3), (0.5, 1, 3), (0.0, 1, 0),
+                                                (1.0, 1e38, 3)])
+def test_stats_counts_a_gemm_s_weights_as_scaled(cli, tmp_path, alpha, big, nonzeros):
+    # a lone Gemm is counted from its matrix, as long as alpha leaves it as it is; weights
+    # whose sum overflows (finite each) are counted too
     from onnx import TensorProto, helper, numpy_helper
 
     graph = helper.make_graph(
         [helper.make_node("Gemm", ["x", "W"], ["y"], alpha=alpha)], "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2])],
-        initializer=[numpy_helper.from_array(np.array([[1, 0], [2, 3]], np.float32), "W")])
+        initializer=[numpy_helper.from_array(np.array([[1, 0], [2, 3]], np.float32) * big,
+                                             "W")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     (tmp_path / "g.onnx").write_bytes(model.SerializeToString())
-    s = json.loads(cli("stats", tmp_path / "g.onnx", "--json").stdout)
+    r = subprocess.run([sys.executable, "-m", "reluc", "stats", str(tmp_path / "g.onnx"),
+                        "--json"], capture_output=True, text=True, timeout=60)
+    s = json.loads(r.stdout)
     assert s["nonzero_weights"] == nonzeros and s["nonzero_biases"] == 0
+    assert not r.stderr  # no warning of the overflowing sum
 
 
 def test_a_sparse_layout_with_unordered_and_repeated_columns_reads_as_its_sum(cli, tmp_path):

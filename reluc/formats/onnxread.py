@@ -131,8 +131,11 @@ class _Chain:
         counting and ``values`` (its nonzeros, if ``make``'s matrix has no others) are
         finite (their sum is: no array the size of a dense matrix is made to say so; a
         sum that overflows takes the longer way); else the matrix itself."""
-        if not self.counting or self.w is not None or not np.isfinite(values.sum()):
+        if not self.counting or self.w is not None:
             return make()
+        with np.errstate(over="ignore", invalid="ignore"):
+            if not np.isfinite(values.sum()):
+                return make()
         return Counted(shape, int(np.count_nonzero(values)), make)
 
     def layer(self) -> Layer | Sizes:
