@@ -101,11 +101,16 @@ class RangeBound:
             zlo = -size0 - gamma * size0
             zhi = size0 + gamma * size0
         else:
+            # the products in pairs, each matrix read once for two vectors (a column's
+            # sums are the same as one vector's, in the same order)
             mag0 = np.maximum(np.abs(self.l0), np.abs(self.h0))
-            size0 = aw @ mag0
-            sizec = aw @ self.c + np.abs(bias)
-            zlo = pos @ self.l0 - neg @ self.h0 - gamma * size0
-            zhi = pos @ self.h0 - neg @ self.l0 + gamma * size0
+            sizes = aw @ np.column_stack([mag0, self.c])
+            ups, downs = pos @ np.column_stack([self.l0, self.h0]), \
+                neg @ np.column_stack([self.h0, self.l0])
+            size0 = sizes[:, 0]
+            sizec = sizes[:, 1] + np.abs(bias)
+            zlo = ups[:, 0] - downs[:, 0] - gamma * size0
+            zhi = ups[:, 1] - downs[:, 1] + gamma * size0
         # every partial sum is at most g (r size0 + sizec): below the dtype's largest
         # number for r < (max / g - sizec) / size0 (margins for the float64 arithmetic)
         room = self.max / (g * _MARGIN) - sizec * _MARGIN

@@ -5,8 +5,6 @@ walks a model's fields without parsing its (possibly huge) initializers' data.
 
 from __future__ import annotations
 
-import io
-import mmap
 from typing import BinaryIO
 
 import numpy as np
@@ -102,7 +100,6 @@ class WireReader:
 
     def __init__(self, f: BinaryIO):
         self.f = f
-        self.pages = _pages(f)
 
     def varint(self) -> int | None:
         shift = result = 0
@@ -147,41 +144,12 @@ class WireReader:
             yield field, wire, start, length
             self.f.seek(start + length)
 
-    def view(self, start: int, length: int, dtype: np.dtype) -> np.ndarray:
-        """``length`` bytes from ``start`` as a read-only array: the file's pages
-        themselves where they can be mapped (no copy, no memory allocated for them; the
-        mapping goes with the array, so a pass over a large file holds a few tensors'
-        worth of address space), else read."""
-        count = length // dtype.itemsize
-        if isinstance(self.pages, memoryview):  # an in-memory file
-            return np.frombuffer(self.pages, dtype=dtype, count=count, offset=start)
-        if self.pages is not None and length:
-            base = start - start % mmap.ALLOCATIONGRANULARITY
-            try:
-                pages = mmap.mmap(self.pages, start + length - base, access=mmap.ACCESS_READ,
-                                  offset=base)
-                return np.frombuffer(pages, dtype=dtype, count=count, offset=start - base)
-            except (OSError, ValueError):
-                pass  # past the end of the file (truncated), or no room to map: read it
-        return np.frombuffer(self.raw(start, length), dtype=dtype)
-
     def raw(self, start: int, length: int) -> bytes:
         self.f.seek(start)
         data = self.f.read(length)
         if len(data) != length:
             raise NetworkFileError("truncated file")
         return data
-
-
-def _pages(f: BinaryIO) -> memoryview | int | None:
-    """Where tensors' bytes are without reading them: an in-memory file's buffer, or a
-    real file's descriptor (to map); None where there is neither (then data is read)."""
-    if isinstance(f, io.BytesIO):
-        return memoryview(f.getvalue())  # the bytes it was made from (no copy)
-    try:
-        return f.fileno()
-    except (OSError, AttributeError, io.UnsupportedOperation):
-        return None
 
 
 class LazyTensor:
@@ -210,9 +178,7 @@ class LazyTensor:
             start, length = self.raw
             if length % dtype.itemsize or length // dtype.itemsize != int(np.prod(t.dims)):
                 raise NetworkFileError(f"tensor '{t.name}' has the wrong amount of data")
-            data = self.reader.view(start, length, dtype)
-            if data.size != int(np.prod(t.dims)):
-                raise NetworkFileError(f"tensor '{t.name}' has the wrong amount of data")
+            data = np.frombuffer(self.reader.raw(start, length), dtype=dtype)
             return data.reshape(tuple(t.dims))
         if t.data_location == TensorProto.EXTERNAL:
             if self.base_dir is None:
