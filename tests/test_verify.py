@@ -415,3 +415,24 @@ def test_a_file_is_held_to_what_its_metadata_claims_never_trusted_for_less(cli, 
     assert r.exit_code == 1 and "as the file records" not in r.stdout
     # checked against another spec (--spec), the file's claims do not apply
     assert verify(cli, "--spec", "pwl points=0:0,3:1,6:0 domain=0,5", claims_exact).exit_code == 0
+
+
+@pytest.mark.parametrize("spec", ["mul L=4", "sawtooth k=6", "sort n=7"])
+def test_exact_batches_in_pieces_give_the_same_report(cli, tmp_path, monkeypatch, spec):
+    # wide networks' exact batches go in pieces of a few rows (arrays under 24 MiB): here
+    # pieces of 3 rows, put back together over one denominator: the same report, and a
+    # changed weight fails with the same counterexample
+    from reluc.analysis import verify as v
+
+    path = build(cli, tmp_path, spec, "n.onnx", "--dtype", "float64")
+    changed = build(cli, tmp_path, spec, "c.onnx", "--dtype", "float64")
+    edit_onnx(changed, perturb_initializer("B0", 0, lambda b: b + 2.0**-20))
+
+    def reports():
+        return [json.loads(verify(cli, p, "--json").stdout)["files"][0]
+                for p in (path, changed)]
+
+    whole = reports()
+    monkeypatch.setattr(v, "rows_per_piece", lambda width: 3)
+    assert reports() == whole
+    assert whole[0]["verdict"] != "failed" and whole[1]["verdict"] == "failed"

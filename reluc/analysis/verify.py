@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ import numpy as np
 
 from reluc import exact, formats, registry
 from reluc.analysis.complete import complete_check
-from reluc.analysis.cores import pool
+from reluc.analysis.cores import pool, rows_per_piece
 from reluc.analysis.report import Check, Report, counterexample, fmt, show
 from reluc.analysis.rounding import RoundingBound, recorded_rounding_check
 from reluc.analysis.samples import clip, near_points, reference_batch, sample_batches
@@ -246,7 +247,11 @@ def _one_pass(layers, built, batches: list[exact.Scaled], x: np.ndarray, dtype: 
     rounding bound of the float inputs ``x``; work spread over the cores. Returns the
     exact outputs, the per-row bounds, whether the weights are the build's, and the
     number of outputs."""
-    states = [[b.num, b.den] for b in batches]
+    # the exact batches in pieces of rows whose arrays stay under PIECE_BYTES (malloc
+    # reuses their memory; above it every layer maps and faults them in afresh)
+    rows = rows_per_piece(built.width)
+    pieces = [(j, r) for j, b in enumerate(batches) for r in range(0, max(len(b), 1), rows)]
+    states = [[batches[j].num[r:r + rows], batches[j].den] for j, r in pieces]
     parts = RoundingBound.parts(x, dtype, built.width)
     theirs = built.iter_layers(ahead=1)  # both made by worker threads while we compute
     same, n_out = True, None
@@ -267,7 +272,11 @@ def _one_pass(layers, built, batches: list[exact.Scaled], x: np.ndarray, dtype: 
             if progress:  # the file's depth is not known before its end: the spec's is
                 progress(i + 1, max(built.depth, i + 1))
     same = same and next(theirs, None) is None
-    outs = [exact.Scaled(num, den) for num, den in states]
+    outs = []
+    for j in range(len(batches)):  # the pieces together again, over one denominator
+        mine = [exact.Scaled(*st) for (b, _), st in zip(pieces, states) if b == j]
+        den = functools.reduce(math.lcm, (m.den for m in mine), 1)
+        outs.append(exact.Scaled(np.vstack([m.rescaled(den).num for m in mine]), den))
     return outs, np.concatenate([p.bound() for p in parts]), same, n_out
 
 

@@ -829,4 +829,13 @@ MUTANTS = [
            "        if True:\n            if not np.isfinite(values.sum()):",
            "stats prints numpy's overflow warning for weights whose sum overflows",
            ("tests/test_engines.py",)),
+    Mutant("c18-pieces-one-den", "reluc/analysis/verify.py",
+           "        den = functools.reduce(math.lcm, (m.den for m in mine), 1)",
+           "        den = mine[-1].den",
+           "an exact batch's pieces put together over the last piece's denominator",
+           ("tests/test_verify.py",)),
+    Mutant("c18-pieces-short", "reluc/analysis/verify.py",
+           "    states = [[batches[j].num[r:r + rows], batches[j].den] for j, r in pieces]",
+           "    states = [[batches[j].num[r:r + rows - 1], batches[j].den] for j, r in pieces]",
+           "each piece of an exact batch loses its last row", ("tests/test_verify.py",)),
 ]
