@@ -37,7 +37,7 @@ def keep_memory() -> bool:
     0.45 -> 0.11 s of system time, ``verify`` of n=16384 3.1 -> 1.3 s, peak memory +2%).
     Worker threads' own arenas (heaps of 64 MiB at most) gave theirs back all the same:
     one arena for all took verify of n=65536's exact pass from 833,000 page faults to
-    46,000 (its threads spend their time in numpy and scipy, not in malloc's lock).
+    47,000 (its threads spend their time in numpy and scipy, not in malloc's lock).
     False where there is no glibc (nothing changes there)."""
     import ctypes
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-
 from reluc import formats
 from reluc.analysis.bounds import montufar_lower, serra_upper, show_big
 from reluc.errors import NetworkFileError
@@ -25,7 +24,7 @@ SCHEMA = 1
 def file_stats(path: str) -> dict[str, Any]:
     """A pass over the file a layer at a time: memory for a few layers, never the
     whole network (and never a dense matrix). Sizes are counted from the file's tables;
-    the input limit is the one the file records (``reluc verify`` proves it), computed
+    the input limit is the one the file records (``reluc verify`` checks it), computed
     from the weights, in a second pass, for a file that records none."""
     source = formats.load_source(path) or path  # standard input or a pipe: read once
     sizes, info = formats.read_sizes(source)
