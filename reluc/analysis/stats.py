@@ -27,7 +27,7 @@ def file_stats(path: str) -> dict[str, Any]:
     the input limit is the one the file records (``reluc verify`` checks it), computed
     from the weights, in a second pass, for a file that records none."""
     source = formats.load_source(path) or path  # standard input or a pipe: read once
-    sizes, info = formats.read_sizes(source)
+    sizes, info = formats.read_layers(source, counting=True)
     n_in, outs, nz_w, nz_b = None, [], 0, 0
     for layer in sizes:
         n_in = layer.n_in if n_in is None else n_in

@@ -213,23 +213,17 @@ def kind_of(source: str | bytes) -> str:
     return "npz" if magic == b"PK\x03\x04" else "onnx"
 
 
-def read_layers(source: str | bytes) -> tuple[Iterator[Layer], FileInfo]:
+def read_layers(source: str | bytes, counting: bool = False
+                ) -> tuple[Iterator[Layer] | Iterator[Sizes], FileInfo]:
     """The metadata of a network file (path, ``-`` or bytes) and its layers one at a
-    time, for passes that need a few layers of memory, not the whole network."""
-    if isinstance(source, str) and source == "-":
-        source = sys.stdin.buffer.read()
-    if kind_of(source) == "npz":
-        return read_npz_layers(io.BytesIO(source) if isinstance(source, bytes) else source)
-    return read_onnx_layers(source)
-
-
-def read_sizes(source: str | bytes) -> tuple[Iterator[Sizes], FileInfo]:
-    """The metadata and the layers' sizes (inputs, outputs, nonzeros), counted from the
+    time, for passes that need a few layers of memory, not the whole network.
+    ``counting``: the layers' sizes (inputs, outputs, nonzeros) instead, counted from the
     file's tables where that needs no matrix (reluc's sparse layout, a lone Gemm)."""
     if isinstance(source, str) and source == "-":
         source = sys.stdin.buffer.read()
     if kind_of(source) == "npz":
         layers, info = read_npz_layers(io.BytesIO(source) if isinstance(source, bytes)
                                        else source)
-        return map(Sizes.of, layers), info
-    return read_onnx_layers(source, counting=True)
+        return (map(Sizes.of, layers) if counting else layers), info
+    return read_onnx_layers(source, counting)
+

@@ -142,10 +142,9 @@ class _Chain:
         """The pending map as a layer (the identity when there is none); as
         :class:`Sizes` when the chain is counting."""
         w, b = self.pending()
+        if isinstance(w, Counted) and not np.all(np.isfinite(b)):
+            w = w.make()  # the layer refuses it
         if isinstance(w, Counted):
-            if not np.all(np.isfinite(b)):
-                raise NetworkFileError("inconsistent network: weights and biases must be "
-                                       "finite")
             layer = Sizes(w.shape[1], w.shape[0], w.nnz, int(np.count_nonzero(b)))
         else:
             layer = Layer(w, b, owned=True)  # the walk's own fresh arrays
