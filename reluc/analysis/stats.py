@@ -26,7 +26,8 @@ def file_stats(path: str) -> dict[str, Any]:
     whole network (and never a dense matrix). Sizes are counted from the file's tables;
     the input limit is the one the file records (``reluc verify`` checks it), computed
     from the weights, in a second pass, for a file that records none."""
-    source = formats.load_source(path) or path  # standard input or a pipe: read once
+    data = formats.load_source(path)  # standard input or a pipe: read once
+    source = data if data is not None else path
     sizes, info = formats.read_layers(source, counting=True)
     n_in, outs, nz_w, nz_b = None, [], 0, 0
     for layer in sizes:
