@@ -236,3 +236,32 @@ def test_gather_indices_that_are_not_columns_are_refused(cli, tmp_path, idx):
     val = np.ones((2, 2, 1), np.float32)
     path = sparse_layout_file(tmp_path / "g.onnx", idx, val)
     assert_one_line_error(cli("stats", path, ok=False), "bad gather indices")
+
+
+@pytest.mark.parametrize("op", ["MatMul", "Gemm"])
+def test_a_large_mostly_zero_dense_matrix_reads_as_its_nonzeros(cli, tmp_path, op):
+    # 600 x 500 weights (more than one block of the reader's nonzero search), 1% nonzero,
+    # with the last weight nonzero, negative zeros, and rows with nothing: integer weights
+    # and rows, so the outputs are exact
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(11)
+    w = (rng.random((600, 500)) < 0.01) * rng.integers(-3, 4, size=(600, 500))
+    w[-1, -1], w[:7] = 5, 0
+    w = w.astype(np.float32)
+    w[8, :3] = -0.0
+    mat, kw = (w.T, {}) if op == "MatMul" else (w, {"transB": 1})
+    graph = helper.make_graph(
+        [helper.make_node(op, ["x", "W"], ["z"], **kw), helper.make_node("Relu", ["z"], ["y"])],
+        "big", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 500])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 600])],
+        initializer=[numpy_helper.from_array(np.ascontiguousarray(mat), "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / "big.onnx"
+    path.write_bytes(model.SerializeToString())
+    x = rng.integers(-2, 3, size=(40, 500)).astype(np.float64)
+    x[:, -1] = 1  # the last weight counts in every row
+    want = np.maximum(x @ w.astype(np.float64).T, 0)
+    got = run(cli, tmp_path, path, x, "--runtime", "scipy")
+    assert np.array_equal(got, want)

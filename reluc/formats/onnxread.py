@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from onnx import TensorProto, helper, numpy_helper
 
 from reluc.errors import NetworkError, NetworkFileError, UnreadableGraph
-from reluc.formats.ell import distinct_columns, ell_to_csr
+from reluc.formats.ell import dense_to_csr, distinct_columns, ell_to_csr
 from reluc.formats.metadata import FileInfo
 from reluc.formats.onnxwire import LazyTensor, scan_model
 from reluc.net import Layer, Sizes
@@ -252,10 +252,9 @@ def _matmul(chain, node, attrs, where):
     alpha = float(attrs.get("alpha", 1.0)) if op == "Gemm" else 1.0
 
     def make() -> sp.csr_array:
-        lin = sp.csr_array(mat if trans_b else mat.T)
-        data = lin.data.astype(np.float64)  # sparse first: a dense matrix is never widened
-        data *= alpha
-        return sp.csr_array((data, lin.indices, lin.indptr), shape=lin.shape)
+        lin = dense_to_csr(mat, transpose=not trans_b)  # a dense matrix is never widened
+        lin.data *= alpha
+        return lin
 
     shape = mat.shape[::-1] if not trans_b else mat.shape
     bias = np.zeros(shape[0])
