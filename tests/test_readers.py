@@ -226,6 +226,26 @@ def test_external_data_reads_back_and_refuses_damage_in_one_line(cli, tmp_path):
         (tmp_path.parent / data.name).unlink()
 
 
+@pytest.mark.parametrize("layout", ["dense", "sparse"])
+def test_a_file_cut_short_while_its_layers_are_read_is_refused(cli, tmp_path, layout):
+    # the layers are read as they are reached (a dense matrix a block at a time, into
+    # one buffer): a file that shrinks under the reader is refused, not read as zeros
+    from reluc.formats.onnxwire import scan_model
+
+    path = build(cli, tmp_path, "sort n=12", "s.onnx", "--layout", layout)
+    layers, _ = formats.read_layers(str(path))
+    with open(path, "rb") as f:
+        # the largest tensor (a weight matrix or table), cut in the middle of its data
+        big = max(scan_model(f, None)[1].values(), key=lambda t: t.raw[1])
+        with open(path, "r+b") as g:
+            g.truncate(big.raw[0] + big.raw[1] // 2)
+        for read in (big.array, lambda: list(big.blocks(4))):
+            with pytest.raises(NetworkFileError, match="truncated"):
+                read()
+    with pytest.raises(NetworkFileError, match="truncated"):
+        list(layers)
+
+
 # -- .npz --------------------------------------------------------------------------------
 
 

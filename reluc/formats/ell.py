@@ -2,10 +2,12 @@
 indices and values of its nonzeros, padded with (0, 0.0) to the longest row. From a CSR
 matrix (the writer, :mod:`.onnxwrite`), back to one (the reader, :mod:`.onnxread`), and
 whether their nonzero values can be counted as the matrix's (``reluc stats``); and the
-nonzeros of a dense array, found a block at a time (:func:`nonzero_places`).
+nonzeros of a dense array, found a block at a time (:func:`nonzeros`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import scipy.sparse as sp
@@ -13,35 +15,45 @@ import scipy.sparse as sp
 BLOCK = 1 << 18  # elements compared at a time: the mask stays in the cache
 
 
-def nonzero_places(a: np.ndarray) -> np.ndarray:
-    """``np.flatnonzero(a)``, a block at a time: for a large array that is mostly zeros
-    (a dense weight matrix of reluc's), ten times faster than in one go, whose mask, or
-    the scan of a float array, runs through memory."""
+def blocks_of(a: np.ndarray) -> Iterator[np.ndarray]:
+    """An array's entries in row-major order, in flat blocks of :data:`BLOCK`."""
     flat = a.reshape(-1)
-    if flat.size <= BLOCK:
-        return np.flatnonzero(flat)
-    mask, parts = np.empty(BLOCK, dtype=bool), []
     for start in range(0, flat.size, BLOCK):
-        seg = flat[start : start + BLOCK]
+        yield flat[start : start + BLOCK]
+
+
+def nonzeros(blocks: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The places (in row-major order) and values of the nonzero entries of an array given
+    as consecutive flat blocks of at most :data:`BLOCK` entries (a block may be a buffer
+    that the next one overwrites). A block at a time, a large array that is mostly zeros
+    (a dense weight matrix of reluc's) is searched ten times faster than in one go, whose
+    mask, or the scan of a float array, runs through memory."""
+    mask, places, values, start, dtype = np.empty(BLOCK, dtype=bool), [], [], 0, np.float64
+    for seg in blocks:
+        dtype = seg.dtype
         m = mask[: seg.size]
         np.not_equal(seg, 0, out=m)
         at = np.flatnonzero(m)
         if at.size:
-            parts.append(at + start)
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
+            values.append(seg[at])
+            places.append(at + start)
+        start += seg.size
+    if not places:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=dtype)
+    return np.concatenate(places), np.concatenate(values)
 
 
-def dense_to_csr(a: np.ndarray, transpose: bool = False) -> sp.csr_array:
-    """A dense matrix (or its transpose) as CSR with float64 values: its nonzeros found
-    in its own dtype (:func:`nonzero_places`), widened after."""
-    at = nonzero_places(a)
-    rows = a.shape[0]
+def csr_of_nonzeros(shape: tuple[int, int], places: np.ndarray, values: np.ndarray,
+                    transpose: bool = False) -> sp.csr_array:
+    """The CSR matrix (or its transpose) with float64 values of a dense matrix of
+    ``shape`` whose nonzeros are at ``places`` (row-major, rising) with ``values`` (in the
+    tensor's own dtype: widened only now)."""
+    rows, cols = shape
     indptr = np.zeros(rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(at // max(a.shape[1], 1), minlength=rows), out=indptr[1:])
-    index = np.int32 if max(a.shape[1], len(at)) < 2**31 else np.int64
-    m = sp.csr_array((a.reshape(-1)[at].astype(np.float64),
-                      (at % max(a.shape[1], 1)).astype(index), indptr.astype(index)),
-                     shape=a.shape)
+    np.cumsum(np.bincount(places // max(cols, 1), minlength=rows), out=indptr[1:])
+    index = np.int32 if max(cols, len(places)) < 2**31 else np.int64
+    m = sp.csr_array((values.astype(np.float64), (places % max(cols, 1)).astype(index),
+                      indptr.astype(index)), shape=shape)
     return m.T.tocsr() if transpose else m
 
 
@@ -93,10 +105,10 @@ def ell_to_csr(idx: np.ndarray, val: np.ndarray, width: int) -> sp.csr_array:
     padding): the nonzeros in row order are the CSR arrays. Their columns rise in each
     row as reluc writes them; a table with unordered or repeated columns is summed and
     sorted when the layer is made (:class:`~reluc.net.Layer`)."""
-    at = nonzero_places(val)  # the nonzeros' places in the row-major table
+    at, nz = nonzeros(blocks_of(val))  # the nonzeros' places in the row-major table
     indptr = np.zeros(len(idx) + 1, dtype=np.int64)
     np.cumsum(np.bincount(at // max(val.shape[1], 1), minlength=len(idx)), out=indptr[1:])
     index = np.int32 if max(width, len(at)) < 2**31 else np.int64
-    return sp.csr_array((val.ravel()[at].astype(np.float64),
+    return sp.csr_array((nz.astype(np.float64),
                          idx.ravel()[at].astype(index, copy=False), indptr.astype(index)),
                         shape=(idx.shape[0], width))

@@ -23,7 +23,8 @@ import scipy.sparse as sp
 from onnx import TensorProto, helper, numpy_helper
 
 from reluc.errors import NetworkError, NetworkFileError, UnreadableGraph
-from reluc.formats.ell import dense_to_csr, distinct_columns, ell_to_csr
+from reluc.formats.ell import (BLOCK, blocks_of, csr_of_nonzeros, distinct_columns, ell_to_csr,
+                               nonzeros)
 from reluc.formats.metadata import FileInfo
 from reluc.formats.onnxwire import LazyTensor, scan_model
 from reluc.net import Layer, Sizes
@@ -106,6 +107,21 @@ class _Chain:
         except Exception as e:
             raise NetworkFileError(f"cannot read tensor '{name}': {e}") from None
         return np.asarray(a) if native else np.asarray(a, dtype=np.float64)
+
+    def nonzeros(self, name: str, node) -> tuple[tuple[int, ...], np.ndarray, np.ndarray]:
+        """A constant input's shape and its nonzeros' places and values (in its own
+        dtype), found a block at a time: a large initializer's data is read in blocks
+        into one buffer, never whole."""
+        t = self.consts.get(name)
+        if not isinstance(t, LazyTensor):
+            a = self.array(name, node, native=True)
+            return a.shape, *nonzeros(blocks_of(a))
+        try:
+            return t.shape, *nonzeros(t.blocks(BLOCK))
+        except NetworkFileError:
+            raise
+        except Exception as e:
+            raise NetworkFileError(f"cannot read tensor '{name}': {e}") from None
 
     def pending(self) -> tuple[sp.csr_array, np.ndarray]:
         """The pending affine map; the identity when there is none."""
@@ -245,24 +261,24 @@ def _matmul(chain, node, attrs, where):
     if node.input[0] != chain.cur:
         raise NetworkFileError(f"{op} must take the activations as its first input")
     chain.transposed = False
-    mat = chain.array(node.input[1], node, native=True)
-    if mat.ndim != 2:
-        raise NetworkFileError(f"{where}: weights must be a matrix, got shape {mat.shape}")
+    dims, places, values = chain.nonzeros(node.input[1], node)
+    if len(dims) != 2:
+        raise NetworkFileError(f"{where}: weights must be a matrix, got shape {dims}")
     trans_b = op == "Gemm" and attrs.get("transB", 0)
     alpha = float(attrs.get("alpha", 1.0)) if op == "Gemm" else 1.0
 
     def make() -> sp.csr_array:
-        lin = dense_to_csr(mat, transpose=not trans_b)  # a dense matrix is never widened
+        lin = csr_of_nonzeros(dims, places, values, transpose=not trans_b)
         lin.data *= alpha
         return lin
 
-    shape = mat.shape[::-1] if not trans_b else mat.shape
+    shape = dims[::-1] if not trans_b else dims
     bias = np.zeros(shape[0])
     if op == "Gemm" and len(node.input) > 2 and node.input[2]:
         c = chain.array(node.input[2], node) * float(attrs.get("beta", 1.0))
         bias = _broadcast(c, shape[0], where)
     # a dense matrix's nonzeros are its nonzero entries (scaled by 1: no underflow)
-    chain.then(chain.counted(shape, mat, make) if alpha == 1 else make(), bias, where)
+    chain.then(chain.counted(shape, values, make) if alpha == 1 else make(), bias, where)
 
 
 @handles("Add", "Sub", inputs=(2, 2))

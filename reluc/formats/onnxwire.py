@@ -5,6 +5,7 @@ walks a model's fields without parsing its (possibly huge) initializers' data.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import BinaryIO
 
 import numpy as np
@@ -171,13 +172,39 @@ class LazyTensor:
             raise NetworkFileError("damaged tensor in ONNX file") from None
         self.name = self.proto.name
 
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.proto.dims)
+
+    def _raw_dtype(self) -> np.dtype:
+        t = self.proto
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(t.data_type).newbyteorder("<")
+        length = self.raw[1]
+        if length % dtype.itemsize or length // dtype.itemsize != int(np.prod(t.dims)):
+            raise NetworkFileError(f"tensor '{t.name}' has the wrong amount of data")
+        return dtype
+
+    def blocks(self, block: int) -> Iterator[np.ndarray]:
+        """The entries in row-major order, in flat blocks of ``block``: the raw data read
+        into one buffer that each block overwrites (a huge tensor is never in memory)."""
+        if self.raw is None:
+            flat = self.array().reshape(-1)
+            yield from (flat[s : s + block] for s in range(0, flat.size, block))
+            return
+        dtype, (start, length) = self._raw_dtype(), self.raw
+        count = length // dtype.itemsize
+        buf = np.empty(min(block, count), dtype=dtype)
+        for first in range(0, count, block):
+            seg = buf[: min(block, count - first)]
+            self.reader.f.seek(start + first * dtype.itemsize)
+            if self.reader.f.readinto(memoryview(seg).cast("B")) != seg.nbytes:
+                raise NetworkFileError("truncated file")
+            yield seg
+
     def array(self) -> np.ndarray:
         t = self.proto
         if self.raw is not None:
-            dtype = onnx.helper.tensor_dtype_to_np_dtype(t.data_type).newbyteorder("<")
-            start, length = self.raw
-            if length % dtype.itemsize or length // dtype.itemsize != int(np.prod(t.dims)):
-                raise NetworkFileError(f"tensor '{t.name}' has the wrong amount of data")
+            dtype, (start, length) = self._raw_dtype(), self.raw
             data = np.frombuffer(self.reader.raw(start, length), dtype=dtype)
             return data.reshape(tuple(t.dims))
         if t.data_location == TensorProto.EXTERNAL:
