@@ -220,15 +220,21 @@ class Net(Shape):
         h = np.atleast_2d(x)
         if h.shape[1] != self.n_in:
             raise NetworkError(f"expected inputs of length {self.n_in}, got {h.shape[1]}")
-        last = len(self._layers) - 1
-        h = np.ascontiguousarray(h.T)  # (features, rows): sparse products without transposes
-        for i, layer in enumerate(self._layers):
-            h = layer.weight.astype(dtype) @ h
-            h += layer.bias.astype(dtype)[:, None]
-            if i < last:
-                np.maximum(h, 0, out=h)
-        h = np.ascontiguousarray(h.T)
+        h = forward([(layer.weight.astype(dtype), layer.bias.astype(dtype))
+                     for layer in self._layers], h)
         return h[0] if single else h
+
+
+def forward(layers: Sequence[tuple[sp.csr_array, np.ndarray]], x: np.ndarray) -> np.ndarray:
+    """Rows ``x`` through affine maps ``(W, b)`` with ReLU between them (not after the
+    last), in the arrays' own dtype: one sparse product a layer, the bias added after it."""
+    h = np.ascontiguousarray(x.T)  # (features, rows): products without transposes
+    for i, (w, b) in enumerate(layers):
+        h = w @ h
+        h += b[:, None]
+        if i < len(layers) - 1:
+            np.maximum(h, 0, out=h)
+    return np.ascontiguousarray(h.T)
 
 
 class LayerStream(Shape):

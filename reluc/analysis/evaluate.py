@@ -26,6 +26,7 @@ import scipy.sparse as sp
 from reluc import formats
 from reluc.analysis.cores import cores, pool, rows_per_piece
 from reluc.errors import InputError, NetworkFileError, UnreadableGraph
+from reluc.net import forward
 from reluc.ranges import RangeBound, dot_gamma, format_limit
 
 
@@ -211,15 +212,8 @@ class Runner:
         return np.concatenate(out)
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
-        """The scipy engine: one product a layer, the bias added after it, then ReLU."""
-        h = np.ascontiguousarray(x.T)  # (features, rows): products without transposes
-        last = len(self._layers) - 1
-        for i, (w, b, _) in enumerate(self._layers):
-            h = w @ h
-            h += b[:, None]
-            if i < last:
-                np.maximum(h, 0, out=h)
-        return np.ascontiguousarray(h.T)
+        """The scipy engine (:func:`reluc.net.forward`)."""
+        return forward([(w, b) for w, b, _ in self._layers], x)
 
     def _run_ort(self, part: np.ndarray) -> np.ndarray:
         rows = len(part)

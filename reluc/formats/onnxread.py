@@ -31,7 +31,7 @@ from reluc.net import Layer, Sizes
 
 
 def read_onnx_layers(source: str | bytes, counting: bool = False
-                     ) -> tuple[Iterator[Layer], FileInfo]:
+                     ) -> tuple[Iterator[Layer] | Iterator[Sizes], FileInfo]:
     """The file's metadata, and its layers one at a time (an initializer's data is read
     when its layer is reached), so that a pass over a network needs a few layers of
     memory. The iterator raises :class:`NetworkFileError` for a damaged network.
@@ -68,7 +68,7 @@ def read_onnx_layers(source: str | bytes, counting: bool = False
         dims[-1] if len(dims) == 1 and dims[0] > 0 else None
     props = {p.key: p.value for p in model.metadata_props}
 
-    def layers() -> Iterator[Layer]:
+    def layers() -> Iterator[Layer | Sizes]:
         with f:
             try:
                 yield from _walk(graph, _Chain(consts, inputs[0].name, width, counting))
@@ -353,7 +353,7 @@ def _unsupported(node) -> UnreadableGraph:
         "Mul, Div, Flatten, Reshape; and its own sparse layout, Gather-Mul-ReduceSum)")
 
 
-def _walk(graph, chain: _Chain) -> Iterator[Layer]:
+def _walk(graph, chain: _Chain) -> Iterator[Layer | Sizes]:
     """Fold the chain into layers, yielding each as its ReLU is reached."""
     for node in graph.node:
         op = node.op_type
