@@ -105,7 +105,7 @@ def bench_sort_dense(n: int, tmp: str) -> dict:
 _FLOOR = (
     "import os, sys, tempfile, time\n"
     "import numpy as np\n"
-    "from reluc.constructors.schedules import sort_stages\n"
+    "from reluc.constructors.comparators.schedules import sort_stages\n"
     "n = int(sys.argv[1]); nnz = int(sys.argv[2])\n"
     "t = time.perf_counter()\n"
     "stages = sort_stages(n, 'best')\n"
