@@ -228,6 +228,9 @@ def test_rows_past_the_input_limit_are_checked_a_chunk_at_a_time(cli, tmp_path, 
     assert np.array_equal(chunked, whole) and chunked.shape == (10, 4)
     assert np.array_equal(chunked[5], [1, 2, 3, 4])  # each row in its place
     assert np.all(np.delete(chunked[:, 3], 5) == np.float32(runner.limit * 1.5))
+    # each layer's sizes in pieces of 2 rows (over the cores) within chunks of 5
+    runner.chunk, runner._check_rows = 5, 2
+    assert np.array_equal(runner(x), whole)
 
 
 @pytest.mark.parametrize("idx", [np.array([[0, 1], [2, 3]], np.int64),  # past x's 3 values

@@ -327,6 +327,7 @@ def sort2(cli, tmp_path):
     ("1e39 0", ("beyond the range of float32",)),
     ("1e308 1", ("beyond the range of float32",)),
     ("1 2\n3 4\n1.8e38 -1.8e38", ("input row 3",)),
+    ("1 2\n1.8e38 -1.8e38\n3 4\n-1.8e38 1.8e38", ("input row 2:",)),  # the first of two
 ])
 def test_eval_refuses_rows_that_could_overflow(cli, sort2, row, fragments):
     r = cli("eval", sort2, input=row + "\n", ok=False)

@@ -154,12 +154,17 @@ class Runner:
         inflated for rounding, from the values this very computation holds): the outputs
         of a computation that provably did not overflow, or :class:`InputError` naming
         the first row that could. ``first_row``: each row's number, for the message.
-        A chunk of rows at a time, as other rows go (the weights read once)."""
+        A chunk of rows at a time, as other rows go (the weights read once), the chunks
+        over the cores; the first chunk that could overflow is the one named."""
         layers = self._layers or [_engine_layer(layer, self.dtype)
                                   for layer in formats.read_layers(self._source)[0]]
         rows = min(self.chunk, self._check_rows)
-        return np.concatenate([self._checked(layers, x[r:r + rows], first_row[r:r + rows])
-                               for r in range(0, len(x), rows)])
+
+        def chunk(r: int) -> np.ndarray:
+            return self._checked(layers, x[r:r + rows], first_row[r:r + rows])
+
+        with pool() as workers:  # results (and the first error) in the chunks' order
+            return np.concatenate(list(workers.map(chunk, range(0, len(x), rows))))
 
     def _checked(self, layers, x: np.ndarray, first_row: np.ndarray) -> np.ndarray:
         dtype, big, unit = self.dtype, float(np.finfo(self.dtype).max), float(np.finfo(self.dtype).eps) / 2
