@@ -220,20 +220,20 @@ class Net(Shape):
         h = np.atleast_2d(x)
         if h.shape[1] != self.n_in:
             raise NetworkError(f"expected inputs of length {self.n_in}, got {h.shape[1]}")
-        h = forward([(layer.weight.astype(dtype), layer.bias.astype(dtype))
-                     for layer in self._layers], h)
+        h = forward(((layer.weight.astype(dtype), layer.bias.astype(dtype))
+                     for layer in self._layers), h)  # one layer cast at a time
         return h[0] if single else h
 
 
-def forward(layers: Sequence[tuple[sp.csr_array, np.ndarray]], x: np.ndarray) -> np.ndarray:
+def forward(layers: Iterable[tuple[sp.csr_array, np.ndarray]], x: np.ndarray) -> np.ndarray:
     """Rows ``x`` through affine maps ``(W, b)`` with ReLU between them (not after the
     last), in the arrays' own dtype: one sparse product a layer, the bias added after it."""
     h = np.ascontiguousarray(x.T)  # (features, rows): products without transposes
     for i, (w, b) in enumerate(layers):
+        if i:
+            np.maximum(h, 0, out=h)
         h = w @ h
         h += b[:, None]
-        if i < len(layers) - 1:
-            np.maximum(h, 0, out=h)
     return np.ascontiguousarray(h.T)
 
 

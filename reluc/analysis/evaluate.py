@@ -218,7 +218,7 @@ class Runner:
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
         """The scipy engine (:func:`reluc.net.forward`)."""
-        return forward([(w, b) for w, b, _ in self._layers], x)
+        return forward(((w, b) for w, b, _ in self._layers), x)
 
     def _run_ort(self, part: np.ndarray) -> np.ndarray:
         rows = len(part)
