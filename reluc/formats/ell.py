@@ -15,11 +15,11 @@ import scipy.sparse as sp
 BLOCK = 1 << 18  # elements compared at a time: the mask stays in the cache
 
 
-def blocks_of(a: np.ndarray) -> Iterator[np.ndarray]:
-    """An array's entries in row-major order, in flat blocks of :data:`BLOCK`."""
+def blocks_of(a: np.ndarray, block: int = BLOCK) -> Iterator[np.ndarray]:
+    """An array's entries in row-major order, in flat blocks of ``block``."""
     flat = a.reshape(-1)
-    for start in range(0, flat.size, BLOCK):
-        yield flat[start : start + BLOCK]
+    for start in range(0, flat.size, block):
+        yield flat[start : start + block]
 
 
 def nonzeros(blocks: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -48,13 +48,20 @@ def csr_of_nonzeros(shape: tuple[int, int], places: np.ndarray, values: np.ndarr
     """The CSR matrix (or its transpose) with float64 values of a dense matrix of
     ``shape`` whose nonzeros are at ``places`` (row-major, rising) with ``values`` (in the
     tensor's own dtype: widened only now)."""
-    rows, cols = shape
-    indptr = np.zeros(rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(places // max(cols, 1), minlength=rows), out=indptr[1:])
-    index = np.int32 if max(cols, len(places)) < 2**31 else np.int64
-    m = sp.csr_array((values.astype(np.float64), (places % max(cols, 1)).astype(index),
-                      indptr.astype(index)), shape=shape)
+    indptr, index = _row_starts(places, shape[0], shape[1], shape[1])
+    m = sp.csr_array((values.astype(np.float64), (places % max(shape[1], 1)).astype(index),
+                      indptr), shape=shape)
     return m.T.tocsr() if transpose else m
+
+
+def _row_starts(places: np.ndarray, rows: int, row_len: int, width: int
+                ) -> tuple[np.ndarray, type]:
+    """CSR row pointers of nonzeros at ``places`` (rising) of a row-major table of
+    ``rows`` x ``row_len``, and the index dtype for a matrix ``width`` wide."""
+    indptr = np.zeros(rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(places // max(row_len, 1), minlength=rows), out=indptr[1:])
+    index = np.int32 if max(width, len(places)) < 2**31 else np.int64
+    return indptr.astype(index), index
 
 
 def ell_width(weight: sp.csr_array) -> int:
@@ -106,9 +113,6 @@ def ell_to_csr(idx: np.ndarray, val: np.ndarray, width: int) -> sp.csr_array:
     row as reluc writes them; a table with unordered or repeated columns is summed and
     sorted when the layer is made (:class:`~reluc.net.Layer`)."""
     at, nz = nonzeros(blocks_of(val))  # the nonzeros' places in the row-major table
-    indptr = np.zeros(len(idx) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(at // max(val.shape[1], 1), minlength=len(idx)), out=indptr[1:])
-    index = np.int32 if max(width, len(at)) < 2**31 else np.int64
-    return sp.csr_array((nz.astype(np.float64),
-                         idx.ravel()[at].astype(index, copy=False), indptr.astype(index)),
-                        shape=(idx.shape[0], width))
+    indptr, index = _row_starts(at, len(idx), val.shape[1], width)
+    return sp.csr_array((nz.astype(np.float64), idx.ravel()[at].astype(index, copy=False),
+                         indptr), shape=(idx.shape[0], width))

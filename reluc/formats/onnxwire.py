@@ -14,6 +14,7 @@ import scipy.sparse as sp
 from onnx import TensorProto, numpy_helper
 
 from reluc.errors import NetworkFileError
+from reluc.formats.ell import blocks_of
 
 ELEM = {"float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE}
 BLOCK_BYTES = 1 << 24  # dense rows produced per write: about 16 MiB
@@ -188,8 +189,7 @@ class LazyTensor:
         """The entries in row-major order, in flat blocks of ``block``: the raw data read
         into one buffer that each block overwrites (a huge tensor is never in memory)."""
         if self.raw is None:
-            flat = self.array().reshape(-1)
-            yield from (flat[s : s + block] for s in range(0, flat.size, block))
+            yield from blocks_of(self.array(), block)
             return
         dtype, (start, length) = self._raw_dtype(), self.raw
         count = length // dtype.itemsize
