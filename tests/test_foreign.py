@@ -233,6 +233,42 @@ def test_eval_runs_a_graph_reluc_cannot_read_through_onnxruntime(cli, tmp_path, 
         assert all(f in note for f in fragments[:2]), note
 
 
+def test_an_output_that_is_not_a_row_per_input_row_is_refused_in_one_line(cli, tmp_path):
+    # a graph reluc cannot read (Sigmoid), whose output is transposed: onnxruntime gives
+    # [outputs, batch]; 2 rows in, 3 rows out
+    nodes = gemm_relu(n("Sigmoid", ["h"], ["r"], name="act1"))
+    nodes[-1].output[0] = "o"
+    nodes.append(n("Transpose", ["o"], ["output"], perm=[1, 0]))
+    path = onnx_file(tmp_path / "t.onnx", nodes, INITS, ["batch", N_IN], [N_OUT, "batch"], 17, 8)
+    assert N_OUT != 2
+    rows = "\n".join(" ".join(["1"] * N_IN) for _ in range(2)) + "\n"
+    r = cli("eval", path, input=rows, ok=False)
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    lines = r.stderr.strip().splitlines()  # the note that onnxruntime runs it, the error
+    assert len(lines) == 2 and lines[0].startswith("note:"), lines
+    assert lines[1].startswith("Error:") and "output of shape [3, 2] for 2 input rows" in lines[1]
+
+
+def test_onnxruntime_s_own_error_log_stays_out_of_stderr(tmp_path):
+    # a graph only onnxruntime runs, failing while it runs (a constant of shape [4, 1]
+    # broadcast against 2 rows): one Error line, without onnxruntime's logged copy of it
+    # (written by its C++ logger to the process's stderr: a subprocess to see it)
+    import subprocess
+    import sys
+
+    nodes = gemm_relu(n("Sigmoid", ["h"], ["s"], name="act1"))
+    nodes.insert(2, n("Add", ["s", "c"], ["r"], name="add1"))
+    inits = [*INITS, numpy_helper.from_array(np.ones((4, 1), np.float32), "c")]
+    path = onnx_file(tmp_path / "b.onnx", nodes, inits, ["batch", N_IN], ["batch", N_OUT], 17, 8)
+    rows = "\n".join(" ".join(["1"] * N_IN) for _ in range(2)) + "\n"
+    r = subprocess.run([sys.executable, "-m", "reluc", "eval", str(path), "--runtime", "ort"],
+                       input=rows, capture_output=True, text=True, timeout=60)
+    lines = r.stderr.strip().splitlines()  # the note that onnxruntime runs it, the error
+    assert r.returncode == 2 and len(lines) == 2 and "onnxruntime:" not in r.stderr, r.stderr
+    assert lines[0].startswith("note:") and lines[1].startswith("Error:") \
+        and "cannot run" in lines[1], lines
+
+
 def test_a_reshape_that_is_not_a_flatten_is_refused(cli, tmp_path):
     nodes = [n("Reshape", ["input", "shape"], ["f"], name="reshape1"),
              n("Gemm", ["f", "w1", "b1"], ["h"], transB=1), n("Relu", ["h"], ["r"]),

@@ -176,6 +176,8 @@ def test_a_reluc_file_changed_in_one_place_reads_to_the_changed_network(cli, tmp
     ("ReduceSum keepdims", "expected ReduceSum over the last axis without keepdims"),
     ("a NaN weight", "must be finite"),
     ("an infinite bias", "must be finite"),
+    # (1, n) on [n, batch] activations: one value a row of the batch in onnxruntime
+    ("a bias across the batch", "a bias or scale of shape (1, "),
 ])
 def test_a_damaged_sparse_layout_is_refused_in_one_line(cli, tmp_path, damage, fragment):
     path = build(cli, tmp_path, "sort n=6", "s.onnx", "--layout", "sparse")
@@ -189,6 +191,8 @@ def test_a_damaged_sparse_layout_is_refused_in_one_line(cli, tmp_path, damage, f
             edit_initializer(m, "W1", lambda a: a.flat.__setitem__(np.flatnonzero(a)[3], np.nan))
         elif damage == "an infinite bias":
             edit_initializer(m, "B2", lambda a: a.flat.__setitem__(0, np.inf))
+        elif damage == "a bias across the batch":
+            edit_initializer(m, "B2", lambda a: a.T.copy())
         else:
             node(m, "ReduceSum").attribute[0].i = 1
 

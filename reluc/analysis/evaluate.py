@@ -230,6 +230,10 @@ class Runner:
         except _ort_errors() as e:  # the file is wrong in a way found while running it
             raise NetworkFileError(f"onnxruntime cannot run '{self.path}': "
                                    f"{_ort_reason(e)}") from None
+        if y.ndim < 1 or y.shape[0] != len(part):
+            raise NetworkFileError(f"onnxruntime gives '{self.path}' an output of shape "
+                                   f"{list(y.shape)} for {len(part)} input rows; eval needs "
+                                   "one output row per input row")
         return y.reshape(len(part), int(np.prod(y.shape[1:])))[:rows]
 
 
@@ -262,7 +266,7 @@ def _ort_session(model: str | bytes, name: str):
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
-    opts.log_severity_level = 3
+    opts.log_severity_level = 4  # fatal only: its errors come back as exceptions, in one line
     try:
         return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
     except (*_ort_errors(), ValueError, OSError) as e:

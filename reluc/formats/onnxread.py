@@ -195,11 +195,17 @@ def handles(*ops: str, inputs: tuple[int, int] = (1, 1)):
     return deco
 
 
-def _broadcast(c: np.ndarray, n: int, where: str) -> np.ndarray:
-    """A bias constant as a vector of length ``n`` (a scalar or ``n`` values, in any
-    shape of that size, as ONNX broadcasting allows along the features)."""
-    if c.size not in (1, n):
-        raise NetworkFileError(f"{where}: a bias of shape {c.shape} for {n} values")
+def _broadcast(c: np.ndarray, n: int, where: str, transposed: bool = False) -> np.ndarray:
+    """A constant added to (or scaling) the activations as a vector of length ``n``: one
+    value, or ``n`` values along the features' axis as ONNX broadcasting lays them on
+    the activations: the last axis of [batch, n] ((n,), (1, n)), the first of the
+    transposed [n, batch] ((n, 1)); along another axis they would be one value a row."""
+    lead = c.shape[:-2] if transposed else c.shape[:-1]
+    along = c.shape[-2:] == (n, 1) if transposed else c.shape[-1:] == (n,)
+    if c.size != 1 and not (along and all(d == 1 for d in lead)):
+        acts = "[n, batch]" if transposed else "[batch, n]"
+        raise NetworkFileError(f"{where}: a bias or scale of shape {c.shape} for {n} values "
+                               f"(activations of shape {acts})")
     return np.broadcast_to(c.reshape(-1), (n,)).copy()
 
 
@@ -236,7 +242,8 @@ def _div(chain, node, attrs, where):
     """Division by a constant (input normalisation), folded in as a diagonal scaling."""
     if node.input[0] != chain.cur:
         raise NetworkFileError(f"{where}: Div must divide the activations by a constant")
-    c = _broadcast(chain.array(node.input[1], node), chain.pending()[0].shape[0], where)
+    c = _broadcast(chain.array(node.input[1], node), chain.pending()[0].shape[0], where,
+                   chain.transposed)
     if not np.all(np.isfinite(1.0 / c)):
         raise NetworkFileError(f"{where}: division by 0")
     chain.then(sp.diags_array(1.0 / c, format="csr"), np.zeros(len(c)), where)
@@ -292,7 +299,8 @@ def _add(chain, node, attrs, where):
         raise NetworkFileError("Sub must subtract a constant from the activations")
     c = chain.array(others[0], node)
     _, b = chain.pending()
-    chain.b = b + (-1.0 if op == "Sub" else 1.0) * _broadcast(c, b.shape[0], where)
+    chain.b = b + (-1.0 if op == "Sub" else 1.0) * _broadcast(c, b.shape[0], where,
+                                                               chain.transposed)
 
 
 # reluc's sparse layout: Gather (features by index) -> Mul (by values) -> ReduceSum
@@ -315,7 +323,7 @@ def _gather(chain, node, attrs, where):
 def _mul(chain, node, attrs, where):
     if chain.gathered is None:  # a scaling by a constant (input normalisation)
         c = chain.array(next(i for i in node.input if i != chain.cur), node)
-        c = _broadcast(c, chain.pending()[0].shape[0], where)
+        c = _broadcast(c, chain.pending()[0].shape[0], where, chain.transposed)
         chain.then(sp.diags_array(c, format="csr"), np.zeros(len(c)), where)
         return
     val = chain.array(next(i for i in node.input if i != chain.cur), node, native=True)
