@@ -174,6 +174,7 @@ def test_a_reluc_file_changed_in_one_place_reads_to_the_changed_network(cli, tmp
     ("index out of range", "bad gather indices"),
     ("values of the wrong size", "values do not match the gather indices"),
     ("ReduceSum keepdims", "expected ReduceSum over the last axis without keepdims"),
+    ("ReduceSum axes of no dimension", "expected ReduceSum over the last axis"),  # make fuzz
     ("a NaN weight", "must be finite"),
     ("an infinite bias", "must be finite"),
     # (1, n) on [n, batch] activations: one value a row of the batch in onnxruntime
@@ -193,6 +194,8 @@ def test_a_damaged_sparse_layout_is_refused_in_one_line(cli, tmp_path, damage, f
             edit_initializer(m, "B2", lambda a: a.flat.__setitem__(0, np.inf))
         elif damage == "a bias across the batch":
             edit_initializer(m, "B2", lambda a: a.T.copy())
+        elif damage == "ReduceSum axes of no dimension":
+            edit_initializer(m, node(m, "ReduceSum").input[1], lambda a: a.reshape(()))
         else:
             node(m, "ReduceSum").attribute[0].i = 1
 

@@ -339,7 +339,7 @@ def _reduce_sum(chain, node, attrs, where):
     axes = chain.array(node.input[1], node) if len(node.input) > 1 else None
     want = [[1]] if chain.transposed else [[2], [-1]]
     idx, val = chain.gathered
-    if val is None or axes is None or list(axes.astype(int)) not in want \
+    if val is None or axes is None or axes.ndim != 1 or list(axes.astype(int)) not in want \
             or attrs.get("keepdims", 1) != 0:
         raise NetworkFileError(f"{where}: expected ReduceSum over the last axis without "
                                "keepdims")

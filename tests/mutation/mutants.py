@@ -908,4 +908,8 @@ MUTANTS = [
            "        if y.ndim < 1:",
            "an onnxruntime output that is not a row per input row reshaped (internal error)",
            ("tests/test_foreign.py",)),
+    Mutant("c18-reducesum-axes-0d", O,
+           "    if val is None or axes is None or axes.ndim != 1 or list(axes.astype(int)) not in want",
+           "    if val is None or axes is None or list(axes.astype(int)) not in want",
+           "a 0-d ReduceSum axes tensor is iterated (internal error)", ("tests/test_readers.py",)),
 ]
