@@ -195,7 +195,7 @@ def handles(*ops: str, inputs: tuple[int, int] = (1, 1)):
     return deco
 
 
-def _broadcast(c: np.ndarray, n: int, where: str, transposed: bool = False) -> np.ndarray:
+def _broadcast(c: np.ndarray, n: int, where: str, transposed: bool) -> np.ndarray:
     """A constant added to (or scaling) the activations as a vector of length ``n``: one
     value, or ``n`` values along the features' axis as ONNX broadcasting lays them on
     the activations: the last axis of [batch, n] ((n,), (1, n)), the first of the
@@ -283,7 +283,7 @@ def _matmul(chain, node, attrs, where):
     bias = np.zeros(shape[0])
     if op == "Gemm" and len(node.input) > 2 and node.input[2]:
         c = chain.array(node.input[2], node) * float(attrs.get("beta", 1.0))
-        bias = _broadcast(c, shape[0], where)
+        bias = _broadcast(c, shape[0], where, chain.transposed)
     # a dense matrix's nonzeros are its nonzero entries (scaled by 1: no underflow)
     chain.then(chain.counted(shape, values, make) if alpha == 1 else make(), bias, where)
 
