@@ -80,3 +80,65 @@ def data_file(model):
     found = glob.glob(glob.escape(str(model)) + ".*.data")
     assert len(found) == 1, found
     return type(model)(found[0]) if not isinstance(model, str) else found[0]
+
+
+def sparse_layout_model(tables, n_in: int, form: str = "slots", dtype="float32"):
+    """A network in reluc's sparse ONNX layout made by hand: ``tables`` per layer (I, W, b)
+    as ELL tables, row r's slots in I[r], W[r] (shape [out, K]); written as this version
+    writes it (``slots``: tables [K, out], Reshape -> MatMul by ones -> Reshape) or as
+    earlier versions did (``rows``: tables [out, K], ReduceSum over the slots)."""
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    elem = {"float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE}[dtype]
+    nodes = [helper.make_node("Transpose", ["x"], ["h0"], perm=[1, 0])]
+    inits = [numpy_helper.from_array(np.array([0, -1] if form == "slots" else [1], np.int64),
+                                     "shared")]
+    h, last = "h0", len(tables) - 1
+    for i, (idx, val, bias) in enumerate(tables):
+        # indices as given when an array (a test may hand in floats), else int32
+        idx = idx if isinstance(idx, np.ndarray) else np.asarray(idx, np.int32)
+        val = np.asarray(val, dtype)
+        z = "yt" if i == last else f"z{i}"
+        if form == "slots":
+            inits += [numpy_helper.from_array(np.ascontiguousarray(idx.T), f"I{i}"),
+                      numpy_helper.from_array(np.ascontiguousarray(val.T)[:, :, None], f"W{i}"),
+                      numpy_helper.from_array(np.ones((1, idx.shape[1]), dtype), f"K{i}"),
+                      numpy_helper.from_array(np.array([len(idx), -1], np.int64), f"S{i}")]
+            nodes += [helper.make_node("Gather", [h, f"I{i}"], [f"g{i}"], axis=0),
+                      helper.make_node("Mul", [f"g{i}", f"W{i}"], [f"m{i}"]),
+                      helper.make_node("Reshape", [f"m{i}", "shared"], [f"r{i}"]),
+                      helper.make_node("MatMul", [f"K{i}", f"r{i}"], [f"s{i}"]),
+                      helper.make_node("Reshape", [f"s{i}", f"S{i}"], [f"t{i}"])]
+        else:
+            inits += [numpy_helper.from_array(idx, f"I{i}"),
+                      numpy_helper.from_array(val[:, :, None], f"W{i}")]
+            nodes += [helper.make_node("Gather", [h, f"I{i}"], [f"g{i}"], axis=0),
+                      helper.make_node("Mul", [f"g{i}", f"W{i}"], [f"m{i}"]),
+                      helper.make_node("ReduceSum", [f"m{i}", "shared"], [f"t{i}"],
+                                       keepdims=0)]
+        inits.append(numpy_helper.from_array(np.asarray(bias, dtype).reshape(-1, 1), f"B{i}"))
+        nodes.append(helper.make_node("Add", [f"t{i}", f"B{i}"], [z]))
+        if i < last:
+            h = f"h{i + 1}"
+            nodes.append(helper.make_node("Relu", [z], [h]))
+    nodes.append(helper.make_node("Transpose", ["yt"], ["y"], perm=[1, 0]))
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", elem, ["batch", n_in])],
+        [helper.make_tensor_value_info("y", elem, ["batch", len(tables[-1][0])])],
+        initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def former_sparse(path, out):
+    """The network of a reluc file rewritten in the sparse layout of earlier versions
+    (``rows``: ReduceSum over the slots), as a file at ``out``."""
+    from reluc import formats
+    from reluc.formats.ell import ell
+
+    layers = list(formats.read(str(path))[0].layers)
+    tables = [(*ell(la.weight), la.bias) for la in layers]
+    out.write_bytes(sparse_layout_model(tables, layers[0].n_in, "rows").SerializeToString())
+    return out

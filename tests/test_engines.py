@@ -1,7 +1,9 @@
 """``reluc eval``'s engines agree: reluc's reader with scipy (the default) and onnxruntime
 (``--runtime ort``) give the same outputs bit for bit where they sum in the same order
-(reluc's sparse ONNX layout; ``.npz`` against it), and within the file's rounding bound
-where they do not (dense ``Gemm`` layers), in both dtypes."""
+(a row's terms one after another: ``.npz`` and reluc's sparse ONNX layout read by reluc;
+onnxruntime on sparse rows of at most 4 nonzeros), and within the file's rounding bound
+where they do not (dense ``Gemm`` layers; the sparse layout's MatMul over more than 4
+slots, which onnxruntime sums in blocks of 4), in both dtypes."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error
+from conftest import assert_one_line_error, sparse_layout_model
 from reluc import formats
 
 SPECS = ["sort n=16", "mul L=6", "norm2 levels=8", "sincos L=6", "norm n=4 levels=6",
@@ -42,26 +44,29 @@ def test_the_engines_agree_on_every_layout(cli, tmp_path, spec, dtype):
         cli("build", spec, "-o", path, "--dtype", dtype, "-q", *layout)
     s = json.loads(cli("stats", sparse, "--json").stdout)
     x = rows_for(spec, s["inputs"]).astype(dtype).astype(np.float64)
-    ort_sparse = run(cli, tmp_path, sparse, x, "--runtime", "ort")
-    assert ort_sparse.dtype == np.dtype(dtype)
+    mine = run(cli, tmp_path, sparse, x)
+    assert mine.dtype == np.dtype(dtype)
     # same order of summation: the same bits
-    assert np.array_equal(run(cli, tmp_path, sparse, x), ort_sparse)
-    assert np.array_equal(run(cli, tmp_path, sparse, x, "--runtime", "scipy"), ort_sparse)
-    assert np.array_equal(run(cli, tmp_path, npz, x), ort_sparse)
-    # dense Gemm: onnxruntime sums in its own order; both are within the file's rounding
-    # bound of the exact network, so within twice it of each other
-    mine, theirs = run(cli, tmp_path, dense, x), run(cli, tmp_path, dense, x, "--runtime", "ort")
-    gap = np.abs(mine.astype(np.float64) - theirs.astype(np.float64)).max()
-    rounding = s["rounding"]
-    if rounding is None:  # exact constructions: exact in either order on these rows?
-        assert s["exact"] and gap <= np.abs(theirs).max() * 8 * np.finfo(dtype).eps, gap
-    else:
-        assert gap <= 2 * float(rounding["at_most"]), (gap, rounding)
+    assert np.array_equal(run(cli, tmp_path, sparse, x, "--runtime", "scipy"), mine)
+    assert np.array_equal(run(cli, tmp_path, npz, x), mine)
+    # onnxruntime sums in its own order (dense Gemm; the sparse layout's MatMul over the
+    # slots); every order is within the file's rounding bound of the exact network, so
+    # within twice it of reluc's
+    for path in (sparse, dense):
+        ours, theirs = run(cli, tmp_path, path, x), run(cli, tmp_path, path, x, "--runtime", "ort")
+        assert theirs.dtype == np.dtype(dtype)
+        gap = np.abs(ours.astype(np.float64) - theirs.astype(np.float64)).max()
+        rounding = s["rounding"]
+        if rounding is None:  # exact constructions: exact in either order on these rows?
+            assert s["exact"] and gap <= np.abs(theirs).max() * 8 * np.finfo(dtype).eps, gap
+        else:
+            assert gap <= 2 * float(rounding["at_most"]), (gap, rounding)
 
 
 def test_the_engines_agree_bit_for_bit_on_a_wide_sparse_network(cli, tmp_path):
     # sums of several terms, in float32, on rows that are not integers: any other order
-    # of summation would show (norm n=16: 4 levels of blocks, K up to 4)
+    # of summation would show (norm n=16: 4 levels of blocks, K up to 4, which
+    # onnxruntime's MatMul over the slots sums one after another)
     path = tmp_path / "n.onnx"
     cli("build", "norm n=16 levels=7", "-o", path, "--layout", "sparse", "-q")
     x = np.random.default_rng(3).normal(size=(300, 16)).astype(np.float32).astype(np.float64)
@@ -93,28 +98,6 @@ def test_eval_of_a_file_reluc_reads_does_not_start_onnxruntime(cli, tmp_path):
         assert r.stdout == "1 2 3\n" and r.stderr.strip() == started, (r.stdout, r.stderr)
 
 
-def sparse_layout_file(path, idx, val):
-    """A one-layer network in reluc's sparse layout, made by hand from ELL tables."""
-    from onnx import TensorProto, helper, numpy_helper
-
-    nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0]),
-             helper.make_node("Gather", ["xt", "I0"], ["g0"], axis=0),
-             helper.make_node("Mul", ["g0", "W0"], ["m0"]),
-             helper.make_node("ReduceSum", ["m0", "axes"], ["s0"], keepdims=0),
-             helper.make_node("Add", ["s0", "B0"], ["yt"]),
-             helper.make_node("Transpose", ["yt"], ["y"], perm=[1, 0])]
-    inits = [numpy_helper.from_array(idx, "I0"), numpy_helper.from_array(val, "W0"),
-             numpy_helper.from_array(np.zeros((len(idx), 1), np.float32), "B0"),
-             numpy_helper.from_array(np.array([1], np.int64), "axes")]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(
-        "x", TensorProto.FLOAT, ["batch", 3])], [helper.make_tensor_value_info(
-            "y", TensorProto.FLOAT, ["batch", len(idx)])], initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    path.write_bytes(model.SerializeToString())
-    return path
-
-
 @pytest.mark.parametrize("idx, val, nonzeros", [
     ([[0, 2, 0]], [[1, 5, 0]], 2),  # as reluc writes it: counted from the values
     ([[1, 1, 0]], [[2, 3, 0]], 1),  # one column twice: one weight, 5
@@ -123,12 +106,15 @@ def sparse_layout_file(path, idx, val):
     ([[2, 0, 0], [0, 1, 0]], [[4, 0, 0], [6, 7, 0]], 3),  # each row rises; rows do not
     ([[2, 0, 1]], [[1, 1, 1]], 3),  # unordered but distinct
 ])
-def test_stats_counts_a_sparse_layout_s_weights_once_each(cli, tmp_path, idx, val, nonzeros):
+@pytest.mark.parametrize("form", ["slots", "rows"])
+def test_stats_counts_a_sparse_layout_s_weights_once_each(cli, tmp_path, idx, val, nonzeros,
+                                                          form):
     # stats counts the nonzero values of reluc's tables, when every row has its nonzeros
-    # first in rising columns; anything else is read as the matrix it sums to
-    val = np.array(val, np.float32)
-    path = sparse_layout_file(tmp_path / "h.onnx", np.array(idx, np.int32),
-                              val.reshape(*val.shape, 1))
+    # first in rising columns; anything else is read as the matrix it sums to; in the
+    # layout as written now (tables slot by slot) and as earlier versions wrote it
+    path = tmp_path / "h.onnx"
+    path.write_bytes(sparse_layout_model([(idx, val, np.zeros(len(idx)))], 3, form)
+                     .SerializeToString())
     s = json.loads(cli("stats", path, "--json").stdout)
     assert s["nonzero_weights"] == nonzeros
     assert nonzeros == sum(layer.weight.nnz for layer in formats.read(str(path))[0].layers)
@@ -157,13 +143,16 @@ def test_stats_counts_a_gemm_s_weights_as_scaled(cli, tmp_path, alpha, big, nonz
     assert not r.stderr  # no warning of the overflowing sum
 
 
-def test_a_sparse_layout_with_unordered_and_repeated_columns_reads_as_its_sum(cli, tmp_path):
+@pytest.mark.parametrize("form", ["slots", "rows"])
+def test_a_sparse_layout_with_unordered_and_repeated_columns_reads_as_its_sum(cli, tmp_path,
+                                                                               form):
     # reluc writes each row's columns in increasing order; another writer (or a hand)
     # may not: row 0 reads x2 then x0, row 1 reads x1 twice (2 x1 + 3 x1), row 2 pads
     # in the middle. Read as the sum it is, whichever engine runs it.
     idx = np.array([[2, 0, 0], [1, 1, 0], [0, 0, 2]], np.int32)
-    val = np.array([[1, -4, 0], [2, 3, 0], [5, 0, 7]], np.float32).reshape(3, 3, 1)
-    sparse_layout_file(tmp_path / "h.onnx", idx, val)
+    val = np.array([[1, -4, 0], [2, 3, 0], [5, 0, 7]], np.float32)
+    (tmp_path / "h.onnx").write_bytes(sparse_layout_model([(idx, val, np.zeros(3))], 3, form)
+                                      .SerializeToString())
     s = json.loads(cli("stats", tmp_path / "h.onnx", "--json").stdout)
     assert s["nonzero_weights"] == 5  # (2, 0), (1), (0, 2): x1's two entries are one
     x = np.array([[1, 10, 100], [-3, 2, 5]], np.float64)
@@ -236,8 +225,9 @@ def test_rows_past_the_input_limit_are_checked_a_chunk_at_a_time(cli, tmp_path, 
 @pytest.mark.parametrize("idx", [np.array([[0, 1], [2, 3]], np.int64),  # past x's 3 values
                                  np.array([[0, 1], [2, 1]], np.float32)])  # not integers
 def test_gather_indices_that_are_not_columns_are_refused(cli, tmp_path, idx):
-    val = np.ones((2, 2, 1), np.float32)
-    path = sparse_layout_file(tmp_path / "g.onnx", idx, val)
+    path = tmp_path / "g.onnx"
+    path.write_bytes(sparse_layout_model([(idx, np.ones((2, 2)), np.zeros(2))], 3)
+                     .SerializeToString())
     assert_one_line_error(cli("stats", path, ok=False), "bad gather indices")
 
 

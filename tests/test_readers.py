@@ -3,7 +3,8 @@ network it holds (judged by onnxruntime running the same file) or refused in one
 
 ONNX patterns as exporters write them (Gemm with transB, alpha, beta, broadcast or no
 bias; MatMul + Add; Sub of a constant; Flatten, Identity, Dropout, Constant nodes),
-reluc's sparse layout (Gather/Mul/ReduceSum), external data, and .npz.
+reluc's sparse layout (Gather, Mul, then Reshape/MatMul/Reshape as written now or
+ReduceSum as earlier versions wrote it), external data, and .npz.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import assert_one_line_error, build, data_file, edit_initializer, edit_onnx
+from conftest import (assert_one_line_error, build, data_file, edit_initializer, edit_onnx,
+                      former_sparse)
 from reluc import formats
 from reluc.errors import NetworkFileError
 
@@ -146,16 +148,22 @@ def node(m, op):
 
 @pytest.mark.parametrize("layout, change", [("dense", "weight"), ("dense", "bias"),
                                             ("sparse", "weight"), ("sparse", "index"),
-                                            ("sparse", "bias")])
+                                            ("sparse", "bias"), ("sparse", "slot weight"),
+                                            ("former sparse", "weight"),
+                                            ("former sparse", "index")])
 def test_a_reluc_file_changed_in_one_place_reads_to_the_changed_network(cli, tmp_path, layout,
                                                                          change):
-    path = build(cli, tmp_path, "sort n=6", "s.onnx", "--layout", layout)
+    path = build(cli, tmp_path, "sort n=6", "s.onnx", "--layout", layout.split()[-1])
+    if layout == "former sparse":  # as earlier versions wrote it (ReduceSum)
+        path = former_sparse(path, tmp_path / "f.onnx")
 
     def fn(m):
         if change == "weight":
             edit_initializer(m, "W1", lambda a: a.flat.__setitem__(np.flatnonzero(a)[3], 5.0))
         elif change == "index":  # another valid column
             edit_initializer(m, "I1", lambda a: a.__setitem__((0, 0), (a[0, 0] + 1) % 12))
+        elif change == "slot weight":  # the sum over the slots weighs the second twice
+            edit_initializer(m, "K1", lambda a: a.__setitem__((0, 1), 2.0))
         else:
             edit_initializer(m, "B2", lambda a: a.flat.__setitem__(0, -2.5))
 
@@ -170,24 +178,45 @@ def test_a_reluc_file_changed_in_one_place_reads_to_the_changed_network(cli, tmp
                                atol=1e-4)
 
 
-@pytest.mark.parametrize("damage, fragment", [
-    ("index out of range", "bad gather indices"),
-    ("values of the wrong size", "values do not match the gather indices"),
-    ("ReduceSum keepdims", "expected ReduceSum over the last axis without keepdims"),
-    ("ReduceSum axes of no dimension", "expected ReduceSum over the last axis"),  # make fuzz
-    ("a NaN weight", "must be finite"),
-    ("an infinite bias", "must be finite"),
+@pytest.mark.parametrize("form, damage, fragment", [
+    ("slots", "index out of range", "bad gather indices"),
+    ("slots", "values of the wrong size", "values do not match the gather indices"),
+    # [K, rows] values on [K, rows, batch]: onnxruntime would multiply along the batch
+    ("slots", "values of the wrong shape", "values do not match the gather indices"),
+    ("slots", "a NaN weight", "must be finite"),
+    ("slots", "an infinite bias", "must be finite"),
     # (1, n) on [n, batch] activations: one value a row of the batch in onnxruntime
-    ("a bias across the batch", "a bias or scale of shape (1, "),
+    ("slots", "a bias across the batch", "a bias or scale of shape (1, "),
+    ("slots", "slots reshaped to another count", "a Reshape to [3, -1]"),
+    ("slots", "a zero that means zero", "a Reshape to [0, -1]"),  # allowzero=1
+    ("slots", "the sum's weights of another shape", "finite weights of shape [1, 6]"),
+    ("slots", "a NaN in the sum's weights", "finite weights of shape [1, 6]"),
+    ("slots", "the slots as MatMul's first input", "the slots as its second input"),
+    ("slots", "rows reshaped to another count", "a Reshape to [13, -1]"),
+    ("slots", "a step left out", "Identity inside a Gather's layer"),
+    ("slots", "steps out of order", "out of order"),
+    ("rows", "index out of range", "bad gather indices"),
+    ("rows", "values of the wrong size", "values do not match the gather indices"),
+    ("rows", "ReduceSum keepdims", "expected ReduceSum over the last axis without keepdims"),
+    ("rows", "ReduceSum axes of no dimension", "expected ReduceSum over the last axis"),
+    ("rows", "a NaN weight", "must be finite"),
 ])
-def test_a_damaged_sparse_layout_is_refused_in_one_line(cli, tmp_path, damage, fragment):
+def test_a_damaged_sparse_layout_is_refused_in_one_line(cli, tmp_path, form, damage, fragment):
+    # as written now (tables slot by slot, the sum a MatMul), and as earlier versions
+    # wrote it (ReduceSum): layer 1 of sort n=6 has 12 rows and 6 slots
     path = build(cli, tmp_path, "sort n=6", "s.onnx", "--layout", "sparse")
+    if form == "rows":
+        path = former_sparse(path, tmp_path / "f.onnx")
 
     def fn(m):
+        by_output = {n.output[0]: n for n in m.graph.node}
+        layer1 = [by_output.get(o) for o in ("g1", "m1", "r1", "s1", "t1")]  # as written
         if damage == "index out of range":
             edit_initializer(m, "I1", lambda a: a.__setitem__((0, 0), 12))
         elif damage == "values of the wrong size":
             edit_initializer(m, "W1", lambda a: np.concatenate([a, a[:1]], axis=0))
+        elif damage == "values of the wrong shape":
+            edit_initializer(m, "W1", lambda a: a.reshape(a.shape[:2]))
         elif damage == "a NaN weight":
             edit_initializer(m, "W1", lambda a: a.flat.__setitem__(np.flatnonzero(a)[3], np.nan))
         elif damage == "an infinite bias":
@@ -196,8 +225,33 @@ def test_a_damaged_sparse_layout_is_refused_in_one_line(cli, tmp_path, damage, f
             edit_initializer(m, "B2", lambda a: a.T.copy())
         elif damage == "ReduceSum axes of no dimension":
             edit_initializer(m, node(m, "ReduceSum").input[1], lambda a: a.reshape(()))
-        else:
+        elif damage == "ReduceSum keepdims":
             node(m, "ReduceSum").attribute[0].i = 1
+        elif damage == "slots reshaped to another count":
+            m.graph.initializer.append(t(np.array([3, -1], np.int64), "three"))
+            layer1[2].input[1] = "three"
+        elif damage == "a zero that means zero":
+            layer1[2].attribute.append(helper.make_attribute("allowzero", 1))
+        elif damage == "the sum's weights of another shape":
+            edit_initializer(m, "K1", lambda a: np.ones((6, 1), a.dtype))
+        elif damage == "a NaN in the sum's weights":
+            edit_initializer(m, "K1", lambda a: a.__setitem__((0, 2), np.nan))
+        elif damage == "the slots as MatMul's first input":
+            layer1[3].input[:] = list(layer1[3].input)[::-1]
+        elif damage == "rows reshaped to another count":
+            edit_initializer(m, "S1", lambda a: a.__setitem__(0, 13))
+        elif damage == "a step left out":  # the first Reshape made an Identity
+            layer1[2].op_type = "Identity"
+            del layer1[2].input[1:]
+        else:  # Gather -> Reshape -> Mul -> MatMul
+            layer1[2].input[0], layer1[2].output[0] = "g1", "q1"
+            layer1[1].input[0], layer1[3].input[1] = "q1", "m1"
+            gather, mul, reshape = layer1[:3]
+            order = list(m.graph.node)
+            at = order.index(gather)
+            order[at + 1:at + 3] = [reshape, mul]
+            del m.graph.node[:]
+            m.graph.node.extend(order)
 
     edit_onnx(path, fn)
     assert_one_line_error(cli("stats", path, ok=False), fragment)  # reluc's reader

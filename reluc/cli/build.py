@@ -19,7 +19,7 @@ from reluc.cli import main, quiet_option, say
               help="Floating-point type of the weights in the file.")
 @click.option("--layout", type=click.Choice(choices.LAYOUTS), default="auto", show_default=True,
               help="ONNX layout: dense (a Gemm chain, what verification tools read), sparse "
-              "(Gather/Mul/ReduceSum per layer: only the nonzeros), auto (dense while the "
+              "(Gather/Mul/MatMul per layer: only the nonzeros), auto (dense while the "
               "dense weights take at most 64 MiB).")
 @click.option("--external-data", is_flag=True,
               help="ONNX: put the weights into FILE.data beside the model (automatic past "

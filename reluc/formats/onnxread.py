@@ -3,8 +3,8 @@
 Any single-input, single-output chain of Gemm / MatMul / Add / Sub / Relu (plus
 Identity, Flatten, Reshape to [batch, features] and Dropout as no-ops, Mul and Div by
 constants folded in), as exported by PyTorch, Keras (tf2onnx) and the VNN-COMP
-benchmarks, and reluc's own sparse layout (``Transpose``, per layer ``Gather -> Mul -> ReduceSum -> Add``,
-``Transpose``; :mod:`reluc.formats.onnxwrite`).
+benchmarks, and reluc's own sparse layout (``Transpose``, per layer ``Gather -> Mul ->`` the sum over
+each row's slots ``-> Add``, ``Transpose``; read by :mod:`.onnxsparse`).
 
 The chain is folded node by node into a pending affine map ``(W, b)`` that a ``Relu``
 turns into a layer. Each operator is a small handler in :data:`HANDLERS`, registered with
@@ -23,8 +23,8 @@ import scipy.sparse as sp
 from onnx import TensorProto, helper, numpy_helper
 
 from reluc.errors import NetworkError, NetworkFileError, UnreadableGraph
-from reluc.formats.ell import (BLOCK, blocks_of, csr_of_nonzeros, distinct_columns, ell_to_csr,
-                               nonzeros)
+from reluc.formats import onnxsparse
+from reluc.formats.ell import BLOCK, blocks_of, csr_of_nonzeros, nonzeros
 from reluc.formats.metadata import FileInfo
 from reluc.formats.onnxwire import LazyTensor, scan_model
 from reluc.net import Layer, Sizes
@@ -88,7 +88,7 @@ class _Chain:
         self.counting = counting
         self.w: sp.csr_array | Counted | None = None
         self.b: np.ndarray | None = None
-        self.gathered: list | None = None  # [indices, values] of a Gather -> Mul
+        self.gathered: onnxsparse.Gathered | None = None  # a sparse layer being read
         self.transposed = False
         self.prev_out: int | None = None  # outputs of the last layer yielded
 
@@ -303,62 +303,23 @@ def _add(chain, node, attrs, where):
                                                                chain.transposed)
 
 
-# reluc's sparse layout: Gather (features by index) -> Mul (by values) -> ReduceSum
-
-
-@handles("Gather", inputs=(2, 2))
-def _gather(chain, node, attrs, where):
-    if chain.width is None:
-        raise NetworkFileError("cannot infer the input width before a Gather")
-    if attrs.get("axis", 0) != (0 if chain.transposed else 1) or node.input[0] != chain.cur:
-        raise NetworkFileError("Gather must pick the features of the activations")
-    idx = chain.array(node.input[1], node, native=True)  # int32 or int64, as ONNX has it
-    if idx.dtype.kind not in "iu" or idx.ndim != 2 or \
-            (idx.size and (idx.min() < 0 or idx.max() >= chain.width)):
-        raise NetworkFileError(f"{where}: bad gather indices")
-    chain.gathered = [idx, None]
-
-
 @handles("Mul", inputs=(2, 2))
 def _mul(chain, node, attrs, where):
-    if chain.gathered is None:  # a scaling by a constant (input normalisation)
-        c = chain.array(next(i for i in node.input if i != chain.cur), node)
-        c = _broadcast(c, chain.pending()[0].shape[0], where, chain.transposed)
-        chain.then(sp.diags_array(c, format="csr"), np.zeros(len(c)), where)
-        return
-    val = chain.array(next(i for i in node.input if i != chain.cur), node, native=True)
-    if val.dtype.kind not in "fiu" or val.size != chain.gathered[0].size:
-        raise NetworkFileError(f"{where}: values do not match the gather indices")
-    chain.gathered[1] = val.reshape(chain.gathered[0].shape)
+    """A scaling by a constant (input normalisation); in a sparse layer, its values."""
+    c = chain.array(next(i for i in node.input if i != chain.cur), node)
+    c = _broadcast(c, chain.pending()[0].shape[0], where, chain.transposed)
+    chain.then(sp.diags_array(c, format="csr"), np.zeros(len(c)), where)
 
 
-@handles("ReduceSum", inputs=(1, 2))
-def _reduce_sum(chain, node, attrs, where):
-    if chain.gathered is None:
-        raise _unsupported(node)
-    axes = chain.array(node.input[1], node) if len(node.input) > 1 else None
-    want = [[1]] if chain.transposed else [[2], [-1]]
-    idx, val = chain.gathered
-    if val is None or axes is None or axes.ndim != 1 or list(axes.astype(int)) not in want \
-            or attrs.get("keepdims", 1) != 0:
-        raise NetworkFileError(f"{where}: expected ReduceSum over the last axis without "
-                               "keepdims")
-    chain.gathered = None
-    width = chain.width
-
-    def make() -> sp.csr_array:
-        return ell_to_csr(idx, val, width)
-
-    step = chain.counted((idx.shape[0], width), val, make) if chain.counting and \
-        distinct_columns(idx, val) else make()
-    chain.then(step, np.zeros(idx.shape[0]), where)
+# reluc's sparse layout (Gather -> Mul -> the sum over the slots): :mod:`.onnxsparse`
+handles("Gather", inputs=(2, 2))(onnxsparse.gather)
 
 
 def _unsupported(node) -> UnreadableGraph:
     return UnreadableGraph(
         f"unsupported ONNX operator '{node.op_type}' (node '{node.name or node.op_type}'); "
         "reluc reads ReLU MLPs built from Gemm, MatMul, Add, Sub and Relu (with constant "
-        "Mul, Div, Flatten, Reshape; and its own sparse layout, Gather-Mul-ReduceSum)")
+        "Mul, Div, Flatten, Reshape; and its own sparse layout, Gather-Mul-sum)")
 
 
 def _walk(graph, chain: _Chain) -> Iterator[Layer | Sizes]:
@@ -376,16 +337,17 @@ def _walk(graph, chain: _Chain) -> Iterator[Layer | Sizes]:
             raise UnreadableGraph(
                 f"{where} ({op}) does not continue a single chain from the input; reluc "
                 "reads feed-forward chains of Gemm/MatMul/Add/Relu")
-        if op not in HANDLERS:
+        table = HANDLERS if chain.gathered is None else onnxsparse.SPARSE
+        if op not in table:
+            if chain.gathered is not None:
+                raise NetworkFileError(f"{where}: {op} inside a Gather's layer "
+                                       f"({onnxsparse.PATTERN})")
             raise _unsupported(node)
-        handler, lo, hi = HANDLERS[op]
+        handler, lo, hi = table[op]
         if not lo <= len(node.input) <= hi or not node.output:
             raise NetworkFileError(f"{where}: {op} with {len(node.input)} "
                                    f"input{'s' if len(node.input) != 1 else ''} and "
                                    f"{len(node.output)} outputs")
-        if chain.gathered is not None and op not in ("Mul", "ReduceSum"):
-            raise NetworkFileError(f"{where}: a Gather must be followed by Mul and "
-                                   "ReduceSum (reluc's sparse layout)")
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         layer = handler(chain, node, attrs, where)
         if layer is not None:
