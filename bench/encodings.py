@@ -1,8 +1,11 @@
 """How fast onnxruntime runs reluc's sparse networks, by encoding, rows per call and
 threads (``make bench``): the same weights (sort n, read from a file reluc wrote) as
 
-- ``ell``: reluc's sparse layout, per layer Gather -> Mul -> ReduceSum over ELLPACK
-  tables padded to the longest row (the file as written);
+- ``slots``: reluc's sparse layout (the file as written): per layer Gather -> Mul over
+  ELLPACK tables padded to the longest row, laid out slot by slot ([K, out]), the slots
+  summed by Reshape -> MatMul with ones -> Reshape;
+- ``ell``: the same tables row by row ([out, K]) summed by ReduceSum over the slots'
+  axis (the layout of earlier versions);
 - ``grouped``: no padding: per layer the rows grouped by their number of nonzeros, one
   Gather -> Mul -> ReduceSum per group, a Concat, and a Gather putting the rows back in
   order;
@@ -28,6 +31,39 @@ from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run import OUT, RELUC  # noqa: E402
+
+
+def ell_model(layers, n_in: int) -> bytes:
+    """The network with one Gather-Mul-ReduceSum per layer (earlier versions' layout)."""
+    from reluc.formats.ell import ell
+
+    nodes = [helper.make_node("Transpose", ["x"], ["h0"], perm=[1, 0])]
+    inits = [numpy_helper.from_array(np.array([1], np.int64), "axes")]
+    h = "h0"
+    for i, layer in enumerate(layers):
+        idx, val = ell(layer.weight, np.int32, np.float32)
+        inits += [numpy_helper.from_array(idx, f"I{i}"),
+                  numpy_helper.from_array(val[:, :, None], f"W{i}"),
+                  numpy_helper.from_array(layer.bias.reshape(-1, 1).astype(np.float32), f"B{i}")]
+        nodes += [helper.make_node("Gather", [h, f"I{i}"], [f"g{i}"], axis=0),
+                  helper.make_node("Mul", [f"g{i}", f"W{i}"], [f"m{i}"]),
+                  helper.make_node("ReduceSum", [f"m{i}", "axes"], [f"s{i}"], keepdims=0),
+                  helper.make_node("Add", [f"s{i}", f"B{i}"], [f"z{i}"])]
+        if i < len(layers) - 1:
+            nodes.append(helper.make_node("Relu", [f"z{i}"], [f"h{i + 1}"]))
+            h = f"h{i + 1}"
+    return _model(nodes, inits, n_in, layers, "ell")
+
+
+def _model(nodes, inits, n_in: int, layers, name: str) -> bytes:
+    nodes.append(helper.make_node("Transpose", [f"z{len(layers) - 1}"], ["y"], perm=[1, 0]))
+    graph = helper.make_graph(
+        nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", n_in])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", layers[-1].n_out])],
+        initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
 
 
 def grouped_model(layers, n_in: int) -> bytes:
@@ -67,14 +103,7 @@ def grouped_model(layers, n_in: int) -> bytes:
         if not last:
             nodes.append(helper.make_node("Relu", [f"z{i}"], [f"h{i + 1}"]))
             h = f"h{i + 1}"
-    nodes.append(helper.make_node("Transpose", [f"z{len(layers) - 1}"], ["y"], perm=[1, 0]))
-    graph = helper.make_graph(
-        nodes, "grouped", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", n_in])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", layers[-1].n_out])],
-        initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model.SerializeToString()
+    return _model(nodes, inits, n_in, layers, "grouped")
 
 
 def cpu_run(model, x, chunk: int, threads: int) -> tuple[float, np.ndarray]:
@@ -112,7 +141,8 @@ def main() -> None:
             x = np.random.default_rng(0).integers(-(2**20), 2**20, size=(1024, n)).astype(
                 np.float32)
             want = np.sort(x, axis=1)
-            models = [("ell (reluc's sparse layout)", path, slots),
+            models = [("slots + MatMul (reluc's sparse layout)", path, slots),
+                      ("ell + ReduceSum (earlier versions)", ell_model(layers, n), slots),
                       ("grouped, no padding", grouped_model(layers, n), nnz)]
             for name, model, used in models:
                 for chunk, threads in ((64, 1), (64, 2), (256, 1), (1024, 1)):

@@ -162,7 +162,7 @@ def _edit_model(data: bytes, rng: random.Random) -> tuple[bytes, str]:
     elif kind == "node" and m.graph.node:
         n = rng.choice(m.graph.node)
         n.op_type = rng.choice(["Sigmoid", "Add", "Sub", "MatMul", "Identity", "Tanh", "Relu",
-                                "Gather", "Mul", "ReduceSum", "Transpose"])
+                                "Gather", "Mul", "ReduceSum", "Reshape", "Transpose"])
         note = f"node {n.name} -> {n.op_type}"
     elif kind == "attr" and m.graph.node:
         n = rng.choice(m.graph.node)
