@@ -92,27 +92,30 @@ def ell(weight: sp.csr_array, idx_dtype=np.int64, val_dtype=np.float64
 
 
 def distinct_columns(idx: np.ndarray, val: np.ndarray) -> bool:
-    """Whether every row of ELL tables has its nonzeros first, in rising columns (as
-    reluc writes them): then the nonzero values are the matrix's nonzeros, one each.
-    On the flat tables: each nonzero but a row's first follows a nonzero of a lower
-    column."""
-    rows, k = idx.shape
-    if k < 2 or not rows:
+    """Whether every row of ELL tables laid out slot by slot (``[K, rows]``: row r's k-th
+    entry at ``[k, r]``) has its nonzeros first, in rising columns (as reluc writes them):
+    then the nonzero values are the matrix's nonzeros, one each. Each nonzero in a slot
+    but the first follows a nonzero of a lower column in the slot before."""
+    if len(idx) < 2 or not idx.shape[1]:
         return True
-    nz, i = (val != 0).ravel(), idx.ravel()
-    ok = np.greater(i[1:], i[:-1])
+    nz = val != 0
+    ok = np.greater(idx[1:], idx[:-1])
     ok &= nz[:-1]
     ok |= ~nz[1:]
-    ok[k - 1::k] = True  # a row's first entry follows the previous row's last
     return bool(ok.all())
 
 
 def ell_to_csr(idx: np.ndarray, val: np.ndarray, width: int) -> sp.csr_array:
-    """The matrix of ELLPACK tables (per row, column indices and values; zero values are
-    padding): the nonzeros in row order are the CSR arrays. Their columns rise in each
-    row as reluc writes them; a table with unordered or repeated columns is summed and
-    sorted when the layer is made (:class:`~reluc.net.Layer`)."""
-    at, nz = nonzeros(blocks_of(val))  # the nonzeros' places in the row-major table
-    indptr, index = _row_starts(at, len(idx), val.shape[1], width)
-    return sp.csr_array((nz.astype(np.float64), idx.ravel()[at].astype(index, copy=False),
-                         indptr), shape=(idx.shape[0], width))
+    """The matrix of ELLPACK tables laid out slot by slot (``[K, rows]``; zero values are
+    padding). Found slot by slot, the nonzeros are put row by row with a stable sort of
+    their rows (K sorted runs, merged), each row's entries in slot order: their columns
+    rise in each row as reluc writes them; a table with unordered or repeated columns
+    is summed and sorted when the layer is made (:class:`~reluc.net.Layer`)."""
+    rows = idx.shape[1]
+    at, nz = nonzeros(blocks_of(val))  # the nonzeros' places in the slot-major table
+    row = at % max(rows, 1)
+    order = np.argsort(row, kind="stable")
+    indptr, index = _row_starts(row, rows, 1, width)
+    return sp.csr_array((nz[order].astype(np.float64),
+                         idx.reshape(-1)[at[order]].astype(index, copy=False), indptr),
+                        shape=(rows, width))

@@ -76,7 +76,7 @@ def reduce_sum(chain, node, attrs, where):
             or attrs.get("keepdims", 1) != 0:
         raise NetworkFileError(f"{where}: expected ReduceSum over the last axis without "
                                "keepdims")
-    _finish(chain, g.idx, g.val, where)
+    _finish(chain, g.idx.T, g.val.T, where)  # slot-major views of the row-major tables
 
 
 def reshape(chain, node, attrs, where):
@@ -93,7 +93,7 @@ def reshape(chain, node, attrs, where):
         return
     if g.step == "MatMul" and shape.ndim == 1 and list(shape) == [rows, -1]:
         val = g.val if np.all(g.slot_weights == 1) else g.val * g.slot_weights[:, None]
-        _finish(chain, np.ascontiguousarray(g.idx.T), np.ascontiguousarray(val.T), where)
+        _finish(chain, g.idx, val, where)
         return
     raise NetworkFileError(f"{where}: a Reshape to {shape.astype(int).tolist()} ({PATTERN}, "
                            f"the slots {k} by {rows} rows)")
@@ -113,16 +113,16 @@ def matmul(chain, node, attrs, where):
 
 
 def _finish(chain, idx: np.ndarray, val: np.ndarray, where: str) -> None:
-    """The layer's weights from row-major tables (per row, the slots)."""
+    """The layer's weights from tables laid out slot by slot (``[K, rows]``)."""
     chain.gathered = None
-    width = chain.width
+    width, rows = chain.width, idx.shape[1]
 
     def make():
         return ell_to_csr(idx, val, width)
 
-    step = chain.counted((idx.shape[0], width), val, make) if chain.counting and \
+    step = chain.counted((rows, width), val, make) if chain.counting and \
         distinct_columns(idx, val) else make()
-    chain.then(step, np.zeros(idx.shape[0]), where)
+    chain.then(step, np.zeros(rows), where)
 
 
 # op -> (handler, fewest inputs, most inputs): the nodes read while a Gather is open
