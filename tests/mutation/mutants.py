@@ -807,8 +807,8 @@ MUTANTS = [
            "a row with fewer nonzeros than slots is never counted (each such layer made as a "
            "matrix)", ("tests/test_layouts.py", "tests/test_engines.py")),
     Mutant("c18-slots-row-of-place", "reluc/formats/ell.py",
-           "    row = at % max(rows, 1)\n",
-           "    row = at // max(len(idx), 1) % max(rows, 1)\n",
+           "    idx, val = np.ascontiguousarray(idx.T), np.ascontiguousarray(val.T)  # [rows, K]\n",
+           "    idx, val = idx.reshape(idx.shape[::-1]), val.reshape(val.shape[::-1])\n",
            "a slot-major table's nonzeros put in the rows of a row-major one",
            ("tests/test_engines.py", T_R)),
     Mutant("c18-count-nonfinite", O,
