@@ -1,8 +1,9 @@
 """reluc's sparse layout's tables (ELLPACK): per row of a weight matrix, the column
 indices and values of its nonzeros, padded with (0, 0.0) to the longest row. From a CSR
-matrix (the writer, :mod:`.onnxwrite`), back to one (the reader, :mod:`.onnxread`), and
-whether their nonzero values can be counted as the matrix's (``reluc stats``); and the
-nonzeros of a dense array, found a block at a time (:func:`nonzeros`).
+matrix (:func:`ell`, row by row; the writer, :mod:`.onnxwrite`, lays them out slot by
+slot), back to one from tables laid out slot by slot (the reader, :mod:`.onnxsparse`),
+and whether their nonzero values can be counted as the matrix's (``reluc stats``); and
+the nonzeros of a dense array, found a block at a time (:func:`nonzeros`).
 """
 
 from __future__ import annotations

@@ -305,7 +305,8 @@ def _add(chain, node, attrs, where):
 
 @handles("Mul", inputs=(2, 2))
 def _mul(chain, node, attrs, where):
-    """A scaling by a constant (input normalisation); in a sparse layer, its values."""
+    """A scaling by a constant (input normalisation); a sparse layer's values are read by
+    :func:`.onnxsparse.mul`."""
     c = chain.array(next(i for i in node.input if i != chain.cur), node)
     c = _broadcast(c, chain.pending()[0].shape[0], where, chain.transposed)
     chain.then(sp.diags_array(c, format="csr"), np.zeros(len(c)), where)

@@ -53,9 +53,10 @@ def _at(chain, step: str, where: str) -> Gathered:
 
 
 def mul(chain, node, attrs, where):
-    """The values, shaped as ONNX broadcasting lays them on the gathered activations:
-    ``[rows, slots, 1]`` on ``[rows, slots, batch]`` (transposed), ``[rows, slots]`` on
-    ``[batch, rows, slots]``; a leading 1 allowed."""
+    """The values, shaped as ONNX broadcasting lays them on the gathered activations: the
+    index table's shape and a 1 on transposed activations (``[K, rows, 1]`` on
+    ``[K, rows, batch]``), the index table's shape on ``[batch, ...]``; a leading 1
+    allowed."""
     g = _at(chain, "Gather", where)
     val = chain.array(next(i for i in node.input if i != chain.cur), node, native=True)
     want = g.idx.shape + ((1,) if chain.transposed else ())
@@ -103,7 +104,7 @@ def matmul(chain, node, attrs, where):
     """The sum over the slots: a ``[1, K]`` constant times ``[K, out * batch]``."""
     g = _at(chain, "Reshape", where)
     k = g.idx.shape[0]
-    if len(node.input) != 2 or node.input[1] != chain.cur:
+    if node.input[1] != chain.cur:
         raise NetworkFileError(f"{where}: MatMul must take the slots as its second input")
     c = chain.array(node.input[0], node)
     if c.shape != (1, k) or not np.all(np.isfinite(c)):
