@@ -258,3 +258,20 @@ def test_a_large_mostly_zero_dense_matrix_reads_as_its_nonzeros(cli, tmp_path, o
     want = np.maximum(x @ w.astype(np.float64).T, 0)
     got = run(cli, tmp_path, path, x, "--runtime", "scipy")
     assert np.array_equal(got, want)
+
+
+def test_onnxruntime_calls_run_one_thread_each_over_reluc_s_threads(cli, tmp_path):
+    # onnxruntime's own two threads cost twice the CPU of one in some runs on a 2-core
+    # machine; reluc runs the calls (64 rows each) over its threads instead, in order
+    from reluc.analysis.evaluate import Runner
+
+    cli("build", "sort n=8", "-o", tmp_path / "s.onnx", "-q", "--layout", "sparse")
+    runner = Runner(str(tmp_path / "s.onnx"), runtime="ort")
+    opts = runner._session.get_session_options()
+    assert opts.intra_op_num_threads == 1 and opts.inter_op_num_threads == 1
+    x = np.random.default_rng(5).integers(-99, 99, size=(300, 8)).astype(np.float64)
+    seen = []
+    runner.chunk = 7
+    y = runner(x, progress=lambda done, total: seen.append(done))
+    assert np.array_equal(y, np.sort(x, axis=1))
+    assert seen == [min(300, s + 7) for s in range(0, 300, 7)]

@@ -960,4 +960,8 @@ MUTANTS = [
            '            yield i, [TensorField(f"I{i}", idx.reshape(k, -1), it),',
            "the writer lays the index table out row by row under the slot-major shape",
            ("tests/test_layouts.py", "tests/test_engines.py")),
+    Mutant("c18-ort-own-threads", "reluc/analysis/evaluate.py",
+           "    opts.intra_op_num_threads = opts.inter_op_num_threads = 1\n",
+           "",
+           "onnxruntime sessions keep their own threads", ("tests/test_engines.py",)),
 ]
