@@ -205,20 +205,17 @@ class Runner:
         xt = x.astype(self.dtype)
         out = []
         starts = range(0, max(1, len(xt)), self.chunk)
+        parts = (xt[start:start + self.chunk] for start in starts)
         with pool() as workers:
-            if self.runtime == "scipy":
-                for start in starts:  # each chunk's rows split over the cores (16 at least)
-                    part = xt[start:start + self.chunk]
-                    out += list(workers.map(self._forward,
-                                            np.array_split(part, cores(len(part) // 16))))
-                    if progress:
-                        progress(min(len(xt), start + self.chunk), len(xt))
+            if self.runtime == "scipy":  # each chunk's rows split over the cores (16 at least)
+                done = (list(workers.map(self._forward, np.array_split(p, cores(len(p) // 16))))
+                        for p in parts)
             else:  # the calls over the cores, one onnxruntime thread each (_ort_session)
-                calls = workers.map(self._run_ort, (xt[s:s + self.chunk] for s in starts))
-                for start, y in zip(starts, calls):
-                    out.append(y)
-                    if progress:
-                        progress(min(len(xt), start + self.chunk), len(xt))
+                done = ([y] for y in workers.map(self._run_ort, parts))
+            for start, ys in zip(starts, done):
+                out += ys
+                if progress:
+                    progress(min(len(xt), start + self.chunk), len(xt))
         return np.concatenate(out)
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
@@ -274,7 +271,7 @@ def _ort_session(model: str | bytes, name: str):
     opts.log_severity_level = 4  # fatal only: its errors come back as exceptions, in one line
     # one thread a call, the calls over reluc's threads (Runner.__call__): onnxruntime's
     # own two threads cost twice the CPU of one in some runs on a 2-core machine (sort
-    # n=4096, 1024 rows: 3.6-3.8 s against 1.8, every run of one afternoon)
+    # n=4096, 1024 rows: 3.6-3.8 s against 1.8, every run of one evening)
     opts.intra_op_num_threads = opts.inter_op_num_threads = 1
     try:
         return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])

@@ -349,8 +349,8 @@ MUTANTS = [
            "out.write(m[r : r + rows - 1].toarray().astype(self.dtype).tobytes())",
            "dense weights written a row short per block", ()),
     Mutant("eval-chunk-short", "reluc/analysis/evaluate.py",
-           "            part = xt[start:start + self.chunk]\n",
-           "            part = xt[start:start + self.chunk - 1]\n",
+           "        parts = (xt[start:start + self.chunk] for start in starts)\n",
+           "        parts = (xt[start:start + self.chunk - 1] for start in starts)\n",
            "a row lost at the end of every chunk of a large batch", ()),
     # -- input rows, exit codes, stats -------------------------------------------------------
     Mutant("rows-last-line-dropped", "reluc/rows.py",
