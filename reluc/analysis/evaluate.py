@@ -3,10 +3,11 @@
 Engines (``reluc eval --runtime``):
 
 - ``scipy`` (the default, ``auto``): reluc's reader, then per layer one scipy CSR product
-  in the file's dtype, the bias added after it. For reluc's sparse ONNX layout and ``.npz``
-  the sums are in the order the file's runtime takes them, so the outputs are
-  onnxruntime's bit for bit; for dense ``Gemm`` layers onnxruntime's kernels sum in
-  another order and the two agree to the dtype's rounding.
+  in the file's dtype, the bias added after it, each row's terms summed in column order
+  whatever the layout (``.npz`` and both ONNX layouts give the same bits). onnxruntime
+  sums a sparse layout's row of up to 4 nonzeros in that order too (the same bits), more
+  in blocks of 4, and dense ``Gemm`` layers in its BLAS's order: the engines agree to
+  the file's rounding bound (``tests/test_engines.py``).
 - ``ort``: onnxruntime (CPU provider), for ``.onnx`` files: what runs the file elsewhere,
   and what ``verify``'s float check runs (the file's own runtime, ``own``).
 - ``auto`` is scipy, but takes onnxruntime for a large dense ONNX graph (a quarter of
@@ -25,6 +26,7 @@ import scipy.sparse as sp
 
 from reluc import formats
 from reluc.analysis.cores import cores, pool, rows_per_piece
+from reluc.budget import blocks_mapped
 from reluc.errors import InputError, NetworkFileError, UnreadableGraph
 from reluc.net import forward
 from reluc.ranges import RangeBound, dot_gamma, format_limit
@@ -273,8 +275,12 @@ def _ort_session(model: str | bytes, name: str):
     # own two threads cost twice the CPU of one in some runs on a 2-core machine (sort
     # n=4096, 1024 rows: 3.6-3.8 s against 1.8, every run of one evening)
     opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+    # (prepacking stays on, although it costs 1.4 s to open the dense sort n=1024 file:
+    # without it onnxruntime's Gemm sums in another order, and the outputs would not be
+    # what onnxruntime gives by default)
     try:
-        return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+        with blocks_mapped():
+            return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
     except (*_ort_errors(), ValueError, OSError) as e:
         raise NetworkFileError(f"onnxruntime cannot load '{name}': {_ort_reason(e)}") from None
 

@@ -19,8 +19,9 @@ from reluc.cli import NETWORK, UserError, main, say
 @click.option("-o", "--output", default="-", show_default=True, type=click.Path(allow_dash=True),
               help="Where to write outputs: a text file, a .npy file, or - for stdout.")
 @click.option("--runtime", type=click.Choice(RUNTIMES), default="auto", show_default=True,
-              help="scipy: reluc's reader and scipy (on the sparse ONNX layout, bit for bit "
-                   "what onnxruntime computes); ort: onnxruntime (.onnx files); auto: "
+              help="scipy: reluc's reader and scipy (the same bits for every layout; "
+                   "onnxruntime's within the rounding bound); ort: onnxruntime (.onnx "
+                   "files); auto: "
                    "scipy, and onnxruntime for large dense graphs and graphs reluc "
                    "cannot read.")
 def eval_(network, input_, output, runtime):

@@ -964,4 +964,12 @@ MUTANTS = [
            "    opts.intra_op_num_threads = opts.inter_op_num_threads = 1\n",
            "",
            "onnxruntime sessions keep their own threads", ("tests/test_engines.py",)),
+    Mutant("c18-ort-opens-in-heap", "reluc/analysis/evaluate.py",
+           "        with blocks_mapped():\n            return ort.InferenceSession(",
+           "        with blocks_mapped(32 << 20):\n            return ort.InferenceSession(",
+           "onnxruntime opens models in keep_memory's heap", ("tests/test_engines.py",)),
+    Mutant("c18-blocks-mapped-stay", "reluc/budget.py",
+           "        if _mallopt:\n            _mallopt(M_MMAP_THRESHOLD, MMAP_BYTES)\n",
+           "        pass\n",
+           "blocks stay mapped after onnxruntime opened its model", ("tests/test_engines.py",)),
 ]
