@@ -112,3 +112,32 @@ def test_the_rounding_bound_is_the_same_in_parts_of_any_size(monkeypatch):
     assert len(rounding.RoundingBound.parts(x, "float32", net.width)) == 10
     assert np.array_equal(rounding.rounding_bound(net, x, "float32"), whole)
     assert whole.shape == (37,) and np.all(whole > 0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_rounding_bound_is_its_formula_layer_by_layer(dtype):
+    # e' = |W| e + gamma_k (|W| (|h| + e) + |b|), h the exact activations (ReLU between
+    # layers), on weights and inputs of both signs, written out densely here
+    import scipy.sparse as sp
+
+    from reluc.analysis import rounding
+    from reluc.compiler import UNIT_ROUNDOFF
+    from reluc.net import Layer, Net
+
+    rng = np.random.default_rng(11)
+    sizes, layers = [5, 7, 6, 3], []
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        w = rng.integers(-3, 4, size=(n_out, n_in)) * (rng.random((n_out, n_in)) < 0.6)
+        b = rng.integers(-2, 3, size=n_out) * (rng.random(n_out) < 0.5)
+        layers.append(Layer(sp.csr_array(w.astype(np.float64)), b.astype(np.float64)))
+    x = rng.uniform(-4, 4, size=(9, 5))
+    u, h, e = UNIT_ROUNDOFF[dtype], x.T, np.zeros((5, 9))
+    for i, layer in enumerate(layers):
+        w, b = layer.weight.toarray(), layer.bias
+        h = np.maximum(h, 0) if i else h
+        k = (w != 0).sum(axis=1) + (b != 0) + 1
+        gamma = (k * u / (1 - k * u))[:, None]
+        e = np.abs(w) @ e + gamma * (np.abs(w) @ (np.abs(h) + e) + np.abs(b)[:, None])
+        h = w @ h + b[:, None]
+    got = rounding.rounding_bound(Net(layers), x, dtype)
+    assert np.allclose(got, e.max(axis=0) * 1.01, rtol=1e-12, atol=0)
