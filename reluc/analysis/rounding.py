@@ -24,11 +24,13 @@ class RoundingBound:
         self.h = np.array(x, dtype=np.float64).T.copy()
         self.e = None  # zero before the first layer
 
-    def step(self, layer, relu: bool) -> None:
-        """ReLU first when ``relu`` (every layer but the first), then ``layer``."""
+    def step(self, layer, relu: bool, absw=None) -> None:
+        """ReLU first when ``relu`` (every layer but the first), then ``layer``; ``absw``
+        its weights' magnitudes, made once for all the parts of the rows (made here when
+        not given)."""
         h = np.maximum(self.h, 0, out=self.h) if relu else np.abs(self.h)
         w = layer.weight
-        absw = abs(w)
+        absw = abs(w) if absw is None else absw
         k = np.diff(w.indptr) + (layer.bias != 0) + 1
         s = absw @ (h if self.e is None else h + self.e)
         s += np.abs(layer.bias)[:, None]
@@ -60,7 +62,8 @@ def rounding_bound(net: Net, x: np.ndarray, dtype: str) -> np.ndarray:
     parts = RoundingBound.parts(x, dtype, net.width)
     with pool() as workers:
         for i, layer in enumerate(net.layers):
-            list(workers.map(lambda p: p.step(layer, i > 0), parts))
+            absw = abs(layer.weight)
+            list(workers.map(lambda p: p.step(layer, i > 0, absw), parts))
     return np.concatenate([p.bound() for p in parts])
 
 
