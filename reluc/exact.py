@@ -114,7 +114,7 @@ class IntLayer:
         s = max(self.a, self.c)
         fw, fb = 1 << (s - self.a), den << (s - self.c)
         if num.dtype != object:
-            max_num = float(np.max(np.abs(num))) if num.size else 0.0
+            max_num = float(max(num.max(), -num.min())) if num.size else 0.0  # no |num|
         else:
             max_num = _as_float(max((abs(int(x)) for x in num.flat), default=0))
         # A float upper bound on every |numerator| of the result; the factor 2 absorbs
@@ -161,7 +161,8 @@ def _cancel_twos(num: np.ndarray, den: int) -> tuple[np.ndarray, int]:
         for x in num.flat:
             acc |= int(x)
     else:
-        acc = int(np.bitwise_or.reduce(np.abs(num), axis=None)) if num.size else 0
+        # (the lowest set bit of -x is that of x: no |num| needed)
+        acc = int(np.bitwise_or.reduce(num, axis=None)) if num.size else 0
     if acc:
         t = min(t, (acc & -acc).bit_length() - 1)
     if t == 0:

@@ -205,3 +205,34 @@ def test_streamed_pruning_removes_exactly_what_the_sweeps_remove(data):
     want = _prune_by_sweeps(net)
     assert pruned.materialise().equals(want) and prune_dead(net).equals(want)
     assert pruned.widths_out == want.widths_out
+
+
+_dyadics = st.builds(lambda m, e: Fraction(m) * Fraction(2) ** e,
+                     st.integers(-(2**20), 2**20), st.integers(-30, 10))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(1, 4), min_size=2, max_size=4), st.data())
+def test_exact_evaluation_is_rational_arithmetic(widths, data):
+    # weights and inputs of both signs, from tiny to near int64's end (the integer fast
+    # path and the Python-int one): every output exactly what Fractions give
+    layers = []
+    for n_in, n_out in zip(widths, widths[1:]):
+        w = data.draw(st.lists(st.lists(_dyadics | st.just(Fraction(0)), min_size=n_in,
+                                        max_size=n_in), min_size=n_out, max_size=n_out))
+        b = data.draw(st.lists(_dyadics | st.just(Fraction(0)), min_size=n_out,
+                               max_size=n_out))
+        layers.append((w, b))
+    x = data.draw(st.lists(st.lists(_rationals, min_size=widths[0], max_size=widths[0]),
+                           min_size=1, max_size=3))
+    net = Net([Layer(np.array([[float(v) for v in r] for r in w]), [float(v) for v in b])
+               for w, b in layers])
+    want = []
+    for row in x:
+        h = list(row)
+        for i, (w, b) in enumerate(layers):
+            h = [max(v, 0) for v in h] if i else h
+            h = [sum((wj * hj for wj, hj in zip(wr, h)), Fraction(0)) + bi
+                 for wr, bi in zip(w, b)]
+        want.append(h)
+    assert exact.evaluate(net, x) == want
