@@ -24,21 +24,29 @@ class RoundingBound:
         self.h = np.array(x, dtype=np.float64).T.copy()
         self.e = None  # zero before the first layer
 
-    def step(self, layer, relu: bool, absw=None) -> None:
-        """ReLU first when ``relu`` (every layer but the first), then ``layer``; ``absw``
-        its weights' magnitudes, made once for all the parts of the rows (made here when
-        not given)."""
-        h = np.maximum(self.h, 0, out=self.h) if relu else np.abs(self.h)
+    def terms(self, layer) -> tuple:
+        """What the bound takes from ``layer``, made once for all the parts of the rows:
+        ``|W|``, ``gamma`` a row (a column vector) and ``|b|`` (None when ``b = 0``, as in
+        every comparator network: two passes over the rows' arrays fewer)."""
         w = layer.weight
-        absw = abs(w) if absw is None else absw
         k = np.diff(w.indptr) + (layer.bias != 0) + 1
+        gamma = (k * self.u / (1 - k * self.u))[:, None]
+        return abs(w), gamma, np.abs(layer.bias)[:, None] if layer.bias.any() else None
+
+    def step(self, layer, relu: bool, terms: tuple | None = None) -> None:
+        """ReLU first when ``relu`` (every layer but the first), then ``layer``, whose
+        :meth:`terms` are made here when not given."""
+        h = np.maximum(self.h, 0, out=self.h) if relu else np.abs(self.h)
+        absw, gamma, abs_bias = self.terms(layer) if terms is None else terms
         s = absw @ (h if self.e is None else h + self.e)
-        s += np.abs(layer.bias)[:, None]
-        s *= (k * self.u / (1 - k * self.u))[:, None]
+        if abs_bias is not None:
+            s += abs_bias
+        s *= gamma
         if self.e is not None:
             s += absw @ self.e
-        z = w @ self.h
-        z += layer.bias[:, None]
+        z = layer.weight @ self.h
+        if abs_bias is not None:
+            z += layer.bias[:, None]
         self.h, self.e = z, s
 
     def bound(self) -> np.ndarray:
@@ -62,8 +70,8 @@ def rounding_bound(net: Net, x: np.ndarray, dtype: str) -> np.ndarray:
     parts = RoundingBound.parts(x, dtype, net.width)
     with pool() as workers:
         for i, layer in enumerate(net.layers):
-            absw = abs(layer.weight)
-            list(workers.map(lambda p: p.step(layer, i > 0, absw), parts))
+            terms = parts[0].terms(layer)
+            list(workers.map(lambda p: p.step(layer, i > 0, terms), parts))
     return np.concatenate([p.bound() for p in parts])
 
 

@@ -259,11 +259,11 @@ def _one_pass(layers, built, batches: list[exact.Scaled], x: np.ndarray, dtype: 
         for i, layer in enumerate(prefetch(layers, 1)):
             ours = next(theirs, None)
             same = same and ours is not None and layer.equals(ours)
-            int_layer, absw = exact.IntLayer(layer), abs(layer.weight)  # once a layer
+            int_layer, terms = exact.IntLayer(layer), parts[0].terms(layer)  # once a layer
 
-            def work(k, il=int_layer, lay=layer, relu=i > 0, aw=absw):
+            def work(k, il=int_layer, lay=layer, relu=i > 0, terms=terms):
                 # worker k: its part of the bound rows and every k-th exact batch
-                parts[k].step(lay, relu, aw)
+                parts[k].step(lay, relu, terms)
                 for st in states[k::len(parts)]:
                     st[0], st[1] = exact.step(il, st[0], st[1], relu)
 
