@@ -6,6 +6,7 @@ dot-product bound), propagated through the layers (ReLU is 1-Lipschitz)."""
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from reluc.analysis.cores import cores, pool, rows_per_piece
 from reluc.compiler import UNIT_ROUNDOFF
@@ -26,26 +27,30 @@ class RoundingBound:
 
     def terms(self, layer) -> tuple:
         """What the bound takes from ``layer``, made once for all the parts of the rows:
-        ``|W|``, ``gamma`` a row (a column vector) and ``|b|`` (None when ``b = 0``, as in
-        every comparator network: two passes over the rows' arrays fewer)."""
+        ``gamma |W|`` and ``(1 + gamma) |W|`` (``e' = gamma |W| |h| + (1 + gamma) |W| e +
+        gamma |b|``: no pass over the rows' arrays to add ``|h| + e`` or to scale by
+        ``gamma``), and ``gamma |b|``, None when ``b = 0`` (every comparator network)."""
         w = layer.weight
         k = np.diff(w.indptr) + (layer.bias != 0) + 1
-        gamma = (k * self.u / (1 - k * self.u))[:, None]
-        return abs(w), gamma, np.abs(layer.bias)[:, None] if layer.bias.any() else None
+        gamma = k * self.u / (1 - k * self.u)
+        per_entry = np.repeat(gamma, np.diff(w.indptr))  # each nonzero's row's gamma
+        absw = np.abs(w.data)
+        scaled = [sp.csr_array((absw * f, w.indices, w.indptr), shape=w.shape)
+                  for f in (per_entry, 1 + per_entry)]
+        return (*scaled, (gamma * np.abs(layer.bias))[:, None] if layer.bias.any() else None)
 
     def step(self, layer, relu: bool, terms: tuple | None = None) -> None:
         """ReLU first when ``relu`` (every layer but the first), then ``layer``, whose
         :meth:`terms` are made here when not given."""
         h = np.maximum(self.h, 0, out=self.h) if relu else np.abs(self.h)
-        absw, gamma, abs_bias = self.terms(layer) if terms is None else terms
-        s = absw @ (h if self.e is None else h + self.e)
-        if abs_bias is not None:
-            s += abs_bias
-        s *= gamma
+        gamma_w, carry_w, gamma_b = self.terms(layer) if terms is None else terms
+        s = gamma_w @ h
         if self.e is not None:
-            s += absw @ self.e
+            s += carry_w @ self.e
+        if gamma_b is not None:
+            s += gamma_b
         z = layer.weight @ self.h
-        if abs_bias is not None:
+        if gamma_b is not None:
             z += layer.bias[:, None]
         self.h, self.e = z, s
 
