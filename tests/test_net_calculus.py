@@ -207,6 +207,16 @@ def test_streamed_pruning_removes_exactly_what_the_sweeps_remove(data):
     assert pruned.widths_out == want.widths_out
 
 
+def test_exact_evaluation_past_2_53_keeps_every_bit():
+    # integers past float64's 2^53 and int64's 2^62 (int64 products, then Python ints)
+    net = Net([Layer(np.array([[1.0, 1.0], [1.0, -1.0]]), np.zeros(2)),
+               Layer(np.array([[1.0, 1.0]]), np.array([1.0]))])
+    for big in (2**52 - 1, 2**53 + 1, 2**60 + 3, 2**70 + 5):
+        # relu(x + y) + relu(x - y) + 1
+        assert exact.evaluate(net, [[big, 2], [2, big], [-big, 2]]) == \
+            [[2 * big + 1], [big + 2 + 1], [1]]
+
+
 _dyadics = st.builds(lambda m, e: Fraction(m) * Fraction(2) ** e,
                      st.integers(-(2**20), 2**20), st.integers(-30, 10))
 
