@@ -114,6 +114,24 @@ def test_a_changed_weight_or_bias_fails_with_a_counterexample(cli, tmp_path, spe
     assert cex["expected"] != cex["actual"]
 
 
+def test_quiet_verify_prints_only_what_fails(cli, tmp_path):
+    # -q: nothing on success (the exit status says it), the failed file's report and
+    # counterexample otherwise
+    good = build(cli, tmp_path, "sort n=5", "good.npz")
+    bad = build(cli, tmp_path, "sort n=5", "bad.npz")
+    with np.load(bad, allow_pickle=False) as z:
+        arrays = dict(z)
+    arrays["w2_data"] = arrays["w2_data"].copy()
+    arrays["w2_data"][4] += np.float32(1e-3)
+    np.savez(bad, **arrays)
+    r = cli("verify", "-q", good)
+    assert r.exit_code == 0 and r.stdout == "" and r.stderr == ""
+    r = cli("verify", "-q", good, bad, ok=False)
+    assert r.exit_code == 1 and "good.npz" not in r.stdout
+    assert "bad.npz: FAILED (sort n=5" in r.stdout and "  input:" in r.stdout
+    assert len(cli("verify", good, bad, ok=False).stdout.splitlines()) > len(r.stdout.splitlines())
+
+
 def test_a_changed_weight_in_an_npz_file_fails_too(cli, tmp_path):
     path = build(cli, tmp_path, "sort n=5", "s.npz")
     with np.load(path, allow_pickle=False) as z:

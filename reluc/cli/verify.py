@@ -62,12 +62,12 @@ def verify(files, spec_text, samples, seed, complete, as_json, quiet):
         reports.append(r)
         if r.verdict == "error":  # the report says it on stdout; the error stream too
             say(f"Error: {r.file}: {r.error}")
-        if not as_json:
-            click.echo(report.text(r))
+        if not as_json and not (quiet and r.verdict in ("tested", "proved")):
+            click.echo(report.text(r))  # (quiet: only what failed, with its counterexample)
     counts = report.summary(reports)
     if as_json:
         click.echo(json.dumps(report.many_to_json(reports), indent=2, sort_keys=True))
-    elif len(reports) > 1:
+    elif len(reports) > 1 and not quiet:
         click.echo(report.summary_line(counts))
     if counts["error"] or counts["failed"]:
         sys.exit(2 if counts["error"] else 1)
