@@ -66,6 +66,7 @@ class Runner:
                              "(scipy runs it)")
         self.runtime = "ort" if runtime == "ort" else "scipy"
         self.note = None  # a line for the user: the engine was not the one asked for
+        self._either = ""  # the reason reluc's reader gave up, for onnxruntime's errors
         # rows past the limit are evaluated with their sizes checked (see checked); off,
         # they go to the runtime as they are (verify, which looks for overflows)
         self.guard = True
@@ -79,6 +80,7 @@ class Runner:
             reason = str(e).split(";")[0]
             self.note = (f"note: reluc cannot read the graph of '{self.path}' ({reason}); "
                          "it runs through onnxruntime, without reluc's input limit")
+            self._either = f" (reluc cannot read it either: {reason})"  # in run errors
             self.runtime, self.limit, self.guard, self.n_in = "ort", math.inf, False, None
         else:  # a large dense graph (Gemm layers): its own runtime's BLAS is faster
             if runtime == "auto" and onnx_file and self.params >= DENSE_WORK and \
@@ -232,12 +234,12 @@ class Runner:
             y = self._session.run(None, {self._input_name:
                                          part.reshape((len(part), *self._rest))})[0]
         except _ort_errors() as e:  # the file is wrong in a way found while running it
-            raise NetworkFileError(f"onnxruntime cannot run '{self.path}': "
+            raise NetworkFileError(f"onnxruntime cannot run '{self.path}'{self._either}: "
                                    f"{_ort_reason(e)}") from None
         if y.ndim < 1 or y.shape[0] != len(part):
-            raise NetworkFileError(f"onnxruntime gives '{self.path}' an output of shape "
-                                   f"{list(y.shape)} for {len(part)} input rows; eval needs "
-                                   "one output row per input row")
+            raise NetworkFileError(f"onnxruntime gives '{self.path}'{self._either} an output "
+                                   f"of shape {list(y.shape)} for {len(part)} input rows; "
+                                   "eval needs one output row per input row")
         return y.reshape(len(part), int(np.prod(y.shape[1:])))[:rows]
 
 

@@ -51,13 +51,12 @@ def eval_(network, input_, output, runtime):
         raise UserError("the network and the input rows cannot both come from stdin; "
                         "give the rows with -i FILE")
     runner = Runner(network, runtime=runtime)
-    if runner.note:
-        say(runner.note)
     x = rows.read_rows(input_, runner.n_in, sys.stdin.buffer)
     warning = runner.check(x)
     progress = Progress("evaluating", unit="rows")
     y = runner(x, progress)
     progress.done()
-    if warning:  # after the rows ran: a refused row gets its one error line alone
-        say(warning)
+    for line in (runner.note, warning):  # after the rows ran: an error gets its line alone
+        if line:
+            say(line)
     rows.write_rows(y, output, sys.stdout)
