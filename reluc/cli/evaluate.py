@@ -21,9 +21,8 @@ from reluc.cli import NETWORK, UserError, main, say
 @click.option("--runtime", type=click.Choice(RUNTIMES), default="auto", show_default=True,
               help="scipy: reluc's reader and scipy (the same bits for every layout; "
                    "onnxruntime's within the rounding bound); ort: onnxruntime (.onnx "
-                   "files); auto: "
-                   "scipy, and onnxruntime for large dense graphs and graphs reluc "
-                   "cannot read.")
+                   "files); auto: scipy, and onnxruntime for large dense graphs and graphs "
+                   "reluc cannot read.")
 def eval_(network, input_, output, runtime):
     """Evaluate NETWORK on rows of inputs (NETWORK may be - or a pipe, with -i FILE).
 
