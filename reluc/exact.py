@@ -151,6 +151,14 @@ def _as_float(x: int) -> float:
         return math.inf
 
 
+def _rounded(v: Fraction) -> float:
+    """``v`` rounded to float64, +-inf past its range."""
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
+
+
 def _cancel_twos(num: np.ndarray, den: int) -> tuple[np.ndarray, int]:
     """Divide numerators and denominator by their largest common power of two."""
     t = (den & -den).bit_length() - 1
@@ -231,8 +239,8 @@ class Scaled:
 
     def approx(self) -> np.ndarray:
         """The rows as float64 (rounded)."""
-        if self.num.dtype == object:
-            return np.array([[float(Fraction(int(v), self.den)) for v in row]
+        if self.num.dtype == object:  # (past float64's range: +-inf)
+            return np.array([[_rounded(Fraction(int(v), self.den)) for v in row]
                              for row in self.num]).reshape(self.num.shape)
         return self.num / self.den
 

@@ -118,12 +118,7 @@ def test_quiet_verify_prints_only_what_fails(cli, tmp_path):
     # -q: nothing on success (the exit status says it), the failed file's report and
     # counterexample otherwise
     good = build(cli, tmp_path, "sort n=5", "good.npz")
-    bad = build(cli, tmp_path, "sort n=5", "bad.npz")
-    with np.load(bad, allow_pickle=False) as z:
-        arrays = dict(z)
-    arrays["w2_data"] = arrays["w2_data"].copy()
-    arrays["w2_data"][4] += np.float32(1e-3)
-    np.savez(bad, **arrays)
+    bad = changed_npz(build(cli, tmp_path, "sort n=5", "bad.npz"))
     r = cli("verify", "-q", good)
     assert r.exit_code == 0 and r.stdout == "" and r.stderr == ""
     r = cli("verify", "-q", good, bad, ok=False)
@@ -132,13 +127,43 @@ def test_quiet_verify_prints_only_what_fails(cli, tmp_path):
     assert len(cli("verify", good, bad, ok=False).stdout.splitlines()) > len(r.stdout.splitlines())
 
 
-def test_a_changed_weight_in_an_npz_file_fails_too(cli, tmp_path):
-    path = build(cli, tmp_path, "sort n=5", "s.npz")
+def test_a_weight_at_float64_s_largest_fails_without_an_internal_error(cli, tmp_path):
+    # found by make fuzz (seed 1796090323): outputs past float64's range made showing
+    # the exact error, and rounding the exact outputs to floats, raise OverflowError
+    path = build(cli, tmp_path, "pwl points=0:0,1:1,2:0", "t.onnx", "--dtype", "float64")
+    edit_onnx(path, perturb_initializer("W0", 0, lambda v: np.finfo(np.float64).max))
+    import warnings
+
+    with warnings.catch_warnings():  # (pytest keeps warnings off stderr: make them fail)
+        warnings.simplefilter("error", RuntimeWarning)
+        r = verify(cli, path, "--complete", ok=False)
+    assert r.exit_code == 1 and r.stderr == "", r.stderr  # no warning, no internal error
+    assert "FAILED" in r.stdout and "max error ~3.59539e+308" in r.stdout
+    assert "  actual:   -17976931348623157" in r.stdout
+
+
+def test_exact_values_past_float64_s_range_show_and_round():
+    from reluc.analysis.report import show
+
+    big = Fraction(2**1100 + 1, 3)
+    assert show(big) == "~4.52766e+330" and show(-big) == "~-4.52766e+330"
+    assert show(Fraction(1, 3**60)) == "~2.35898e-29"  # as float's 6 digits
+    batch = exact.Scaled(np.array([[2**1100, -(2**1100), 3]], dtype=object), 2)
+    assert batch.approx().tolist() == [[np.inf, -np.inf, 1.5]]
+
+
+def changed_npz(path):
+    """The .npz file of sort n=5 at ``path`` with one weight moved by 1e-3; the path."""
     with np.load(path, allow_pickle=False) as z:
         arrays = dict(z)
     arrays["w2_data"] = arrays["w2_data"].copy()
     arrays["w2_data"][4] += np.float32(1e-3)
     np.savez(path, **arrays)
+    return path
+
+
+def test_a_changed_weight_in_an_npz_file_fails_too(cli, tmp_path):
+    path = changed_npz(build(cli, tmp_path, "sort n=5", "s.npz"))
     assert verify(cli, path).exit_code == 1
 
 

@@ -5,6 +5,7 @@ shown."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -54,9 +55,14 @@ def fmt(v) -> str:
 
 
 def show(v) -> str:
-    """A value for a message: exact when short, else a 6-digit approximation."""
+    """A value for a message: exact when short, else a 6-digit approximation (in
+    decimal for exact values, which may pass a float's range: an error of 2^1100)."""
     text = fmt(v)
-    return text if len(text) <= 24 else f"~{float(v):.6g}"
+    if len(text) <= 24:
+        return text
+    if isinstance(v, (Fraction, int)):
+        v = Decimal(v.numerator) / Decimal(v.denominator)
+    return f"~{v:.6g}"
 
 
 def counterexample(x, want, got) -> dict[str, Any]:

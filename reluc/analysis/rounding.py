@@ -35,8 +35,9 @@ class RoundingBound:
         gamma = k * self.u / (1 - k * self.u)
         per_entry = np.repeat(gamma, np.diff(w.indptr))  # each nonzero's row's gamma
         absw = np.abs(w.data)
-        scaled = [sp.csr_array((absw * f, w.indices, w.indptr), shape=w.shape)
-                  for f in (per_entry, 1 + per_entry)]
+        with np.errstate(over="ignore"):  # (a weight near the dtype's largest: an inf bound)
+            scaled = [sp.csr_array((absw * f, w.indices, w.indptr), shape=w.shape)
+                      for f in (per_entry, 1 + per_entry)]
         return (*scaled, (gamma * np.abs(layer.bias))[:, None] if layer.bias.any() else None)
 
     def step(self, layer, relu: bool, terms: tuple | None = None) -> None:
