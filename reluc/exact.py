@@ -144,19 +144,12 @@ class IntLayer:
         return out
 
 
-def _as_float(x: int) -> float:
+def _as_float(x: int | Fraction) -> float:
+    """``x`` rounded to float64, +-inf past its range."""
     try:
         return float(x)
     except OverflowError:
-        return math.inf
-
-
-def _rounded(v: Fraction) -> float:
-    """``v`` rounded to float64, +-inf past its range."""
-    try:
-        return float(v)
-    except OverflowError:
-        return math.inf if v > 0 else -math.inf
+        return math.inf if x > 0 else -math.inf
 
 
 def _cancel_twos(num: np.ndarray, den: int) -> tuple[np.ndarray, int]:
@@ -240,7 +233,7 @@ class Scaled:
     def approx(self) -> np.ndarray:
         """The rows as float64 (rounded)."""
         if self.num.dtype == object:  # (past float64's range: +-inf)
-            return np.array([[_rounded(Fraction(int(v), self.den)) for v in row]
+            return np.array([[_as_float(Fraction(int(v), self.den)) for v in row]
                              for row in self.num]).reshape(self.num.shape)
         return self.num / self.den
 

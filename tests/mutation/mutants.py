@@ -322,7 +322,7 @@ MUTANTS = [
            "an exact error past float64's range shown through float(): OverflowError",
            (T_V,)),
     Mutant("c18-approx-through-float", X,
-           "            return np.array([[_rounded(Fraction(int(v), self.den)) for v in row]",
+           "            return np.array([[_as_float(Fraction(int(v), self.den)) for v in row]",
            "            return np.array([[float(Fraction(int(v), self.den)) for v in row]",
            "exact outputs past float64's range rounded through float(): OverflowError",
            (T_V,)),
