@@ -223,7 +223,10 @@ def test_rows_past_the_input_limit_are_checked_a_chunk_at_a_time(cli, tmp_path, 
 
 
 @pytest.mark.parametrize("idx", [np.array([[0, 1], [2, 3]], np.int64),  # past x's 3 values
-                                 np.array([[0, 1], [2, 1]], np.float32)])  # not integers
+                                 np.array([[0, 1], [2, 1]], np.float32),  # not integers
+                                 # onnxruntime counts from the end; reluc writes none
+                                 np.array([[0, 1], [-1, 2]], np.int64),
+                                 np.array([[0, -3], [2, 1]], np.int32)])
 def test_gather_indices_that_are_not_columns_are_refused(cli, tmp_path, idx):
     path = tmp_path / "g.onnx"
     path.write_bytes(sparse_layout_model([(idx, np.ones((2, 2)), np.zeros(2))], 3)

@@ -28,7 +28,6 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 import numpy as np
-import scipy.sparse as sp
 
 from reluc.errors import NetworkError, NetworkFileError
 from reluc.formats.metadata import FileInfo
@@ -167,6 +166,7 @@ def read_npz_layers(source) -> tuple[Iterator[Layer], FileInfo]:
         raise _bad(e) from None
 
     def layers() -> Iterator[Layer]:
+        import scipy.sparse as sp  # where a matrix is made (reluc.net's note)
         try:
             n_in = None
             for i in range(m):

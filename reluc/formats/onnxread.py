@@ -17,17 +17,22 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 from onnx import TensorProto, helper, numpy_helper
 
 from reluc.errors import NetworkError, NetworkFileError, UnreadableGraph
 from reluc.formats import onnxsparse
-from reluc.formats.ell import BLOCK, blocks_of, csr_of_nonzeros, nonzeros
+from reluc.formats.ell import BLOCK, blocks_of, csr_of_nonzeros, nonzero_count, nonzeros
 from reluc.formats.metadata import FileInfo
 from reluc.formats.onnxwire import LazyTensor, scan_model
 from reluc.net import Layer, Sizes
+
+# scipy.sparse is imported where a matrix is made: reluc stats reads reluc's ONNX files
+# without making one and starts 0.1 s sooner without scipy (tests/test_cli.py)
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 
 def read_onnx_layers(source: str | bytes, counting: bool = False
@@ -128,6 +133,7 @@ class _Chain:
         if self.w is None:
             if self.width is None:
                 raise NetworkFileError("cannot infer the input width before the first layer")
+            import scipy.sparse as sp
             self.w, self.b = sp.identity(self.width, format="csr"), np.zeros(self.width)
         return self.w, self.b
 
@@ -138,21 +144,24 @@ class _Chain:
         else:
             if step.shape[1] != self.w.shape[0]:
                 raise NetworkFileError(f"{where}: shape mismatch")
+            import scipy.sparse as sp
             step, w = (m.make() if isinstance(m, Counted) else m for m in (step, self.w))
             self.w, self.b = sp.csr_array(step @ w), step @ self.b + bias
         self.width = self.w.shape[0]
 
-    def counted(self, shape: tuple[int, int], values: np.ndarray, make) -> sp.csr_array | Counted:
+    def counted(self, shape: tuple[int, int], values: np.ndarray, make,
+                nnz: int | None = None) -> sp.csr_array | Counted:
         """The weights of a step that comes first in its layer, counted when the chain is
-        counting and ``values`` (its nonzeros, if ``make``'s matrix has no others) are
-        finite (their sum is: no array the size of a dense matrix is made to say so; a
-        sum that overflows takes the longer way); else the matrix itself."""
+        counting and ``values`` (its nonzeros, if ``make``'s matrix has no others; ``nnz``
+        of them, when known) are finite (their sum is: no array the size of a dense
+        matrix is made to say so; a sum that overflows takes the longer way); else the
+        matrix itself."""
         if not self.counting or self.w is not None:
             return make()
         with np.errstate(over="ignore", invalid="ignore"):
             if not np.isfinite(values.sum()):
                 return make()
-        return Counted(shape, int(np.count_nonzero(values)), make)
+        return Counted(shape, nonzero_count(values) if nnz is None else nnz, make)
 
     def layer(self) -> Layer | Sizes:
         """The pending map as a layer (the identity when there is none); as
@@ -161,7 +170,7 @@ class _Chain:
         if isinstance(w, Counted) and not np.all(np.isfinite(b)):
             w = w.make()  # the layer refuses it
         if isinstance(w, Counted):
-            layer = Sizes(w.shape[1], w.shape[0], w.nnz, int(np.count_nonzero(b)))
+            layer = Sizes(w.shape[1], w.shape[0], w.nnz, nonzero_count(b))
         else:
             layer = Layer(w, b, owned=True)  # the walk's own fresh arrays
             layer = Sizes.of(layer) if self.counting else layer
@@ -246,6 +255,7 @@ def _div(chain, node, attrs, where):
                    chain.transposed)
     if not np.all(np.isfinite(1.0 / c)):
         raise NetworkFileError(f"{where}: division by 0")
+    import scipy.sparse as sp
     chain.then(sp.diags_array(1.0 / c, format="csr"), np.zeros(len(c)), where)
 
 
@@ -297,10 +307,9 @@ def _add(chain, node, attrs, where):
                                "constant")
     if op == "Sub" and node.input[0] != chain.cur:
         raise NetworkFileError("Sub must subtract a constant from the activations")
-    c = chain.array(others[0], node)
     _, b = chain.pending()
-    chain.b = b + (-1.0 if op == "Sub" else 1.0) * _broadcast(c, b.shape[0], where,
-                                                               chain.transposed)
+    c = _broadcast(chain.array(others[0], node), b.shape[0], where, chain.transposed)
+    chain.b = (np.subtract if op == "Sub" else np.add)(b, c, out=c)  # c: _broadcast's copy
 
 
 @handles("Mul", inputs=(2, 2))
@@ -309,6 +318,7 @@ def _mul(chain, node, attrs, where):
     :func:`.onnxsparse.mul`."""
     c = chain.array(next(i for i in node.input if i != chain.cur), node)
     c = _broadcast(c, chain.pending()[0].shape[0], where, chain.transposed)
+    import scipy.sparse as sp
     chain.then(sp.diags_array(c, format="csr"), np.zeros(len(c)), where)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from reluc.errors import NetworkFileError
-from reluc.formats.ell import distinct_columns, ell_to_csr
+from reluc.formats.ell import counted_nonzeros, ell_to_csr
 
 PATTERN = ("reluc's sparse layout: Gather, Mul, then ReduceSum, or Reshape, MatMul and "
            "Reshape")
@@ -39,8 +39,9 @@ def gather(chain, node, attrs, where):
     if attrs.get("axis", 0) != (0 if chain.transposed else 1) or node.input[0] != chain.cur:
         raise NetworkFileError("Gather must pick the features of the activations")
     idx = chain.array(node.input[1], node, native=True)  # int32 or int64, as ONNX has it
+    # as unsigned integers, negative indices are past every width: one pass, not two
     if idx.dtype.kind not in "iu" or idx.ndim != 2 or \
-            (idx.size and (idx.min() < 0 or idx.max() >= chain.width)):
+            (idx.size and idx.view(f"u{idx.itemsize}").max() >= chain.width):
         raise NetworkFileError(f"{where}: bad gather indices")
     chain.gathered = Gathered(idx)
 
@@ -121,8 +122,8 @@ def _finish(chain, idx: np.ndarray, val: np.ndarray, where: str) -> None:
     def make():
         return ell_to_csr(idx, val, width)
 
-    step = chain.counted((rows, width), val, make) if chain.counting and \
-        distinct_columns(idx, val) else make()
+    nnz = counted_nonzeros(idx, val) if chain.counting else None
+    step = chain.counted((rows, width), val, make, nnz) if nnz is not None else make()
     chain.then(step, np.zeros(rows), where)
 
 

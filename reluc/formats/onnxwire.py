@@ -5,16 +5,19 @@ walks a model's fields without parsing its (possibly huge) initializers' data.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import onnx
-import scipy.sparse as sp
 from onnx import TensorProto, numpy_helper
 
 from reluc.errors import NetworkFileError
 from reluc.formats.ell import blocks_of
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 ELEM = {"float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE}
 BLOCK_BYTES = 1 << 24  # dense rows produced per write: about 16 MiB
@@ -181,7 +184,7 @@ class LazyTensor:
         t = self.proto
         dtype = onnx.helper.tensor_dtype_to_np_dtype(t.data_type).newbyteorder("<")
         length = self.raw[1]
-        if length % dtype.itemsize or length // dtype.itemsize != int(np.prod(t.dims)):
+        if length % dtype.itemsize or length // dtype.itemsize != math.prod(t.dims):
             raise NetworkFileError(f"tensor '{t.name}' has the wrong amount of data")
         return dtype
 
