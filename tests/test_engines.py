@@ -224,6 +224,7 @@ def test_rows_past_the_input_limit_are_checked_a_chunk_at_a_time(cli, tmp_path, 
 
 @pytest.mark.parametrize("idx", [np.array([[0, 1], [2, 3]], np.int64),  # past x's 3 values
                                  np.array([[0, 1], [2, 1]], np.float32),  # not integers
+                                 np.zeros((2, 2), np.float64),  # (as unsigned bits: 0)
                                  # onnxruntime counts from the end; reluc writes none
                                  np.array([[0, 1], [-1, 2]], np.int64),
                                  np.array([[0, -3], [2, 1]], np.int32)])
