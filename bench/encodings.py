@@ -9,6 +9,9 @@ threads (``make bench``): the same weights (sort n, read from a file reluc wrote
 - ``grouped``: no padding: per layer the rows grouped by their number of nonzeros, one
   Gather -> Mul -> ReduceSum per group, a Concat, and a Gather putting the rows back in
   order;
+- ``signed``: no Mul, for weights of -1, 0 and 1 only (reluc's comparator networks):
+  the slot tables of ``slots`` gather from ``[h; -h; 0]`` (a weight of -1 picks the
+  negated feature, padding the zero row), summed by the same MatMul;
 - ``dense``: Gemm (only where the dense weights are small enough);
 
 each run on 1024 integer rows (outputs checked equal to numpy.sort), CPU seconds of this
@@ -106,6 +109,40 @@ def grouped_model(layers, n_in: int) -> bytes:
     return _model(nodes, inits, n_in, layers, "grouped")
 
 
+def signed_model(layers, n_in: int) -> bytes:
+    """The network without a Mul: each layer gathers from ``[h; -h; 0]``."""
+    from reluc.formats.ell import ell
+
+    nodes = [helper.make_node("Transpose", ["x"], ["h0"], perm=[1, 0])]
+    inits = [numpy_helper.from_array(np.array(v, np.int64), name) for name, v in
+             (("first", [0]), ("one", [1]), ("keep", [0, -1]))]
+    inits.append(numpy_helper.from_array(np.zeros((1, 1), np.float32), "zero"))
+    h = "h0"
+    for i, layer in enumerate(layers):
+        idx, val = ell(layer.weight, np.int64, np.float32)
+        assert np.all(np.isin(val, (-1, 0, 1))), "weights other than -1, 0, 1"
+        width = layer.n_in
+        idx = np.where(val > 0, idx, np.where(val < 0, idx + width, 2 * width))
+        k = idx.shape[1]
+        inits += [numpy_helper.from_array(np.ascontiguousarray(idx.T.astype(np.int32)), f"I{i}"),
+                  numpy_helper.from_array(np.ones((1, k), np.float32), f"K{i}"),
+                  numpy_helper.from_array(np.array([layer.n_out, -1], np.int64), f"S{i}"),
+                  numpy_helper.from_array(layer.bias.reshape(-1, 1).astype(np.float32), f"B{i}")]
+        nodes += [helper.make_node("Neg", [h], [f"n{i}"]),
+                  helper.make_node("Slice", [h, "first", "one"], [f"f{i}"]),
+                  helper.make_node("Mul", [f"f{i}", "zero"], [f"o{i}"]),  # the zero row
+                  helper.make_node("Concat", [h, f"n{i}", f"o{i}"], [f"c{i}"], axis=0),
+                  helper.make_node("Gather", [f"c{i}", f"I{i}"], [f"g{i}"], axis=0),
+                  helper.make_node("Reshape", [f"g{i}", "keep"], [f"r{i}"]),
+                  helper.make_node("MatMul", [f"K{i}", f"r{i}"], [f"q{i}"]),
+                  helper.make_node("Reshape", [f"q{i}", f"S{i}"], [f"t{i}"]),
+                  helper.make_node("Add", [f"t{i}", f"B{i}"], [f"z{i}"])]
+        if i < len(layers) - 1:
+            nodes.append(helper.make_node("Relu", [f"z{i}"], [f"h{i + 1}"]))
+            h = f"h{i + 1}"
+    return _model(nodes, inits, n_in, layers, "signed")
+
+
 def cpu_run(model, x, chunk: int, threads: int) -> tuple[float, np.ndarray]:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
@@ -143,7 +180,8 @@ def main() -> None:
             want = np.sort(x, axis=1)
             models = [("slots + MatMul (reluc's sparse layout)", path, slots),
                       ("ell + ReduceSum (earlier versions)", ell_model(layers, n), slots),
-                      ("grouped, no padding", grouped_model(layers, n), nnz)]
+                      ("grouped, no padding", grouped_model(layers, n), nnz),
+                      ("signed slots, no Mul", signed_model(layers, n), slots)]
             for name, model, used in models:
                 for chunk, threads in ((64, 1), (64, 2), (256, 1), (1024, 1)):
                     t, y = cpu_run(model, x, chunk, threads)
