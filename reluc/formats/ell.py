@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-# scipy.sparse is imported where a matrix is made: reluc stats reads reluc's ONNX files
-# without making one and starts 0.1 s sooner without scipy (tests/test_cli.py)
+# scipy.sparse is imported where a matrix is made (reluc.net's note)
 if TYPE_CHECKING:
     import scipy.sparse as sp
 

@@ -29,8 +29,7 @@ from reluc.formats.metadata import FileInfo
 from reluc.formats.onnxwire import LazyTensor, scan_model
 from reluc.net import Layer, Sizes
 
-# scipy.sparse is imported where a matrix is made: reluc stats reads reluc's ONNX files
-# without making one and starts 0.1 s sooner without scipy (tests/test_cli.py)
+# scipy.sparse is imported where a matrix is made (reluc.net's note)
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
