@@ -31,9 +31,10 @@ class RoundingBound:
         gamma |b|``: no pass over the rows' arrays to add ``|h| + e`` or to scale by
         ``gamma``), and ``gamma |b|``, None when ``b = 0`` (every comparator network)."""
         w = layer.weight
-        k = np.diff(w.indptr) + (layer.bias != 0) + 1
+        counts = np.diff(w.indptr)  # nonzeros a row
+        k = counts + (layer.bias != 0) + 1
         gamma = k * self.u / (1 - k * self.u)
-        per_entry = np.repeat(gamma, np.diff(w.indptr))  # each nonzero's row's gamma
+        per_entry = np.repeat(gamma, counts)  # each nonzero's row's gamma
         absw = np.abs(w.data)
         with np.errstate(over="ignore"):  # (a weight near the dtype's largest: an inf bound)
             scaled = [sp.csr_array((absw * f, w.indices, w.indptr), shape=w.shape)
