@@ -362,6 +362,24 @@ def test_stats_of_an_onnx_file_makes_no_matrix_and_imports_no_scipy(cli, tmp_pat
     assert scipy == "[]", r.stdout + r.stderr
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task") or (os.cpu_count() or 1) < 2,
+                    reason="threads counted in Linux's /proc, on two cores or more")
+@pytest.mark.parametrize("setting, threads", [(None, 1), ("2", 2)])
+def test_stats_starts_no_idle_blas_thread_unless_asked(cli, tmp_path, setting, threads):
+    """stats does no dense linear algebra: numpy's import starts no second OpenBLAS
+    thread to spin idle, unless the user's OPENBLAS_NUM_THREADS asks for it."""
+    path = tmp_path / "s.onnx"
+    cli("build", "sort n=8", "-o", path, "-q")
+    script = ("import os, sys\nfrom reluc.cli import run\ntry:\n    run(sys.argv[1:])\n"
+              "except SystemExit:\n    pass\nprint(len(os.listdir('/proc/self/task')))")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    env.update({"OPENBLAS_NUM_THREADS": setting} if setting else {})
+    r = subprocess.run([sys.executable, "-c", script, "stats", str(path), "--json"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert json.loads(r.stdout.splitlines()[0])["nonzero_weights"] > 0, r.stderr
+    assert int(r.stdout.splitlines()[-1]) == threads
+
+
 def test_the_version_constant_is_the_installed_packages():
     from importlib.metadata import version
 

@@ -152,14 +152,13 @@ class _Chain:
                 nnz: int | None = None) -> sp.csr_array | Counted:
         """The weights of a step that comes first in its layer, counted when the chain is
         counting and ``values`` (its nonzeros, if ``make``'s matrix has no others; ``nnz``
-        of them, when known) are finite (their sum is: no array the size of a dense
-        matrix is made to say so; a sum that overflows takes the longer way); else the
-        matrix itself."""
+        of them, when known) are finite (the sum of their squares is, in half the time
+        of their sum: no array the size of a dense matrix is made to say so; a sum that
+        overflows takes the longer way); else the matrix itself."""
         if not self.counting or self.w is not None:
             return make()
-        with np.errstate(over="ignore", invalid="ignore"):
-            if not np.isfinite(values.sum()):
-                return make()
+        if not np.isfinite(np.vdot(values, values)):  # (a product warns of no overflow)
+            return make()
         return Counted(shape, nonzero_count(values) if nnz is None else nnz, make)
 
     def layer(self) -> Layer | Sizes:
