@@ -54,19 +54,19 @@ def csr_of_nonzeros(shape: tuple[int, int], places: np.ndarray, values: np.ndarr
     ``shape`` whose nonzeros are at ``places`` (row-major, rising) with ``values`` (in the
     tensor's own dtype: widened only now)."""
     import scipy.sparse as sp
-    indptr, index = _row_starts(places, shape[0], shape[1], shape[1])
+    counts = np.bincount(places // max(shape[1], 1), minlength=shape[0])
+    indptr, index = _row_starts(counts, len(places), shape[1])
     m = sp.csr_array((values.astype(np.float64), (places % max(shape[1], 1)).astype(index),
                       indptr), shape=shape)
     return m.T.tocsr() if transpose else m
 
 
-def _row_starts(places: np.ndarray, rows: int, row_len: int, width: int
-                ) -> tuple[np.ndarray, type]:
-    """CSR row pointers of nonzeros at ``places`` (rising) of a row-major table of
-    ``rows`` x ``row_len``, and the index dtype for a matrix ``width`` wide."""
-    indptr = np.zeros(rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(places // max(row_len, 1), minlength=rows), out=indptr[1:])
-    index = np.int32 if max(width, len(places)) < 2**31 else np.int64
+def _row_starts(counts: np.ndarray, nnz: int, width: int) -> tuple[np.ndarray, type]:
+    """CSR row pointers of rows of ``counts`` nonzeros (``nnz`` in all), and the index
+    dtype for a matrix ``width`` wide."""
+    indptr = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    index = np.int32 if max(width, nnz) < 2**31 else np.int64
     return indptr.astype(index), index
 
 
@@ -124,12 +124,15 @@ def ell_to_csr(idx: np.ndarray, val: np.ndarray, width: int) -> sp.csr_array:
     """The matrix of ELLPACK tables laid out slot by slot (``[K, rows]``; zero values are
     padding). Made row by row (a transposed copy: 4 ms a layer of 131072 rows and 6 slots,
     where sorting the nonzeros found slot by slot into rows took 7.5), the nonzeros in
-    row order are the CSR arrays. Their columns rise in each row as reluc writes them; a
-    table with unordered or repeated columns is summed and sorted when the layer is made
+    row order are the CSR arrays; each row's count is a sum over the slots (K adds of a
+    row of flags: a tenth of the time of counting the places row by row, 0.4 against 3 ms
+    there). Their columns rise in each row as reluc writes them; a table with unordered
+    or repeated columns is summed and sorted when the layer is made
     (:class:`~reluc.net.Layer`)."""
     import scipy.sparse as sp
+    counts = np.add.reduce(val != 0, axis=0, dtype=np.int64)
     idx, val = np.ascontiguousarray(idx.T), np.ascontiguousarray(val.T)  # [rows, K]
     at, nz = nonzeros(blocks_of(val))  # the nonzeros' places in the row-major table
-    indptr, index = _row_starts(at, len(idx), val.shape[1], width)
+    indptr, index = _row_starts(counts, len(at), width)
     return sp.csr_array((nz.astype(np.float64), idx.ravel()[at].astype(index, copy=False),
                          indptr), shape=(idx.shape[0], width))
