@@ -471,6 +471,26 @@ def test_the_float_check_holds_each_row_to_its_own_bound(cli, tmp_path):
     assert ch["exact"].status == "pass" and ch["float"].status == "fail"
 
 
+@pytest.mark.parametrize("factor, status", [(0.9, "pass"), (1.1, "fail")])
+def test_the_float_check_holds_every_row_to_its_rounding_bound(cli, tmp_path, factor,
+                                                               status):
+    """verify's rounding bound of each row, made in its pass over the layers, is the bound
+    rounding_bound finds for that row: a runtime off by 0.9 of each row's bound passes,
+    by 1.1 fails."""
+    path = tmp_path / "s.onnx"
+    cli("build", "sort n=6", "-o", path, "-q")
+    net = formats.read(str(path))[0]
+
+    class Off(Runner):
+        def __call__(self, x, progress=None):
+            want = np.array([[float(v) for v in row] for row in exact.evaluate(net, x.tolist())])
+            return want + factor * rounding_bound(net, x, "float32")[:, None]
+
+    ch = checks(path, runner_factory=Off)
+    assert ch["float"].data["max_bound"] > 0 and ch["limit"].data["inputs_at_limit"] > 0
+    assert ch["exact"].status == "pass" and ch["float"].status == status
+
+
 def _float32(net: Net, x: np.ndarray) -> np.ndarray:
     return net.evaluate(x.astype(np.float32), dtype=np.float32).astype(np.float64)
 
