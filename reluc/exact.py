@@ -110,11 +110,16 @@ class IntLayer:
             self.max_rowsum = float(absw.sum(axis=1).max()) if absw.nnz else 0.0
             self.max_bias = float(np.max(np.abs(self.bias))) if self.bias.size else 0.0
 
-    def apply(self, num: np.ndarray, den: int) -> tuple[np.ndarray, int]:
+    def apply(self, num: np.ndarray, den: int, nonneg: bool = False
+              ) -> tuple[np.ndarray, int]:
+        """The layer on ``num / den``; ``nonneg``: no numerator is negative (after a ReLU),
+        so that the largest is the largest in size."""
         s = max(self.a, self.c)
         fw, fb = 1 << (s - self.a), den << (s - self.c)
-        if num.dtype != object:
-            max_num = float(max(num.max(), -num.min())) if num.size else 0.0  # no |num|
+        if num.dtype != object and not num.size:
+            max_num = 0.0
+        elif num.dtype != object:  # |num|'s largest, without making |num|
+            max_num = float(num.max() if nonneg else max(num.max(), -num.min()))
         else:
             max_num = _as_float(max((abs(int(x)) for x in num.flat), default=0))
         # A float upper bound on every |numerator| of the result; the factor 2 absorbs
@@ -279,7 +284,7 @@ def step(layer: IntLayer, num: np.ndarray, den: int, relu: bool) -> tuple[np.nda
     affine map; common powers of two are cancelled."""
     if relu:
         num = np.maximum(num, 0) if num.dtype != object else np.where(num > 0, num, 0)
-    return _cancel_twos(*layer.apply(num, den))
+    return _cancel_twos(*layer.apply(num, den, nonneg=relu))
 
 
 class Evaluator:
