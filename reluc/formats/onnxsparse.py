@@ -46,9 +46,10 @@ def gather(chain, node, attrs, where):
     chain.gathered = Gathered(idx)
 
 
-def _at(chain, step: str, where: str) -> Gathered:
+def _at(chain, steps: tuple[str, ...], where: str) -> Gathered:
+    """The layer being read, if its last node read is one of ``steps``."""
     g = chain.gathered
-    if g.step != step:
+    if g.step not in steps:
         raise NetworkFileError(f"{where}: out of order ({PATTERN})")
     return g
 
@@ -58,7 +59,7 @@ def mul(chain, node, attrs, where):
     index table's shape and a 1 on transposed activations (``[K, rows, 1]`` on
     ``[K, rows, batch]``), the index table's shape on ``[batch, ...]``; a leading 1
     allowed."""
-    g = _at(chain, "Gather", where)
+    g = _at(chain, ("Gather",), where)
     val = chain.array(next(i for i in node.input if i != chain.cur), node, native=True)
     want = g.idx.shape + ((1,) if chain.transposed else ())
     lead = val.shape[:-len(want)]
@@ -71,7 +72,7 @@ def mul(chain, node, attrs, where):
 
 def reduce_sum(chain, node, attrs, where):
     """Earlier versions' sum: over the slots' axis of ``[rows, slots, ...]`` tables."""
-    g = _at(chain, "Mul", where)
+    g = _at(chain, ("Mul",), where)
     axes = chain.array(node.input[1], node) if len(node.input) > 1 else None
     want = [[1]] if chain.transposed else [[2], [-1]]
     if axes is None or axes.ndim != 1 or list(axes.astype(int)) not in want \
@@ -84,9 +85,7 @@ def reduce_sum(chain, node, attrs, where):
 def reshape(chain, node, attrs, where):
     """``[K, out, batch]`` to ``[K, out * batch]`` (after the Mul), or the sums
     ``[1, out * batch]`` back to ``[out, batch]`` (after the MatMul)."""
-    g = chain.gathered
-    if g.step not in ("Mul", "MatMul"):
-        _at(chain, "Mul", where)  # out of order
+    g = _at(chain, ("Mul", "MatMul"), where)
     shape = chain.array(node.input[1], node)
     k, rows = g.idx.shape
     if g.step == "Mul" and chain.transposed and attrs.get("allowzero", 0) == 0 and \
@@ -103,7 +102,7 @@ def reshape(chain, node, attrs, where):
 
 def matmul(chain, node, attrs, where):
     """The sum over the slots: a ``[1, K]`` constant times ``[K, out * batch]``."""
-    g = _at(chain, "Reshape", where)
+    g = _at(chain, ("Reshape",), where)
     k = g.idx.shape[0]
     if node.input[1] != chain.cur:
         raise NetworkFileError(f"{where}: MatMul must take the slots as its second input")

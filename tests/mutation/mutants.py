@@ -1065,7 +1065,7 @@ MUTANTS = [
            '    if g.step == "MatMul" and shape.ndim == 1:',
            "the sums reshaped to another number of rows taken", (T_R,)),
     Mutant("c18-steps-any-order", OS,
-           "    if g.step != step:",
+           "    if g.step not in steps:",
            "    if False:",
            "the sparse layer's nodes read in any order", (T_R,)),
     Mutant("c18-write-slots-row-major", OW,
