@@ -329,15 +329,21 @@ def test_stats_counts_nonzero_biases(cli, tmp_path):
     assert (s["nonzero_weights"], s["nonzero_biases"], s["nonzero_params"]) == (20, 5, 25)
 
 
+def run_then(args, expr: str, env: dict | None = None
+             ) -> tuple[subprocess.CompletedProcess, str]:
+    """``reluc args`` in a fresh Python (environment ``env``); its result, and the value
+    of the Python expression ``expr`` after it (printed on the last line of its output)."""
+    script = ("import os, sys\nfrom reluc.cli import run\ntry:\n    run(sys.argv[2:])\n"
+              "except SystemExit:\n    pass\nprint(eval(sys.argv[1]))")
+    r = subprocess.run([sys.executable, "-c", script, expr, *map(str, args)],
+                       capture_output=True, text=True, timeout=60, env=env)
+    return r, r.stdout.strip().splitlines()[-1]
+
+
 def imported(args, modules: list[str]) -> tuple[subprocess.CompletedProcess, str]:
     """``reluc args`` in a fresh Python; its result, and which of ``modules`` it imported
-    (a list, printed on the last line of its output)."""
-    script = ("import sys\nfrom reluc.cli import run\ntry:\n    run(sys.argv[2:])\n"
-              "except SystemExit:\n    pass\n"
-              "print(sorted(m for m in sys.argv[1].split(',') if m in sys.modules))")
-    r = subprocess.run([sys.executable, "-c", script, ",".join(modules), *map(str, args)],
-                       capture_output=True, text=True, timeout=60)
-    return r, r.stdout.strip().splitlines()[-1]
+    (a list)."""
+    return run_then(args, f"sorted(m for m in {modules!r} if m in sys.modules)")
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["build", "--help"],
@@ -370,14 +376,11 @@ def test_stats_starts_no_idle_blas_thread_unless_asked(cli, tmp_path, setting, t
     thread to spin idle, unless the user's OPENBLAS_NUM_THREADS asks for it."""
     path = tmp_path / "s.onnx"
     cli("build", "sort n=8", "-o", path, "-q")
-    script = ("import os, sys\nfrom reluc.cli import run\ntry:\n    run(sys.argv[1:])\n"
-              "except SystemExit:\n    pass\nprint(len(os.listdir('/proc/self/task')))")
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     env.update({"OPENBLAS_NUM_THREADS": setting} if setting else {})
-    r = subprocess.run([sys.executable, "-c", script, "stats", str(path), "--json"],
-                       capture_output=True, text=True, timeout=60, env=env)
+    r, seen = run_then(["stats", path, "--json"], "len(os.listdir('/proc/self/task'))", env)
     assert json.loads(r.stdout.splitlines()[0])["nonzero_weights"] > 0, r.stderr
-    assert int(r.stdout.splitlines()[-1]) == threads
+    assert int(seen) == threads
 
 
 def test_the_version_constant_is_the_installed_packages():
