@@ -116,10 +116,9 @@ class IntLayer:
         so that the largest is the largest in size."""
         s = max(self.a, self.c)
         fw, fb = 1 << (s - self.a), den << (s - self.c)
-        if num.dtype != object and not num.size:
-            max_num = 0.0
-        elif num.dtype != object:  # |num|'s largest, without making |num|
-            max_num = float(num.max() if nonneg else max(num.max(), -num.min()))
+        if num.dtype != object:  # |num|'s largest, without making |num|
+            max_num = float(num.max() if nonneg else max(num.max(), -num.min())) \
+                if num.size else 0.0
         else:
             max_num = _as_float(max((abs(int(x)) for x in num.flat), default=0))
         # A float upper bound on every |numerator| of the result; the factor 2 absorbs
