@@ -35,7 +35,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import OUT, RELUC  # noqa: E402
+from run import OUT, RELUC, compile_reluc  # noqa: E402
 
 EVAL_FLOOR = """
 import sys
@@ -128,6 +128,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
+    compile_reluc()
     rep = args.repeat
     py = sys.executable
     rows = []

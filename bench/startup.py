@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run import OUT, RELUC  # noqa: E402
+from run import OUT, RELUC, compile_reluc  # noqa: E402
 
 CASES = [("reluc --help", RELUC + ["--help"]), ("reluc --version", RELUC + ["--version"]),
          ("floor: python -c 'import click'", [sys.executable, "-c", "import click"])]
@@ -28,6 +28,7 @@ def cpu_of(argv: list[str], runs: int = 10) -> float:
 
 
 def main():
+    compile_reluc()
     rows = [(name, cpu_of(argv)) for name, argv in CASES]
     floor = rows[-1][1]
     lines = ["| command | CPU s (best of 10) | ratio to the floor |", "|---|---|---|"]
