@@ -1,9 +1,12 @@
 """How fast onnxruntime runs reluc's sparse networks, by encoding, rows per call and
 threads (``make bench``): the same weights (sort n, read from a file reluc wrote) as
 
-- ``slots``: reluc's sparse layout (the file as written): per layer Gather -> Mul over
-  ELLPACK tables padded to the longest row, laid out slot by slot ([K, out]), the slots
-  summed by Reshape -> MatMul with ones -> Reshape;
+- ``product``: reluc's sparse layout (the file as written): per layer a Gather over
+  ELLPACK tables padded to the longest row ([out, K]), giving [out, K, batch], and
+  MatMul with the values ([out, 1, K]): a [1, K] x [K, batch] product a row, no
+  intermediate array of products;
+- ``slots``: the previous version's layout: the same tables slot by slot ([K, out]),
+  Gather -> Mul, the slots summed by Reshape -> MatMul with ones -> Reshape;
 - ``ell``: the same tables row by row ([out, K]) summed by ReduceSum over the slots'
   axis (the layout of earlier versions);
 - ``grouped``: no padding: per layer the rows grouped by their number of nonzeros, one
@@ -56,6 +59,33 @@ def ell_model(layers, n_in: int) -> bytes:
             nodes.append(helper.make_node("Relu", [f"z{i}"], [f"h{i + 1}"]))
             h = f"h{i + 1}"
     return _model(nodes, inits, n_in, layers, "ell")
+
+
+def slots_model(layers, n_in: int) -> bytes:
+    """The network as the previous version wrote it: the slots summed by a MatMul."""
+    from reluc.formats.ell import ell
+
+    nodes = [helper.make_node("Transpose", ["x"], ["h0"], perm=[1, 0])]
+    inits = [numpy_helper.from_array(np.array([0, -1], np.int64), "slots_shape")]
+    h = "h0"
+    for i, layer in enumerate(layers):
+        idx, val = ell(layer.weight, np.int32, np.float32)
+        k = idx.shape[1]
+        inits += [numpy_helper.from_array(np.ascontiguousarray(idx.T), f"I{i}"),
+                  numpy_helper.from_array(np.ascontiguousarray(val.T)[:, :, None], f"W{i}"),
+                  numpy_helper.from_array(np.ones((1, k), np.float32), f"K{i}"),
+                  numpy_helper.from_array(np.array([layer.n_out, -1], np.int64), f"S{i}"),
+                  numpy_helper.from_array(layer.bias.reshape(-1, 1).astype(np.float32), f"B{i}")]
+        nodes += [helper.make_node("Gather", [h, f"I{i}"], [f"g{i}"], axis=0),
+                  helper.make_node("Mul", [f"g{i}", f"W{i}"], [f"m{i}"]),
+                  helper.make_node("Reshape", [f"m{i}", "slots_shape"], [f"r{i}"]),
+                  helper.make_node("MatMul", [f"K{i}", f"r{i}"], [f"s{i}"]),
+                  helper.make_node("Reshape", [f"s{i}", f"S{i}"], [f"t{i}"]),
+                  helper.make_node("Add", [f"t{i}", f"B{i}"], [f"z{i}"])]
+        if i < len(layers) - 1:
+            nodes.append(helper.make_node("Relu", [f"z{i}"], [f"h{i + 1}"]))
+            h = f"h{i + 1}"
+    return _model(nodes, inits, n_in, layers, "slots")
 
 
 def _model(nodes, inits, n_in: int, layers, name: str) -> bytes:
@@ -178,7 +208,8 @@ def main() -> None:
             x = np.random.default_rng(0).integers(-(2**20), 2**20, size=(1024, n)).astype(
                 np.float32)
             want = np.sort(x, axis=1)
-            models = [("slots + MatMul (reluc's sparse layout)", path, slots),
+            models = [("a MatMul a row (reluc's sparse layout)", path, slots),
+                      ("slots + MatMul (the previous version)", slots_model(layers, n), slots),
                       ("ell + ReduceSum (earlier versions)", ell_model(layers, n), slots),
                       ("grouped, no padding", grouped_model(layers, n), nnz),
                       ("signed slots, no Mul", signed_model(layers, n), slots)]

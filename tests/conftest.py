@@ -82,11 +82,13 @@ def data_file(model):
     return type(model)(found[0]) if not isinstance(model, str) else found[0]
 
 
-def sparse_layout_model(tables, n_in: int, form: str = "slots", dtype="float32"):
+def sparse_layout_model(tables, n_in: int, form: str = "product", dtype="float32"):
     """A network in reluc's sparse ONNX layout made by hand: ``tables`` per layer (I, W, b)
     as ELL tables, row r's slots in I[r], W[r] (shape [out, K]); written as this version
-    writes it (``slots``: tables [K, out], Reshape -> MatMul by ones -> Reshape) or as
-    earlier versions did (``rows``: tables [out, K], ReduceSum over the slots)."""
+    writes it (``product``: tables [out, K] and [out, 1, K], MatMul(W, gathered) ->
+    Reshape), as the previous one did (``slots``: tables [K, out], Mul -> Reshape ->
+    MatMul by ones -> Reshape) or as earlier versions did (``rows``: tables [out, K], Mul
+    -> ReduceSum over the slots)."""
     import numpy as np
     from onnx import TensorProto, helper
 
@@ -100,7 +102,14 @@ def sparse_layout_model(tables, n_in: int, form: str = "slots", dtype="float32")
         idx = idx if isinstance(idx, np.ndarray) else np.asarray(idx, np.int32)
         val = np.asarray(val, dtype)
         z = "yt" if i == last else f"z{i}"
-        if form == "slots":
+        if form == "product":
+            inits += [numpy_helper.from_array(idx, f"I{i}"),
+                      numpy_helper.from_array(val[:, None, :], f"W{i}"),
+                      numpy_helper.from_array(np.array([len(idx), -1], np.int64), f"S{i}")]
+            nodes += [helper.make_node("Gather", [h, f"I{i}"], [f"g{i}"], axis=0),
+                      helper.make_node("MatMul", [f"W{i}", f"g{i}"], [f"s{i}"]),
+                      helper.make_node("Reshape", [f"s{i}", f"S{i}"], [f"t{i}"])]
+        elif form == "slots":
             inits += [numpy_helper.from_array(np.ascontiguousarray(idx.T), f"I{i}"),
                       numpy_helper.from_array(np.ascontiguousarray(val.T)[:, :, None], f"W{i}"),
                       numpy_helper.from_array(np.ones((1, idx.shape[1]), dtype), f"K{i}"),
@@ -132,13 +141,14 @@ def sparse_layout_model(tables, n_in: int, form: str = "slots", dtype="float32")
     return model
 
 
-def former_sparse(path, out):
+def former_sparse(path, out, form: str = "rows"):
     """The network of a reluc file rewritten in the sparse layout of earlier versions
-    (``rows``: ReduceSum over the slots), as a file at ``out``."""
+    (``rows``: ReduceSum over the slots; ``slots``: the slots summed by a MatMul, the
+    previous version's), as a file at ``out``."""
     from reluc import formats
     from reluc.formats.ell import ell
 
     layers = list(formats.read(str(path))[0].layers)
     tables = [(*ell(la.weight), la.bias) for la in layers]
-    out.write_bytes(sparse_layout_model(tables, layers[0].n_in, "rows").SerializeToString())
+    out.write_bytes(sparse_layout_model(tables, layers[0].n_in, form).SerializeToString())
     return out

@@ -1,9 +1,10 @@
 """``reluc eval``'s engines agree: reluc's reader with scipy (the default) and onnxruntime
 (``--runtime ort``) give the same outputs bit for bit where they sum in the same order
 (a row's terms one after another: ``.npz`` and reluc's sparse ONNX layout read by reluc;
-onnxruntime on sparse rows of at most 4 nonzeros), and within the file's rounding bound
-where they do not (dense ``Gemm`` layers; the sparse layout's MatMul over more than 4
-slots, which onnxruntime sums in blocks of 4), in both dtypes."""
+onnxruntime on float32 sparse rows of at most 4 nonzeros), and within the file's
+rounding bound where they do not (dense ``Gemm`` layers; the sparse layout's MatMul a row
+over more than 4 slots, which onnxruntime sums in blocks, and in float64, where it fuses
+each product with its sum), in both dtypes."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def test_the_engines_agree_on_every_layout(cli, tmp_path, spec, dtype):
 def test_the_engines_agree_bit_for_bit_on_a_wide_sparse_network(cli, tmp_path):
     # sums of several terms, in float32, on rows that are not integers: any other order
     # of summation would show (norm n=16: 4 levels of blocks, K up to 4, which
-    # onnxruntime's MatMul over the slots sums one after another)
+    # onnxruntime's MatMul a row sums one after another in float32)
     path = tmp_path / "n.onnx"
     cli("build", "norm n=16 levels=7", "-o", path, "--layout", "sparse", "-q")
     x = np.random.default_rng(3).normal(size=(300, 16)).astype(np.float32).astype(np.float64)
@@ -106,12 +107,12 @@ def test_eval_of_a_file_reluc_reads_does_not_start_onnxruntime(cli, tmp_path):
     ([[2, 0, 0], [0, 1, 0]], [[4, 0, 0], [6, 7, 0]], 3),  # each row rises; rows do not
     ([[2, 0, 1]], [[1, 1, 1]], 3),  # unordered but distinct
 ])
-@pytest.mark.parametrize("form", ["slots", "rows"])
+@pytest.mark.parametrize("form", ["product", "slots", "rows"])
 def test_stats_counts_a_sparse_layout_s_weights_once_each(cli, tmp_path, idx, val, nonzeros,
                                                           form):
     # stats counts the nonzero values of reluc's tables, when every row has its nonzeros
     # first in rising columns; anything else is read as the matrix it sums to; in the
-    # layout as written now (tables slot by slot) and as earlier versions wrote it
+    # layout as written now (a product a row) and as earlier versions wrote it
     path = tmp_path / "h.onnx"
     path.write_bytes(sparse_layout_model([(idx, val, np.zeros(len(idx)))], 3, form)
                      .SerializeToString())
@@ -143,7 +144,7 @@ def test_stats_counts_a_gemm_s_weights_as_scaled(cli, tmp_path, alpha, big, nonz
     assert not r.stderr  # no warning of the overflowing sum
 
 
-@pytest.mark.parametrize("form", ["slots", "rows"])
+@pytest.mark.parametrize("form", ["product", "slots", "rows"])
 def test_a_sparse_layout_with_unordered_and_repeated_columns_reads_as_its_sum(cli, tmp_path,
                                                                                form):
     # reluc writes each row's columns in increasing order; another writer (or a hand)

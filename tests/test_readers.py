@@ -148,14 +148,15 @@ def node(m, op):
 
 @pytest.mark.parametrize("layout, change", [("dense", "weight"), ("dense", "bias"),
                                             ("sparse", "weight"), ("sparse", "index"),
-                                            ("sparse", "bias"), ("sparse", "slot weight"),
-                                            ("former sparse", "weight"),
-                                            ("former sparse", "index")])
+                                            ("sparse", "bias"), ("slots sparse", "weight"),
+                                            ("slots sparse", "slot weight"),
+                                            ("rows sparse", "weight"),
+                                            ("rows sparse", "index")])
 def test_a_reluc_file_changed_in_one_place_reads_to_the_changed_network(cli, tmp_path, layout,
                                                                          change):
     path = build(cli, tmp_path, "sort n=6", "s.onnx", "--layout", layout.split()[-1])
-    if layout == "former sparse":  # as earlier versions wrote it (ReduceSum)
-        path = former_sparse(path, tmp_path / "f.onnx")
+    if " " in layout:  # as earlier versions wrote it (the slots' MatMul, or ReduceSum)
+        path = former_sparse(path, tmp_path / "f.onnx", layout.split()[0])
 
     def fn(m):
         if change == "weight":
@@ -179,6 +180,19 @@ def test_a_reluc_file_changed_in_one_place_reads_to_the_changed_network(cli, tmp
 
 
 @pytest.mark.parametrize("form, damage, fragment", [
+    ("product", "index out of range", "bad gather indices"),
+    ("product", "values of the wrong size", "values do not match the gather indices"),
+    # [rows, K] values on [rows, K, batch]: onnxruntime would multiply along the batch
+    ("product", "values of the wrong shape", "values do not match the gather indices"),
+    ("product", "a NaN weight", "must be finite"),
+    ("product", "an infinite bias", "must be finite"),
+    ("product", "a bias across the batch", "a bias or scale of shape (1, "),
+    ("product", "rows reshaped to another count", "a Reshape to [13, -1]"),
+    ("product", "the gathered rows as MatMul's first input",
+     "the gathered rows as its second input"),
+    ("product", "a step left out", "Identity inside a Gather's layer"),
+    ("product", "steps out of order", "out of order"),
+    ("product", "untransposed activations", "on transposed activations"),
     ("slots", "index out of range", "bad gather indices"),
     ("slots", "values of the wrong size", "values do not match the gather indices"),
     # [K, rows] values on [K, rows, batch]: onnxruntime would multiply along the batch
@@ -202,15 +216,18 @@ def test_a_reluc_file_changed_in_one_place_reads_to_the_changed_network(cli, tmp
     ("rows", "a NaN weight", "must be finite"),
 ])
 def test_a_damaged_sparse_layout_is_refused_in_one_line(cli, tmp_path, form, damage, fragment):
-    # as written now (tables slot by slot, the sum a MatMul), and as earlier versions
-    # wrote it (ReduceSum): layer 1 of sort n=6 has 12 rows and 6 slots
+    # as written now (a product a row), and as earlier versions wrote it (the slots
+    # summed by a MatMul, or by ReduceSum): layer 1 of sort n=6 has 12 rows and 6 slots
     path = build(cli, tmp_path, "sort n=6", "s.onnx", "--layout", "sparse")
-    if form == "rows":
-        path = former_sparse(path, tmp_path / "f.onnx")
+    if form != "product":
+        path = former_sparse(path, tmp_path / "f.onnx", form)
 
     def fn(m):
         by_output = {n.output[0]: n for n in m.graph.node}
         layer1 = [by_output.get(o) for o in ("g1", "m1", "r1", "s1", "t1")]  # as written
+        if form == "product" and damage in ("values of the wrong shape", "a step left out",
+                                            "steps out of order", "untransposed activations"):
+            return product_damage(m, damage, layer1)
         if damage == "index out of range":
             edit_initializer(m, "I1", lambda a: a.__setitem__((0, 0), 12))
         elif damage == "values of the wrong size":
@@ -236,7 +253,8 @@ def test_a_damaged_sparse_layout_is_refused_in_one_line(cli, tmp_path, form, dam
             edit_initializer(m, "K1", lambda a: np.ones((6, 1), a.dtype))
         elif damage == "a NaN in the sum's weights":
             edit_initializer(m, "K1", lambda a: a.__setitem__((0, 2), np.nan))
-        elif damage == "the slots as MatMul's first input":
+        elif damage in ("the slots as MatMul's first input",
+                        "the gathered rows as MatMul's first input"):
             layer1[3].input[:] = list(layer1[3].input)[::-1]
         elif damage == "rows reshaped to another count":
             edit_initializer(m, "S1", lambda a: a.__setitem__(0, 13))
@@ -257,6 +275,31 @@ def test_a_damaged_sparse_layout_is_refused_in_one_line(cli, tmp_path, form, dam
     assert_one_line_error(cli("stats", path, ok=False), fragment)  # reluc's reader
     # eval reads the file the same way before onnxruntime ever sees it
     assert_one_line_error(cli("eval", path, input="1 2 3 4 5 6\n", ok=False), fragment)
+
+
+def product_damage(m, damage, layer1):
+    """The damages of the layout as written now (Gather, MatMul, Reshape) that differ
+    from the earlier layouts' (``layer1``: the nodes making g1, m1, r1, s1, t1)."""
+    gather, product, reshape = layer1[0], layer1[3], layer1[4]
+    if damage == "values of the wrong shape":
+        edit_initializer(m, "W1", lambda a: a.reshape(a.shape[0], a.shape[2]))
+    elif damage == "a step left out":  # the Reshape made an Identity
+        reshape.op_type = "Identity"
+        del reshape.input[1:]
+    elif damage == "steps out of order":  # Gather -> Reshape -> MatMul
+        reshape.input[0], reshape.output[0] = "g1", "q1"
+        product.input[1], product.output[0] = "q1", "t1"
+        order = list(m.graph.node)
+        at = order.index(gather)
+        order[at + 1:at + 3] = [reshape, product]
+        del m.graph.node[:]
+        m.graph.node.extend(order)
+    else:  # untransposed: the first layer gathers along the features of [batch, n]
+        first = next(n for n in m.graph.node if n.op_type == "Transpose")
+        m.graph.node.remove(first)
+        g0 = next(n for n in m.graph.node if n.op_type == "Gather")
+        g0.input[0] = "x"
+        g0.attribute[0].i = 1
 
 
 def test_external_data_reads_back_and_refuses_damage_in_one_line(cli, tmp_path):

@@ -123,8 +123,9 @@ def nonzero_count(a: np.ndarray) -> int:
 def ell_to_csr(idx: np.ndarray, val: np.ndarray, width: int) -> sp.csr_array:
     """The matrix of ELLPACK tables laid out slot by slot (``[K, rows]``; zero values are
     padding). Made row by row (a transposed copy: 4 ms a layer of 131072 rows and 6 slots,
-    where sorting the nonzeros found slot by slot into rows took 7.5), the nonzeros in
-    row order are the CSR arrays; each row's count is a sum over the slots (K adds of a
+    where sorting the nonzeros found slot by slot into rows took 7.5; none when the tables
+    are the transposed views of row-major ones, as this version writes them), the
+    nonzeros in row order are the CSR arrays; each row's count is a sum over the slots (K adds of a
     row of flags: 0.45-0.7 ms there, where counting the places row by row took 2-3).
     Their columns rise in each row as reluc writes them; a table with unordered or
     repeated columns is summed and sorted when the layer is made

@@ -3,8 +3,9 @@
 Any single-input, single-output chain of Gemm / MatMul / Add / Sub / Relu (plus
 Identity, Flatten, Reshape to [batch, features] and Dropout as no-ops, Mul and Div by
 constants folded in), as exported by PyTorch, Keras (tf2onnx) and the VNN-COMP
-benchmarks, and reluc's own sparse layout (``Transpose``, per layer ``Gather -> Mul ->`` the sum over
-each row's slots ``-> Add``, ``Transpose``; read by :mod:`.onnxsparse`).
+benchmarks, and reluc's own sparse layout (``Transpose``, per layer a ``Gather`` and each
+row's gathered features weighed by its values and summed, ``-> Add``, ``Transpose``;
+read by :mod:`.onnxsparse`).
 
 The chain is folded node by node into a pending affine map ``(W, b)`` that a ``Relu``
 turns into a layer. Each operator is a small handler in :data:`HANDLERS`, registered with
@@ -320,7 +321,8 @@ def _mul(chain, node, attrs, where):
     chain.then(sp.diags_array(c, format="csr"), np.zeros(len(c)), where)
 
 
-# reluc's sparse layout (Gather -> Mul -> the sum over the slots): :mod:`.onnxsparse`
+# reluc's sparse layout (Gather, then a MatMul a row, or Mul and the sum over the slots):
+# :mod:`.onnxsparse`
 handles("Gather", inputs=(2, 2))(onnxsparse.gather)
 
 
@@ -328,7 +330,7 @@ def _unsupported(node) -> UnreadableGraph:
     return UnreadableGraph(
         f"unsupported ONNX operator '{node.op_type}' (node '{node.name or node.op_type}'); "
         "reluc reads ReLU MLPs built from Gemm, MatMul, Add, Sub and Relu (with constant "
-        "Mul, Div, Flatten, Reshape; and its own sparse layout, Gather-Mul-sum)")
+        "Mul, Div, Flatten, Reshape; and its own sparse layout, Gather then MatMul or Mul)")
 
 
 def _walk(graph, chain: _Chain) -> Iterator[Layer | Sizes]:

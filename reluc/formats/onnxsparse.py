@@ -1,11 +1,14 @@
 """Reading reluc's sparse layout in ONNX: per layer a ``Gather`` of the activations'
-features by index, a ``Mul`` by the values, and the sum over each row's slots, either
+features by index, then each row's gathered features weighed by its values and summed,
 
-- as this version writes it (:mod:`.onnxwrite`), on tables ``I`` ``[K, out]`` and ``W``
-  ``[K, out, 1]`` (slot by slot): ``Reshape`` to ``[K, out * batch]``, ``MatMul`` by a
-  ``[1, K]`` constant (ones), ``Reshape`` to ``[out, batch]``; or
-- as earlier versions wrote it, on tables ``[out, K]`` and ``[out, K, 1]``: ``ReduceSum``
-  over the slots' axis.
+- as this version writes it (:mod:`.onnxwrite`): on tables ``I`` ``[out, K]`` and ``W``
+  ``[out, 1, K]``, ``MatMul(W, gathered)`` (a ``[1, K] x [K, batch]`` product a row), then
+  ``Reshape`` to ``[out, batch]``;
+- or a ``Mul`` by the values, then the sum over the slots: as the previous version wrote
+  it, on tables ``[K, out]`` and ``[K, out, 1]`` (slot by slot), ``Reshape`` to ``[K, out *
+  batch]``, ``MatMul`` by a ``[1, K]`` constant (ones), ``Reshape`` to ``[out, batch]``; as
+  earlier versions did, on tables ``[out, K]`` and ``[out, K, 1]``, ``ReduceSum`` over the
+  slots' axis.
 
 The handlers take the walk's chain (:class:`reluc.formats.onnxread._Chain`) and are
 registered by :mod:`.onnxread`: :func:`gather` opens the pattern (:class:`Gathered`) and
@@ -20,8 +23,8 @@ import numpy as np
 from reluc.errors import NetworkFileError
 from reluc.formats.ell import counted_nonzeros, ell_to_csr
 
-PATTERN = ("reluc's sparse layout: Gather, Mul, then ReduceSum, or Reshape, MatMul and "
-           "Reshape")
+PATTERN = ("reluc's sparse layout: Gather, then MatMul and Reshape, or Mul then ReduceSum, or "
+           "Mul, Reshape, MatMul and Reshape")
 
 
 class Gathered:
@@ -84,13 +87,17 @@ def reduce_sum(chain, node, attrs, where):
 
 def reshape(chain, node, attrs, where):
     """``[K, out, batch]`` to ``[K, out * batch]`` (after the Mul), or the sums
-    ``[1, out * batch]`` back to ``[out, batch]`` (after the MatMul)."""
-    g = _at(chain, ("Mul", "MatMul"), where)
+    ``[1, out * batch]`` (after the slots' MatMul) or ``[out, 1, batch]`` (after the
+    product a row) to ``[out, batch]``."""
+    g = _at(chain, ("Mul", "MatMul", "Product"), where)
     shape = chain.array(node.input[1], node)
-    k, rows = g.idx.shape
+    k, rows = g.idx.shape[::-1] if g.step == "Product" else g.idx.shape  # K slots, rows
     if g.step == "Mul" and chain.transposed and attrs.get("allowzero", 0) == 0 and \
             shape.ndim == 1 and list(shape) in ([0, -1], [k, -1]):
         g.step = "Reshape"
+        return
+    if g.step == "Product" and shape.ndim == 1 and list(shape) == [rows, -1]:
+        _finish(chain, g.idx.T, g.val.T, where)  # slot-major views of the row-major tables
         return
     if g.step == "MatMul" and shape.ndim == 1 and list(shape) == [rows, -1]:
         val = g.val if np.all(g.slot_weights == 1) else g.val * g.slot_weights[:, None]
@@ -101,11 +108,25 @@ def reshape(chain, node, attrs, where):
 
 
 def matmul(chain, node, attrs, where):
-    """The sum over the slots: a ``[1, K]`` constant times ``[K, out * batch]``."""
-    g = _at(chain, ("Reshape",), where)
-    k = g.idx.shape[0]
+    """Each row's product ``W[r] x gathered[r]`` (``W`` of shape ``[out, 1, K]``) right after
+    the Gather; or the sum over the slots: a ``[1, K]`` constant times ``[K, out * batch]``."""
+    g = _at(chain, ("Gather", "Reshape"), where)
     if node.input[1] != chain.cur:
-        raise NetworkFileError(f"{where}: MatMul must take the slots as its second input")
+        raise NetworkFileError(f"{where}: MatMul must take the "
+                               f"{'gathered rows' if g.step == 'Gather' else 'slots'} as "
+                               "its second input")
+    if g.step == "Gather":
+        rows, k = g.idx.shape
+        if not chain.transposed:
+            raise NetworkFileError(f"{where}: a MatMul of the gathered rows is read only "
+                                   "on transposed activations")
+        val = chain.array(node.input[0], node, native=True)
+        if val.dtype.kind not in "fiu" or val.shape != (rows, 1, k):
+            raise NetworkFileError(f"{where}: values do not match the gather indices "
+                                   f"({list(val.shape)} for indices {list(g.idx.shape)})")
+        g.val, g.step = val.reshape(rows, k), "Product"
+        return
+    k = g.idx.shape[0]
     c = chain.array(node.input[0], node)
     if c.shape != (1, k) or not np.all(np.isfinite(c)):
         raise NetworkFileError(f"{where}: the slots' sum needs finite weights of shape "
