@@ -144,11 +144,13 @@ def sparse_layout_model(tables, n_in: int, form: str = "product", dtype="float32
 def former_sparse(path, out, form: str = "rows"):
     """The network of a reluc file rewritten in the sparse layout of earlier versions
     (``rows``: ReduceSum over the slots; ``slots``: the slots summed by a MatMul, the
-    previous version's), as a file at ``out``."""
+    previous version's), with the original's metadata, as a file at ``out``."""
     from reluc import formats
     from reluc.formats.ell import ell
 
     layers = list(formats.read(str(path))[0].layers)
     tables = [(*ell(la.weight), la.bias) for la in layers]
-    out.write_bytes(sparse_layout_model(tables, layers[0].n_in, form).SerializeToString())
+    model = sparse_layout_model(tables, layers[0].n_in, form)
+    model.metadata_props.extend(onnx.load(str(path)).metadata_props)
+    out.write_bytes(model.SerializeToString())
     return out

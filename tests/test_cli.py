@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import onnxruntime as ort
 import pytest
-from conftest import assert_one_line_error
+from conftest import assert_one_line_error, former_sparse
 
 
 def test_three_spec_forms_give_byte_identical_files(cli, tmp_path):
@@ -355,12 +355,16 @@ def test_start_up_imports_nothing_heavy(args):
     assert heavy == "[]", r.stdout + r.stderr
 
 
-@pytest.mark.parametrize("layout", ["sparse", "dense"])
+@pytest.mark.parametrize("layout", ["sparse", "dense", "slots", "rows"])
 def test_stats_of_an_onnx_file_makes_no_matrix_and_imports_no_scipy(cli, tmp_path, layout):
     """stats counts reluc's tables as they are read: scipy.sparse, imported where a matrix
-    is made, is not imported at all (0.1 s of its start-up)."""
+    is made, is not imported at all (0.1 s of its start-up); in both layouts, and in the
+    sparse layouts of earlier versions (``slots``, ``rows``)."""
     path = tmp_path / "s.onnx"
-    cli("build", "sort n=8", "-o", path, "-q", "--layout", layout)
+    cli("build", "sort n=8", "-o", path, "-q", "--layout", "dense" if layout == "dense" else
+        "sparse")
+    if layout in ("slots", "rows"):
+        path = former_sparse(path, tmp_path / "f.onnx", layout)
     r, scipy = imported(["stats", path, "--json"], ["scipy"])
     counts = json.loads(r.stdout.splitlines()[0])
     assert counts["nonzero_weights"] == json.loads(cli("stats", path, "--json").stdout)[

@@ -106,6 +106,10 @@ def test_eval_of_a_file_reluc_reads_does_not_start_onnxruntime(cli, tmp_path):
     ([[2, 2, 2]], [[2, -3, 1]], 0),  # three entries that cancel: no weight at all
     ([[2, 0, 0], [0, 1, 0]], [[4, 0, 0], [6, 7, 0]], 3),  # each row rises; rows do not
     ([[2, 0, 1]], [[1, 1, 1]], 3),  # unordered but distinct
+    # the same in a second row (tables of more than one row and slot are laid out
+    # differently in memory in each form)
+    ([[0, 1, 0], [1, 1, 0]], [[1, 1, 0], [2, 3, 0]], 3),
+    ([[0, 1, 0], [1, 0, 1]], [[1, 1, 0], [2, 0, 3]], 3),
 ])
 @pytest.mark.parametrize("form", ["product", "slots", "rows"])
 def test_stats_counts_a_sparse_layout_s_weights_once_each(cli, tmp_path, idx, val, nonzeros,

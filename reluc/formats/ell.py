@@ -106,10 +106,20 @@ def counted_nonzeros(idx: np.ndarray, val: np.ndarray) -> int | None:
     one each; None when not. Each nonzero in a slot but the first follows a nonzero of a
     lower column in the slot before."""
     nz = val != 0
-    if len(idx) > 1 and idx.shape[1]:
+    k = len(idx)
+    if k > 1 and idx.shape[1] and idx.T.flags.c_contiguous and nz.T.flags.c_contiguous:
+        # row-major tables seen slot by slot (as this version writes them): each entry
+        # against the one before it in memory, but for a row's first
+        places, flags = idx.T.reshape(-1), nz.T.reshape(-1)
+        ok = np.greater(places[1:], places[:-1])
+        ok &= flags[:-1]
+        ok[k - 1::k] = True  # (the entry after it starts a row)
+        if np.greater(flags[1:], ok, out=ok).any():  # a nonzero without its lower neighbour
+            return None
+    elif k > 1 and idx.shape[1]:
         ok = np.greater(idx[1:], idx[:-1])
         ok &= nz[:-1]
-        if np.greater(nz[1:], ok, out=ok).any():  # a nonzero without its lower neighbour
+        if np.greater(nz[1:], ok, out=ok).any():
             return None
     return int(np.count_nonzero(nz))
 

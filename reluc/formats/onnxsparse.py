@@ -143,7 +143,9 @@ def _finish(chain, idx: np.ndarray, val: np.ndarray, where: str) -> None:
         return ell_to_csr(idx, val, width)
 
     nnz = counted_nonzeros(idx, val) if chain.counting else None
-    step = chain.counted((rows, width), val, make, nnz) if nnz is not None else make()
+    # (the values in memory order: no copy of transposed tables to check them)
+    step = chain.counted((rows, width), val.ravel(order="K"), make, nnz) \
+        if nnz is not None else make()
     chain.then(step, np.zeros(rows), where)
 
 

@@ -895,7 +895,27 @@ MUTANTS = [
            "        if np.greater(nz[1:], ok, out=ok).any():",
            "        if np.logical_not(ok, out=ok).any():",
            "a row with fewer nonzeros than slots is never counted (each such layer made as a "
-           "matrix)", ("tests/test_layouts.py", "tests/test_engines.py")),
+           "matrix)", ("tests/test_cli.py", "tests/test_engines.py")),
+    Mutant("c18-count-rows-repeats", "reluc/formats/ell.py",
+           "        ok = np.greater(places[1:], places[:-1])\n",
+           "        ok = np.greater_equal(places[1:], places[:-1])\n",
+           "stats counts a column a row reads twice as two weights (tables as written now)",
+           ("tests/test_engines.py",)),
+    Mutant("c18-count-rows-past-padding", "reluc/formats/ell.py",
+           "        ok &= flags[:-1]\n",
+           "",
+           "stats counts a column read again after padding as another weight (tables as "
+           "written now)", ("tests/test_engines.py",)),
+    Mutant("c18-count-rows-starts", "reluc/formats/ell.py",
+           "        ok[k - 1::k] = True  # (the entry after it starts a row)\n",
+           "",
+           "a row's first entry held to follow the row before it: every layer of reluc's own "
+           "files made as a matrix to be counted", ("tests/test_cli.py",)),
+    Mutant("c18-count-rows-first-slot", "reluc/formats/ell.py",
+           "        if np.greater(flags[1:], ok, out=ok).any():",
+           "        if np.logical_not(ok, out=ok).any():",
+           "a row with fewer nonzeros than slots never counted from the tables (tables as "
+           "written now)", ("tests/test_cli.py", "tests/test_engines.py")),
     Mutant("c18-slots-row-of-place", "reluc/formats/ell.py",
            "    idx, val = np.ascontiguousarray(idx.T), np.ascontiguousarray(val.T)  # [rows, K]\n",
            "    idx, val = idx.reshape(idx.shape[::-1]), val.reshape(val.shape[::-1])\n",
