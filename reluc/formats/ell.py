@@ -104,22 +104,18 @@ def counted_nonzeros(idx: np.ndarray, val: np.ndarray) -> int | None:
     row r's k-th entry at ``[k, r]``) when every row has its nonzeros first, in rising
     columns (as reluc writes them): then the nonzero values are the matrix's nonzeros,
     one each; None when not. Each nonzero in a slot but the first follows a nonzero of a
-    lower column in the slot before."""
+    lower column in the slot before: checked row by row in memory, each entry against
+    the one before it but for a row's first (the transposed views of row-major tables,
+    as this version writes them, are read as they are; tables laid out slot by slot, as
+    the previous version wrote them, are copied row by row first)."""
     nz = val != 0
     k = len(idx)
-    if k > 1 and idx.shape[1] and idx.T.flags.c_contiguous and nz.T.flags.c_contiguous:
-        # row-major tables seen slot by slot (as this version writes them): each entry
-        # against the one before it in memory, but for a row's first
+    if k > 1 and idx.shape[1]:
         places, flags = idx.T.reshape(-1), nz.T.reshape(-1)
         ok = np.greater(places[1:], places[:-1])
         ok &= flags[:-1]
         ok[k - 1::k] = True  # (the entry after it starts a row)
         if np.greater(flags[1:], ok, out=ok).any():  # a nonzero without its lower neighbour
-            return None
-    elif k > 1 and idx.shape[1]:
-        ok = np.greater(idx[1:], idx[:-1])
-        ok &= nz[:-1]
-        if np.greater(nz[1:], ok, out=ok).any():
             return None
     return int(np.count_nonzero(nz))
 

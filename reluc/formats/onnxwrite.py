@@ -84,7 +84,7 @@ def _nodes(depth: int, layout: str) -> list[onnx.NodeProto]:
 
 def _tensors(source, dtype: str, layout: str):
     """The initializers, produced one layer at a time as the source yields its layers;
-    each item: (layer number or None, tensors, layer)."""
+    each item: (layer number, tensors, layer)."""
     for i, layer in enumerate(source.iter_layers(ahead=2)):
         w, b = f"W{i}", f"B{i}"
         if layout == "dense":
@@ -166,11 +166,10 @@ def write_onnx(source, info: FileInfo, out: BinaryIO, dtype: str = "float32",
                 external.spots.append(out.tell() + len(len_field(GRAPH_INITIALIZER, t.body_len))
                                       + t.head.find(external.location.encode()))
             t.write(out)
-        if layer is not None:
-            nnz += layer.nnz
-            bound.add(layer)
-            if progress:
-                progress(i + 1, source.depth)
+        nnz += layer.nnz
+        bound.add(layer)
+        if progress:
+            progress(i + 1, source.depth)
     out.write(graph_tail)
     graph_len += len(graph_tail)
     info = dataclasses.replace(info, input_limit=bound.limit())
