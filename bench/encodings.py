@@ -39,56 +39,18 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from run import OUT, RELUC  # noqa: E402
 
 
-def ell_model(layers, n_in: int) -> bytes:
-    """The network with one Gather-Mul-ReduceSum per layer (earlier versions' layout)."""
-    from reluc.formats.ell import ell
-
+def _chain(layers, n_in: int, name: str, inits: list, per_layer) -> bytes:
+    """The network whose layer ``i`` is laid out by ``per_layer(i, layer, h)``: its
+    initializers and nodes, from the activations ``h`` (``[width, batch]``) to ``z<i>``;
+    around them the Transposes, the ReLUs and the model (``inits``: shared constants)."""
     nodes = [helper.make_node("Transpose", ["x"], ["h0"], perm=[1, 0])]
-    inits = [numpy_helper.from_array(np.array([1], np.int64), "axes")]
     h = "h0"
     for i, layer in enumerate(layers):
-        idx, val = ell(layer.weight, np.int32, np.float32)
-        inits += [numpy_helper.from_array(idx, f"I{i}"),
-                  numpy_helper.from_array(val[:, :, None], f"W{i}"),
-                  numpy_helper.from_array(layer.bias.reshape(-1, 1).astype(np.float32), f"B{i}")]
-        nodes += [helper.make_node("Gather", [h, f"I{i}"], [f"g{i}"], axis=0),
-                  helper.make_node("Mul", [f"g{i}", f"W{i}"], [f"m{i}"]),
-                  helper.make_node("ReduceSum", [f"m{i}", "axes"], [f"s{i}"], keepdims=0),
-                  helper.make_node("Add", [f"s{i}", f"B{i}"], [f"z{i}"])]
+        layer_inits, layer_nodes = per_layer(i, layer, h)
+        inits, nodes = inits + layer_inits, nodes + layer_nodes
         if i < len(layers) - 1:
             nodes.append(helper.make_node("Relu", [f"z{i}"], [f"h{i + 1}"]))
             h = f"h{i + 1}"
-    return _model(nodes, inits, n_in, layers, "ell")
-
-
-def slots_model(layers, n_in: int) -> bytes:
-    """The network as the previous version wrote it: the slots summed by a MatMul."""
-    from reluc.formats.ell import ell
-
-    nodes = [helper.make_node("Transpose", ["x"], ["h0"], perm=[1, 0])]
-    inits = [numpy_helper.from_array(np.array([0, -1], np.int64), "slots_shape")]
-    h = "h0"
-    for i, layer in enumerate(layers):
-        idx, val = ell(layer.weight, np.int32, np.float32)
-        k = idx.shape[1]
-        inits += [numpy_helper.from_array(np.ascontiguousarray(idx.T), f"I{i}"),
-                  numpy_helper.from_array(np.ascontiguousarray(val.T)[:, :, None], f"W{i}"),
-                  numpy_helper.from_array(np.ones((1, k), np.float32), f"K{i}"),
-                  numpy_helper.from_array(np.array([layer.n_out, -1], np.int64), f"S{i}"),
-                  numpy_helper.from_array(layer.bias.reshape(-1, 1).astype(np.float32), f"B{i}")]
-        nodes += [helper.make_node("Gather", [h, f"I{i}"], [f"g{i}"], axis=0),
-                  helper.make_node("Mul", [f"g{i}", f"W{i}"], [f"m{i}"]),
-                  helper.make_node("Reshape", [f"m{i}", "slots_shape"], [f"r{i}"]),
-                  helper.make_node("MatMul", [f"K{i}", f"r{i}"], [f"s{i}"]),
-                  helper.make_node("Reshape", [f"s{i}", f"S{i}"], [f"t{i}"]),
-                  helper.make_node("Add", [f"t{i}", f"B{i}"], [f"z{i}"])]
-        if i < len(layers) - 1:
-            nodes.append(helper.make_node("Relu", [f"z{i}"], [f"h{i + 1}"]))
-            h = f"h{i + 1}"
-    return _model(nodes, inits, n_in, layers, "slots")
-
-
-def _model(nodes, inits, n_in: int, layers, name: str) -> bytes:
     nodes.append(helper.make_node("Transpose", [f"z{len(layers) - 1}"], ["y"], perm=[1, 0]))
     graph = helper.make_graph(
         nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", n_in])],
@@ -99,15 +61,57 @@ def _model(nodes, inits, n_in: int, layers, name: str) -> bytes:
     return model.SerializeToString()
 
 
+def _bias(layer, i: int):
+    return numpy_helper.from_array(layer.bias.reshape(-1, 1).astype(np.float32), f"B{i}")
+
+
+def ell_model(layers, n_in: int) -> bytes:
+    """The network with one Gather-Mul-ReduceSum per layer (earlier versions' layout)."""
+    from reluc.formats.ell import ell
+
+    def per_layer(i, layer, h):
+        idx, val = ell(layer.weight, np.int32, np.float32)
+        return ([numpy_helper.from_array(idx, f"I{i}"),
+                 numpy_helper.from_array(val[:, :, None], f"W{i}"), _bias(layer, i)],
+                [helper.make_node("Gather", [h, f"I{i}"], [f"g{i}"], axis=0),
+                 helper.make_node("Mul", [f"g{i}", f"W{i}"], [f"m{i}"]),
+                 helper.make_node("ReduceSum", [f"m{i}", "axes"], [f"s{i}"], keepdims=0),
+                 helper.make_node("Add", [f"s{i}", f"B{i}"], [f"z{i}"])])
+
+    axes = numpy_helper.from_array(np.array([1], np.int64), "axes")
+    return _chain(layers, n_in, "ell", [axes], per_layer)
+
+
+def slots_model(layers, n_in: int) -> bytes:
+    """The network as the previous version wrote it: the slots summed by a MatMul."""
+    from reluc.formats.ell import ell
+
+    def per_layer(i, layer, h):
+        idx, val = ell(layer.weight, np.int32, np.float32)
+        k = idx.shape[1]
+        return ([numpy_helper.from_array(np.ascontiguousarray(idx.T), f"I{i}"),
+                 numpy_helper.from_array(np.ascontiguousarray(val.T)[:, :, None], f"W{i}"),
+                 numpy_helper.from_array(np.ones((1, k), np.float32), f"K{i}"),
+                 numpy_helper.from_array(np.array([layer.n_out, -1], np.int64), f"S{i}"),
+                 _bias(layer, i)],
+                [helper.make_node("Gather", [h, f"I{i}"], [f"g{i}"], axis=0),
+                 helper.make_node("Mul", [f"g{i}", f"W{i}"], [f"m{i}"]),
+                 helper.make_node("Reshape", [f"m{i}", "slots_shape"], [f"r{i}"]),
+                 helper.make_node("MatMul", [f"K{i}", f"r{i}"], [f"s{i}"]),
+                 helper.make_node("Reshape", [f"s{i}", f"S{i}"], [f"t{i}"]),
+                 helper.make_node("Add", [f"t{i}", f"B{i}"], [f"z{i}"])])
+
+    shape = numpy_helper.from_array(np.array([0, -1], np.int64), "slots_shape")
+    return _chain(layers, n_in, "slots", [shape], per_layer)
+
+
 def grouped_model(layers, n_in: int) -> bytes:
     """The network with one Gather-Mul-ReduceSum per group of rows of equal length."""
-    nodes = [helper.make_node("Transpose", ["x"], ["h0"], perm=[1, 0])]
-    inits = [numpy_helper.from_array(np.array([1], np.int64), "axes")]
-    h = "h0"
-    for i, layer in enumerate(layers):
+
+    def per_layer(i, layer, h):
         w = layer.weight
         counts = np.diff(w.indptr)
-        parts, order = [], []
+        inits, nodes, parts, order = [], [], [], []
         for c in np.unique(counts):
             rows = np.flatnonzero(counts == c)
             order.append(rows)
@@ -126,51 +130,44 @@ def grouped_model(layers, n_in: int) -> bytes:
                                        keepdims=0)]
             parts.append(f"s{i}_{c}")
         inverse = np.argsort(np.concatenate(order)).astype(np.int32)
-        inits += [numpy_helper.from_array(inverse, f"P{i}"),
-                  numpy_helper.from_array(layer.bias.reshape(-1, 1).astype(np.float32),
-                                          f"B{i}")]
+        inits += [numpy_helper.from_array(inverse, f"P{i}"), _bias(layer, i)]
         nodes += [helper.make_node("Concat", parts, [f"c{i}"], axis=0),
                   helper.make_node("Gather", [f"c{i}", f"P{i}"], [f"p{i}"], axis=0),
                   helper.make_node("Add", [f"p{i}", f"B{i}"], [f"z{i}"])]
-        last = i == len(layers) - 1
-        if not last:
-            nodes.append(helper.make_node("Relu", [f"z{i}"], [f"h{i + 1}"]))
-            h = f"h{i + 1}"
-    return _model(nodes, inits, n_in, layers, "grouped")
+        return inits, nodes
+
+    axes = numpy_helper.from_array(np.array([1], np.int64), "axes")
+    return _chain(layers, n_in, "grouped", [axes], per_layer)
 
 
 def signed_model(layers, n_in: int) -> bytes:
     """The network without a Mul: each layer gathers from ``[h; -h; 0]``."""
     from reluc.formats.ell import ell
 
-    nodes = [helper.make_node("Transpose", ["x"], ["h0"], perm=[1, 0])]
-    inits = [numpy_helper.from_array(np.array(v, np.int64), name) for name, v in
-             (("first", [0]), ("one", [1]), ("keep", [0, -1]))]
-    inits.append(numpy_helper.from_array(np.zeros((1, 1), np.float32), "zero"))
-    h = "h0"
-    for i, layer in enumerate(layers):
+    def per_layer(i, layer, h):
         idx, val = ell(layer.weight, np.int64, np.float32)
         assert np.all(np.isin(val, (-1, 0, 1))), "weights other than -1, 0, 1"
         width = layer.n_in
         idx = np.where(val > 0, idx, np.where(val < 0, idx + width, 2 * width))
         k = idx.shape[1]
-        inits += [numpy_helper.from_array(np.ascontiguousarray(idx.T.astype(np.int32)), f"I{i}"),
-                  numpy_helper.from_array(np.ones((1, k), np.float32), f"K{i}"),
-                  numpy_helper.from_array(np.array([layer.n_out, -1], np.int64), f"S{i}"),
-                  numpy_helper.from_array(layer.bias.reshape(-1, 1).astype(np.float32), f"B{i}")]
-        nodes += [helper.make_node("Neg", [h], [f"n{i}"]),
-                  helper.make_node("Slice", [h, "first", "one"], [f"f{i}"]),
-                  helper.make_node("Mul", [f"f{i}", "zero"], [f"o{i}"]),  # the zero row
-                  helper.make_node("Concat", [h, f"n{i}", f"o{i}"], [f"c{i}"], axis=0),
-                  helper.make_node("Gather", [f"c{i}", f"I{i}"], [f"g{i}"], axis=0),
-                  helper.make_node("Reshape", [f"g{i}", "keep"], [f"r{i}"]),
-                  helper.make_node("MatMul", [f"K{i}", f"r{i}"], [f"q{i}"]),
-                  helper.make_node("Reshape", [f"q{i}", f"S{i}"], [f"t{i}"]),
-                  helper.make_node("Add", [f"t{i}", f"B{i}"], [f"z{i}"])]
-        if i < len(layers) - 1:
-            nodes.append(helper.make_node("Relu", [f"z{i}"], [f"h{i + 1}"]))
-            h = f"h{i + 1}"
-    return _model(nodes, inits, n_in, layers, "signed")
+        return ([numpy_helper.from_array(np.ascontiguousarray(idx.T.astype(np.int32)), f"I{i}"),
+                 numpy_helper.from_array(np.ones((1, k), np.float32), f"K{i}"),
+                 numpy_helper.from_array(np.array([layer.n_out, -1], np.int64), f"S{i}"),
+                 _bias(layer, i)],
+                [helper.make_node("Neg", [h], [f"n{i}"]),
+                 helper.make_node("Slice", [h, "first", "one"], [f"f{i}"]),
+                 helper.make_node("Mul", [f"f{i}", "zero"], [f"o{i}"]),  # the zero row
+                 helper.make_node("Concat", [h, f"n{i}", f"o{i}"], [f"c{i}"], axis=0),
+                 helper.make_node("Gather", [f"c{i}", f"I{i}"], [f"g{i}"], axis=0),
+                 helper.make_node("Reshape", [f"g{i}", "keep"], [f"r{i}"]),
+                 helper.make_node("MatMul", [f"K{i}", f"r{i}"], [f"q{i}"]),
+                 helper.make_node("Reshape", [f"q{i}", f"S{i}"], [f"t{i}"]),
+                 helper.make_node("Add", [f"t{i}", f"B{i}"], [f"z{i}"])])
+
+    shared = [numpy_helper.from_array(np.array(v, np.int64), name) for name, v in
+              (("first", [0]), ("one", [1]), ("keep", [0, -1]))]
+    shared.append(numpy_helper.from_array(np.zeros((1, 1), np.float32), "zero"))
+    return _chain(layers, n_in, "signed", shared, per_layer)
 
 
 def cpu_run(model, x, chunk: int, threads: int) -> tuple[float, np.ndarray]:
