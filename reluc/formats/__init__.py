@@ -21,8 +21,8 @@ from reluc.formats.atomic import TempFile, atomic_output, spooled, target_direct
 from reluc.formats.metadata import FileInfo
 from reluc.formats.npzfile import read_npz_layers, write_npz
 from reluc.formats.onnxread import read_onnx_layers
-from reluc.formats.onnxwrite import (MAX_PROTO, ExternalData, ModelTooLarge, dense_bytes,
-                                     external_names, write_onnx)
+# (the writer, which needs onnx itself, is imported by the functions that write: a
+# reader needs only onnx's messages, :mod:`.onnxproto`)
 from reluc.net import Layer, Net, Sizes
 
 from reluc.choices import DTYPES, FORMATS, LAYOUTS  # noqa: E402  (re-exported)
@@ -36,6 +36,7 @@ def choose_layout(net, dtype: str, layout: str) -> tuple[str, str]:
     stream (only its declared shape is used)."""
     if layout != "auto":
         return layout, f"--layout {layout}"
+    from reluc.formats.onnxwrite import dense_bytes
     size = dense_bytes(net, dtype)
     if size <= AUTO_DENSE_LIMIT:
         return "dense", f"dense weights {size / 2**20:.1f} MiB <= {AUTO_DENSE_LIMIT >> 20} MiB"
@@ -93,6 +94,8 @@ def _write(compiled, target: str | BinaryIO, fmt: str, layout: str = "dense",
     uses it only when the model would pass protobuf's 2 GiB limit (never possible on a
     stream): known in advance for dense weights; for sparse ones the writer finds out as
     it goes and, writing to a path, starts again with external data."""
+    from reluc.formats.onnxwrite import (MAX_PROTO, ExternalData, ModelTooLarge, dense_bytes,
+                                         external_names, write_onnx)
     if fmt not in FORMATS:
         raise RelucError(f"unknown format '{fmt}'; choose from {', '.join(FORMATS)}")
     if layout not in LAYOUTS:

@@ -21,12 +21,12 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
-from onnx import TensorProto, helper, numpy_helper
 
 from reluc.errors import NetworkError, NetworkFileError, UnreadableGraph
 from reluc.formats import onnxsparse
 from reluc.formats.ell import BLOCK, blocks_of, csr_of_nonzeros, nonzero_count, nonzeros
 from reluc.formats.metadata import FileInfo
+from reluc.formats.onnxproto import TensorProto, attribute_value, to_array
 from reluc.formats.onnxwire import LazyTensor, scan_model
 from reluc.net import Layer, Sizes
 
@@ -342,7 +342,7 @@ def _walk(graph, chain: _Chain) -> Iterator[Layer | Sizes]:
             attr = {a.name: a for a in node.attribute}
             if "value" not in attr:
                 raise NetworkFileError("only dense Constant nodes are supported")
-            chain.consts[node.output[0]] = numpy_helper.to_array(attr["value"].t)
+            chain.consts[node.output[0]] = to_array(attr["value"].t)
             continue
         if [i for i in node.input if i and i not in chain.consts] != [chain.cur]:
             raise UnreadableGraph(
@@ -359,7 +359,7 @@ def _walk(graph, chain: _Chain) -> Iterator[Layer | Sizes]:
             raise NetworkFileError(f"{where}: {op} with {len(node.input)} "
                                    f"input{'s' if len(node.input) != 1 else ''} and "
                                    f"{len(node.output)} outputs")
-        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        attrs = {a.name: attribute_value(a) for a in node.attribute}
         layer = handler(chain, node, attrs, where)
         if layer is not None:
             yield layer

@@ -10,11 +10,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
-import onnx
-from onnx import TensorProto, numpy_helper
 
 from reluc.errors import NetworkFileError
 from reluc.formats.ell import blocks_of
+from reluc.formats.onnxproto import ModelProto, TensorProto, np_dtype, to_array
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
@@ -182,7 +181,7 @@ class LazyTensor:
 
     def _raw_dtype(self) -> np.dtype:
         t = self.proto
-        dtype = onnx.helper.tensor_dtype_to_np_dtype(t.data_type).newbyteorder("<")
+        dtype = np_dtype(t.data_type).newbyteorder("<")
         length = self.raw[1]
         if length % dtype.itemsize or length // dtype.itemsize != math.prod(t.dims):
             raise NetworkFileError(f"tensor '{t.name}' has the wrong amount of data")
@@ -213,11 +212,11 @@ class LazyTensor:
         if t.data_location == TensorProto.EXTERNAL:
             if self.base_dir is None:
                 raise NetworkFileError("a model with external data must be read from a file")
-            return numpy_helper.to_array(t, self.base_dir)
-        return numpy_helper.to_array(t)
+            return to_array(t, self.base_dir)
+        return to_array(t)
 
 
-def scan_model(f: BinaryIO, base_dir: str | None) -> tuple[onnx.ModelProto, dict[str, LazyTensor]]:
+def scan_model(f: BinaryIO, base_dir: str | None) -> tuple[ModelProto, dict[str, LazyTensor]]:
     """Read a model without its initializers' data: returns the model (graph without
     initializers) and the initializers as lazy tensors. Peak memory: the small parts."""
     reader = WireReader(f)
@@ -236,7 +235,7 @@ def scan_model(f: BinaryIO, base_dir: str | None) -> tuple[onnx.ModelProto, dict
                     graph_rest += field_bytes(gf, gw, reader.raw(gs, gl))
         else:
             model_rest += field_bytes(field, wire, reader.raw(start, length))
-    model = onnx.ModelProto()
+    model = ModelProto()
     try:
         model.ParseFromString(bytes(model_rest))
         model.graph.ParseFromString(bytes(graph_rest))
