@@ -375,15 +375,24 @@ def test_stats_of_an_onnx_file_makes_no_matrix_and_imports_no_scipy(cli, tmp_pat
 @pytest.mark.skipif(not os.path.isdir("/proc/self/task") or (os.cpu_count() or 1) < 2,
                     reason="threads counted in Linux's /proc, on two cores or more")
 @pytest.mark.parametrize("setting, threads", [(None, 1), ("2", 2)])
-def test_stats_starts_no_idle_blas_thread_unless_asked(cli, tmp_path, setting, threads):
-    """stats does no dense linear algebra: numpy's import starts no second OpenBLAS
-    thread to spin idle, unless the user's OPENBLAS_NUM_THREADS asks for it."""
-    path = tmp_path / "s.onnx"
+@pytest.mark.parametrize("command", ["stats", "eval"])
+def test_stats_and_eval_start_no_idle_blas_thread_unless_asked(cli, tmp_path, setting,
+                                                               threads, command):
+    """stats and eval do no dense linear algebra: numpy's import starts no second
+    OpenBLAS thread to spin idle, unless the user's OPENBLAS_NUM_THREADS asks for it."""
+    path, rows = tmp_path / "s.onnx", tmp_path / "x.txt"
     cli("build", "sort n=8", "-o", path, "-q")
+    rows.write_text("5 -1 3 3 0 2.5 -7 1\n")
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     env.update({"OPENBLAS_NUM_THREADS": setting} if setting else {})
-    r, seen = run_then(["stats", path, "--json"], "len(os.listdir('/proc/self/task'))", env)
-    assert json.loads(r.stdout.splitlines()[0])["nonzero_weights"] > 0, r.stderr
+    args = ["stats", path, "--json"] if command == "stats" else ["eval", path, "-i", rows]
+    # (the least count over a second: eval's worker threads, joined, may take a moment
+    # to leave /proc; OpenBLAS's stay)
+    r, seen = run_then(args, "min((__import__('time').sleep(0.05) or 0) + "
+                       "len(os.listdir('/proc/self/task')) for _ in range(20))", env)
+    first = r.stdout.splitlines()[0]
+    assert (json.loads(first)["nonzero_weights"] > 0 if command == "stats" else
+            first.split() == ["-7", "-1", "0", "1", "2.5", "3", "3", "5"]), r.stderr
     assert int(seen) == threads
 
 

@@ -7,6 +7,7 @@ import sys
 import click
 
 from reluc.choices import RUNTIMES
+from reluc.budget import one_blas_thread
 from reluc.cli import NETWORK, UserError, main, say
 
 
@@ -42,6 +43,7 @@ def eval_(network, input_, output, runtime):
       reluc eval sort64.onnx -i x.npy -o y.npy
       reluc eval <(reluc build sort --n 3 -o -) -i rows.txt
     """
+    one_blas_thread()  # (scipy's sparse products and onnxruntime: no BLAS)
     from reluc import rows
     from reluc.analysis.evaluate import Runner
     from reluc.progress import Progress

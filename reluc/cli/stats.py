@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
 
 import click
 
+from reluc.budget import one_blas_thread
 from reluc.cli import NETWORK, json_option, main
 
 
@@ -25,11 +24,7 @@ def stats(network, as_json):
       reluc stats sort64.onnx
       reluc stats sort64.onnx --json | jq .hidden_layers
     """
-    if "numpy" not in sys.modules:
-        # no dense linear algebra here: the second thread OpenBLAS starts on numpy's
-        # import would spin idle (0.1 s of CPU, a tenth of stats of sort n=65536);
-        # a user's own setting stands
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    one_blas_thread()
     from reluc.analysis.stats import file_stats, format_text
 
     s = file_stats(network)
