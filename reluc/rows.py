@@ -30,6 +30,7 @@ _NUMBER = re.compile(rb"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _NON_FINITE = re.compile(rb"[+-]?(inf|infinity|nan)", re.IGNORECASE)
 MAX_TOKEN = 100  # characters of one number (a float64 needs at most 24)
 _CHUNK_ROWS = 1 << 16
+_CHUNK_BYTES = 4 << 20  # .npy input checked and converted this much at a time
 
 
 def max_line_bytes(width: int) -> int:
@@ -113,9 +114,11 @@ def parse_text_rows(text: str, width: int) -> np.ndarray:
     return read_text_rows(io.BytesIO(text.encode("utf-8", "surrogateescape")), width)
 
 
-def read_npy(path: str, width: int) -> np.ndarray:
+def read_npy(path: str, width: int, float32: bool = False) -> np.ndarray:
     """A ``.npy`` array of shape (rows, width) or (width,), checked before it is read:
-    a header declaring more data than the file holds is refused, never allocated."""
+    a header declaring more data than the file holds is refused, never allocated.
+    float64, or with ``float32`` the file's own float32 values (float64's too, exactly:
+    a float32 network runs them without a float64 copy in between)."""
     try:
         with open(path, "rb") as f:
             shape, fortran, dtype = read_npy_header(f)
@@ -133,16 +136,23 @@ def read_npy(path: str, width: int) -> np.ndarray:
     if need > have:
         raise InputError(f"the .npy input declares {shape[0]} rows ({need} bytes) but holds "
                          f"{have} bytes of data")
-    a = np.load(path, mmap_mode="r", allow_pickle=False) if need else np.zeros(shape, dtype)
-    a = np.asarray(a).reshape(shape)
-    out = np.empty(shape, dtype=np.float64)
-    for start in range(0, shape[0], _CHUNK_ROWS):  # in chunks: bounded extra memory
-        part = np.asarray(a[start:start + _CHUNK_ROWS], dtype=np.float64)
-        bad = ~np.all(np.isfinite(part), axis=1)
+    keep = dtype == np.float64 or (float32 and dtype == np.float32)  # native order
+    if keep:  # read into memory as it is (a memory map would fault if the file shrank)
+        out = np.load(path, allow_pickle=False) if need else np.zeros(shape, dtype)
+        out = np.ascontiguousarray(out.reshape(shape))
+    else:  # converted a few MiB at a time, without a float64 copy of the whole file
+        a = np.load(path, mmap_mode="r", allow_pickle=False) if need else np.zeros(shape, dtype)
+        a = np.asarray(a).reshape(shape)
+        out = np.empty(shape, dtype=np.float64)
+    step = max(1, _CHUNK_BYTES // (8 * max(1, width)))
+    for start in range(0, shape[0], step):
+        part = out[start:start + step]
+        if not keep:
+            np.copyto(part, a[start:start + step], casting="unsafe")
+        bad = ~np.isfinite(part).all(axis=1)
         if bad.any():
             raise InputError(f"row {start + int(np.flatnonzero(bad)[0]) + 1} of the .npy "
                              "input holds a non-finite value")
-        out[start:start + len(part)] = part
     return out
 
 
@@ -159,12 +169,13 @@ def write_text_rows(y: np.ndarray, out: TextIO) -> None:
         out.write(" ".join(format_value(v) for v in row) + "\n")
 
 
-def read_rows(source: str, width: int, stdin: BinaryIO) -> np.ndarray:
-    """Input rows from ``source``: ``-`` (``stdin``), a ``.npy`` file, or a text file."""
+def read_rows(source: str, width: int, stdin: BinaryIO, float32: bool = False) -> np.ndarray:
+    """Input rows from ``source``: ``-`` (``stdin``), a ``.npy`` file, or a text file;
+    float64 (``float32``: a .npy file's float32 array stays float32, :func:`read_npy`)."""
     if source == "-":
         return read_text_rows(stdin, width)
     if source.endswith(".npy"):
-        return read_npy(source, width)
+        return read_npy(source, width, float32)
     with open(source, "rb") as f:
         return read_text_rows(f, width)
 

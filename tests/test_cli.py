@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import onnxruntime as ort
 import pytest
-from conftest import assert_one_line_error, former_sparse
+from conftest import assert_one_line_error, build, former_sparse
 
 
 def test_three_spec_forms_give_byte_identical_files(cli, tmp_path):
@@ -139,6 +139,41 @@ def test_bad_npy_input(cli, sort3, tmp_path):
     np.save(tmp_path / "x.npy", np.array([["a", "b", "c"]]))
     assert_one_line_error(cli("eval", sort3, "-i", tmp_path / "x.npy", ok=False),
                           "must hold a numeric array")
+
+
+NPY_FORMS = {  # how another tool may store the same integer-valued rows
+    "float64": lambda x: x, "float32": lambda x: x.astype(np.float32),
+    ">f8": lambda x: x.astype(">f8"), ">f4": lambda x: x.astype(">f4"),
+    "float16": lambda x: x.astype(np.float16), "int64": lambda x: x.astype(np.int64),
+    "int16": lambda x: x.astype(np.int16), "uint8": lambda x: (x + 100).astype(np.uint8),
+    "fortran": np.asfortranarray, "fortran32": lambda x: np.asfortranarray(x, np.float32),
+    "one row": lambda x: x[0],
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_npy_inputs_of_every_numeric_dtype_give_the_same_outputs(cli, tmp_path, monkeypatch,
+                                                                 dtype):
+    from reluc import rows
+
+    monkeypatch.setattr(rows, "_CHUNK_BYTES", 64)  # two rows a chunk: seven rows, four chunks
+    net = build(cli, tmp_path, "sort n=4", "s.onnx", "--dtype", dtype)
+    x = np.random.default_rng(5).integers(-100, 100, size=(7, 4)).astype(np.float64)
+    for name, form in NPY_FORMS.items():
+        data = form(x)
+        np.save(tmp_path / "x.npy", data)
+        want = np.sort(np.atleast_2d(data).astype(np.float64), axis=1)
+        for runtime in ("scipy", "ort"):
+            cli("eval", net, "-i", tmp_path / "x.npy", "-o", tmp_path / "y.npy",
+                "--runtime", runtime)
+            y = np.load(tmp_path / "y.npy")
+            assert y.dtype == dtype and np.array_equal(y, want), (name, runtime)
+        if data.dtype.kind == "f" and data.ndim == 2:  # a non-finite value in row 5
+            bad = data.copy()
+            bad[4, 2] = np.nan
+            np.save(tmp_path / "x.npy", bad)
+            assert_one_line_error(cli("eval", net, "-i", tmp_path / "x.npy", ok=False),
+                                  "row 5 of the .npy input holds a non-finite value")
 
 
 def test_the_last_row_needs_no_newline(cli, sort3):

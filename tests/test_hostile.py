@@ -325,6 +325,7 @@ def sort2(cli, tmp_path):
 @pytest.mark.parametrize("row, fragments", [
     ("1.8e38 -1.8e38", ("input limit", "would overflow in layer 1")),
     ("1e39 0", ("beyond the range of float32",)),
+    ("0 -1e39", ("beyond the range of float32",)),  # as far below zero
     ("1e308 1", ("beyond the range of float32",)),
     ("1 2\n3 4\n1.8e38 -1.8e38", ("input row 3",)),
     ("1 2\n1.8e38 -1.8e38\n3 4\n-1.8e38 1.8e38", ("input row 2:",)),  # the first of two
@@ -360,6 +361,24 @@ def test_eval_warns_once_when_inputs_round_into_the_dtype(cli, sort2):
     assert len(lines) == 1 and lines[0].startswith("warning: 2 input values rounded")
     assert "16777217" in lines[0]
     assert cli("eval", sort2, input="3 1\n").stderr == ""
+
+
+def test_eval_counts_and_names_rounded_inputs_across_pieces(cli, sort2, monkeypatch):
+    from reluc.analysis import cores
+
+    monkeypatch.setattr(cores, "PIECE_BYTES", 16)  # a row of two float64 a piece
+    r = cli("eval", sort2, input="1 2\n16777217 1\n3 4\n16777219 3\n5 6\n")
+    assert r.stdout == "1 2\n1 16777216\n3 4\n3 16777220\n5 6\n"
+    assert r.stderr.strip() == ("warning: 2 input values rounded to float32 (first: input "
+                                "row 2, 16777217.0 -> 16777216.0)")
+
+
+def test_eval_checks_rows_far_below_zero_as_well(cli, tmp_path):
+    # 2^100 relu(-x): only a negative input can overflow it
+    path = write_foreign_npz(tmp_path / "neg.npz", [([[-1]], [0]), ([[2.0**100]], [0])])
+    assert cli("eval", path, input="1e10\n-1\n").stdout == "0\n1.2676506e+30\n"
+    assert_one_line_error(cli("eval", path, input="1e10\n-1e10\n", ok=False),
+                          "input row 2", "would overflow in layer 2")
 
 
 def make_onnx(path, nodes, inits, batch="batch", n_in=2, n_out=1):

@@ -135,22 +135,30 @@ class Runner:
         """Refuse rows holding values the file's dtype cannot hold (:class:`InputError`
         naming the first); a warning line when values round on the way into the dtype."""
         big = float(np.finfo(self.dtype).max)
-        mag = np.max(np.abs(x), axis=1) if x.size else np.zeros(len(x))
+        mag = _max_abs(x)
         over = np.flatnonzero(mag > big)
         if over.size:
             i = int(over[0])
             raise InputError(f"input row {i + 1}: {mag[i]:.3g} is beyond the range of "
                              f"{self.dtype}, the dtype of '{self.path}'")
-        if self.dtype == "float64":
+        if self.dtype == "float64" or x.dtype == self.dtype:
             return None
-        cast = x.astype(self.dtype).astype(np.float64)
-        moved = np.argwhere(cast != x)
-        if not len(moved):
+        moved, first = 0, None
+        step = rows_per_piece(x.shape[1])  # a piece at a time, not a copy of all rows
+        for start in range(0, len(x), step):
+            part = x[start:start + step]
+            change = part.astype(self.dtype) != part
+            count = int(np.count_nonzero(change))
+            if count and first is None:
+                r, c = np.argwhere(change)[0]
+                first = start + int(r), int(c)
+            moved += count
+        if not moved:
             return None
-        r, c = moved[0]
-        return (f"warning: {len(moved)} input value{'s' if len(moved) > 1 else ''} rounded "
+        r, c = first
+        return (f"warning: {moved} input value{'s' if moved > 1 else ''} rounded "
                 f"to {self.dtype} (first: input row {r + 1}, {float(x[r, c])!r} -> "
-                f"{float(cast[r, c])!r})")
+                f"{float(x[r, c].astype(self.dtype))!r})")
 
     def checked(self, x: np.ndarray, first_row: np.ndarray) -> np.ndarray:
         """Rows past the input limit, evaluated by reluc in the file's dtype with the size
@@ -193,11 +201,12 @@ class Runner:
 
     def __call__(self, x: np.ndarray, progress=None) -> np.ndarray:
         """Outputs for the rows of ``x``; ``progress(done, total)`` after each chunk."""
-        x = np.asarray(x, dtype=np.float64)
+        x = np.asarray(x)
+        if x.dtype not in (np.float32, np.float64):
+            x = x.astype(np.float64)
         if x.ndim != 2 or x.shape[1] != self.n_in:
             raise InputError(f"inputs must have {self.n_in} columns, got shape {x.shape}")
-        far = np.flatnonzero(np.max(np.abs(x), axis=1) > self.limit) \
-            if x.size and self.guard else []
+        far = np.flatnonzero(_max_abs(x) > self.limit) if self.guard else []
         if len(far):  # past the sound limit: each such row checked as it is computed
             y_far = self.checked(x[far], far)
             near = np.setdiff1d(np.arange(len(x)), far)
@@ -206,10 +215,9 @@ class Runner:
             if len(near):
                 y[near] = self(x[near], progress)
             return y
-        xt = x.astype(self.dtype)
         out = []
-        starts = range(0, max(1, len(xt)), self.chunk)
-        parts = (xt[start:start + self.chunk] for start in starts)
+        starts = range(0, max(1, len(x)), self.chunk)
+        parts = (x[start:start + self.chunk] for start in starts)  # cast where they run
         with pool() as workers:
             if self.runtime == "scipy":  # each chunk's rows split over the cores (16 at least)
                 done = (list(workers.map(self._forward, np.array_split(p, cores(len(p) // 16))))
@@ -219,15 +227,18 @@ class Runner:
             for start, ys in zip(starts, done):
                 out += ys
                 if progress:
-                    progress(min(len(xt), start + self.chunk), len(xt))
+                    progress(min(len(x), start + self.chunk), len(x))
         return np.concatenate(out)
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
-        """The scipy engine (:func:`reluc.net.forward`)."""
-        return forward(((w, b) for w, b, _ in self._layers), x)
+        """The scipy engine (:func:`reluc.net.forward`), the rows cast to the file's dtype
+        and transposed in one pass."""
+        h = np.empty(x.shape[::-1], dtype=self.dtype)
+        h[...] = x.T
+        return forward(((w, b) for w, b, _ in self._layers), h.T)
 
     def _run_ort(self, part: np.ndarray) -> np.ndarray:
-        rows = len(part)
+        part, rows = part.astype(self.dtype, copy=False), len(part)
         if self.batch is not None and rows < self.batch:  # pad to the fixed batch
             part = np.vstack([part, np.zeros((self.batch - rows, self.n_in), part.dtype)])
         try:
@@ -241,6 +252,15 @@ class Runner:
                                    f"of shape {list(y.shape)} for {len(part)} input rows; "
                                    "eval needs one output row per input row")
         return y.reshape(len(part), int(np.prod(y.shape[1:])))[:rows]
+
+
+def _max_abs(x: np.ndarray) -> np.ndarray:
+    """Each row's largest magnitude (NaN for a row holding one), without an array of
+    magnitudes the size of ``x``."""
+    if not x.size:
+        return np.zeros(len(x))
+    return np.maximum(x.max(axis=1), -x.min(axis=1))
+
 
 
 def _engine_layer(layer, dtype: str, k: int | None = None) -> tuple:

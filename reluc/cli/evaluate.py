@@ -52,7 +52,7 @@ def eval_(network, input_, output, runtime):
         raise UserError("the network and the input rows cannot both come from stdin; "
                         "give the rows with -i FILE")
     runner = Runner(network, runtime=runtime)
-    x = rows.read_rows(input_, runner.n_in, sys.stdin.buffer)
+    x = rows.read_rows(input_, runner.n_in, sys.stdin.buffer, runner.dtype == "float32")
     warning = runner.check(x)
     progress = Progress("evaluating", unit="rows")
     y = runner(x, progress)
