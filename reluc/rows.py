@@ -137,10 +137,11 @@ def read_npy(path: str, width: int, float32: bool = False) -> np.ndarray:
         raise InputError(f"the .npy input declares {shape[0]} rows ({need} bytes) but holds "
                          f"{have} bytes of data")
     keep = dtype == np.float64 or (float32 and dtype == np.float32)  # native order
-    if keep:  # read into memory as it is (a memory map would fault if the file shrank)
+    if keep:  # read into memory as it is: not a map, which the whole run would use (and
+        # fault on, were the file cut short meanwhile)
         out = np.load(path, allow_pickle=False) if need else np.zeros(shape, dtype)
         out = np.ascontiguousarray(out.reshape(shape))
-    else:  # converted a few MiB at a time, without a float64 copy of the whole file
+    else:  # converted from a map a few MiB at a time, without a float64 copy of it all
         a = np.load(path, mmap_mode="r", allow_pickle=False) if need else np.zeros(shape, dtype)
         a = np.asarray(a).reshape(shape)
         out = np.empty(shape, dtype=np.float64)

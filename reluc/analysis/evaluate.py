@@ -262,7 +262,6 @@ def _max_abs(x: np.ndarray) -> np.ndarray:
     return np.maximum(x.max(axis=1), -x.min(axis=1))
 
 
-
 def _engine_layer(layer, dtype: str, k: int | None = None) -> tuple:
     """A layer as the scipy engine holds it, in ``dtype``: (weights, bias, K), the weights
     CSR sharing the layer's index arrays (each output summed over its nonzeros in column
