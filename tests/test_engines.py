@@ -313,3 +313,9 @@ def test_onnxruntime_calls_run_one_thread_each_over_reluc_s_threads(cli, tmp_pat
     y = runner(x, progress=lambda done, total: seen.append(done))
     assert np.array_equal(y, np.sort(x, axis=1))
     assert seen == [min(300, s + 7) for s in range(0, 300, 7)]
+    # calls of even sizes, so that the calls over the cores end together: 300 rows in
+    # calls of 128 at most are three calls of 100, not 128, 128 and 44
+    seen.clear()
+    runner.chunk = 128
+    assert np.array_equal(runner(x, progress=lambda done, total: seen.append(done)), y)
+    assert seen == [100, 200, 300]

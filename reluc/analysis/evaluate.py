@@ -37,7 +37,11 @@ CHUNK_BYTES = 256 << 20
 # auto runs a network through onnxruntime when it is this dense and this large: BLAS
 # (onnxruntime's Gemm) beats CSR products there (2.5x on a dense 784-1024-1024-1024-10 MLP)
 DENSE_SHARE, DENSE_WORK = 0.25, 1 << 20
-# rows per onnxruntime call at most (measured: bench/encodings.py; larger calls are slower)
+# rows per onnxruntime call at most (measured: bench/encodings.py, and eval of sort
+# n=1024 / 4096, 1024 rows, one session: 64 rows a call 0.31-0.33 / 1.94-2.05 s of CPU,
+# 128 rows 0.30-0.32 / 1.82-1.98, 256 rows 0.32-0.34 / 1.76-2.50, 512 rows - / 2.11-3.12;
+# but the whole command, three rounds alternating: n=4096 3.00-3.07 s with 64, 3.04-3.05
+# with 128, whose larger tensors cost more system time)
 ORT_ROWS = 64
 
 
@@ -216,8 +220,13 @@ class Runner:
                 y[near] = self(x[near], progress)
             return y
         out = []
-        starts = range(0, max(1, len(x)), self.chunk)
-        parts = (x[start:start + self.chunk] for start in starts)  # cast where they run
+        # calls of even sizes, none over self.chunk (a fixed batch: its size), so that the
+        # calls over the cores end together: 256 rows at n=65536 in 85-row calls (4 of
+        # them, the last of one row) took 22 s of wall time, in 64-row calls 17.5
+        calls = max(1, -(-len(x) // self.chunk))
+        step = self.chunk if self.batch is not None else max(1, -(-len(x) // calls))
+        starts = range(0, max(1, len(x)), step)
+        parts = (x[start:start + step] for start in starts)  # cast where they run
         with pool() as workers:
             if self.runtime == "scipy":  # each chunk's rows split over the cores (16 at least)
                 done = (list(workers.map(self._forward, np.array_split(p, cores(len(p) // 16))))
@@ -227,7 +236,7 @@ class Runner:
             for start, ys in zip(starts, done):
                 out += ys
                 if progress:
-                    progress(min(len(x), start + self.chunk), len(x))
+                    progress(min(len(x), start + step), len(x))
         return np.concatenate(out)
 
     def _forward(self, x: np.ndarray) -> np.ndarray:

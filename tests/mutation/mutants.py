@@ -439,9 +439,14 @@ MUTANTS = [
            "out.write(m[r : r + rows - 1].toarray().astype(self.dtype).tobytes())",
            "dense weights written a row short per block", ()),
     Mutant("eval-chunk-short", "reluc/analysis/evaluate.py",
-           "        parts = (x[start:start + self.chunk] for start in starts)",
-           "        parts = (x[start:start + self.chunk - 1] for start in starts)",
+           "        parts = (x[start:start + step] for start in starts)",
+           "        parts = (x[start:start + step - 1] for start in starts)",
            "a row lost at the end of every chunk of a large batch", ()),
+    Mutant("eval-calls-uneven", "reluc/analysis/evaluate.py",
+           "step = self.chunk if self.batch is not None else max(1, -(-len(x) // calls))",
+           "step = self.chunk",
+           "a batch's calls of self.chunk rows and a short last one (the cores' calls do "
+           "not end together)", ()),
     # -- input rows, exit codes, stats -------------------------------------------------------
     Mutant("rows-last-line-dropped", "reluc/rows.py",
            "        if not line:\n            return\n",
