@@ -156,6 +156,12 @@ class Shape:
         ins = (self.n_in,) + self.widths_out[:-1]
         return sum(o * (i + 1) for i, o in zip(ins, self.widths_out))
 
+    def zero_biases(self) -> tuple[bool, ...]:
+        """Per layer, whether its bias is known to be zero before its layers are made (a
+        writer lays out the graph before the layers: reluc's sparse layout leaves out
+        the addition of a zero bias); False where it is not known."""
+        return (False,) * self.depth
+
 
 class Net(Shape):
     """An immutable ReLU network: a validated tuple of :class:`Layer`."""
@@ -188,6 +194,9 @@ class Net(Shape):
     def iter_layers(self, ahead: int = 0) -> Iterator[Layer]:
         """The layers in order (what writers consume; see :class:`LayerStream`)."""
         return iter(self._layers)
+
+    def zero_biases(self) -> tuple[bool, ...]:
+        return tuple(not layer.bias.any() for layer in self._layers)
 
     def materialise(self) -> Net:
         return self
@@ -254,18 +263,30 @@ class LayerStream(Shape):
     value), if the constructor knows them: the compiler decides from them whether the
     layers are exact in the file's dtype without generating them, so a value declared
     already rounded would hide the rounding.
+    ``zero_bias``: per layer, True where the constructor knows the bias to be zero
+    (checked as the layers come, as the shape is).
     Counts that need the weights (``nonzero_params``) are only known after a pass:
     call :meth:`materialise` for a :class:`Net`, or count while writing.
     """
 
-    __slots__ = ("n_in", "widths_out", "_make", "values")
+    __slots__ = ("n_in", "widths_out", "_make", "values", "_zero_bias")
 
     def __init__(self, n_in: int, widths_out: Sequence[int],
-                 make: Callable[[], Iterator[Layer]], values: Sequence[float] | None = None):
+                 make: Callable[[], Iterator[Layer]], values: Sequence[float] | None = None,
+                 zero_bias: Sequence[bool] | None = None):
         if not widths_out or n_in < 1 or min(widths_out) < 1:
             raise NetworkError("a layer stream needs at least one layer and no empty dimension")
         self.n_in, self.widths_out = int(n_in), tuple(int(w) for w in widths_out)
         self._make, self.values = make, None if values is None else tuple(values)
+        zero = (False,) * len(self.widths_out) if zero_bias is None else \
+            tuple(bool(z) for z in zero_bias)
+        if len(zero) != len(self.widths_out):
+            raise NetworkError(f"a stream of {len(self.widths_out)} layers declares "
+                               f"{len(zero)} biases")
+        self._zero_bias = zero
+
+    def zero_biases(self) -> tuple[bool, ...]:
+        return self._zero_bias
 
     def iter_layers(self, ahead: int = 0) -> Iterator[Layer]:
         """The layers, checked against the declared shape. ``ahead > 0``: a worker thread
@@ -278,6 +299,8 @@ class LayerStream(Shape):
                 raise NetworkError(  # a bug in a constructor, never a user error
                     f"layer {count} of a stream has shape {layer.weight.shape}, declared "
                     f"({want}, {n_in})")
+            if self._zero_bias[count] and layer.bias.any():
+                raise NetworkError(f"layer {count} of a stream has a bias, declared zero")
             n_in, count = layer.n_out, count + 1
             yield layer
         if count != self.depth:

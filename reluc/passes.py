@@ -25,7 +25,8 @@ def prune_dead(net: Net) -> Net:
 def _stream(source: Net | LayerStream) -> LayerStream:
     if isinstance(source, LayerStream):
         return source
-    return LayerStream(source.n_in, source.widths_out, source.iter_layers)
+    return LayerStream(source.n_in, source.widths_out, source.iter_layers,
+                       zero_bias=source.zero_biases())
 
 
 def prune_dead_stream(stream: LayerStream) -> LayerStream:
@@ -45,7 +46,8 @@ def prune_dead_stream(stream: LayerStream) -> LayerStream:
                 w = w[:, col_idx[k]]
             yield layer if w is layer.weight else Layer(w, b, owned=True)
 
-    return LayerStream(stream.n_in, [r.size for r in row_idx], make, stream.values)
+    return LayerStream(stream.n_in, [r.size for r in row_idx], make, stream.values,
+                       stream.zero_biases())
 
 
 def kept_rows(source: Net | LayerStream) -> list[np.ndarray]:

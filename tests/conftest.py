@@ -141,6 +141,20 @@ def sparse_layout_model(tables, n_in: int, form: str = "product", dtype="float32
     return model
 
 
+def with_every_bias(path, out):
+    """A reluc file rewritten in the sparse layout with every layer's bias added, zeros
+    too (as reluc wrote the layout before it left the addition of a zero bias out)."""
+    from reluc import formats
+    from reluc.formats.onnxwrite import write_onnx
+    from reluc.net import LayerStream
+
+    net, info = formats.read(str(path))
+    with open(out, "wb") as f:  # a stream that declares no bias zero
+        write_onnx(LayerStream(net.n_in, net.widths_out, net.iter_layers), info, f,
+                   info.dtype or "float32", "sparse")
+    return out
+
+
 def former_sparse(path, out, form: str = "rows"):
     """The network of a reluc file rewritten in the sparse layout of earlier versions
     (``rows``: ReduceSum over the slots; ``slots``: the slots summed by a MatMul, the

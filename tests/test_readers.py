@@ -18,7 +18,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from conftest import (assert_one_line_error, build, data_file, edit_initializer, edit_onnx,
-                      former_sparse)
+                      former_sparse, with_every_bias)
 from reluc import formats
 from reluc.errors import NetworkFileError
 
@@ -157,6 +157,8 @@ def test_a_reluc_file_changed_in_one_place_reads_to_the_changed_network(cli, tmp
     path = build(cli, tmp_path, "sort n=6", "s.onnx", "--layout", layout.split()[-1])
     if " " in layout:  # as earlier versions wrote it (the slots' MatMul, or ReduceSum)
         path = former_sparse(path, tmp_path / "f.onnx", layout.split()[0])
+    elif layout == "sparse" and change == "bias":  # (sort's biases are zero: no B2)
+        path = with_every_bias(path, tmp_path / "b.onnx")
 
     def fn(m):
         if change == "weight":
@@ -221,10 +223,14 @@ def test_a_damaged_sparse_layout_is_refused_in_one_line(cli, tmp_path, form, dam
     path = build(cli, tmp_path, "sort n=6", "s.onnx", "--layout", "sparse")
     if form != "product":
         path = former_sparse(path, tmp_path / "f.onnx", form)
+    elif "bias" in damage:  # (sort's biases are zero: written without B<i>)
+        path = with_every_bias(path, tmp_path / "b.onnx")
 
     def fn(m):
         by_output = {n.output[0]: n for n in m.graph.node}
-        layer1 = [by_output.get(o) for o in ("g1", "m1", "r1", "s1", "t1")]  # as written
+        layer1 = [by_output.get(o) for o in ("g1", "m1", "r1", "s1")]  # as written
+        layer1.append(next((n for n in m.graph.node if n.op_type == "Reshape"
+                            and n.input[0] == "s1"), None))  # (its output: z1 or, before an Add, t1)
         if form == "product" and damage in ("values of the wrong shape", "a step left out",
                                             "steps out of order", "untransposed activations"):
             return product_damage(m, damage, layer1)
@@ -287,8 +293,9 @@ def product_damage(m, damage, layer1):
         reshape.op_type = "Identity"
         del reshape.input[1:]
     elif damage == "steps out of order":  # Gather -> Reshape -> MatMul
+        out = reshape.output[0]
         reshape.input[0], reshape.output[0] = "g1", "q1"
-        product.input[1], product.output[0] = "q1", "t1"
+        product.input[1], product.output[0] = "q1", out
         order = list(m.graph.node)
         at = order.index(gather)
         order[at + 1:at + 3] = [reshape, product]

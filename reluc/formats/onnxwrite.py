@@ -13,7 +13,9 @@ Written layout (opset 17, IR version 8, set explicitly):
   ``[r, k]``, padded with column 0) and ``W<i>`` (``[out, 1, K]``, padded with 0): the
   gathered rows ``[out, K, batch]`` multiplied by ``MatMul(W<i>, .)``, one ``[1, K] x [K,
   batch]`` product a row (``[out, 1, batch]``), reshaped by ``S<i>`` (``[out, -1]``), plus
-  ``B<i>`` (``[out, 1]``); then ``Transpose``; initializers are little-endian ``raw_data``.
+  ``B<i>`` (``[out, 1]``), no ``Add`` and no ``B<i>`` where the source knows the bias to
+  be zero (:meth:`reluc.net.Shape.zero_biases`: every layer of a comparator network on
+  R); then ``Transpose``; initializers are little-endian ``raw_data``.
   (Earlier files summed the slots otherwise; :mod:`.onnxsparse` reads them all. This
   form runs 1.3-1.7x faster in onnxruntime: ``bench/encodings.py``);
 - ``producer_name="reluc"``, ``producer_version``, ``domain="org.reluc"``,
@@ -51,8 +53,10 @@ IR_VERSION = 8
 MAX_PROTO = (1 << 31) - 1  # protobuf's 2 GiB limit
 
 
-def _nodes(depth: int, layout: str) -> list[onnx.NodeProto]:
-    """The graph's nodes, which depend only on the number of layers and the layout."""
+def _nodes(depth: int, layout: str, zero_bias: tuple[bool, ...] = ()
+           ) -> list[onnx.NodeProto]:
+    """The graph's nodes, which depend only on the number of layers, the layout and, in
+    the sparse layout, which layers are known to have no bias (``zero_bias``: no Add)."""
     nodes = []
     h = "x"
     last = depth - 1
@@ -73,6 +77,9 @@ def _nodes(depth: int, layout: str) -> list[onnx.NodeProto]:
                 helper.make_node("Reshape", [f"s{i}", f"S{i}"], [f"t{i}"], name=f"rows{i}"),
                 helper.make_node("Add", [f"t{i}", b], [zt], name=f"add{i}"),
             ]  # fmt: skip
+            if i < len(zero_bias) and zero_bias[i]:  # the Reshape gives the sums
+                nodes[-2].output[0] = zt
+                del nodes[-1]
             if i == last:
                 nodes.append(helper.make_node("Transpose", ["yt"], ["y"], name="transpose_out",
                                               perm=[1, 0]))
@@ -82,9 +89,10 @@ def _nodes(depth: int, layout: str) -> list[onnx.NodeProto]:
     return nodes
 
 
-def _tensors(source, dtype: str, layout: str):
+def _tensors(source, dtype: str, layout: str, zero_bias: tuple[bool, ...] = ()):
     """The initializers, produced one layer at a time as the source yields its layers;
-    each item: (layer number, tensors, layer)."""
+    each item: (layer number, tensors, layer). No bias where ``zero_bias`` says there is
+    none (the source checks that its layers agree)."""
     for i, layer in enumerate(source.iter_layers(ahead=2)):
         w, b = f"W{i}", f"B{i}"
         if layout == "dense":
@@ -92,10 +100,12 @@ def _tensors(source, dtype: str, layout: str):
         else:  # the ELLPACK tables row by row: row r's k-th nonzero at [r, k]
             it = "int32" if layer.n_in < 2**31 else "int64"
             idx, val = ell(layer.weight, it, dtype)
-            yield i, [TensorField(f"I{i}", idx, it),
+            tables = [TensorField(f"I{i}", idx, it),
                       TensorField(w, val.reshape(len(val), 1, -1), dtype),
-                      TensorField(f"S{i}", np.array([layer.n_out, -1], dtype=np.int64), "int64"),
-                      TensorField(b, layer.bias.reshape(-1, 1), dtype)], layer
+                      TensorField(f"S{i}", np.array([layer.n_out, -1], dtype=np.int64), "int64")]
+            if not (i < len(zero_bias) and zero_bias[i]):
+                tables.append(TensorField(b, layer.bias.reshape(-1, 1), dtype))
+            yield i, tables, layer
 
 
 def dense_bytes(net, dtype: str) -> int:
@@ -135,7 +145,9 @@ def write_onnx(source, info: FileInfo, out: BinaryIO, dtype: str = "float32",
         doc_len += 1
     room = len(len_field(MODEL_DOC, doc_len)) + doc_len + 1 + 5
     elem = ELEM[dtype]
-    graph_head = onnx.GraphProto(name="reluc", node=_nodes(source.depth, layout)).SerializeToString()
+    zero_bias = source.zero_biases() if layout == "sparse" else ()
+    graph_head = onnx.GraphProto(name="reluc", node=_nodes(source.depth, layout, zero_bias)
+                                 ).SerializeToString()
     graph_tail = onnx.GraphProto(
         doc_string=doc.decode(),
         input=[helper.make_tensor_value_info("x", elem, ["batch", source.n_in])],
@@ -149,7 +161,7 @@ def write_onnx(source, info: FileInfo, out: BinaryIO, dtype: str = "float32",
     # its size is bounded by the entries known now plus room for the limit
     fixed = len(model_head) + room + len(graph_tail) + len(_model_tail(info)) + 64
     bound = RangeBound(dtype)
-    for i, tensors, layer in _tensors(source, dtype, layout):
+    for i, tensors, layer in _tensors(source, dtype, layout, zero_bias):
         for t in tensors:
             if external is not None and t.raw_len >= EXTERNAL_MIN_BYTES:
                 offset = -(-ext_pos // 4096) * 4096  # page-aligned, as onnx does

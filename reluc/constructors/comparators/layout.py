@@ -128,7 +128,8 @@ def comparator_stream(n: int, stages: list[Stage], shift: int | None = None) -> 
     computed from the two stages' row tables (no matrix product), one layer at a time.
     ``shift``: a lower bound of every input (the bounded layout), None for R."""
     if not stages:
-        return LayerStream(n, [n], lambda: iter(identity(n).layers), values=(0, 1))
+        return LayerStream(n, [n], lambda: iter(identity(n).layers), values=(0, 1),
+                           zero_bias=[True])
     bounded = shift is not None
     c = float(shift) if bounded else 0.0
     widths = [int(_offsets(n, lo, bounded)[0].sum()) for lo, _ in stages] + [n]
@@ -154,7 +155,9 @@ def comparator_stream(n: int, stages: list[Stage], shift: int | None = None) -> 
     # the exact values (shift is an integer): the compiler decides from them whether the
     # stream is exact in the file's dtype
     values = (0, 1, -1) + ((shift, -shift) if bounded else ())
-    return LayerStream(n, widths, make, values=values)
+    # biases: the shift's, in the first and last layers (none on R)
+    zero = [c == 0] + [True] * (len(stages) - 1) + [c == 0]
+    return LayerStream(n, widths, make, values=values, zero_bias=zero)
 
 
 def comparator_net(n: int, stages: list[Stage], shift: int | None = None) -> Net:
@@ -238,5 +241,7 @@ def selection_net(n: int, outputs: list[int], method: str, shift: int | None,
     # weights 1/2 (median): entries +-1/2, or +-1 where both rows read a neuron
     values = sort.values + (() if weights is None else tuple(
         v * s for v in np.unique(np.abs(weights)) for s in (1, -1)))
-    whole = LayerStream(n, sort.widths_out[:-1] + (last.n_out,), make, values)
+    # the last layer's bias: the selection of the sorter's (zero on R) plus its own
+    zero = sort.zero_biases()[:-1] + (sort.zero_biases()[-1] and not last.bias.any(),)
+    whole = LayerStream(n, sort.widths_out[:-1] + (last.n_out,), make, values, zero)
     return passes.prune_dead_stream(whole)
