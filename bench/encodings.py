@@ -12,6 +12,10 @@ threads (``make bench``): the same weights (sort n, read from a file reluc wrote
 - ``grouped``: no padding: per layer the rows grouped by their number of nonzeros, one
   Gather -> Mul -> ReduceSum per group, a Concat, and a Gather putting the rows back in
   order;
+- ``grouped products``: no padding: the rows grouped by their number of nonzeros, a
+  Gather -> MatMul (a product a row, as ``product``) per group and one Concat; the rows
+  left in the groups' order (each next layer's indices say where its inputs went), the
+  last layer ungrouped;
 - ``signed``: no Mul, for weights of -1, 0 and 1 only (reluc's comparator networks):
   the slot tables of ``slots`` gather from ``[h; -h; 0]`` (a weight of -1 picks the
   negated feature, padding the zero row), summed by the same MatMul;
@@ -140,6 +144,50 @@ def grouped_model(layers, n_in: int) -> bytes:
     return _chain(layers, n_in, "grouped", [axes], per_layer)
 
 
+def grouped_products_model(layers, n_in: int) -> bytes:
+    """reluc's MatMul a row without padding: per layer the rows grouped by their number of
+    nonzeros, a Gather -> MatMul per group, one Concat; the rows stay in the groups'
+    order (each next layer gathers by the new positions), the last layer is not grouped,
+    so the outputs come in their own order."""
+    state = {"pos": None}  # where each row of the previous layer's output went
+
+    def per_layer(i, layer, h):
+        w = layer.weight
+        cols = w.indices if state["pos"] is None else state["pos"][w.indices]
+        counts = np.diff(w.indptr)
+        last = i == len(layers) - 1
+        groups = [np.arange(layer.n_out)] if last else \
+            [np.flatnonzero(counts == c) for c in np.unique(counts)]
+        inits, nodes, parts = [], [], []
+        for g, rows in enumerate(groups):
+            k = max(1, int(counts[rows].max()))
+            idx = np.zeros((len(rows), k), np.int32)
+            val = np.zeros((len(rows), 1, k), np.float32)
+            for slot in range(k):
+                has = counts[rows] > slot
+                take = w.indptr[rows[has]] + slot
+                idx[has, slot], val[has, 0, slot] = cols[take], w.data[take]
+            inits += [numpy_helper.from_array(idx, f"I{i}_{g}"),
+                      numpy_helper.from_array(val, f"W{i}_{g}")]
+            nodes += [helper.make_node("Gather", [h, f"I{i}_{g}"], [f"g{i}_{g}"], axis=0),
+                      helper.make_node("MatMul", [f"W{i}_{g}", f"g{i}_{g}"], [f"p{i}_{g}"])]
+            parts.append(f"p{i}_{g}")
+        order = np.concatenate(groups)
+        state["pos"] = np.argsort(order)
+        if len(parts) > 1:
+            nodes.append(helper.make_node("Concat", parts, [f"c{i}"], axis=0))
+        inits.append(numpy_helper.from_array(np.array([layer.n_out, -1], np.int64), f"S{i}"))
+        sums = f"t{i}" if layer.bias.any() else f"z{i}"
+        nodes.append(helper.make_node("Reshape", [nodes[-1].output[0], f"S{i}"], [sums]))
+        if layer.bias.any():  # the biases in the rows' order
+            inits.append(numpy_helper.from_array(
+                layer.bias[order].reshape(-1, 1).astype(np.float32), f"B{i}"))
+            nodes.append(helper.make_node("Add", [sums, f"B{i}"], [f"z{i}"]))
+        return inits, nodes
+
+    return _chain(layers, n_in, "grouped products", [], per_layer)
+
+
 def signed_model(layers, n_in: int) -> bytes:
     """The network without a Mul: each layer gathers from ``[h; -h; 0]``."""
     from reluc.formats.ell import ell
@@ -209,6 +257,7 @@ def main() -> None:
                       ("slots + MatMul (the previous version)", slots_model(layers, n), slots),
                       ("ell + ReduceSum (earlier versions)", ell_model(layers, n), slots),
                       ("grouped, no padding", grouped_model(layers, n), nnz),
+                      ("grouped products, no padding", grouped_products_model(layers, n), nnz),
                       ("signed slots, no Mul", signed_model(layers, n), slots)]
             for name, model, used in models:
                 for chunk, threads in ((64, 1), (64, 2), (256, 1), (1024, 1)):
