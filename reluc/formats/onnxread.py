@@ -4,7 +4,8 @@ Any single-input, single-output chain of Gemm / MatMul / Add / Sub / Relu (plus
 Identity, Flatten, Reshape to [batch, features] and Dropout as no-ops, Mul and Div by
 constants folded in), as exported by PyTorch, Keras (tf2onnx) and the VNN-COMP
 benchmarks, and reluc's own sparse layout (``Transpose``, per layer a ``Gather`` and each
-row's gathered features weighed by its values and summed, ``-> Add``, ``Transpose``;
+row's gathered features weighed by its values and summed, ``-> Add`` unless the bias is
+zero, ``Transpose``;
 read by :mod:`.onnxsparse`).
 
 The chain is folded node by node into a pending affine map ``(W, b)`` that a ``Relu``

@@ -71,15 +71,15 @@ def _nodes(depth: int, layout: str, zero_bias: tuple[bool, ...] = ()
             nodes.append(helper.make_node("Gemm", [h, w, b], [z], name=f"gemm{i}", transB=1))
         else:  # z[r, :] = sum_k W[r, 0, k] h[I[r, k], :] + b[r], a product a row
             zt = "yt" if i == last else z
+            biased = not (i < len(zero_bias) and zero_bias[i])  # else the sums are z
+            sums = f"t{i}" if biased else zt
             nodes += [
                 helper.make_node("Gather", [h, f"I{i}"], [f"g{i}"], name=f"gather{i}", axis=0),
                 helper.make_node("MatMul", [w, f"g{i}"], [f"s{i}"], name=f"product{i}"),
-                helper.make_node("Reshape", [f"s{i}", f"S{i}"], [f"t{i}"], name=f"rows{i}"),
-                helper.make_node("Add", [f"t{i}", b], [zt], name=f"add{i}"),
+                helper.make_node("Reshape", [f"s{i}", f"S{i}"], [sums], name=f"rows{i}"),
             ]  # fmt: skip
-            if i < len(zero_bias) and zero_bias[i]:  # the Reshape gives the sums
-                nodes[-2].output[0] = zt
-                del nodes[-1]
+            if biased:
+                nodes.append(helper.make_node("Add", [sums, b], [zt], name=f"add{i}"))
             if i == last:
                 nodes.append(helper.make_node("Transpose", ["yt"], ["y"], name="transpose_out",
                                               perm=[1, 0]))
