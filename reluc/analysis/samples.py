@@ -13,10 +13,37 @@ from reluc import exact
 from reluc.analysis.report import as_exact
 from reluc.domain import Box
 
-def _ints_at(values: list[Fraction], den: int) -> np.ndarray:
-    """``values * den`` as integers (each must be one), computed once per distinct value."""
-    cache = {v: int(v * den) for v in set(values)}
-    return exact.int_array(np.array([cache[v] for v in values], dtype=object))
+
+def _ints_at(values, den: int) -> np.ndarray:
+    """``values * den`` as integers (each must be one), computed once per distinct value
+    (:func:`_distinct`)."""
+    kinds, at = _distinct(values)
+    return exact.int_array(np.array([int(v * den) for v in kinds], dtype=object)[at])
+
+
+def _distinct(values, key=id) -> tuple[list, np.ndarray]:
+    """The distinct entries of ``values`` by ``key`` (identity: a box's bounds are mostly
+    one object repeated, and hashing a Fraction costs as much as arithmetic on it), and
+    where each entry is among them: per-coordinate arithmetic done once per distinct
+    bound, not n times."""
+    first: dict = {}
+    at = np.fromiter((first.setdefault(key(v), len(first)) for v in values), dtype=np.intp,
+                     count=len(values))
+    kinds = [None] * len(first)
+    for v, j in zip(values, at.tolist()):
+        if kinds[j] is None:
+            kinds[j] = v
+    return kinds, at
+
+
+def _corners(lo: list[Fraction], hi: list[Fraction], at: np.ndarray) -> exact.Scaled:
+    """The rows lo, hi and their midpoint, each coordinate ``i`` from distinct bounds
+    ``at[i]``: what ``Scaled.of([lo, hi, mid])`` gives for the whole rows."""
+    rows = [lo, hi, [(a + b) / 2 for a, b in zip(lo, hi)]]
+    den = math.lcm(*{v.denominator for row in rows for v in row})
+    num = np.array([[v.numerator * (den // v.denominator) for v in row] for row in rows],
+                   dtype=object)
+    return exact.Scaled(num[:, at], den)
 
 
 def clip(batch: exact.Scaled, box: Box) -> exact.Scaled:
@@ -29,7 +56,8 @@ def clip(batch: exact.Scaled, box: Box) -> exact.Scaled:
     for vals, pick in ((box.lo, np.maximum), (box.hi, np.minimum)):
         has = np.array([v is not None for v in vals])
         if has.any():
-            limit = _ints_at([v if v is not None else Fraction(0) for v in vals], den)
+            zero = Fraction(0)  # (one object: _ints_at computes once per object)
+            limit = _ints_at([zero if v is None else v for v in vals], den)
             if num.dtype != limit.dtype:
                 num, limit = num.astype(object), limit.astype(object)
             num = np.where(has, pick(num, limit), num)
@@ -43,15 +71,26 @@ def sample_batches(box: Box, count: int, rng: np.random.Generator,
     with numpy. ``near``: points of interest for one-input networks."""
     n = box.dim
     per = max(2, count // 8)
-    lo = [Fraction(-(2**10)) if v is None else v for v in box.lo]
-    hi = [Fraction(2**10) if v is None else v for v in box.hi]
-    unbounded = any(v is None for v in box.lo + box.hi)
+    # the bounds' arithmetic once per distinct pair (lo_i, hi_i), spread by ``at``
+    pairs, at = _distinct(list(zip(box.lo, box.hi)), key=lambda p: (id(p[0]), id(p[1])))
+    # an open end 2^10 out, or 2^11 past the other end where that lies beyond 2^10
+    lo = [a if a is not None else b - 2**11 if b is not None and b <= -(2**10) else
+          Fraction(-(2**10)) for a, b in pairs]
+    hi = [b if b is not None else a + 2**11 if a is not None and a >= 2**10 else
+          Fraction(2**10) for a, b in pairs]
+    unbounded = any(v is None for pair in pairs for v in pair)
     ints = rng.integers
 
     # random binary fractions lo + (hi - lo) k / 2^20 on a grid of 2^20 steps
     step = [(b - a) / 2**20 for a, b in zip(lo, hi)]
     den = math.lcm(*{v.denominator for v in lo + step})
-    grid = _ints_at(lo, den) + _ints_at(step, den) * ints(0, 2**20 + 1, (2 * per, n))
+    lo_at = exact.int_array(np.array([int(v * den) for v in lo], dtype=object)[at])
+    step_at = exact.int_array(np.array([int(v * den) for v in step], dtype=object)[at])
+    k = ints(0, 2**20 + 1, (2 * per, n))
+    if object in (lo_at.dtype, step_at.dtype) or \
+            float(np.abs(step_at).max()) * 2**20 + float(np.abs(lo_at).max()) >= 2.0**62:
+        lo_at, step_at = lo_at.astype(object), step_at.astype(object)  # (int64 would wrap)
+    grid = lo_at + step_at * k
     i = np.arange(n)
     structured = np.array([np.zeros(n, np.int64), np.full(n, 7), np.full(n, -3), i, n - i]) * 420
     structured = np.vstack([structured, (-1) ** i * i * (420 // (3 + i % 5))])
@@ -62,7 +101,7 @@ def sample_batches(box: Box, count: int, rng: np.random.Generator,
         ("near ties", exact.Scaled(ints(-2, 3, (per, n)) * 2**20 + ints(-1, 2, (per, n)),
                                    2**20)),
         ("structured", exact.Scaled(structured, 420)),
-        ("domain corners", exact.Scaled.of([lo, hi, [(a + b) / 2 for a, b in zip(lo, hi)]])),
+        ("domain corners", _corners(lo, hi, at)),
     ]  # fmt: skip
     if unbounded:
         extreme = np.arange(min(n, per))[:, None] - i[None, :]
