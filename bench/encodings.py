@@ -149,6 +149,10 @@ def grouped_products_model(layers, n_in: int) -> bytes:
     nonzeros, a Gather -> MatMul per group, one Concat; the rows stay in the groups'
     order (each next layer gathers by the new positions), the last layer is not grouped,
     so the outputs come in their own order."""
+    import scipy.sparse as sp
+
+    from reluc.formats.ell import ell
+
     state = {"pos": None}  # where each row of the previous layer's output went
 
     def per_layer(i, layer, h):
@@ -158,17 +162,12 @@ def grouped_products_model(layers, n_in: int) -> bytes:
         last = i == len(layers) - 1
         groups = [np.arange(layer.n_out)] if last else \
             [np.flatnonzero(counts == c) for c in np.unique(counts)]
+        moved = sp.csr_array((w.data, cols, w.indptr), shape=w.shape)  # columns moved
         inits, nodes, parts = [], [], []
         for g, rows in enumerate(groups):
-            k = max(1, int(counts[rows].max()))
-            idx = np.zeros((len(rows), k), np.int32)
-            val = np.zeros((len(rows), 1, k), np.float32)
-            for slot in range(k):
-                has = counts[rows] > slot
-                take = w.indptr[rows[has]] + slot
-                idx[has, slot], val[has, 0, slot] = cols[take], w.data[take]
+            idx, val = ell(moved[rows], np.int32, np.float32)  # (the last layer: padded)
             inits += [numpy_helper.from_array(idx, f"I{i}_{g}"),
-                      numpy_helper.from_array(val, f"W{i}_{g}")]
+                      numpy_helper.from_array(val.reshape(len(rows), 1, -1), f"W{i}_{g}")]
             nodes += [helper.make_node("Gather", [h, f"I{i}_{g}"], [f"g{i}_{g}"], axis=0),
                       helper.make_node("MatMul", [f"W{i}_{g}", f"g{i}_{g}"], [f"p{i}_{g}"])]
             parts.append(f"p{i}_{g}")

@@ -229,8 +229,9 @@ def test_a_damaged_sparse_layout_is_refused_in_one_line(cli, tmp_path, form, dam
     def fn(m):
         by_output = {n.output[0]: n for n in m.graph.node}
         layer1 = [by_output.get(o) for o in ("g1", "m1", "r1", "s1")]  # as written
+        # the Reshape of the sums (its output: z1, or t1 before an Add)
         layer1.append(next((n for n in m.graph.node if n.op_type == "Reshape"
-                            and n.input[0] == "s1"), None))  # (its output: z1 or, before an Add, t1)
+                            and n.input[0] == "s1"), None))
         if form == "product" and damage in ("values of the wrong shape", "a step left out",
                                             "steps out of order", "untransposed activations"):
             return product_damage(m, damage, layer1)

@@ -17,7 +17,11 @@ from reluc.domain import Box
 def _ints_at(values, den: int) -> np.ndarray:
     """``values * den`` as integers (each must be one), computed once per distinct value
     (:func:`_distinct`)."""
-    kinds, at = _distinct(values)
+    return _spread(*_distinct(values), den)
+
+
+def _spread(kinds: list[Fraction], at: np.ndarray, den: int) -> np.ndarray:
+    """``kinds[at[i]] * den`` for each ``i``, as integers (each must be one)."""
     return exact.int_array(np.array([int(v * den) for v in kinds], dtype=object)[at])
 
 
@@ -39,11 +43,8 @@ def _distinct(values, key=id) -> tuple[list, np.ndarray]:
 def _corners(lo: list[Fraction], hi: list[Fraction], at: np.ndarray) -> exact.Scaled:
     """The rows lo, hi and their midpoint, each coordinate ``i`` from distinct bounds
     ``at[i]``: what ``Scaled.of([lo, hi, mid])`` gives for the whole rows."""
-    rows = [lo, hi, [(a + b) / 2 for a, b in zip(lo, hi)]]
-    den = math.lcm(*{v.denominator for row in rows for v in row})
-    num = np.array([[v.numerator * (den // v.denominator) for v in row] for row in rows],
-                   dtype=object)
-    return exact.Scaled(num[:, at], den)
+    rows = exact.Scaled.of([lo, hi, [(a + b) / 2 for a, b in zip(lo, hi)]])
+    return exact.Scaled(rows.num[:, at], rows.den)
 
 
 def clip(batch: exact.Scaled, box: Box) -> exact.Scaled:
@@ -84,11 +85,10 @@ def sample_batches(box: Box, count: int, rng: np.random.Generator,
     # random binary fractions lo + (hi - lo) k / 2^20 on a grid of 2^20 steps
     step = [(b - a) / 2**20 for a, b in zip(lo, hi)]
     den = math.lcm(*{v.denominator for v in lo + step})
-    lo_at = exact.int_array(np.array([int(v * den) for v in lo], dtype=object)[at])
-    step_at = exact.int_array(np.array([int(v * den) for v in step], dtype=object)[at])
+    lo_at, step_at = _spread(lo, at, den), _spread(step, at, den)
     k = ints(0, 2**20 + 1, (2 * per, n))
-    if object in (lo_at.dtype, step_at.dtype) or \
-            float(np.abs(step_at).max()) * 2**20 + float(np.abs(lo_at).max()) >= 2.0**62:
+    if object in (lo_at.dtype, step_at.dtype) or float(np.abs(step_at).max()) * 2**20 + \
+            float(np.abs(lo_at).max()) >= exact._INT64_SAFE:
         lo_at, step_at = lo_at.astype(object), step_at.astype(object)  # (int64 would wrap)
     grid = lo_at + step_at * k
     i = np.arange(n)

@@ -53,8 +53,7 @@ IR_VERSION = 8
 MAX_PROTO = (1 << 31) - 1  # protobuf's 2 GiB limit
 
 
-def _nodes(depth: int, layout: str, zero_bias: tuple[bool, ...] = ()
-           ) -> list[onnx.NodeProto]:
+def _nodes(depth: int, layout: str, zero_bias: tuple[bool, ...]) -> list[onnx.NodeProto]:
     """The graph's nodes, which depend only on the number of layers, the layout and, in
     the sparse layout, which layers are known to have no bias (``zero_bias``: no Add)."""
     nodes = []
@@ -71,7 +70,7 @@ def _nodes(depth: int, layout: str, zero_bias: tuple[bool, ...] = ()
             nodes.append(helper.make_node("Gemm", [h, w, b], [z], name=f"gemm{i}", transB=1))
         else:  # z[r, :] = sum_k W[r, 0, k] h[I[r, k], :] + b[r], a product a row
             zt = "yt" if i == last else z
-            biased = not (i < len(zero_bias) and zero_bias[i])  # else the sums are z
+            biased = not zero_bias[i]  # else the sums are z
             sums = f"t{i}" if biased else zt
             nodes += [
                 helper.make_node("Gather", [h, f"I{i}"], [f"g{i}"], name=f"gather{i}", axis=0),
@@ -89,7 +88,7 @@ def _nodes(depth: int, layout: str, zero_bias: tuple[bool, ...] = ()
     return nodes
 
 
-def _tensors(source, dtype: str, layout: str, zero_bias: tuple[bool, ...] = ()):
+def _tensors(source, dtype: str, layout: str, zero_bias: tuple[bool, ...]):
     """The initializers, produced one layer at a time as the source yields its layers;
     each item: (layer number, tensors, layer). No bias where ``zero_bias`` says there is
     none (the source checks that its layers agree)."""
@@ -103,7 +102,7 @@ def _tensors(source, dtype: str, layout: str, zero_bias: tuple[bool, ...] = ()):
             tables = [TensorField(f"I{i}", idx, it),
                       TensorField(w, val.reshape(len(val), 1, -1), dtype),
                       TensorField(f"S{i}", np.array([layer.n_out, -1], dtype=np.int64), "int64")]
-            if not (i < len(zero_bias) and zero_bias[i]):
+            if not zero_bias[i]:
                 tables.append(TensorField(b, layer.bias.reshape(-1, 1), dtype))
             yield i, tables, layer
 
@@ -145,7 +144,7 @@ def write_onnx(source, info: FileInfo, out: BinaryIO, dtype: str = "float32",
         doc_len += 1
     room = len(len_field(MODEL_DOC, doc_len)) + doc_len + 1 + 5
     elem = ELEM[dtype]
-    zero_bias = source.zero_biases() if layout == "sparse" else ()
+    zero_bias = source.zero_biases()  # (the dense layout's Gemm always takes its bias)
     graph_head = onnx.GraphProto(name="reluc", node=_nodes(source.depth, layout, zero_bias)
                                  ).SerializeToString()
     graph_tail = onnx.GraphProto(
