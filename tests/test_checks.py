@@ -491,6 +491,46 @@ def test_the_float_check_holds_every_row_to_its_rounding_bound(cli, tmp_path, fa
     assert ch["exact"].status == "pass" and ch["float"].status == status
 
 
+@pytest.mark.parametrize("spec", ["sort n=6", "mul L=4", "pwl points=0:0,1:1,2:0",
+                                  "sawtooth k=3"])
+def test_verify_s_bound_of_each_row_is_rounding_bound_s_for_that_row(cli, tmp_path,
+                                                                   monkeypatch, spec):
+    """verify's pass makes the bound from the exact activations, rounding_bound from
+    float64 ones: row by row the same bound up to float64's rounding, at the rows at
+    the input limit (made after the pass) as at the others."""
+    import reluc.analysis.verify as verify_mod
+
+    path = tmp_path / "n.onnx"
+    cli("build", spec, "-o", path, "-q")
+    net, seen, real = formats.read(str(path))[0], {}, verify_mod.float_check
+
+    def spy(runner, x, exact_y, ref_y, bound, dtype):
+        seen.update(x=x, bound=bound, dtype=dtype)
+        return real(runner, x, exact_y, ref_y, bound, dtype)
+
+    monkeypatch.setattr(verify_mod, "float_check", spy)
+    checks(path)
+    want = rounding_bound(net, seen["x"], seen["dtype"])
+    assert len(seen["bound"]) == len(seen["x"]) > 100 and (want > 0).mean() > 0.5
+    assert np.allclose(seen["bound"], want, rtol=1e-9, atol=0)
+
+
+def test_rows_at_the_input_limit_are_left_out_of_a_network_of_many_weights(cli, tmp_path,
+                                                                         monkeypatch):
+    """Rows at the limit are computed in Python integers: at most MAX_LIMIT_WORK of
+    rows times nonzero weights (as the pass counts them) of them."""
+    import reluc.analysis.verify as verify_mod
+
+    path = tmp_path / "s.onnx"
+    cli("build", "sort n=8", "-o", path, "-q")
+    nonzeros = sum(layer.weight.nnz for layer in formats.read(str(path))[0].layers)
+    for work, rows in ((nonzeros * 3, 3), (nonzeros - 1, 0)):
+        monkeypatch.setattr(verify_mod, "MAX_LIMIT_WORK", work)
+        ch = checks(path)
+        assert ch["limit"].data["inputs_at_limit"] == rows and ch["limit"].status == "pass"
+    assert "too many weights" in ch["limit"].detail
+
+
 def _float32(net: Net, x: np.ndarray) -> np.ndarray:
     return net.evaluate(x.astype(np.float32), dtype=np.float32).astype(np.float64)
 

@@ -85,6 +85,31 @@ def test_runtime_ort_needs_an_onnx_file(cli, tmp_path):
         "1 2 3\n"
 
 
+@pytest.mark.parametrize("layout", ["dense", "sparse"])
+def test_a_runtime_opened_for_a_caller_that_reads_the_file_runs_it_the_same(cli, tmp_path,
+                                                                            layout):
+    """verify reads the file in its own pass and opens onnxruntime with the width and
+    dtype it knows (``known``): the same outputs as a runner that read the file; a dtype
+    that is not the graph's is refused, as is a width no shape of its input holds."""
+    from reluc.analysis.evaluate import Runner
+    from reluc.errors import NetworkFileError
+
+    path = str(tmp_path / "s.onnx")
+    cli("build", "sort n=16", "-o", path, "-q", "--layout", layout)
+    x = rows_for("sort", 16, 40) * 1000
+    read = Runner(path, runtime="ort")
+    known = Runner(path, runtime="own", known=(16, "float32"))
+    assert known.runtime == "ort" and np.array_equal(known(x), read(x))
+    for wrong in ((16, "float64"), (15, "float32")):
+        with pytest.raises(NetworkFileError, match="onnxruntime sees the input"):
+            Runner(path, runtime="ort", known=wrong)
+    npz = str(tmp_path / "s.npz")  # scipy reads the file all the same, limit and all
+    cli("build", "sort n=16", "-o", npz, "-q")
+    runner = Runner(npz, runtime="own", known=(16, "float32"))
+    assert runner.runtime == "scipy" and runner.limit < np.inf
+    assert np.array_equal(runner(x), read(x))
+
+
 def test_eval_of_a_file_reluc_reads_does_not_start_onnxruntime(cli, tmp_path):
     # the default engine is reluc's: onnxruntime (0.2 s to import, slower to run) stays
     # out; --runtime ort brings it in

@@ -232,11 +232,30 @@ def test_verify_samples_at_the_input_limit_and_proves_it(cli, tmp_path):
     assert plain["checks"]["float"]["max_bound"] > 1e30  # the bound at |x| ~ 5e36
 
 
-def test_verify_fails_a_recorded_input_limit_the_weights_do_not_prove(cli, tmp_path):
+def set_npz_prop(path, key: str, value: str) -> None:
+    """One entry of a reluc .npz file's metadata changed, the rest as it was."""
     import json
 
-    path = build(cli, tmp_path, "sort n=4", "s.onnx")
-    edit_onnx(path, set_prop("reluc.input_limit", "3e38"))  # max(a, b) = b + relu(a - b)
+    with np.load(path, allow_pickle=False) as z:
+        arrays = dict(z)
+    meta = json.loads(str(arrays["meta"]))
+    meta["metadata"][key] = value
+    arrays["meta"] = np.array(json.dumps(meta, separators=(",", ":")))
+    np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize("name", ["s.onnx", "s.npz"])
+def test_verify_fails_a_recorded_input_limit_the_weights_do_not_prove(cli, tmp_path, name):
+    """The float check runs the rows at the recorded limit through the file's runtime
+    as they are (onnxruntime, or scipy, which would otherwise refuse rows past the
+    limit its own read proves) and reports the overflow."""
+    import json
+
+    path = build(cli, tmp_path, "sort n=4", name)
+    if name.endswith(".onnx"):  # max(a, b) = b + relu(a - b)
+        edit_onnx(path, set_prop("reluc.input_limit", "3e38"))
+    else:
+        set_npz_prop(path, "reluc.input_limit", "3e38")
     r = cli("verify", path, "--json", ok=False)  # overflows in a - b at 3e38
     assert r.exit_code == 1
     report = json.loads(r.stdout)["files"][0]

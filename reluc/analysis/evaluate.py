@@ -53,12 +53,15 @@ class Runner:
 
     Every network is first read by reluc's own reader, as ``stats`` and ``verify`` read
     it (NaN weights, a damaged sparse layout are refused here, not run), which also
-    gives its input limit (:mod:`reluc.ranges`). Large batches run a chunk of rows at a
+    gives its input limit (:mod:`reluc.ranges`); except where a caller that reads the
+    file in its own way (``verify``'s pass over the layers) gives its ``known`` (inputs,
+    dtype): onnxruntime then opens it without that read, and without an input limit. Large batches run a chunk of rows at a
     time, so that a network 131072 neurons wide does not need gigabytes of intermediate
     tensors for a 1024-row batch; a model exported with a fixed batch size gets its rows
     in batches of that size."""
 
-    def __init__(self, source: str | bytes, name: str | None = None, runtime: str = "auto"):
+    def __init__(self, source: str | bytes, name: str | None = None, runtime: str = "auto",
+                 known: tuple[int, str] | None = None):
         data = formats.load_source(source)
         self.path = name or (source if isinstance(source, str) else "-")
         self._source = data if data is not None else source
@@ -76,6 +79,17 @@ class Runner:
         self.guard = True
         self.batch = None  # a fixed batch size the model insists on
         self.chunk = ORT_ROWS  # rows a call; fewer when rows are large (_read)
+        if known is not None and self.runtime == "ort":  # the caller reads the file
+            (self.n_in, self.dtype), self.limit, self.guard, self.depth = \
+                known, math.inf, False, None
+        else:
+            self._read_or_not(runtime, onnx_file)
+        if self.runtime == "ort":
+            self._open_session()
+
+    def _read_or_not(self, runtime: str, onnx_file: bool) -> None:
+        """reluc's read (:meth:`_read`); onnxruntime alone for a graph reluc cannot read,
+        or for a large dense one under ``auto``."""
         try:
             self._read()
         except UnreadableGraph as e:
@@ -90,8 +104,6 @@ class Runner:
             if runtime == "auto" and onnx_file and self.params >= DENSE_WORK and \
                     self.nonzeros >= DENSE_SHARE * self.params:
                 self.runtime, self._layers = "ort", []
-        if self.runtime == "ort":
-            self._open_session()
 
     def _read(self) -> None:
         layers, self.info = formats.read_layers(self._source)

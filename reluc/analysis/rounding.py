@@ -9,10 +9,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from reluc.analysis.cores import cores, pool, rows_per_piece
+from reluc.analysis.report import Check
 from reluc.compiler import UNIT_ROUNDOFF
 from reluc.net import Net
 
-__all__ = ["UNIT_ROUNDOFF", "RoundingBound", "rounding_bound", "recorded_rounding_check"]
+__all__ = ["UNIT_ROUNDOFF", "RoundingBound", "rounding_bound", "recorded_rounding_check",
+           "float_check"]
 
 
 class RoundingBound:
@@ -86,8 +88,6 @@ def recorded_rounding_check(own: dict | None, recorded: dict, dtype: str, measur
     """The file's recorded runtime rounding figures against ``own``, those of its weights
     and domain (:func:`reluc.compiler.runtime_rounding`), and its sound bound against
     the rounding error the float check measured."""
-    from reluc.analysis.report import Check
-
     data = {"recorded": recorded, "recomputed": own, "measured": measured}
     if own != recorded:
         return Check("rounding", "fail", f"the recorded {dtype} rounding figures {recorded} "
@@ -100,3 +100,53 @@ def recorded_rounding_check(own: dict | None, recorded: dict, dtype: str, measur
     return Check("rounding", "pass", f"{dtype} rounding over the domain: at least "
                  f"{own['at_least']:.3g} somewhere, at most {text} (recomputed from the "
                  f"weights; measured {measured:.3g})", data)
+
+
+def float_check(runner, x, exact_y, ref_y, bound, dtype) -> Check:
+    """``verify``'s float check: the file's runtime (``runner``) in its dtype on the rows
+    ``x``, whose exact outputs are ``exact_y``, the reference's ``ref_y`` and the rounding
+    bounds ``bound``: it passes when every output is within the
+    network's own rounding bound of the file's exact output; the error reported is
+    against the reference (what a user gets), at the output where it is largest."""
+    if not len(x):
+        return Check("float", "skip", f"no test input is exactly representable in {dtype}")
+    runner.guard = False  # rows past the proved limit: what the runtime gives, inf or not
+    with np.errstate(over="ignore", invalid="ignore"):
+        y = runner(x).astype(np.float64)
+        rounding = np.abs(y - exact_y)
+    ok = bool(np.all(rounding <= bound[:, None]))  # (inf and NaN are never within)
+    finite = np.isfinite(y).all(axis=1)  # the figures below are of the rows that did not
+    x_all = x  # overflow (JSON has no inf or NaN); those rows are counted apart
+    if not finite.any():
+        return Check("float", "fail", f"{dtype} runtime: outputs overflow to inf or NaN on "
+                     f"all {len(x)} inputs", {"dtype": dtype, "inputs": len(x),
+                                              "overflowed_inputs": len(x)})
+    y, x, bound = y[finite], x[finite], bound[finite]
+    exact_y, ref_y, rounding = exact_y[finite], ref_y[finite], rounding[finite]
+    err = np.abs(y - ref_y)
+    at = np.unravel_index(int(np.argmax(err)), err.shape)
+    largest, value = float(err[at]), float(ref_y[at])
+    ulp = float(np.spacing(np.dtype(dtype).type(abs(value))))
+    nonzero = ref_y != 0
+    data = {
+        "dtype": dtype, "inputs": len(x_all), "max_abs_error": largest,
+        "output_at_max_error": value, "ulps_at_max_error": largest / ulp,
+        "max_rel_error": float((err[nonzero] / np.abs(ref_y[nonzero])).max(initial=0.0)),
+        "bitwise_exact_fraction": float(np.mean(err == 0)),
+        "max_rounding_error": float(rounding.max()), "max_bound": float(bound.max()),
+        "overflowed_inputs": int((~finite).sum()),
+    }  # fmt: skip
+    if not finite.all():  # an overflow: say where, not "error nan"
+        i = int(np.flatnonzero(~finite)[0])
+        detail = (f"{dtype} runtime: outputs overflow to inf or NaN on {int((~finite).sum())} "
+                  f"of {len(x_all)} inputs (first: |x| = {np.abs(x_all[i]).max():.3g})")
+    elif largest == 0:
+        detail = f"{dtype} runtime: no error on {len(x)} inputs"
+    else:
+        detail = (f"{dtype} runtime: largest error {largest:.3g} where the output is "
+                  f"{value:.6g} ({largest / ulp:.3g} ulp of it)")
+        if float(rounding.max()) != largest:  # an approximation: its own error is part of it
+            detail += f"; rounding error {float(rounding.max()):.3g}"
+    verdict = "within" if ok else "OVER"
+    return Check("float", "pass" if ok else "fail",
+                 f"{detail}, {verdict} the rounding bound", data)

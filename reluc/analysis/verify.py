@@ -37,6 +37,7 @@ import itertools
 import math
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -46,20 +47,14 @@ from reluc import exact, formats, registry
 from reluc.analysis.complete import complete_check
 from reluc.analysis.cores import pool, rows_per_piece
 from reluc.analysis.report import Check, Report, counterexample, fmt, show
-from reluc.analysis.rounding import RoundingBound, recorded_rounding_check
+from reluc.analysis.rounding import (RoundingBound, float_check, recorded_rounding_check,
+                                     rounding_bound)
 from reluc.analysis.samples import clip, near_points, reference_batch, sample_batches
 from reluc.errors import RelucError
 from reluc.net import prefetch
-from reluc.ranges import format_limit
+from reluc.ranges import RangeBound, format_limit
 from reluc.domain import Box
 from reluc.spec import parse_text
-
-
-
-# -- inputs -------------------------------------------------------------------------------
-
-
-# -- checks -------------------------------------------------------------------------------
 
 
 def verify_file(path: str, spec_text: str | None = None, samples: int = 200, seed: int = 0,
@@ -156,19 +151,30 @@ def _verify(report: Report, path, spec_text, samples, seed, complete, runner_fac
     near = near_points(ctor, values, box, first, rng, max(2, samples // 8) * 4) \
         if n_in == 1 and None not in (box.lo[0], box.hi[0]) else None
     batches = [b for _, b in sample_batches(box, samples, rng, near)]
-    say("reading the file's runtime and its input limit")
-    runner = (runner_factory or _default_runner)(source)
-    limit_check, at_limit = _limit_rows(runner, info, box, dtype, samples, rng)
-    batches += at_limit
     floats = [b.floats(dtype) for b in batches]  # the inputs the file's dtype holds exactly
     x = np.vstack([xb[ok] for xb, ok in floats])
+    file_net = functools.cache(lambda: formats.read(source)[0])  # read at most once more
 
-    say("exact check and rounding bound, a layer at a time")
-    outs, bound, same, file_out = _one_pass(itertools.chain([first], layers),
-                                            compiled.source, batches, x, dtype,
-                                            layer_progress)
-    if file_out != n_out:
-        return structure_fail(n_in, file_out)
+    say("exact check, rounding bound and input limit, a layer at a time")
+    # the file's runtime opens meanwhile (onnxruntime: its session; scipy: its own read)
+    with ThreadPoolExecutor(1) as opener:
+        opening = opener.submit(runner_factory or functools.partial(
+            _default_runner, known=(n_in, dtype)), source)
+        outs, bound, same, file_out, proved, nonzeros = _one_pass(
+            itertools.chain([first], layers), compiled.source, batches, x, dtype,
+            layer_progress)
+        if file_out != n_out:
+            return structure_fail(n_in, file_out)
+        runner = opening.result()
+
+    limit_check, at_limit = _limit_rows(proved, nonzeros, info, box, dtype, samples, rng)
+    if at_limit:  # (a network of few weights: the file is read whole again)
+        say("exact check and rounding bound at the input limit")
+        limit_floats = [b.floats(dtype) for b in at_limit]
+        x_limit = np.vstack([xb[ok] for xb, ok in limit_floats])
+        outs += [exact.Evaluator(file_net()).scaled(b) for b in at_limit]
+        bound = np.concatenate([bound, rounding_bound(file_net(), x_limit, dtype)])
+        batches, floats, x = batches + at_limit, floats + limit_floats, np.vstack([x, x_limit])
 
     # -- exact check: the file's own weights, exactly, against the reference --
     refs = [reference_batch(ctor, values, batch) for batch in batches]
@@ -199,8 +205,7 @@ def _verify(report: Report, path, spec_text, samples, seed, complete, runner_fac
     say(f"float check through the file's runtime ({dtype})")
     exact_y = np.vstack([o.approx()[ok] for o, (_, ok) in zip(outs, floats)])
     ref_y = np.vstack([w.approx()[ok] for w, (_, ok) in zip(wants, floats)])
-    report.checks.append(_float_check(runner, x, exact_y, ref_y, bound, dtype))
-    file_net = functools.cache(lambda: formats.read(source)[0])  # read at most once more
+    report.checks.append(float_check(runner, x, exact_y, ref_y, bound, dtype))
     if info.rounding is not None and "max_rounding_error" in report.checks[-1].data:
         # the build's figures are the file's when its weights are the build's
         own = compiled.rounding if same and compiled.rounding is not None else \
@@ -245,8 +250,9 @@ def _one_pass(layers, built, batches: list[exact.Scaled], x: np.ndarray, dtype: 
     """Every layer of the file once: compared with the compiled network's layer (a
     stream is compared as it is made), applied exactly to every batch, and to the
     rounding bound of the float inputs ``x``; work spread over the cores. Returns the
-    exact outputs, the per-row bounds, whether the weights are the build's, and the
-    number of outputs."""
+    exact outputs, the per-row bounds, whether the weights are the build's, the number
+    of outputs, the input limit the weights prove (:mod:`reluc.ranges`) and the number
+    of nonzero weights."""
     # the exact batches in pieces of rows whose arrays stay under PIECE_BYTES (malloc
     # reuses their memory; above it every layer maps and faults them in afresh)
     rows = rows_per_piece(built.width)
@@ -254,7 +260,7 @@ def _one_pass(layers, built, batches: list[exact.Scaled], x: np.ndarray, dtype: 
     states = [[batches[j].num[r:r + rows], batches[j].den] for j, r in pieces]
     parts = RoundingBound.parts(x, dtype, built.width)
     theirs = built.iter_layers(ahead=1)  # both made by worker threads while we compute
-    same, n_out = True, None
+    same, n_out, limit, nonzeros = True, None, RangeBound(dtype), 0
     with pool() as workers:  # (the readers check that consecutive layers fit)
         for i, layer in enumerate(prefetch(layers, 1)):
             ours = next(theirs, None)
@@ -267,8 +273,10 @@ def _one_pass(layers, built, batches: list[exact.Scaled], x: np.ndarray, dtype: 
                 for st in states[k::len(parts)]:
                     st[0], st[1] = exact.step(il, st[0], st[1], relu)
 
-            list(workers.map(work, range(len(parts))))
-            n_out = layer.n_out
+            done = workers.map(work, range(len(parts)))
+            limit.add(layer)  # (here while the workers work)
+            list(done)
+            n_out, nonzeros = layer.n_out, nonzeros + layer.weight.nnz
             if progress:  # the file's depth is not known before its end: the spec's is
                 progress(i + 1, max(built.depth, i + 1))
     same = same and next(theirs, None) is None
@@ -277,13 +285,17 @@ def _one_pass(layers, built, batches: list[exact.Scaled], x: np.ndarray, dtype: 
         mine = [exact.Scaled(*st) for (b, _), st in zip(pieces, states) if b == j]
         den = functools.reduce(math.lcm, (m.den for m in mine), 1)
         outs.append(exact.Scaled(np.vstack([m.rescaled(den).num for m in mine]), den))
-    return outs, np.concatenate([p.bound() for p in parts]), same, n_out
+    return (outs, np.concatenate([p.bound() for p in parts]), same, n_out, limit.limit(),
+            nonzeros)
 
 
-def _default_runner(source):
+def _default_runner(source, known: tuple[int, str]):
+    """The file's own runtime (what the float check checks), opened without a read of
+    the file where that runtime is onnxruntime: the pass reads it (``known``: its inputs
+    and dtype)."""
     from reluc.analysis.evaluate import Runner
 
-    return Runner(source, runtime="own")  # the float check checks the file's own runtime
+    return Runner(source, runtime="own", known=known)
 
 
 # rows at the input limit are computed exactly with Python integers: at most this many
@@ -291,13 +303,13 @@ def _default_runner(source):
 MAX_LIMIT_WORK = 1 << 22
 
 
-def _limit_rows(runner, info, box: Box, dtype: str, samples: int,
+def _limit_rows(proved: float, nonzeros: int, info, box: Box, dtype: str, samples: int,
                 rng: np.random.Generator) -> tuple[Check, list[exact.Scaled]]:
-    """The input limit R (``reluc.ranges``): rows at ``|x| = R`` for the exact and float
-    checks (at the limit the file records, when it records a larger one than its weights
-    prove), clipped to the domain; and the check that the recorded limit is one the
+    """The input limit R (``reluc.ranges``) the weights prove, ``proved``: rows at ``|x|
+    = R`` for the exact and float checks (at the limit the file records, when it records
+    a larger one than its weights prove), clipped to the domain, fewer the more
+    ``nonzeros`` the network has; and the check that the recorded limit is one the
     weights prove."""
-    proved = runner.limit
     recorded = info.input_limit
     r = max(proved, recorded or 0.0)
     big = float(np.finfo(dtype).max)
@@ -309,7 +321,7 @@ def _limit_rows(runner, info, box: Box, dtype: str, samples: int,
     rows: list[exact.Scaled] = []
     n = box.dim
     count = min(max(2, samples // 8),
-                MAX_LIMIT_WORK // max(1, runner.nonzeros))
+                MAX_LIMIT_WORK // max(1, nonzeros))
     if v > 0 and not inside and count > 0:
         iv = Fraction(v)
         i = np.arange(n)
@@ -336,54 +348,6 @@ def _limit_rows(runner, info, box: Box, dtype: str, samples: int,
                  f"input limit |x| <= {format_limit(proved)} proved from the weights "
                  f"(no overflow in {dtype}); {where}",
                  data), rows
-
-
-def _float_check(runner, x, exact_y, ref_y, bound, dtype) -> Check:
-    """The file's runtime in its dtype: it passes when every output is within the
-    network's own rounding bound of the file's exact output; the error reported is
-    against the reference (what a user gets), at the output where it is largest."""
-    if not len(x):
-        return Check("float", "skip", f"no test input is exactly representable in {dtype}")
-    runner.guard = False  # rows past the proved limit: what the runtime gives, inf or not
-    with np.errstate(over="ignore", invalid="ignore"):
-        y = runner(x).astype(np.float64)
-        rounding = np.abs(y - exact_y)
-    ok = bool(np.all(rounding <= bound[:, None]))  # (inf and NaN are never within)
-    finite = np.isfinite(y).all(axis=1)  # the figures below are of the rows that did not
-    x_all = x  # overflow (JSON has no inf or NaN); those rows are counted apart
-    if not finite.any():
-        return Check("float", "fail", f"{dtype} runtime: outputs overflow to inf or NaN on "
-                     f"all {len(x)} inputs", {"dtype": dtype, "inputs": len(x),
-                                              "overflowed_inputs": len(x)})
-    y, x, bound = y[finite], x[finite], bound[finite]
-    exact_y, ref_y, rounding = exact_y[finite], ref_y[finite], rounding[finite]
-    err = np.abs(y - ref_y)
-    at = np.unravel_index(int(np.argmax(err)), err.shape)
-    largest, value = float(err[at]), float(ref_y[at])
-    ulp = float(np.spacing(np.dtype(dtype).type(abs(value))))
-    nonzero = ref_y != 0
-    data = {
-        "dtype": dtype, "inputs": len(x_all), "max_abs_error": largest,
-        "output_at_max_error": value, "ulps_at_max_error": largest / ulp,
-        "max_rel_error": float((err[nonzero] / np.abs(ref_y[nonzero])).max(initial=0.0)),
-        "bitwise_exact_fraction": float(np.mean(err == 0)),
-        "max_rounding_error": float(rounding.max()), "max_bound": float(bound.max()),
-        "overflowed_inputs": int((~finite).sum()),
-    }  # fmt: skip
-    if not finite.all():  # an overflow: say where, not "error nan"
-        i = int(np.flatnonzero(~finite)[0])
-        detail = (f"{dtype} runtime: outputs overflow to inf or NaN on {int((~finite).sum())} "
-                  f"of {len(x_all)} inputs (first: |x| = {np.abs(x_all[i]).max():.3g})")
-    elif largest == 0:
-        detail = f"{dtype} runtime: no error on {len(x)} inputs"
-    else:
-        detail = (f"{dtype} runtime: largest error {largest:.3g} where the output is "
-                  f"{value:.6g} ({largest / ulp:.3g} ulp of it)")
-        if float(rounding.max()) != largest:  # an approximation: its own error is part of it
-            detail += f"; rounding error {float(rounding.max()):.3g}"
-    verdict = "within" if ok else "OVER"
-    return Check("float", "pass" if ok else "fail",
-                 f"{detail}, {verdict} the rounding bound", data)
 
 
 def verify_many(paths, **kwargs) -> list[Report]:
