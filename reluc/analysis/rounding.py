@@ -13,8 +13,8 @@ from reluc.analysis.report import Check
 from reluc.compiler import UNIT_ROUNDOFF
 from reluc.net import Net
 
-__all__ = ["UNIT_ROUNDOFF", "RoundingBound", "rounding_bound", "recorded_rounding_check",
-           "float_check"]
+__all__ = ["UNIT_ROUNDOFF", "RoundingBound", "advance", "bound_terms", "per_row",
+           "rounding_bound", "recorded_rounding_check", "float_check"]
 
 
 class RoundingBound:
@@ -28,39 +28,22 @@ class RoundingBound:
         self.e = None  # zero before the first layer
 
     def terms(self, layer) -> tuple:
-        """What the bound takes from ``layer``, made once for all the parts of the rows:
-        ``gamma |W|`` and ``(1 + gamma) |W|`` (``e' = gamma |W| |h| + (1 + gamma) |W| e +
-        gamma |b|``: no pass over the rows' arrays to add ``|h| + e`` or to scale by
-        ``gamma``), and ``gamma |b|``, None when ``b = 0`` (every comparator network)."""
-        w = layer.weight
-        counts = np.diff(w.indptr)  # nonzeros a row
-        k = counts + (layer.bias != 0) + 1
-        gamma = k * self.u / (1 - k * self.u)
-        per_entry = np.repeat(gamma, counts)  # each nonzero's row's gamma
-        absw = np.abs(w.data)
-        with np.errstate(over="ignore"):  # (a weight near the dtype's largest: an inf bound)
-            scaled = [sp.csr_array((absw * f, w.indices, w.indptr), shape=w.shape)
-                      for f in (per_entry, 1 + per_entry)]
-        return (*scaled, (gamma * np.abs(layer.bias))[:, None] if layer.bias.any() else None)
+        """:func:`bound_terms` of ``layer`` in this bound's dtype."""
+        return bound_terms(layer, self.u)
 
     def step(self, layer, relu: bool, terms: tuple | None = None) -> None:
         """ReLU first when ``relu`` (every layer but the first), then ``layer``, whose
         :meth:`terms` are made here when not given."""
         h = np.maximum(self.h, 0, out=self.h) if relu else np.abs(self.h)
-        gamma_w, carry_w, gamma_b = self.terms(layer) if terms is None else terms
-        s = gamma_w @ h
-        if self.e is not None:
-            s += carry_w @ self.e
-        if gamma_b is not None:
-            s += gamma_b
+        terms = self.terms(layer) if terms is None else terms
         z = layer.weight @ self.h
-        if gamma_b is not None:
+        if terms[2] is not None:
             z += layer.bias[:, None]
-        self.h, self.e = z, s
+        self.h, self.e = z, advance(terms, h, self.e)
 
     def bound(self) -> np.ndarray:
-        """Per row, inflated by 1% to cover the bound's own rounding."""
-        return np.zeros(self.h.shape[1]) if self.e is None else self.e.max(axis=0) * 1.01
+        """Per row (:func:`per_row`)."""
+        return np.zeros(self.h.shape[1]) if self.e is None else per_row(self.e)
 
     @classmethod
     def parts(cls, x: np.ndarray, dtype: str, width: int = 1) -> list[RoundingBound]:
@@ -71,6 +54,43 @@ class RoundingBound:
         count = max(cores(len(x)), -(-len(x) // rows_per_piece(max(width, x.shape[1]))))
         rows = np.array_split(np.arange(len(x)), max(1, min(count, len(x))))
         return [cls(x[r], dtype) for r in rows]
+
+
+def bound_terms(layer, u: float) -> tuple:
+    """What the bound takes from ``layer`` for unit roundoff ``u``, made once for all
+    the rows: ``gamma |W|`` and ``(1 + gamma) |W|`` (``e' = gamma |W| |h| + (1 + gamma)
+    |W| e + gamma |b|``: no pass over the rows' arrays to add ``|h| + e`` or to scale by
+    ``gamma``), and ``gamma |b|``, None when ``b = 0`` (every comparator network)."""
+    w = layer.weight
+    counts = np.diff(w.indptr)  # nonzeros a row
+    k = counts + (layer.bias != 0) + 1
+    gamma = k * u / (1 - k * u)
+    per_entry = np.repeat(gamma, counts)  # each nonzero's row's gamma
+    absw = np.abs(w.data)
+    with np.errstate(over="ignore"):  # (a weight near the dtype's largest: an inf bound)
+        scaled = [sp.csr_array((absw * f, w.indices, w.indptr), shape=w.shape)
+                  for f in (per_entry, 1 + per_entry)]
+    return (*scaled, (gamma * np.abs(layer.bias))[:, None] if layer.bias.any() else None)
+
+
+def advance(terms: tuple, h: np.ndarray, e: np.ndarray | None) -> np.ndarray:
+    """The bound on the error of a layer's output, ``e' = gamma |W| h + (1 + gamma) |W| e +
+    gamma |b|``, from the layer's :func:`bound_terms`, the magnitudes ``h`` of its input
+    (ReLU applied) and the bound ``e`` on that input's error (None before the first
+    layer); arrays (features, rows)."""
+    gamma_w, carry_w, gamma_b = terms
+    s = gamma_w @ h
+    if e is not None:
+        s += carry_w @ e
+    if gamma_b is not None:
+        s += gamma_b
+    return s
+
+
+def per_row(e: np.ndarray) -> np.ndarray:
+    """The bound of each row (column of ``e``): its largest entry, inflated by 1% to
+    cover the bound's own rounding in float64."""
+    return e.max(axis=0) * 1.01
 
 
 def rounding_bound(net: Net, x: np.ndarray, dtype: str) -> np.ndarray:

@@ -47,8 +47,8 @@ from reluc import exact, formats, registry
 from reluc.analysis.complete import complete_check
 from reluc.analysis.cores import pool, rows_per_piece
 from reluc.analysis.report import Check, Report, counterexample, fmt, show
-from reluc.analysis.rounding import (RoundingBound, float_check, recorded_rounding_check,
-                                     rounding_bound)
+from reluc.analysis.rounding import (UNIT_ROUNDOFF, advance, bound_terms, float_check,
+                                     per_row, recorded_rounding_check, rounding_bound)
 from reluc.analysis.samples import clip, near_points, reference_batch, sample_batches
 from reluc.errors import RelucError
 from reluc.net import prefetch
@@ -161,8 +161,8 @@ def _verify(report: Report, path, spec_text, samples, seed, complete, runner_fac
         opening = opener.submit(runner_factory or functools.partial(
             _default_runner, known=(n_in, dtype)), source)
         outs, bound, same, file_out, proved, nonzeros = _one_pass(
-            itertools.chain([first], layers), compiled.source, batches, x, dtype,
-            layer_progress)
+            itertools.chain([first], layers), compiled.source, batches,
+            [ok for _, ok in floats], dtype, layer_progress)
         if file_out != n_out:
             return structure_fail(n_in, file_out)
         runner = opening.result()
@@ -245,48 +245,66 @@ def _worst(batches, outs, wants, exact_values: bool):
     return (worst_err if exact_values else float(worst_err)), worst
 
 
-def _one_pass(layers, built, batches: list[exact.Scaled], x: np.ndarray, dtype: str,
-              progress: Callable[[int, int], None] | None = None):
+def _one_pass(layers, built, batches: list[exact.Scaled], floats: list[np.ndarray],
+              dtype: str, progress: Callable[[int, int], None] | None = None):
     """Every layer of the file once: compared with the compiled network's layer (a
     stream is compared as it is made), applied exactly to every batch, and to the
-    rounding bound of the float inputs ``x``; work spread over the cores. Returns the
-    exact outputs, the per-row bounds, whether the weights are the build's, the number
-    of outputs, the input limit the weights prove (:mod:`reluc.ranges`) and the number
-    of nonzero weights."""
-    # the exact batches in pieces of rows whose arrays stay under PIECE_BYTES (malloc
-    # reuses their memory; above it every layer maps and faults them in afresh)
+    rounding bound of the rows the dtype holds (``floats``: which rows of each batch);
+    work spread over the cores. Returns the exact outputs, the per-row bounds of those
+    rows, whether the weights are the build's, the number of outputs, the input limit
+    the weights prove (:mod:`reluc.ranges`) and the number of nonzero weights.
+
+    The bound (:mod:`reluc.analysis.rounding`) takes each layer's input from the exact
+    values, rounded to float64 (which the 1% of its inflation covers), where
+    :func:`~reluc.analysis.rounding.rounding_bound` computes it in float64: one sparse
+    product a layer fewer, and no rounding of its own through the layers."""
+    # the batches in pieces of rows whose arrays stay under PIECE_BYTES (malloc reuses
+    # their memory; above it every layer maps and faults them in afresh): a piece holds
+    # its numerators, denominator and the bound on its rows' errors (features, rows)
     rows = rows_per_piece(built.width)
     pieces = [(j, r) for j, b in enumerate(batches) for r in range(0, max(len(b), 1), rows)]
-    states = [[batches[j].num[r:r + rows], batches[j].den] for j, r in pieces]
-    parts = RoundingBound.parts(x, dtype, built.width)
+    states = [[batches[j].num[r:r + rows], batches[j].den, None] for j, r in pieces]
+    unit = UNIT_ROUNDOFF[dtype]
     theirs = built.iter_layers(ahead=1)  # both made by worker threads while we compute
     same, n_out, limit, nonzeros = True, None, RangeBound(dtype), 0
     with pool() as workers:  # (the readers check that consecutive layers fit)
         for i, layer in enumerate(prefetch(layers, 1)):
             ours = next(theirs, None)
             same = same and ours is not None and layer.equals(ours)
-            int_layer, terms = exact.IntLayer(layer), parts[0].terms(layer)  # once a layer
+            int_layer, terms = exact.IntLayer(layer), bound_terms(layer, unit)  # once a layer
 
-            def work(k, il=int_layer, lay=layer, relu=i > 0, terms=terms):
-                # worker k: its part of the bound rows and every k-th exact batch
-                parts[k].step(lay, relu, terms)
-                for st in states[k::len(parts)]:
-                    st[0], st[1] = exact.step(il, st[0], st[1], relu)
+            def work(st, il=int_layer, relu=i > 0, terms=terms):
+                st[2] = advance(terms, _magnitudes(st[0], st[1], relu), st[2])
+                st[0], st[1] = exact.step(il, st[0], st[1], relu)
 
-            done = workers.map(work, range(len(parts)))
+            done = workers.map(work, states)
             limit.add(layer)  # (here while the workers work)
             list(done)
             n_out, nonzeros = layer.n_out, nonzeros + layer.weight.nnz
             if progress:  # the file's depth is not known before its end: the spec's is
                 progress(i + 1, max(built.depth, i + 1))
     same = same and next(theirs, None) is None
-    outs = []
+    outs, bounds = [], []
     for j in range(len(batches)):  # the pieces together again, over one denominator
-        mine = [exact.Scaled(*st) for (b, _), st in zip(pieces, states) if b == j]
-        den = functools.reduce(math.lcm, (m.den for m in mine), 1)
-        outs.append(exact.Scaled(np.vstack([m.rescaled(den).num for m in mine]), den))
-    return (outs, np.concatenate([p.bound() for p in parts]), same, n_out, limit.limit(),
-            nonzeros)
+        mine = [st for (b, _), st in zip(pieces, states) if b == j]
+        scaled = [exact.Scaled(num, den) for num, den, _ in mine]
+        den = functools.reduce(math.lcm, (m.den for m in scaled), 1)
+        outs.append(exact.Scaled(np.vstack([m.rescaled(den).num for m in scaled]), den))
+        bounds.append(np.concatenate([per_row(e) for _, _, e in mine])[floats[j]])
+    return outs, np.concatenate(bounds), same, n_out, limit.limit(), nonzeros
+
+
+def _magnitudes(num: np.ndarray, den: int, relu: bool) -> np.ndarray:
+    """The rows ``num / den`` as float64 magnitudes, features by rows (ReLU first when
+    ``relu``): scaled by a power of two exactly, rounded once at most."""
+    k = den.bit_length() - 1
+    if num.dtype != object and den == 1 << k:
+        h = num.T.astype(np.float64)
+        if k:
+            np.ldexp(h, -k, out=h)
+    else:
+        h = np.ascontiguousarray(exact.Scaled(num, den).approx().T)
+    return np.maximum(h, 0, out=h) if relu else np.abs(h, out=h)
 
 
 def _default_runner(source, known: tuple[int, str]):
