@@ -267,11 +267,14 @@ def _one_pass(layers, built, batches: list[exact.Scaled], floats: list[np.ndarra
     unit = UNIT_ROUNDOFF[dtype]
     theirs = built.iter_layers(ahead=1)  # both made by worker threads while we compute
     same, n_out, limit, nonzeros = True, None, RangeBound(dtype), 0
+
+    def made(layer):  # what the pass takes of a layer, made once, as the file is read
+        return layer, exact.IntLayer(layer), bound_terms(layer, unit)
+
     with pool() as workers:  # (the readers check that consecutive layers fit)
-        for i, layer in enumerate(prefetch(layers, 1)):
+        for i, (layer, int_layer, terms) in enumerate(prefetch(map(made, layers), 1)):
             ours = next(theirs, None)
             same = same and ours is not None and layer.equals(ours)
-            int_layer, terms = exact.IntLayer(layer), bound_terms(layer, unit)  # once a layer
 
             def work(st, il=int_layer, relu=i > 0, terms=terms):
                 st[2] = advance(terms, _magnitudes(st[0], st[1], relu), st[2])

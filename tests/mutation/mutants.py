@@ -137,8 +137,10 @@ MUTANTS = [
            "each nonzero scaled by the gamma of another row",
            ("tests/test_runtime_rounding.py",)),
     Mutant("c18-verify-bound-terms-of-the-first", V,
-           "int_layer, terms = exact.IntLayer(layer), bound_terms(layer, unit)",
-           "int_layer, terms = exact.IntLayer(layer), terms if i else bound_terms(layer, unit)",
+           "    def made(layer):  # what the pass takes of a layer, made once, as the file is read\n"
+           "        return layer, exact.IntLayer(layer), bound_terms(layer, unit)",
+           "    def made(layer, kept=[]):\n        kept.append(bound_terms(layer, unit))\n"
+           "        return layer, exact.IntLayer(layer), kept[0]",
            "verify's rounding bound takes every layer's terms from the first", (T_V, T_C)),
     Mutant("c18-bound-inputs-unsigned", VB,
            "        h = np.maximum(self.h, 0, out=self.h) if relu else np.abs(self.h)",
