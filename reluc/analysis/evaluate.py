@@ -55,10 +55,10 @@ class Runner:
     it (NaN weights, a damaged sparse layout are refused here, not run), which also
     gives its input limit (:mod:`reluc.ranges`); except where a caller that reads the
     file in its own way (``verify``'s pass over the layers) gives its ``known`` (inputs,
-    dtype): onnxruntime then opens it without that read, and without an input limit. Large batches run a chunk of rows at a
-    time, so that a network 131072 neurons wide does not need gigabytes of intermediate
-    tensors for a 1024-row batch; a model exported with a fixed batch size gets its rows
-    in batches of that size."""
+    dtype): onnxruntime then opens it without that read, and without an input limit.
+    Large batches run a chunk of rows at a time, so that a network 131072 neurons wide
+    does not need gigabytes of intermediate tensors for a 1024-row batch; a model
+    exported with a fixed batch size gets its rows in batches of that size."""
 
     def __init__(self, source: str | bytes, name: str | None = None, runtime: str = "auto",
                  known: tuple[int, str] | None = None):

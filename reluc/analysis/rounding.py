@@ -1,7 +1,8 @@
 """The rounding bound of a network evaluated in floating point, per input row: per
 layer ``|fl(W h + b) - (W h + b)| <= gamma_k (|W| |h| + |b|)`` with ``gamma_k = k u / (1 -
 k u)``, ``k`` the nonzeros of a row plus one and ``u`` the unit roundoff (Higham's
-dot-product bound), propagated through the layers (ReLU is 1-Lipschitz)."""
+dot-product bound), propagated through the layers (ReLU is 1-Lipschitz); and
+``verify``'s float check, which holds the file's runtime to it."""
 
 from __future__ import annotations
 
@@ -125,9 +126,9 @@ def recorded_rounding_check(own: dict | None, recorded: dict, dtype: str, measur
 def float_check(runner, x, exact_y, ref_y, bound, dtype) -> Check:
     """``verify``'s float check: the file's runtime (``runner``) in its dtype on the rows
     ``x``, whose exact outputs are ``exact_y``, the reference's ``ref_y`` and the rounding
-    bounds ``bound``: it passes when every output is within the
-    network's own rounding bound of the file's exact output; the error reported is
-    against the reference (what a user gets), at the output where it is largest."""
+    bounds ``bound``. It passes when every output is within its row's rounding bound of
+    the file's exact output; the error reported is against the reference (what a user
+    gets), at the output where it is largest."""
     if not len(x):
         return Check("float", "skip", f"no test input is exactly representable in {dtype}")
     runner.guard = False  # rows past the proved limit: what the runtime gives, inf or not
