@@ -463,7 +463,8 @@ def test_the_float_check_holds_each_row_to_its_own_bound(cli, tmp_path):
         def __call__(self, x, progress=None):
             y = super().__call__(x).copy()
             small = np.flatnonzero((np.abs(x).max(axis=1) <= 1000) & (np.abs(x).max(axis=1) > 0))
-            y[small[0], 0] += 1
+            if small.size:  # (the rows at the input limit come in a call of their own)
+                y[small[0], 0] += 1
             return y
 
     ch = checks(path, runner_factory=OffByOne)
@@ -504,9 +505,9 @@ def test_verify_s_bound_of_each_row_is_rounding_bound_s_for_that_row(cli, tmp_pa
     cli("build", spec, "-o", path, "-q")
     net, seen, real = formats.read(str(path))[0], {}, verify_mod.float_check
 
-    def spy(runner, x, exact_y, ref_y, bound, dtype):
+    def spy(y, x, exact_y, ref_y, bound, dtype):
         seen.update(x=x, bound=bound, dtype=dtype)
-        return real(runner, x, exact_y, ref_y, bound, dtype)
+        return real(y, x, exact_y, ref_y, bound, dtype)
 
     monkeypatch.setattr(verify_mod, "float_check", spy)
     checks(path)

@@ -15,7 +15,7 @@ from reluc.compiler import UNIT_ROUNDOFF
 from reluc.net import Net
 
 __all__ = ["UNIT_ROUNDOFF", "RoundingBound", "advance", "bound_terms", "per_row",
-           "rounding_bound", "recorded_rounding_check", "float_check"]
+           "rounding_bound", "recorded_rounding_check", "runtime_outputs", "float_check"]
 
 
 class RoundingBound:
@@ -123,17 +123,23 @@ def recorded_rounding_check(own: dict | None, recorded: dict, dtype: str, measur
                  f"weights; measured {measured:.3g})", data)
 
 
-def float_check(runner, x, exact_y, ref_y, bound, dtype) -> Check:
-    """``verify``'s float check: the file's runtime (``runner``) in its dtype on the rows
-    ``x``, whose exact outputs are ``exact_y``, the reference's ``ref_y`` and the rounding
-    bounds ``bound``. It passes when every output is within its row's rounding bound of
-    the file's exact output; the error reported is against the reference (what a user
-    gets), at the output where it is largest."""
-    if not len(x):
-        return Check("float", "skip", f"no test input is exactly representable in {dtype}")
+def runtime_outputs(runner, x: np.ndarray) -> np.ndarray:
+    """What the file's runtime (``runner``, :class:`reluc.analysis.evaluate.Runner`)
+    gives for the rows ``x``, as float64."""
     runner.guard = False  # rows past the proved limit: what the runtime gives, inf or not
     with np.errstate(over="ignore", invalid="ignore"):
-        y = runner(x).astype(np.float64)
+        return runner(x).astype(np.float64)
+
+
+def float_check(y, x, exact_y, ref_y, bound, dtype) -> Check:
+    """``verify``'s float check: the outputs ``y`` of the file's runtime in its dtype
+    (:func:`runtime_outputs`) on the rows ``x``, whose exact outputs are ``exact_y``, the
+    reference's ``ref_y`` and the rounding bounds ``bound``. It passes when every output
+    is within its row's rounding bound of the file's exact output; the error reported is
+    against the reference (what a user gets), at the output where it is largest."""
+    if not len(x):
+        return Check("float", "skip", f"no test input is exactly representable in {dtype}")
+    with np.errstate(over="ignore", invalid="ignore"):
         rounding = np.abs(y - exact_y)
     ok = bool(np.all(rounding <= bound[:, None]))  # (inf and NaN are never within)
     finite = np.isfinite(y).all(axis=1)  # the figures below are of the rows that did not

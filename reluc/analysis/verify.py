@@ -48,7 +48,8 @@ from reluc.analysis.complete import complete_check
 from reluc.analysis.cores import pool, rows_per_piece
 from reluc.analysis.report import Check, Report, counterexample, fmt, show
 from reluc.analysis.rounding import (UNIT_ROUNDOFF, advance, bound_terms, float_check,
-                                     per_row, recorded_rounding_check, rounding_bound)
+                                     per_row, recorded_rounding_check, rounding_bound,
+                                     runtime_outputs)
 from reluc.analysis.samples import clip, near_points, reference_batch, sample_batches
 from reluc.errors import RelucError
 from reluc.net import prefetch
@@ -155,17 +156,21 @@ def _verify(report: Report, path, spec_text, samples, seed, complete, runner_fac
     x = np.vstack([xb[ok] for xb, ok in floats])
     file_net = functools.cache(lambda: formats.read(source)[0])  # read at most once more
 
-    say("exact check, rounding bound and input limit, a layer at a time")
-    # the file's runtime opens meanwhile (onnxruntime: its session; scipy: its own read)
-    with ThreadPoolExecutor(1) as opener:
-        opening = opener.submit(runner_factory or functools.partial(
-            _default_runner, known=(n_in, dtype)), source)
+    def run_floats():  # the file's runtime, opened and run on the rows (float check)
+        runner = (runner_factory or functools.partial(_default_runner, known=(n_in, dtype)))(
+            source)  # onnxruntime: its session; scipy: its own read
+        return runner, runtime_outputs(runner, x) if len(x) else None
+
+    say("exact check, rounding bound and input limit, a layer at a time; the file's "
+        f"runtime ({dtype}) on the same inputs meanwhile")
+    with ThreadPoolExecutor(1) as runtime:
+        running = runtime.submit(run_floats)
         outs, bound, same, file_out, proved, nonzeros = _one_pass(
             itertools.chain([first], layers), compiled.source, batches,
             [ok for _, ok in floats], dtype, layer_progress)
         if file_out != n_out:
             return structure_fail(n_in, file_out)
-        runner = opening.result()
+        runner, y = running.result()
 
     limit_check, at_limit = _limit_rows(proved, nonzeros, info, box, dtype, samples, rng)
     if at_limit:  # (a network of few weights: the file is read whole again)
@@ -175,6 +180,9 @@ def _verify(report: Report, path, spec_text, samples, seed, complete, runner_fac
         outs += [exact.Evaluator(file_net()).scaled(b) for b in at_limit]
         bound = np.concatenate([bound, rounding_bound(file_net(), x_limit, dtype)])
         batches, floats, x = batches + at_limit, floats + limit_floats, np.vstack([x, x_limit])
+        if len(x_limit):
+            y_limit = runtime_outputs(runner, x_limit)
+            y = y_limit if y is None else np.vstack([y, y_limit])
 
     # -- exact check: the file's own weights, exactly, against the reference --
     refs = [reference_batch(ctor, values, batch) for batch in batches]
@@ -202,10 +210,10 @@ def _verify(report: Report, path, spec_text, samples, seed, complete, runner_fac
         report.counterexample = counterexample(*worst)
 
     # -- float check: the file's runtime against the file's exact outputs --
-    say(f"float check through the file's runtime ({dtype})")
+    say(f"float check: the file's runtime ({dtype}) against its rounding bound")
     exact_y = np.vstack([o.approx()[ok] for o, (_, ok) in zip(outs, floats)])
     ref_y = np.vstack([w.approx()[ok] for w, (_, ok) in zip(wants, floats)])
-    report.checks.append(float_check(runner, x, exact_y, ref_y, bound, dtype))
+    report.checks.append(float_check(y, x, exact_y, ref_y, bound, dtype))
     if info.rounding is not None and "max_rounding_error" in report.checks[-1].data:
         # the build's figures are the file's when its weights are the build's
         own = compiled.rounding if same and compiled.rounding is not None else \
