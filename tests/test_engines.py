@@ -323,6 +323,28 @@ def test_onnxruntime_opens_models_with_large_blocks_mapped(cli, tmp_path, monkey
     assert np.array_equal(runner(np.array([[3.0, 1, 2, 0]])), [[0, 1, 2, 3]])
 
 
+@pytest.mark.parametrize("spec, rows", [("sort n=8", 256), ("max n=2048", 128),
+                                         ("max n=8192", 64)])
+def test_onnxruntime_gets_as_many_rows_a_call_as_keep_its_tensors_in_the_cache(
+        cli, tmp_path, spec, rows):
+    # 64 rows a call, doubled (to 256 at most) while a call's largest tensor stays within
+    # 8 MiB: max n=2048 gathers 36 KiB a row (128 rows: 4.5 MiB), max n=8192 144 KiB
+    from reluc.analysis import evaluate
+
+    cli("build", spec, "-o", tmp_path / "n.onnx", "-q", "--layout", "sparse")
+    runner = evaluate.Runner(str(tmp_path / "n.onnx"), runtime="ort")
+    calls, run = [], runner._session.run
+    runner._session = type("Session", (), {"run": lambda self, out, feed: (
+        calls.append(len(next(iter(feed.values())))) or run(out, feed))})()
+    x = np.random.default_rng(6).integers(-99, 99, size=(2 * rows, runner.n_in))
+    assert np.array_equal(runner(x), [[v] for v in x.max(axis=1)] if spec[0] == "m"
+                          else np.sort(x, axis=1))
+    assert calls == [rows, rows]
+    assert [evaluate.ort_rows(b) for b in (None, 1, 32 << 10, 32 << 10 | 1, 64 << 10,
+                                           64 << 10 | 1, 1 << 30)] == \
+        [64, 256, 256, 128, 128, 64, 64]
+
+
 def test_onnxruntime_calls_run_one_thread_each_over_reluc_s_threads(cli, tmp_path):
     # onnxruntime's own two threads cost twice the CPU of one in some runs on a 2-core
     # machine; reluc runs the calls (64 rows each) over its threads instead, in order

@@ -37,12 +37,29 @@ CHUNK_BYTES = 256 << 20
 # auto runs a network through onnxruntime when it is this dense and this large: BLAS
 # (onnxruntime's Gemm) beats CSR products there (2.5x on a dense 784-1024-1024-1024-10 MLP)
 DENSE_SHARE, DENSE_WORK = 0.25, 1 << 20
-# rows per onnxruntime call at most (measured: bench/encodings.py, and eval of sort
-# n=1024 / 4096, 1024 rows, one session: 64 rows a call 0.31-0.33 / 1.94-2.05 s of CPU,
-# 128 rows 0.30-0.32 / 1.82-1.98, 256 rows 0.32-0.34 / 1.76-2.50, 512 rows - / 2.11-3.12;
-# but the whole command, three rounds alternating: n=4096 3.00-3.07 s with 64, 3.04-3.05
-# with 128, whose larger tensors cost more system time)
+# rows per onnxruntime call: 64 (measured: bench/encodings.py, and eval of sort n=1024 /
+# 4096, 1024 rows, one session: 64 rows a call 0.31-0.33 / 1.94-2.05 s of CPU, 128 rows
+# 0.30-0.32 / 1.82-1.98, 256 rows 0.32-0.34 / 1.76-2.50, 512 rows - / 2.11-3.12; but the
+# whole command, three rounds alternating: n=4096 3.00-3.07 s with 64, 3.04-3.05 with 128,
+# whose larger tensors cost more system time), doubled up to ORT_MAX_ROWS while a call's
+# largest intermediate tensor (a layer's gathered features) stays within ORT_CALL_BYTES:
+# then two calls at once keep theirs in the cache. `eval --runtime ort` of sort n=256 /
+# 512 / 1024 / 2048 (6 KiB / 24 KiB / 48 KiB / 96 KiB a row), CPU s, three rounds
+# alternating (two at n <= 512): 64 rows a call 0.84-1.05 / 1.23-1.41 / 0.90-1.05 /
+# 1.60-1.62, 128 rows 0.74-0.88 / 0.95-1.17 / 0.78-0.82 / 1.85-2.09, 256 rows 0.71-0.72
+# / 1.00-1.12; the dense sort n=1024 file 8.8 with 64, 7.8-8.2 with 128 (the same outputs)
 ORT_ROWS = 64
+ORT_MAX_ROWS = 256
+ORT_CALL_BYTES = 8 << 20
+
+
+def ort_rows(row_bytes: int | None) -> int:
+    """Rows per onnxruntime call for a network whose largest intermediate tensor takes
+    ``row_bytes`` a row (None: not known, a file reluc did not read)."""
+    rows = ORT_ROWS
+    while row_bytes and rows < ORT_MAX_ROWS and 2 * rows * row_bytes <= ORT_CALL_BYTES:
+        rows *= 2
+    return rows
 
 
 class Runner:
@@ -79,6 +96,7 @@ class Runner:
         self.guard = True
         self.batch = None  # a fixed batch size the model insists on
         self.chunk = ORT_ROWS  # rows a call; fewer when rows are large (_read)
+        self._row_bytes = None  # the largest intermediate tensor's bytes a row (_read)
         if known is not None and self.runtime == "ort":  # the caller reads the file
             (self.n_in, self.dtype), self.limit, self.guard, self.depth = \
                 known, math.inf, False, None
@@ -123,7 +141,8 @@ class Runner:
         if n_in is None:
             raise NetworkFileError("the file holds no layers")
         self.n_in, self.limit, self.depth = n_in, bound.limit(), bound.layers
-        self.chunk = max(1, CHUNK_BYTES // (per_row * np.dtype(self.dtype).itemsize))
+        self._row_bytes = per_row * np.dtype(self.dtype).itemsize
+        self.chunk = max(1, CHUNK_BYTES // self._row_bytes)
         self._check_rows = rows_per_piece(widest)  # rows past the limit: float64
 
     def _open_session(self) -> None:
@@ -143,7 +162,7 @@ class Runner:
                                    f"{inp.type} {inp.shape}, not a {self.dtype} batch of "
                                    f"rows of {self.n_in}")
         self._input_name = inp.name
-        self.chunk = min(self.chunk, ORT_ROWS)  # within the bytes a chunk may take
+        self.chunk = min(self.chunk, ort_rows(self._row_bytes))  # and CHUNK_BYTES
         if inp.shape and isinstance(inp.shape[0], int) and inp.shape[0] > 0:
             self.batch = self.chunk = inp.shape[0]
 
