@@ -44,7 +44,7 @@ DENSE_SHARE, DENSE_WORK = 0.25, 1 << 20
 # whose larger tensors cost more system time), doubled up to ORT_MAX_ROWS while a call's
 # largest intermediate tensor (a layer's gathered features) stays within ORT_CALL_BYTES:
 # then two calls at once keep theirs in the cache. `eval --runtime ort` of sort n=256 /
-# 512 / 1024 / 2048 (6 KiB / 24 KiB / 48 KiB / 96 KiB a row), CPU s, three rounds
+# 512 / 1024 / 2048 (12 / 24 / 48 / 96 KiB a row), CPU s, three rounds
 # alternating (two at n <= 512): 64 rows a call 0.84-1.05 / 1.23-1.41 / 0.90-1.05 /
 # 1.60-1.62, 128 rows 0.74-0.88 / 0.95-1.17 / 0.78-0.82 / 1.85-2.09, 256 rows 0.71-0.72
 # / 1.00-1.12; the dense sort n=1024 file 8.8 with 64, 7.8-8.2 with 128 (the same outputs)
