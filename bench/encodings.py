@@ -150,6 +150,29 @@ def grouped_model(layers, n_in: int) -> bytes:
     return _chain(layers, n_in, "grouped", [axes], per_layer)
 
 
+def _products(i: int, h: str, tables: list, bias: np.ndarray) -> tuple[list, list]:
+    """Layer ``i`` from ``h`` to ``z<i>`` as a MatMul a row on parts of its rows: per
+    part (``tables``: its index table and values, ``[rows, K]`` each, in the order of
+    the layer's outputs) a Gather and a MatMul, one Concat of the parts, the Reshape to
+    ``[out, batch]`` and, where the ``bias`` (in the same order) is not zero, its Add."""
+    inits, nodes, parts = [], [], []
+    for g, (idx, val) in enumerate(tables):
+        inits += [numpy_helper.from_array(idx, f"I{i}_{g}"),
+                  numpy_helper.from_array(val.reshape(len(val), 1, -1), f"W{i}_{g}")]
+        nodes += [helper.make_node("Gather", [h, f"I{i}_{g}"], [f"g{i}_{g}"], axis=0),
+                  helper.make_node("MatMul", [f"W{i}_{g}", f"g{i}_{g}"], [f"p{i}_{g}"])]
+        parts.append(f"p{i}_{g}")
+    if len(parts) > 1:
+        nodes.append(helper.make_node("Concat", parts, [f"c{i}"], axis=0))
+    inits.append(numpy_helper.from_array(np.array([len(bias), -1], np.int64), f"S{i}"))
+    sums = f"t{i}" if bias.any() else f"z{i}"
+    nodes.append(helper.make_node("Reshape", [nodes[-1].output[0], f"S{i}"], [sums]))
+    if bias.any():
+        inits.append(numpy_helper.from_array(bias.reshape(-1, 1).astype(np.float32), f"B{i}"))
+        nodes.append(helper.make_node("Add", [sums, f"B{i}"], [f"z{i}"]))
+    return inits, nodes
+
+
 def grouped_products_model(layers, n_in: int) -> bytes:
     """reluc's MatMul a row without padding: per layer the rows grouped by their number of
     nonzeros, a Gather -> MatMul per group, one Concat; the rows stay in the groups'
@@ -169,26 +192,11 @@ def grouped_products_model(layers, n_in: int) -> bytes:
         groups = [np.arange(layer.n_out)] if last else \
             [np.flatnonzero(counts == c) for c in np.unique(counts)]
         moved = sp.csr_array((w.data, cols, w.indptr), shape=w.shape)  # columns moved
-        inits, nodes, parts = [], [], []
-        for g, rows in enumerate(groups):
-            idx, val = ell(moved[rows], np.int32, np.float32)  # (the last layer: padded)
-            inits += [numpy_helper.from_array(idx, f"I{i}_{g}"),
-                      numpy_helper.from_array(val.reshape(len(rows), 1, -1), f"W{i}_{g}")]
-            nodes += [helper.make_node("Gather", [h, f"I{i}_{g}"], [f"g{i}_{g}"], axis=0),
-                      helper.make_node("MatMul", [f"W{i}_{g}", f"g{i}_{g}"], [f"p{i}_{g}"])]
-            parts.append(f"p{i}_{g}")
         order = np.concatenate(groups)
         state["pos"] = np.argsort(order)
-        if len(parts) > 1:
-            nodes.append(helper.make_node("Concat", parts, [f"c{i}"], axis=0))
-        inits.append(numpy_helper.from_array(np.array([layer.n_out, -1], np.int64), f"S{i}"))
-        sums = f"t{i}" if layer.bias.any() else f"z{i}"
-        nodes.append(helper.make_node("Reshape", [nodes[-1].output[0], f"S{i}"], [sums]))
-        if layer.bias.any():  # the biases in the rows' order
-            inits.append(numpy_helper.from_array(
-                layer.bias[order].reshape(-1, 1).astype(np.float32), f"B{i}"))
-            nodes.append(helper.make_node("Add", [sums, f"B{i}"], [f"z{i}"]))
-        return inits, nodes
+        # (the last layer: padded; the biases in the rows' order)
+        return _products(i, h, [ell(moved[rows], np.int32, np.float32) for rows in groups],
+                         layer.bias[order])
 
     return _chain(layers, n_in, "grouped products", [], per_layer)
 
@@ -203,23 +211,8 @@ def tiled_model(layers, n_in: int, tile: int = TILE) -> bytes:
 
     def per_layer(i, layer, h):
         idx, val = ell(layer.weight, np.int32, np.float32)
-        inits, nodes, parts = [], [], []
-        for t, a in enumerate(range(0, layer.n_out, tile)):
-            b = min(a + tile, layer.n_out)
-            inits += [numpy_helper.from_array(idx[a:b], f"I{i}_{t}"),
-                      numpy_helper.from_array(val[a:b].reshape(b - a, 1, -1), f"W{i}_{t}")]
-            nodes += [helper.make_node("Gather", [h, f"I{i}_{t}"], [f"g{i}_{t}"], axis=0),
-                      helper.make_node("MatMul", [f"W{i}_{t}", f"g{i}_{t}"], [f"p{i}_{t}"])]
-            parts.append(f"p{i}_{t}")
-        if len(parts) > 1:
-            nodes.append(helper.make_node("Concat", parts, [f"c{i}"], axis=0))
-        inits.append(numpy_helper.from_array(np.array([layer.n_out, -1], np.int64), f"S{i}"))
-        sums = f"t{i}" if layer.bias.any() else f"z{i}"
-        nodes.append(helper.make_node("Reshape", [nodes[-1].output[0], f"S{i}"], [sums]))
-        if layer.bias.any():
-            inits.append(_bias(layer, i))
-            nodes.append(helper.make_node("Add", [sums, f"B{i}"], [f"z{i}"]))
-        return inits, nodes
+        return _products(i, h, [(idx[a:a + tile], val[a:a + tile])
+                                for a in range(0, layer.n_out, tile)], layer.bias)
 
     return _chain(layers, n_in, "row tiles", [], per_layer)
 
