@@ -204,7 +204,9 @@ def check_spec(spec, max_size: int | None = None, path: str | None = None,
     if memory is not None and need > memory:
         raise TooBig(f"{spec.canonical()} needs at least {show(need)} of memory to build "
                      f"({counted}); this machine has {show(memory)} available")
-    smallest = nnz * 8
+    # a value and an index per stored entry, 8 bytes; an entry stands for two nonzeros
+    # in a layer whose rows come in negated pairs (sparse ONNX layout)
+    smallest = nnz * 4
     if max_size is not None and smallest > max_size:
         raise TooBig(f"{spec.canonical()} makes a file of at least {show(smallest)} (at least "
                      f"{nnz} nonzero weights), more than --max-size {show(max_size)}")
@@ -221,15 +223,23 @@ def check_spec(spec, max_size: int | None = None, path: str | None = None,
 
 def file_size_estimate(source, dtype: str, fmt: str, layout: str) -> int:
     """The file's size: exact for a dense ONNX layout (every entry is written), a lower
-    bound otherwise (the nonzeros when known, else one per neuron and output)."""
+    bound otherwise (the nonzeros when known, else one per neuron and output; the sparse
+    ONNX layout stores one row of each negated pair and no zero bias)."""
     item = {"float32": 4, "float64": 8}[dtype]
     if fmt == "onnx" and layout == "dense":
         return source.params * item
-    nnz = getattr(source, "nonzero_params", None) if not _is_stream(source) else None
-    if nnz is None:
-        nnz = sum(source.widths_out)
+    widths = source.widths_out
+    if _is_stream(source):
+        nnz = list(widths)
+    else:
+        nnz = [layer.weight.nnz for layer in source.layers]
+    rows = list(widths)
+    if fmt == "onnx":
+        pairs, zero = source.negated_pairs(), source.zero_biases()
+        nnz = [k // 2 if p else k for k, p in zip(nnz, pairs)]
+        rows = [0 if z else w for w, z in zip(widths, zero)]
     # a value and an int32 column index per nonzero; a bias (and an npz row pointer) per row
-    return nnz * (item + 4) + sum(source.widths_out) * (item + (8 if fmt == "npz" else 0))
+    return sum(nnz) * (item + 4) + sum(rows) * item + (8 * sum(widths) if fmt == "npz" else 0)
 
 
 def _is_stream(source) -> bool:

@@ -88,6 +88,19 @@ class Layer:
         """Nonzero weights plus nonzero biases."""
         return int(self.weight.nnz) + int(np.count_nonzero(self.bias))
 
+    @property
+    def negated_pairs(self) -> bool:
+        """Whether row ``2k + 1`` is ``-(row 2k)`` for every ``k``, the biases aside (``z``
+        passed on as ``relu(z)`` and ``relu(-z)``: every hidden layer of a comparator
+        network on R; reluc's sparse layout makes each pair's sum once)."""
+        w, lengths = self.weight, np.diff(self.weight.indptr)
+        if w.shape[0] % 2 or not np.array_equal(lengths[0::2], lengths[1::2]):
+            return False
+        odd = np.repeat(np.arange(w.shape[0]) % 2 == 1, lengths)  # entries of odd rows
+        # (row by row, the odd rows' entries line up with the even rows': equal lengths)
+        return bool(np.array_equal(w.indices[odd], w.indices[~odd])
+                    and np.array_equal(w.data[odd], -w.data[~odd]))
+
     def equals(self, other: Layer) -> bool:
         """Exact equality of shapes, weights and biases."""
         return (
@@ -162,6 +175,11 @@ class Shape:
         the addition of a zero bias); False where it is not known."""
         return (False,) * self.depth
 
+    def negated_pairs(self) -> tuple[bool, ...]:
+        """Per layer, whether its rows are known to be in negated pairs before its layers
+        are made (:attr:`Layer.negated_pairs`); False where it is not known."""
+        return (False,) * self.depth
+
 
 class Net(Shape):
     """An immutable ReLU network: a validated tuple of :class:`Layer`."""
@@ -197,6 +215,9 @@ class Net(Shape):
 
     def zero_biases(self) -> tuple[bool, ...]:
         return tuple(not layer.bias.any() for layer in self._layers)
+
+    def negated_pairs(self) -> tuple[bool, ...]:
+        return tuple(layer.negated_pairs for layer in self._layers)
 
     def materialise(self) -> Net:
         return self
@@ -263,30 +284,34 @@ class LayerStream(Shape):
     value), if the constructor knows them: the compiler decides from them whether the
     layers are exact in the file's dtype without generating them, so a value declared
     already rounded would hide the rounding.
-    ``zero_bias``: per layer, True where the constructor knows the bias to be zero
-    (checked as the layers come, as the shape is).
+    ``zero_bias``: per layer, True where the constructor knows the bias to be zero;
+    ``pairs``: where it knows the rows to be in negated pairs; the biases are checked as
+    the layers come, the pairs by the writer on the tables it makes (not a pass here).
     Counts that need the weights (``nonzero_params``) are only known after a pass:
     call :meth:`materialise` for a :class:`Net`, or count while writing.
     """
 
-    __slots__ = ("n_in", "widths_out", "_make", "values", "_zero_bias")
+    __slots__ = ("n_in", "widths_out", "_make", "values", "_zero_bias", "_pairs")
 
     def __init__(self, n_in: int, widths_out: Sequence[int],
                  make: Callable[[], Iterator[Layer]], values: Sequence[float] | None = None,
-                 zero_bias: Sequence[bool] | None = None):
+                 zero_bias: Sequence[bool] | None = None, pairs: Sequence[bool] | None = None):
         if not widths_out or n_in < 1 or min(widths_out) < 1:
             raise NetworkError("a layer stream needs at least one layer and no empty dimension")
         self.n_in, self.widths_out = int(n_in), tuple(int(w) for w in widths_out)
         self._make, self.values = make, None if values is None else tuple(values)
-        zero = (False,) * len(self.widths_out) if zero_bias is None else \
-            tuple(bool(z) for z in zero_bias)
-        if len(zero) != len(self.widths_out):
-            raise NetworkError(f"a stream of {len(self.widths_out)} layers declares "
-                               f"{len(zero)} biases")
-        self._zero_bias = zero
+        self._zero_bias, self._pairs = (
+            (False,) * self.depth if f is None else tuple(bool(z) for z in f)
+            for f in (zero_bias, pairs))
+        if {len(self._zero_bias), len(self._pairs)} != {self.depth}:
+            raise NetworkError(f"a stream of {self.depth} layers declares {len(self._zero_bias)}"
+                               f" biases and {len(self._pairs)} row pairings")
 
     def zero_biases(self) -> tuple[bool, ...]:
         return self._zero_bias
+
+    def negated_pairs(self) -> tuple[bool, ...]:
+        return self._pairs
 
     def iter_layers(self, ahead: int = 0) -> Iterator[Layer]:
         """The layers, checked against the declared shape. ``ahead > 0``: a worker thread

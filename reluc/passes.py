@@ -46,8 +46,17 @@ def prune_dead_stream(stream: LayerStream) -> LayerStream:
                 w = w[:, col_idx[k]]
             yield layer if w is layer.weight else Layer(w, b, owned=True)
 
+    # rows in negated pairs stay so if taken out a pair at a time (columns taken out leave
+    # them: both rows of a pair lose the same)
+    pairs = [p and (w or _in_pairs(r)) for p, w, r in zip(stream.negated_pairs(), whole, row_idx)]
     return LayerStream(stream.n_in, [r.size for r in row_idx], make, stream.values,
-                       stream.zero_biases())
+                       stream.zero_biases(), pairs)
+
+
+def _in_pairs(rows: np.ndarray) -> bool:
+    """Whether rising row numbers are whole pairs ``2k, 2k + 1``."""
+    return rows.size % 2 == 0 and not np.any(rows[0::2] % 2) and \
+        np.array_equal(rows[1::2], rows[0::2] + 1)
 
 
 def kept_rows(source: Net | LayerStream) -> list[np.ndarray]:

@@ -735,6 +735,34 @@ def test_max_size_refuses_before_writing(cli, tmp_path, spec, size, fragment):
     assert out.exists()
 
 
+def test_max_size_lets_through_a_file_that_fits(cli, tmp_path):
+    # the file stores one row of each negated pair: 451 158 bytes for 82 176 nonzeros,
+    # under the 8 bytes a nonzero (657 408) that the formulas' bound took before
+    out = tmp_path / "x.onnx"
+    cli("build", "sort n=256 method=bitonic", "-o", out, "--layout", "sparse", "--max-size",
+        "500K", "-q")
+    assert 400_000 < out.stat().st_size <= 500 * 1024
+
+
+@pytest.mark.parametrize("spec, fmt, layout", [
+    ("sort n=64", "onnx", "sparse"), ("sort n=64 domain=0,1", "onnx", "sparse"),
+    ("sort n=64", "npz", "auto"), ("sawtooth k=5", "onnx", "sparse"),
+    ("topk n=12 k=3", "onnx", "sparse"), ("sort n=16", "onnx", "dense")])
+def test_the_size_estimate_is_at_most_the_size_written(tmp_path, spec, fmt, layout):
+    from reluc import budget, formats
+    from reluc.compiler import compile_spec
+
+    c = compile_spec(spec)
+    out = tmp_path / f"x.{fmt}"
+    chosen = formats.write(c, str(out), fmt, layout=layout).layout
+    chosen = chosen if fmt == "onnx" else "csr"
+    for source in (c.source, c.source.materialise()):  # as streamed, as held
+        assert budget.file_size_estimate(source, "float32", fmt, chosen) <= out.stat().st_size
+    if chosen == "dense":  # exact
+        assert budget.file_size_estimate(c.net, "float32", fmt, chosen) > \
+            out.stat().st_size - 4096
+
+
 @pytest.mark.parametrize("size", ["12X", "-5", "G", "1e3"])
 def test_a_bad_max_size_is_one_line(cli, tmp_path, size):
     r = cli("build", "sort n=4", "-o", tmp_path / "x.onnx", "--max-size", size, ok=False)

@@ -75,8 +75,10 @@ def test_sparse_file_is_smaller_and_stores_only_nonzeros(cli, tmp_path):
     cli("build", "sort n=128", "-o", d, "--layout", "dense")
     cli("build", "sort n=128", "-o", s, "--layout", "sparse")
     assert os.path.getsize(s) * 10 < os.path.getsize(d)
-    ops = {n.op_type for n in onnx.load(str(s)).graph.node}
-    assert ops == {"Transpose", "Gather", "MatMul", "Reshape", "Relu"}  # no bias to add
+    ops = [n.op_type for n in onnx.load(str(s)).graph.node]
+    assert set(ops) == {"Transpose", "Gather", "MatMul", "Neg", "Concat", "Reshape", "Relu"}
+    # no bias to add; every hidden layer's rows in negated pairs, each pair's sum made once
+    assert ops.count("Neg") == ops.count("Concat") == ops.count("Relu") == 28
 
 
 def test_auto_layout_says_which_it_chose(cli, tmp_path, monkeypatch):
@@ -138,8 +140,11 @@ def test_streamed_comparator_networks_have_no_dead_neurons(spec):
     assert net.equals(passes.prune_dead(net))  # the pass the stream skips has nothing to do
     assert (net.depth, net.widths, net.params) == (c.source.depth, c.source.widths,
                                                     c.source.params)
-    # the biases declared zero (the sparse layout leaves their Add out) are every zero one
+    # the biases declared zero (the sparse layout leaves their Add out) are every zero one,
+    # and the layers declared in negated pairs every such layer (on R: every hidden layer)
     assert c.source.zero_biases() == net.zero_biases()
+    assert c.source.negated_pairs() == net.negated_pairs()
+    assert any(net.negated_pairs()) == (c.domain.lo[0] is None and net.depth > 1)
     declared = set(c.source.values)
     for layer in net.layers:  # the values the compiler trusts for the cast decision,
         # compared exactly (a float equals an int only if it is that int)
@@ -199,6 +204,41 @@ def test_stream_checks_its_declared_zero_biases():
     with pytest.raises(NetworkError, match="declares 2 biases"):
         LayerStream(2, [2], lambda: iter([biased]), zero_bias=[True, True])
     assert LayerStream(2, [2], lambda: iter([biased])).materialise().zero_biases() == (False,)
+
+
+def test_a_layer_is_in_negated_pairs_only_if_each_odd_row_negates_the_row_before():
+    from reluc.net import Layer, Net
+
+    paired = np.array([[1.0, -1, 0], [-1, 1, 0], [0, 0, 2], [0, 0, -2]])
+    assert Layer(paired, np.arange(4)).negated_pairs  # the biases aside
+    for r, c, v in [(1, 1, 2.0), (3, 0, 1.0), (2, 2, 0.0)]:  # a value, an extra entry, a gap
+        w = paired.copy()
+        w[r, c] = v
+        assert not Layer(w, np.zeros(4)).negated_pairs, (r, c, v)
+    assert not Layer(paired[[0, 2, 1, 3]], np.zeros(4)).negated_pairs  # pairs out of order
+    assert not Layer(paired[:3], np.zeros(3)).negated_pairs  # an odd count of rows
+    assert Layer(np.zeros((2, 3)), np.zeros(2)).negated_pairs  # empty rows negate each other
+    assert Net([Layer(paired, np.zeros(4)), Layer(np.ones((1, 4)), [0.0])]).negated_pairs() == \
+        (True, False)
+
+
+def test_a_stream_declared_in_pairs_that_is_not_is_refused_when_written(tmp_path):
+    from reluc.compiler import Compiled
+    from reluc.errors import NetworkError
+    from reluc.net import Layer, LayerStream
+
+    rows = np.array([[1.0, 2.0], [-1.0, -2.0], [0.0, 1.0], [0.0, 1.0]])  # the second: equal
+    stream = LayerStream(2, [4, 1], lambda: iter([Layer(rows, np.zeros(4)),
+                                                  Layer(np.ones((1, 4)), [0.0])]),
+                         values=(0.0, 1.0, -1.0, 2.0, -2.0), pairs=[True, False])
+    c = compile_spec("sort n=2")
+    c = Compiled(spec=c.spec, source=stream, domain=c.domain, dtype="float32", exact=True,
+                 error_bound=Fraction(0), dtype_rounded=False)
+    with pytest.raises(NetworkError, match="layer 0 has rows that are not in negated pairs"):
+        formats.write(c, str(tmp_path / "s.onnx"), "onnx", layout="sparse")
+    assert not os.listdir(tmp_path)  # nothing half-written
+    with pytest.raises(NetworkError, match="declares 2 biases and 1 row pairings"):
+        LayerStream(2, [4, 1], stream.iter_layers, pairs=[True])
 
 
 @pytest.mark.parametrize("spec", ["sort n=8", "sort n=8 domain=3,10", "median n=7 domain=-4,4",

@@ -195,6 +195,14 @@ def test_a_reluc_file_changed_in_one_place_reads_to_the_changed_network(cli, tmp
     ("product", "a step left out", "Identity inside a Gather's layer"),
     ("product", "steps out of order", "out of order"),
     ("product", "untransposed activations", "on transposed activations"),
+    # layer 1's rows are in negated pairs: the products, Neg, Concat along axis 1
+    ("product", "the negation left out", "takes s1, s1 where reluc's sparse layout has s1"),
+    ("product", "products and negations swapped",
+     "takes n1, s1 where reluc's sparse layout has s1, n1"),
+    ("product", "pairs joined along axis 0", "rows in pairs need a Concat along axis 1"),
+    ("product", "the negation made an Identity", "Identity inside a Gather's layer"),
+    ("product", "negated twice", "out of order"),
+    ("product", "pairs reshaped to the even rows' count", "a Reshape to [6, -1]"),
     ("slots", "index out of range", "bad gather indices"),
     ("slots", "values of the wrong size", "values do not match the gather indices"),
     # [K, rows] values on [K, rows, batch]: onnxruntime would multiply along the batch
@@ -231,10 +239,12 @@ def test_a_damaged_sparse_layout_is_refused_in_one_line(cli, tmp_path, form, dam
         layer1 = [by_output.get(o) for o in ("g1", "m1", "r1", "s1")]  # as written
         # the Reshape of the sums (its output: z1, or t1 before an Add)
         layer1.append(next((n for n in m.graph.node if n.op_type == "Reshape"
-                            and n.input[0] == "s1"), None))
+                            and n.input[0] in ("s1", "p1")), None))  # p1: rows in pairs
         if form == "product" and damage in ("values of the wrong shape", "a step left out",
                                             "steps out of order", "untransposed activations"):
             return product_damage(m, damage, layer1)
+        if form == "product" and damage in PAIRS_DAMAGE:
+            return pairs_damage(m, damage, by_output)
         if damage == "index out of range":
             edit_initializer(m, "I1", lambda a: a.__setitem__((0, 0), 12))
         elif damage == "values of the wrong size":
@@ -282,6 +292,32 @@ def test_a_damaged_sparse_layout_is_refused_in_one_line(cli, tmp_path, form, dam
     assert_one_line_error(cli("stats", path, ok=False), fragment)  # reluc's reader
     # eval reads the file the same way before onnxruntime ever sees it
     assert_one_line_error(cli("eval", path, input="1 2 3 4 5 6\n", ok=False), fragment)
+
+
+PAIRS_DAMAGE = ("the negation left out", "products and negations swapped",
+                "pairs joined along axis 0", "the negation made an Identity",
+                "negated twice", "pairs reshaped to the even rows' count")
+
+
+def pairs_damage(m, damage, by_output):
+    """The damages of a layer in negated pairs (``s1`` the products, ``n1`` their
+    negations, ``p1`` the pairs side by side)."""
+    neg, pairs = by_output["n1"], by_output["p1"]
+    if damage == "the negation left out":
+        m.graph.node.remove(neg)
+        pairs.input[:] = ["s1", "s1"]
+    elif damage == "products and negations swapped":
+        pairs.input[:] = ["n1", "s1"]
+    elif damage == "pairs joined along axis 0":
+        pairs.attribute[0].i = 0
+    elif damage == "the negation made an Identity":
+        neg.op_type = "Identity"
+    elif damage == "negated twice":  # Neg -> Neg -> Concat(s1, n2)
+        twice = helper.make_node("Neg", ["n1"], ["n2"], name="again")
+        m.graph.node.insert(list(m.graph.node).index(neg) + 1, twice)
+        pairs.input[1] = "n2"
+    else:
+        edit_initializer(m, "S1", lambda a: a.__setitem__(0, a[0] // 2))
 
 
 def product_damage(m, damage, layer1):

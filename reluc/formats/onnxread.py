@@ -345,7 +345,12 @@ def _walk(graph, chain: _Chain) -> Iterator[Layer | Sizes]:
                 raise NetworkFileError("only dense Constant nodes are supported")
             chain.consts[node.output[0]] = to_array(attr["value"].t)
             continue
-        if [i for i in node.input if i and i not in chain.consts] != [chain.cur]:
+        want = [chain.cur] if chain.gathered is None else onnxsparse.inputs(chain, op)
+        takes = [i for i in node.input if i and i not in chain.consts]
+        if takes != want and chain.gathered is not None:  # a sparse layer, damaged
+            raise NetworkFileError(f"{where} ({op}) takes {', '.join(takes) or 'no input'} "
+                                   f"where reluc's sparse layout has {', '.join(want)}")
+        if takes != want:
             raise UnreadableGraph(
                 f"{where} ({op}) does not continue a single chain from the input; reluc "
                 "reads feed-forward chains of Gemm/MatMul/Add/Relu")

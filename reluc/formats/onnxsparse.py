@@ -3,7 +3,10 @@ features by index, then each row's gathered features weighed by its values and s
 
 - as this version writes it (:mod:`.onnxwrite`): on tables ``I`` ``[out, K]`` and ``W``
   ``[out, 1, K]``, ``MatMul(W, gathered)`` (a ``[1, K] x [K, batch]`` product a row), then
-  ``Reshape`` to ``[out, batch]``;
+  ``Reshape`` to ``[out, batch]``; a layer whose rows come in negated pairs has the even
+  rows' tables alone, and between the MatMul and the Reshape to ``[2 out, batch]`` a
+  ``Neg`` of the products and a ``Concat`` of products and negations along axis 1 (rows
+  ``2k`` and ``2k + 1`` are the ``k``-th product and its negation);
 - or a ``Mul`` by the values, then the sum over the slots: as the previous version wrote
   it, on tables ``[K, out]`` and ``[K, out, 1]`` (slot by slot), ``Reshape`` to ``[K, out *
   batch]``, ``MatMul`` by a ``[1, K]`` constant (ones), ``Reshape`` to ``[out, batch]``; as
@@ -23,17 +26,28 @@ import numpy as np
 from reluc.errors import NetworkFileError
 from reluc.formats.ell import counted_nonzeros, ell_to_csr
 
-PATTERN = ("reluc's sparse layout: Gather, then MatMul and Reshape, or Mul then ReduceSum, or "
-           "Mul, Reshape, MatMul and Reshape")
+PATTERN = ("reluc's sparse layout: Gather, then MatMul (with Neg and Concat for rows in pairs) "
+           "and Reshape, or Mul then ReduceSum, or Mul, Reshape, MatMul and Reshape")
 
 
 class Gathered:
     """A sparse layer being read: its index table, then its values, then (this version's
-    form) the slots' weights in the sum; ``step`` is the last node read."""
+    form) the slots' weights in the sum; ``step`` is the last node read; ``product``: the
+    name of the products a row (which the Concat of rows in pairs takes)."""
 
     def __init__(self, idx: np.ndarray):
         self.idx, self.val, self.step = idx, None, "Gather"
         self.slot_weights: np.ndarray | None = None
+        self.product: str | None = None
+
+
+def inputs(chain, op: str) -> list[str]:
+    """The activations a node may take while a sparse layer is open: the products and
+    their negations for the Concat of rows in pairs, else the chain's current ones."""
+    g = chain.gathered
+    if g.step == "Negated" and op == "Concat":
+        return [g.product, chain.cur]
+    return [chain.cur]
 
 
 def gather(chain, node, attrs, where):
@@ -89,15 +103,18 @@ def reshape(chain, node, attrs, where):
     """``[K, out, batch]`` to ``[K, out * batch]`` (after the Mul), or the sums
     ``[1, out * batch]`` (after the slots' MatMul) or ``[out, 1, batch]`` (after the
     product a row) to ``[out, batch]``."""
-    g = _at(chain, ("Mul", "MatMul", "Product"), where)
+    g = _at(chain, ("Mul", "MatMul", "Product", "Paired"), where)
     shape = chain.array(node.input[1], node)
-    k, rows = g.idx.shape[::-1] if g.step == "Product" else g.idx.shape  # K slots, rows
+    k, rows = g.idx.shape[::-1] if g.step in ("Product", "Paired") else g.idx.shape  # K, rows
     if g.step == "Mul" and chain.transposed and attrs.get("allowzero", 0) == 0 and \
             shape.ndim == 1 and list(shape) in ([0, -1], [k, -1]):
         g.step = "Reshape"
         return
     if g.step == "Product" and shape.ndim == 1 and list(shape) == [rows, -1]:
         _finish(chain, g.idx.T, g.val.T, where)  # slot-major views of the row-major tables
+        return
+    if g.step == "Paired" and shape.ndim == 1 and list(shape) == [2 * rows, -1]:
+        _finish(chain, g.idx.T, g.val.T, where, paired=True)
         return
     if g.step == "MatMul" and shape.ndim == 1 and list(shape) == [rows, -1]:
         val = g.val if np.all(g.slot_weights == 1) else g.val * g.slot_weights[:, None]
@@ -124,7 +141,7 @@ def matmul(chain, node, attrs, where):
         if val.dtype.kind not in "fiu" or val.shape != (rows, 1, k):
             raise NetworkFileError(f"{where}: values do not match the gather indices "
                                    f"({list(val.shape)} for indices {list(g.idx.shape)})")
-        g.val, g.step = val.reshape(rows, k), "Product"
+        g.val, g.step, g.product = val.reshape(rows, k), "Product", node.output[0]
         return
     k = g.idx.shape[0]
     c = chain.array(node.input[0], node)
@@ -134,15 +151,39 @@ def matmul(chain, node, attrs, where):
     g.slot_weights, g.step = c[0], "MatMul"
 
 
-def _finish(chain, idx: np.ndarray, val: np.ndarray, where: str) -> None:
-    """The layer's weights from tables laid out slot by slot (``[K, rows]``)."""
+def neg(chain, node, attrs, where):
+    """The products a row negated (rows in negated pairs)."""
+    _at(chain, ("Product",), where).step = "Negated"
+
+
+def concat(chain, node, attrs, where):
+    """Products and negations ``[out, 1, batch]`` side by side along axis 1 (``[out, 2,
+    batch]``): rows ``2k`` and ``2k + 1`` once reshaped."""
+    g = _at(chain, ("Negated",), where)
+    if attrs.get("axis") not in (1, -2):
+        raise NetworkFileError(f"{where}: rows in pairs need a Concat along axis 1 "
+                               f"({PATTERN})")
+    g.step = "Paired"
+
+
+def _finish(chain, idx: np.ndarray, val: np.ndarray, where: str, paired: bool = False) -> None:
+    """The layer's weights from tables laid out slot by slot (``[K, rows]``); ``paired``:
+    the tables of the even rows of a layer in negated pairs (each odd row the row before
+    it negated)."""
     chain.gathered = None
-    width, rows = chain.width, idx.shape[1]
+    width, rows = chain.width, idx.shape[1] * (2 if paired else 1)
 
     def make():
-        return ell_to_csr(idx, val, width)
+        if not paired:
+            return ell_to_csr(idx, val, width)
+        both = np.empty((len(val), rows), dtype=val.dtype if val.dtype.kind == "f" else float)
+        both[:, 0::2] = both[:, 1::2] = val  # (integer values widened before negation)
+        np.negative(both[:, 1::2], out=both[:, 1::2])
+        return ell_to_csr(np.repeat(idx, 2, axis=1), both, width)
 
     nnz = counted_nonzeros(idx, val) if chain.counting else None
+    if nnz is not None and paired:
+        nnz *= 2
     # (the values in memory order: no copy of transposed tables to check them)
     step = chain.counted((rows, width), val.ravel(order="K"), make, nnz) \
         if nnz is not None else make()
@@ -151,4 +192,4 @@ def _finish(chain, idx: np.ndarray, val: np.ndarray, where: str) -> None:
 
 # op -> (handler, fewest inputs, most inputs): the nodes read while a Gather is open
 SPARSE = {"Mul": (mul, 2, 2), "ReduceSum": (reduce_sum, 1, 2), "Reshape": (reshape, 2, 2),
-          "MatMul": (matmul, 2, 2)}
+          "MatMul": (matmul, 2, 2), "Neg": (neg, 1, 1), "Concat": (concat, 2, 2)}

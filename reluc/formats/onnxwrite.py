@@ -41,7 +41,7 @@ import onnx
 from onnx import helper
 
 from reluc import __version__
-from reluc.errors import NetworkFileError
+from reluc.errors import NetworkError, NetworkFileError
 from reluc.formats.ell import ell
 from reluc.formats.metadata import FileInfo
 from reluc.formats.onnxwire import (ELEM, GRAPH_INITIALIZER, MODEL_DOC, MODEL_GRAPH,
@@ -53,9 +53,12 @@ IR_VERSION = 8
 MAX_PROTO = (1 << 31) - 1  # protobuf's 2 GiB limit
 
 
-def _nodes(depth: int, layout: str, zero_bias: tuple[bool, ...]) -> list[onnx.NodeProto]:
+def _nodes(depth: int, layout: str, zero_bias: tuple[bool, ...],
+           pairs: tuple[bool, ...]) -> list[onnx.NodeProto]:
     """The graph's nodes, which depend only on the number of layers, the layout and, in
-    the sparse layout, which layers are known to have no bias (``zero_bias``: no Add)."""
+    the sparse layout, which layers are known to have no bias (``zero_bias``: no Add)
+    and which to have their rows in negated pairs (``pairs``: each pair's sum made once,
+    then Neg and Concat)."""
     nodes = []
     h = "x"
     last = depth - 1
@@ -75,8 +78,15 @@ def _nodes(depth: int, layout: str, zero_bias: tuple[bool, ...]) -> list[onnx.No
             nodes += [
                 helper.make_node("Gather", [h, f"I{i}"], [f"g{i}"], name=f"gather{i}", axis=0),
                 helper.make_node("MatMul", [w, f"g{i}"], [f"s{i}"], name=f"product{i}"),
-                helper.make_node("Reshape", [f"s{i}", f"S{i}"], [sums], name=f"rows{i}"),
             ]  # fmt: skip
+            s = f"s{i}"
+            if pairs[i]:  # [out/2, 1, batch] -> rows 2k, 2k + 1 = s[k], -s[k]: [out/2, 2, batch]
+                nodes += [
+                    helper.make_node("Neg", [s], [f"n{i}"], name=f"negated{i}"),
+                    helper.make_node("Concat", [s, f"n{i}"], [f"p{i}"], name=f"pairs{i}", axis=1),
+                ]  # fmt: skip
+                s = f"p{i}"
+            nodes.append(helper.make_node("Reshape", [s, f"S{i}"], [sums], name=f"rows{i}"))
             if biased:
                 nodes.append(helper.make_node("Add", [sums, b], [zt], name=f"add{i}"))
             if i == last:
@@ -88,10 +98,12 @@ def _nodes(depth: int, layout: str, zero_bias: tuple[bool, ...]) -> list[onnx.No
     return nodes
 
 
-def _tensors(source, dtype: str, layout: str, zero_bias: tuple[bool, ...]):
+def _tensors(source, dtype: str, layout: str, zero_bias: tuple[bool, ...],
+             pairs: tuple[bool, ...]):
     """The initializers, produced one layer at a time as the source yields its layers;
     each item: (layer number, tensors, layer). No bias where ``zero_bias`` says there is
-    none (the source checks that its layers agree)."""
+    none (the source checks that its layers agree); the even rows' tables alone where
+    ``pairs`` says the rows come in negated pairs (checked here, on the tables)."""
     for i, layer in enumerate(source.iter_layers(ahead=2)):
         w, b = f"W{i}", f"B{i}"
         if layout == "dense":
@@ -99,12 +111,25 @@ def _tensors(source, dtype: str, layout: str, zero_bias: tuple[bool, ...]):
         else:  # the ELLPACK tables row by row: row r's k-th nonzero at [r, k]
             it = "int32" if layer.n_in < 2**31 else "int64"
             idx, val = ell(layer.weight, it, dtype)
+            if pairs[i]:
+                idx, val = _even_rows(idx, val, i)
             tables = [TensorField(f"I{i}", idx, it),
                       TensorField(w, val.reshape(len(val), 1, -1), dtype),
                       TensorField(f"S{i}", np.array([layer.n_out, -1], dtype=np.int64), "int64")]
             if not zero_bias[i]:
                 tables.append(TensorField(b, layer.bias.reshape(-1, 1), dtype))
             yield i, tables, layer
+
+
+def _even_rows(idx: np.ndarray, val: np.ndarray, i: int) -> tuple[np.ndarray, np.ndarray]:
+    """The tables of the even rows of a layer declared in negated pairs, once its odd
+    rows are seen to be their negations (padding included: a pair's rows have the same
+    length)."""
+    if len(idx) % 2 or not (np.array_equal(idx[1::2], idx[0::2])
+                            and np.array_equal(val[1::2], -val[0::2])):
+        raise NetworkError(f"layer {i} has rows that are not in negated pairs, declared "
+                           "paired")  # a constructor's bug, never a user's error
+    return idx[0::2], val[0::2]
 
 
 def dense_bytes(net, dtype: str) -> int:
@@ -145,7 +170,9 @@ def write_onnx(source, info: FileInfo, out: BinaryIO, dtype: str = "float32",
     room = len(len_field(MODEL_DOC, doc_len)) + doc_len + 1 + 5
     elem = ELEM[dtype]
     zero_bias = source.zero_biases()  # (the dense layout's Gemm always takes its bias)
-    graph_head = onnx.GraphProto(name="reluc", node=_nodes(source.depth, layout, zero_bias)
+    pairs = source.negated_pairs() if layout == "sparse" else ()
+    graph_head = onnx.GraphProto(name="reluc",
+                                 node=_nodes(source.depth, layout, zero_bias, pairs)
                                  ).SerializeToString()
     graph_tail = onnx.GraphProto(
         doc_string=doc.decode(),
@@ -160,7 +187,7 @@ def write_onnx(source, info: FileInfo, out: BinaryIO, dtype: str = "float32",
     # its size is bounded by the entries known now plus room for the limit
     fixed = len(model_head) + room + len(graph_tail) + len(_model_tail(info)) + 64
     bound = RangeBound(dtype)
-    for i, tensors, layer in _tensors(source, dtype, layout, zero_bias):
+    for i, tensors, layer in _tensors(source, dtype, layout, zero_bias, pairs):
         for t in tensors:
             if external is not None and t.raw_len >= EXTERNAL_MIN_BYTES:
                 offset = -(-ext_pos // 4096) * 4096  # page-aligned, as onnx does

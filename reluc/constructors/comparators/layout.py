@@ -157,7 +157,10 @@ def comparator_stream(n: int, stages: list[Stage], shift: int | None = None) -> 
     values = (0, 1, -1) + ((shift, -shift) if bounded else ())
     # biases: the shift's, in the first and last layers (none on R)
     zero = [c == 0] + [True] * (len(stages) - 1) + [c == 0]
-    return LayerStream(n, widths, make, values=values, zero_bias=zero)
+    # on R each wire's two neurons are relu(z) and relu(-z) (rows in negated pairs) in
+    # every hidden layer; bounded, a wire that is no comparator's minimum has one neuron
+    pairs = [not bounded] * len(stages) + [False]
+    return LayerStream(n, widths, make, values=values, zero_bias=zero, pairs=pairs)
 
 
 def comparator_net(n: int, stages: list[Stage], shift: int | None = None) -> Net:
@@ -243,5 +246,6 @@ def selection_net(n: int, outputs: list[int], method: str, shift: int | None,
         v * s for v in np.unique(np.abs(weights)) for s in (1, -1)))
     # the last layer's bias: the selection of the sorter's (zero on R) plus its own
     zero = sort.zero_biases()[:-1] + (sort.zero_biases()[-1] and not last.bias.any(),)
-    whole = LayerStream(n, sort.widths_out[:-1] + (last.n_out,), make, values, zero)
+    whole = LayerStream(n, sort.widths_out[:-1] + (last.n_out,), make, values, zero,
+                        sort.negated_pairs()[:-1] + (False,))
     return passes.prune_dead_stream(whole)
