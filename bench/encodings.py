@@ -4,7 +4,10 @@ threads (``make bench``): the same weights (sort n, read from a file reluc wrote
 - ``product``: reluc's sparse layout (the file as written): per layer a Gather over
   ELLPACK tables padded to the longest row ([out, K]), giving [out, K, batch], and
   MatMul with the values ([out, 1, K]): a [1, K] x [K, batch] product a row, no
-  intermediate array of products;
+  intermediate array of products; in a layer whose rows come in negated pairs (every
+  hidden layer of sort), the even rows' products alone, then Neg and Concat;
+- ``product without pairs``: the same with every row's product made (as reluc wrote
+  the layout before the pairs);
 - ``slots``: the previous version's layout: the same tables slot by slot ([K, out]),
   Gather -> Mul, the slots summed by Reshape -> MatMul with ones -> Reshape;
 - ``ell``: the same tables row by row ([out, K]) summed by ReduceSum over the slots'
@@ -217,6 +220,11 @@ def tiled_model(layers, n_in: int, tile: int = TILE) -> bytes:
     return _chain(layers, n_in, "row tiles", [], per_layer)
 
 
+def unpaired_model(layers, n_in: int) -> bytes:
+    """reluc's MatMul a row with every row's product made (one tile of every row)."""
+    return tiled_model(layers, n_in, tile=max(la.n_out for la in layers))
+
+
 def signed_model(layers, n_in: int) -> bytes:
     """The network without a Mul: each layer gathers from ``[h; -h; 0]``."""
     from reluc.formats.ell import ell
@@ -284,10 +292,13 @@ def main() -> None:
             layers = list(formats.read_layers(path)[0])
             nnz = sum(la.weight.nnz for la in layers)
             slots = sum(la.n_out * int(np.diff(la.weight.indptr).max()) for la in layers)
+            stored = sum((la.n_out // 2 if la.negated_pairs else la.n_out)
+                         * int(np.diff(la.weight.indptr).max()) for la in layers)
             x = np.random.default_rng(0).integers(-(2**20), 2**20, size=(args.rows, n)).astype(
                 np.float32)
             want = np.sort(x, axis=1)
-            models = [("a MatMul a row (reluc's sparse layout)", path, slots),
+            models = [("a MatMul a row (reluc's sparse layout)", path, stored),
+                      ("a MatMul a row without pairs", unpaired_model(layers, n), slots),
                       ("slots + MatMul (the previous version)", slots_model(layers, n), slots),
                       ("ell + ReduceSum (earlier versions)", ell_model(layers, n), slots),
                       ("grouped, no padding", grouped_model(layers, n), nnz),

@@ -268,6 +268,24 @@ def check_output(source, dtype: str, fmt: str, layout: str, path: str | None,
     return size
 
 
+class Capped:
+    """A binary file that raises :class:`TooBig` once a write takes it past ``limit``
+    bytes (``--max-size`` held while the file is written; the writer's atomic output
+    then leaves nothing behind)."""
+
+    def __init__(self, f, limit: int):
+        self._f, self._limit = f, limit
+
+    def write(self, data) -> int:
+        n = self._f.write(data)
+        if self._f.tell() > self._limit:
+            raise TooBig(f"the file passed --max-size {show(self._limit)} while it was written")
+        return n
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+
 def memory_detail(e: MemoryError) -> str:
     """What failed to fit and what this process may use, for the out-of-memory line."""
     avail, cap = memory_limits()

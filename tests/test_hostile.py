@@ -735,6 +735,21 @@ def test_max_size_refuses_before_writing(cli, tmp_path, spec, size, fragment):
     assert out.exists()
 
 
+@pytest.mark.parametrize("target", ["x.onnx", "x.npz", "-"])
+def test_max_size_holds_while_the_file_is_written(cli, tmp_path, target):
+    # sort n=1024 takes 2.7 MB sparse, 5.6 MB as .npz; its lower bounds before writing
+    # (0.9 MB from the formulas, 1.1-2.2 MiB from the stream's shape) fit in 2.5M, so
+    # the writer finds out as it writes
+    out = tmp_path / target
+    if target != "-":
+        out.write_bytes(b"old")
+    r = cli("build", "sort n=1024", "-o", "-" if target == "-" else out, "--layout", "sparse",
+            "--max-size", "2.5M", ok=False)
+    assert_one_line_error(r, "passed --max-size 2.5 MiB while it was written")
+    assert r.stdout == "" if target == "-" else out.read_bytes() == b"old"  # left as it was
+    assert sorted(p.name for p in tmp_path.iterdir()) == ([] if target == "-" else [target])
+
+
 def test_max_size_lets_through_a_file_that_fits(cli, tmp_path):
     # the file stores one row of each negated pair: 451 158 bytes for 82 176 nonzeros,
     # under the 8 bytes a nonzero (657 408) that the formulas' bound took before

@@ -127,6 +127,8 @@ def _write(compiled, target: str | BinaryIO, fmt: str, layout: str = "dense",
                          "carry it")
 
     def emit(out: BinaryIO, ext: ExternalData | None = None) -> tuple[int, int, FileInfo]:
+        if max_size is not None:  # the estimate is a lower bound: held to it while written
+            out = budget.Capped(out, max_size)
         if fmt == "onnx":
             return write_onnx(source, info, out, dtype, chosen, ext, progress,
                               limit=MAX_PROTO if ext is not None else PROTO_LIMIT)

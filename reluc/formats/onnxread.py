@@ -347,10 +347,10 @@ def _walk(graph, chain: _Chain) -> Iterator[Layer | Sizes]:
             continue
         want = [chain.cur] if chain.gathered is None else onnxsparse.inputs(chain, op)
         takes = [i for i in node.input if i and i not in chain.consts]
-        if takes != want and chain.gathered is not None:  # a sparse layer, damaged
-            raise NetworkFileError(f"{where} ({op}) takes {', '.join(takes) or 'no input'} "
-                                   f"where reluc's sparse layout has {', '.join(want)}")
         if takes != want:
+            if chain.gathered is not None:  # a sparse layer, damaged
+                raise NetworkFileError(f"{where} ({op}) takes {', '.join(takes) or 'no input'}"
+                                       f" where reluc's sparse layout has {', '.join(want)}")
             raise UnreadableGraph(
                 f"{where} ({op}) does not continue a single chain from the input; reluc "
                 "reads feed-forward chains of Gemm/MatMul/Add/Relu")

@@ -15,7 +15,12 @@ Written layout (opset 17, IR version 8, set explicitly):
   batch]`` product a row (``[out, 1, batch]``), reshaped by ``S<i>`` (``[out, -1]``), plus
   ``B<i>`` (``[out, 1]``), no ``Add`` and no ``B<i>`` where the source knows the bias to
   be zero (:meth:`reluc.net.Shape.zero_biases`: every layer of a comparator network on
-  R); then ``Transpose``; initializers are little-endian ``raw_data``.
+  R); where it knows the rows to come in negated pairs (:meth:`reluc.net.Shape.negated_pairs`:
+  row ``2k + 1`` is ``-(row 2k)``, every hidden layer of a comparator network on R), the
+  tables hold the even rows alone (``[out/2, K]``) and the products ``[out/2, 1, batch]``
+  are followed by ``Neg`` and ``Concat`` of the two along axis 1 (``[out/2, 2, batch]``)
+  before the Reshape: half the gathers and products, the same outputs bit for bit
+  (negation is exact); then ``Transpose``; initializers are little-endian ``raw_data``.
   (Earlier files summed the slots otherwise; :mod:`.onnxsparse` reads them all. This
   form runs 1.3-1.7x faster in onnxruntime: ``bench/encodings.py``);
 - ``producer_name="reluc"``, ``producer_version``, ``domain="org.reluc"``,
