@@ -48,8 +48,9 @@ class Layer:
 
     weight: sp.csr_array
     bias: np.ndarray
+    even_rows: sp.csr_array | None  # rows in negated pairs: the even ones (from_pairs)
 
-    def __init__(self, weight, bias, owned: bool = False):
+    def __init__(self, weight, bias, owned: bool = False, even_rows=None):
         import scipy.sparse as sp
         # owned: the caller hands over a fresh matrix nobody else holds (no defensive copy)
         w = sp.csr_array(weight, dtype=np.float64, copy=not owned)
@@ -74,6 +75,15 @@ class Layer:
             _frozen(a)
         object.__setattr__(self, "weight", w)
         object.__setattr__(self, "bias", _frozen(b))
+        object.__setattr__(self, "even_rows", even_rows)
+
+    @classmethod
+    def from_pairs(cls, even, bias) -> Layer:
+        """Row ``2k`` is ``even``'s row ``k``, row ``2k + 1`` its negation; ``even`` kept as
+        :attr:`even_rows`, for products made once a pair (:mod:`reluc.pairs`)."""
+        from reluc.pairs import canonical, with_negations
+        even = canonical(even)
+        return cls(with_negations(even), bias, owned=True, even_rows=even)
 
     @property
     def n_in(self) -> int:
@@ -90,24 +100,14 @@ class Layer:
 
     @property
     def negated_pairs(self) -> bool:
-        """Whether row ``2k + 1`` is ``-(row 2k)`` for every ``k``, the biases aside (``z``
-        passed on as ``relu(z)`` and ``relu(-z)``: every hidden layer of a comparator
-        network on R; reluc's sparse layout makes each pair's sum once)."""
-        w, lengths = self.weight, np.diff(self.weight.indptr)
-        if w.shape[0] % 2 or not np.array_equal(lengths[0::2], lengths[1::2]):
-            return False
-        odd = np.repeat(np.arange(w.shape[0]) % 2 == 1, lengths)  # entries of odd rows
-        # (row by row, the odd rows' entries line up with the even rows': equal lengths)
-        return bool(np.array_equal(w.indices[odd], w.indices[~odd])
-                    and np.array_equal(w.data[odd], -w.data[~odd]))
+        """Whether row ``2k + 1`` is ``-(row 2k)`` for every ``k`` (:mod:`reluc.pairs`)."""
+        from reluc.pairs import in_negated_pairs
+        return self.even_rows is not None or in_negated_pairs(self.weight)
 
     def equals(self, other: Layer) -> bool:
         """Exact equality of shapes, weights and biases."""
-        return (
-            self.weight.shape == other.weight.shape
-            and np.array_equal(self.bias, other.bias)
-            and (self.weight != other.weight).nnz == 0
-        )
+        return (self.weight.shape == other.weight.shape and np.array_equal(self.bias, other.bias)
+                and (self.weight != other.weight).nnz == 0)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from reluc.net import Layer
+from reluc.pairs import interleave
 
 # scipy.sparse is imported where a matrix is made (reluc.net's note)
 if TYPE_CHECKING:
@@ -83,25 +84,17 @@ class RangeBound:
         self.safe = np.ones(len(self.radii), dtype=bool)
 
     def add(self, layer: Layer) -> None:
-        import scipy.sparse as sp
         self.layers += 1
-        w = layer.weight
         gamma = dot_gamma(layer, self.unit)
-        bias = layer.bias
-
-        def part(values):  # W's pattern with other values (zeros kept: no copy of it)
-            return sp.csr_array((values, w.indices, w.indptr), shape=w.shape)
-
-        aw, pos, neg = part(np.abs(w.data)), part(np.maximum(w.data, 0)), \
-            part(np.maximum(-w.data, 0))
         with np.errstate(over="ignore", invalid="ignore"):
-            self._scaled(pos, neg, aw, bias, gamma)
-            self._intervals(pos, neg, aw, bias, gamma)
+            parts = _Parts(layer)
+            self._scaled(parts, layer.bias, gamma)
+            self._intervals(parts, layer.bias, gamma)
 
-    def _scaled(self, pos, neg, aw, bias, gamma) -> None:
+    def _scaled(self, parts: _Parts, bias, gamma) -> None:
         g = 1 + gamma
         if self.l0 is None:  # inputs in [-r, r]: l0 = -1, h0 = 1, C = 0
-            size0 = np.asarray(aw.sum(axis=1)).ravel()
+            size0 = parts.row_sums()
             sizec = np.abs(bias)
             zlo = -size0 - gamma * size0
             zhi = size0 + gamma * size0
@@ -109,13 +102,12 @@ class RangeBound:
             # the products in pairs, each matrix read once for two vectors (a column's
             # sums are the same as one vector's, in the same order)
             mag0 = np.maximum(np.abs(self.l0), np.abs(self.h0))
-            sizes = aw @ np.column_stack([mag0, self.c])
-            ups, downs = pos @ np.column_stack([self.l0, self.h0]), \
-                neg @ np.column_stack([self.h0, self.l0])
+            sizes = parts.sizes(np.column_stack([mag0, self.c]))
+            lo, hi = parts.ends(self.l0, self.h0)
             size0 = sizes[:, 0]
             sizec = sizes[:, 1] + np.abs(bias)
-            zlo = ups[:, 0] - downs[:, 0] - gamma * size0
-            zhi = ups[:, 1] - downs[:, 1] + gamma * size0
+            zlo = lo - gamma * size0
+            zhi = hi + gamma * size0
         # every partial sum is at most g (r size0 + sizec): below the dtype's largest
         # number for r < (max / g - sizec) / size0 (margins for the float64 arithmetic)
         room = self.max / (g * _MARGIN) - sizec * _MARGIN
@@ -132,24 +124,25 @@ class RangeBound:
         self.h0 = np.maximum(zhi, 0) * _MARGIN
         self.c = sizec * g * _MARGIN
 
-    def _intervals(self, pos, neg, aw, bias, gamma) -> None:
-        if pos.shape[0] * len(self.radii) > _MAX_CELLS:  # too wide: the scaled bound only
+    def _intervals(self, parts: _Parts, bias, gamma) -> None:
+        if parts.rows * len(self.radii) > _MAX_CELLS:  # too wide: the scaled bound only
             self.safe[:] = False
             self.lo = self.hi = None
             self.wide = True
         if getattr(self, "wide", False):
             return
         if self.lo is None:
-            lo = np.broadcast_to(-self.radii, (pos.shape[1], len(self.radii)))
-            hi = np.broadcast_to(self.radii, (pos.shape[1], len(self.radii)))
+            lo = np.broadcast_to(-self.radii, (parts.cols, len(self.radii)))
+            hi = np.broadcast_to(self.radii, (parts.cols, len(self.radii)))
         else:
             lo, hi = self.lo, self.hi
         mag = np.maximum(np.abs(lo), np.abs(hi))
-        size = aw @ mag + np.abs(bias)[:, None]  # every partial sum is at most this
+        size = parts.sizes(mag) + np.abs(bias)[:, None]  # every partial sum is at most this
         slack = gamma * size  # rounding of the dot products
         self.safe &= np.all(size * (1 + gamma) < self.max, axis=0)
-        zlo = pos @ lo - neg @ hi + bias[:, None] - slack
-        zhi = pos @ hi - neg @ lo + bias[:, None] + slack
+        zlo, zhi = parts.ends(lo, hi)
+        zlo = zlo + bias[:, None] - slack
+        zhi = zhi + bias[:, None] + slack
         self.safe &= np.all(np.isfinite(zlo) & np.isfinite(zhi), axis=0)
         # ReLU follows (the last layer's clamp is harmless: its sizes were checked above)
         self.lo, self.hi = np.maximum(zlo, 0), np.maximum(zhi, 0)
@@ -158,6 +151,48 @@ class RangeBound:
         """R, rounded down to three significant digits."""
         safe = self.radii[self.safe & (self.radii <= self.max)]
         return round_down(max(self.r, float(safe.max()) if safe.size else 0.0))
+
+
+class _Parts:
+    """A layer's ``|W|``, ``W+`` and ``W-`` (its pattern, other values), of its even rows
+    alone where its rows are in negated pairs (:attr:`Layer.even_rows`): an odd row's
+    ``W+`` is the even row's ``W-``, so each product is made once a pair, and each odd
+    row's sums are the even row's, bit for bit, in the same order as its own would be."""
+
+    def __init__(self, layer: Layer):
+        import scipy.sparse as sp
+        w = layer.weight if layer.even_rows is None else layer.even_rows
+        self.paired, self.rows, self.cols = layer.even_rows is not None, *layer.weight.shape
+
+        def part(values):  # W's pattern with other values (zeros kept: no copy of it)
+            return sp.csr_array((values, w.indices, w.indptr), shape=w.shape)
+
+        self.aw, self.pos = part(np.abs(w.data)), part(np.maximum(w.data, 0))
+        self.neg = part(np.maximum(-w.data, 0))
+
+    def row_sums(self) -> np.ndarray:
+        sums = np.asarray(self.aw.sum(axis=1)).ravel()
+        return np.repeat(sums, 2) if self.paired else sums
+
+    def sizes(self, v: np.ndarray) -> np.ndarray:
+        """``|W| v``."""
+        s = self.aw @ v
+        return np.repeat(s, 2, axis=0) if self.paired else s
+
+    def ends(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``W+ lo - W- hi`` and ``W+ hi - W- lo``: for vectors two products of two
+        columns, for the candidate radii's columns four products."""
+        if lo.ndim == 1:
+            ups, downs = self.pos @ np.column_stack([lo, hi]), self.neg @ np.column_stack([hi, lo])
+            up_lo, up_hi, down_hi, down_lo = ups[:, 0], ups[:, 1], downs[:, 0], downs[:, 1]
+        else:
+            up_lo, up_hi, down_hi, down_lo = (self.pos @ lo, self.pos @ hi, self.neg @ hi,
+                                              self.neg @ lo)
+        if not self.paired:
+            return up_lo - down_hi, up_hi - down_lo
+        # the odd rows: W+ is the even rows' W-, W- their W+
+        return interleave(up_lo - down_hi, down_lo - up_hi), \
+            interleave(up_hi - down_lo, down_hi - up_lo)
 
 
 def round_down(r: float, digits: int = 3) -> float:

@@ -10,7 +10,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from conftest import assert_one_line_error, data_file
+from conftest import assert_one_line_error, build, data_file
 from reluc import exact, formats, registry
 from reluc.compiler import compile_spec
 
@@ -220,6 +220,50 @@ def test_a_layer_is_in_negated_pairs_only_if_each_odd_row_negates_the_row_before
     assert Layer(np.zeros((2, 3)), np.zeros(2)).negated_pairs  # empty rows negate each other
     assert Net([Layer(paired, np.zeros(4)), Layer(np.ones((1, 4)), [0.0])]).negated_pairs() == \
         (True, False)
+
+
+def test_a_layer_made_from_its_even_rows_is_the_layer_with_their_negations():
+    import scipy.sparse as sp
+
+    from reluc.net import Layer
+
+    # duplicates (summed), a zero and columns out of order in the even rows as given
+    even = sp.csr_array(([2.0, 1.0, -1.0, 0.0, 3.0, 1.0], [2, 0, 2, 1, 1, 1], [0, 3, 4, 6]),
+                        shape=(3, 3))
+    dense = even.toarray()
+    layer = Layer.from_pairs(even, np.arange(6.0))
+    want = Layer(np.stack([dense, -dense], axis=1).reshape(6, 3), np.arange(6.0))
+    assert layer.equals(want) and layer.negated_pairs
+    assert layer.weight.has_canonical_format
+    assert np.array_equal(layer.weight.indices, want.weight.indices)
+    assert np.array_equal(layer.even_rows.toarray(), dense)
+    assert layer.even_rows.nnz * 2 == layer.weight.nnz  # its zero gone, its duplicates summed
+
+
+def test_the_input_limit_of_rows_in_pairs_is_bit_for_bit_that_of_all_rows(cli, tmp_path):
+    from reluc.net import Layer
+    from reluc.ranges import RangeBound
+
+    rng = np.random.default_rng(5)
+    made = [Layer.from_pairs(rng.integers(-3, 4, (6, 12)) * (rng.random((6, 12)) < 0.6),
+                             rng.integers(-4, 5, 12) / 4) for _ in range(3)]
+    path = build(cli, tmp_path, "sort n=16", "s.onnx", "--layout", "sparse")
+    read = list(formats.read_layers(str(path))[0])  # the file's pairs, read with even rows
+    assert [la.even_rows is not None for la in read] == [True] * 9 + [False]  # 9 stages
+    first = Layer(np.eye(12, 5), np.zeros(12))
+    for layers in ([first] + made + [Layer(np.ones((1, 12)), [0.0])], read):
+        plain = [Layer(la.weight, la.bias) for la in layers]  # the same, without even rows
+        assert plain[1].even_rows is None and plain[1].equals(layers[1])
+        bounds = []
+        for source in (layers, plain):
+            bound = RangeBound("float32")
+            for la in source:
+                bound.add(la)
+            bounds.append(bound)
+        paired, whole = bounds
+        for name in ("l0", "h0", "c", "lo", "hi", "safe"):
+            assert np.array_equal(getattr(paired, name), getattr(whole, name)), name
+        assert paired.r == whole.r and paired.limit() == whole.limit()
 
 
 def test_a_stream_declared_in_pairs_that_is_not_is_refused_when_written(tmp_path):

@@ -181,6 +181,31 @@ def test_a_reluc_file_changed_in_one_place_reads_to_the_changed_network(cli, tmp
                                atol=1e-4)
 
 
+def test_rows_in_pairs_scaled_after_their_sums_read_as_the_scaled_layer(cli, tmp_path):
+    # a Mul by 2 after layer 0's pairs: the layer read is twice the pairs, and the even
+    # rows it keeps (for the input limit's products) are its own, not the file's tables
+    path = build(cli, tmp_path, "sort n=6", "s.onnx", "--layout", "sparse")
+    before = list(formats.read_layers(str(path))[0])
+
+    def fn(m):
+        m.graph.initializer.append(t(np.array([2.0], np.float32), "two"))
+        at = next(i for i, n in enumerate(m.graph.node) if n.op_type == "Relu")
+        relu = m.graph.node[at]
+        m.graph.node.insert(at, helper.make_node("Mul", [relu.input[0], "two"], ["twice"]))
+        relu.input[0] = "twice"
+
+    edit_onnx(path, fn)
+    after = list(formats.read_layers(str(path))[0])
+    assert (after[0].weight != 2 * before[0].weight).nnz == 0
+    for layer in after:
+        if layer.even_rows is not None:
+            assert (layer.even_rows != layer.weight[0::2]).nnz == 0
+    x = RNG.integers(-50, 50, size=(40, 6)).astype(np.float32)
+    y = ort_run(path.read_bytes(), x)
+    np.testing.assert_array_equal(y, np.sort(2 * x, axis=1))  # all wires doubled
+    np.testing.assert_array_equal(formats.read(str(path))[0].evaluate(x, np.float32), y)
+
+
 @pytest.mark.parametrize("form, damage, fragment", [
     ("product", "index out of range", "bad gather indices"),
     ("product", "values of the wrong size", "values do not match the gather indices"),

@@ -306,7 +306,9 @@ def _engine_layer(layer, dtype: str, k: int | None = None) -> tuple:
     """A layer as the scipy engine holds it, in ``dtype``: (weights, bias, K), the weights
     CSR sharing the layer's index arrays (each output summed over its nonzeros in column
     order, as reluc's sparse layout has onnxruntime sum them), K the most nonzeros in a
-    row (for the rounding bounds)."""
+    row (for the rounding bounds). (Rows in negated pairs gain nothing here: the even
+    rows' product, copied out and negated, took 0.70 s of CPU where the whole product took
+    0.62, sort n=4096, 512 rows.)"""
     w = layer.weight
     k = int(np.diff(w.indptr).max(initial=0)) if k is None else k
     csr = sp.csr_array((w.data.astype(dtype), w.indices, w.indptr), shape=w.shape)

@@ -95,6 +95,7 @@ class _Chain:
         self.w: sp.csr_array | Counted | None = None
         self.b: np.ndarray | None = None
         self.gathered: onnxsparse.Gathered | None = None  # a sparse layer being read
+        self.even: tuple | None = None  # a layer's weights in negated pairs, its even rows
         self.transposed = False
         self.prev_out: int | None = None  # outputs of the last layer yielded
 
@@ -171,14 +172,15 @@ class _Chain:
             w = w.make()  # the layer refuses it
         if isinstance(w, Counted):
             layer = Sizes(w.shape[1], w.shape[0], w.nnz, nonzero_count(b))
-        else:
-            layer = Layer(w, b, owned=True)  # the walk's own fresh arrays
+        else:  # the walk's own fresh arrays; rows in negated pairs as read, with their even ones
+            even = self.even[1] if self.even is not None and self.even[0] is w else None
+            layer = Layer(w, b, owned=True, even_rows=even)
             layer = Sizes.of(layer) if self.counting else layer
         if self.prev_out is not None and layer.n_in != self.prev_out:
             raise NetworkFileError(f"a layer takes {layer.n_in} inputs but the previous "
                                    f"one produces {self.prev_out}")
         self.prev_out = layer.n_out
-        self.w = self.b = None
+        self.w = self.b = self.even = None
         return layer
 
 

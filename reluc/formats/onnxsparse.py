@@ -25,6 +25,7 @@ import numpy as np
 
 from reluc.errors import NetworkFileError
 from reluc.formats.ell import counted_nonzeros, ell_to_csr
+from reluc.pairs import canonical, with_negations
 
 PATTERN = ("reluc's sparse layout: Gather, then MatMul (with Neg and Concat for rows in pairs) "
            "and Reshape, or Mul then ReduceSum, or Mul, Reshape, MatMul and Reshape")
@@ -176,10 +177,10 @@ def _finish(chain, idx: np.ndarray, val: np.ndarray, where: str, paired: bool = 
     def make():
         if not paired:
             return ell_to_csr(idx, val, width)
-        both = np.empty((len(val), rows), dtype=val.dtype if val.dtype.kind == "f" else float)
-        both[:, 0::2] = both[:, 1::2] = val  # (integer values widened before negation)
-        np.negative(both[:, 1::2], out=both[:, 1::2])
-        return ell_to_csr(np.repeat(idx, 2, axis=1), both, width)
+        even = canonical(ell_to_csr(idx, val, width))
+        full = with_negations(even)
+        chain.even = (full, even)  # the layer made from them if nothing else comes first
+        return full
 
     nnz = counted_nonzeros(idx, val) if chain.counting else None
     if nnz is not None and paired:

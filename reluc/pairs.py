@@ -1,0 +1,64 @@
+"""Rows in negated pairs: a layer whose row ``2k + 1`` is ``-(row 2k)`` (every hidden layer
+of a comparator network on R, which passes each value ``z`` on as ``relu(z)`` and
+``relu(-z)``). Such a layer is held as its even rows too, so that work done a row at a
+time is done once a pair: the sparse ONNX layout stores and multiplies the even rows
+alone, and the range bound multiplies by them. Negation is exact, so each odd row's
+result is bit for bit what its own product would give."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+
+
+def in_negated_pairs(w: sp.csr_array) -> bool:
+    """Whether row ``2k + 1`` of ``w`` is ``-(row 2k)`` for every ``k``, entry by entry."""
+    lengths = np.diff(w.indptr)
+    if w.shape[0] % 2 or not np.array_equal(lengths[0::2], lengths[1::2]):
+        return False
+    odd = np.repeat(np.arange(w.shape[0]) % 2 == 1, lengths)  # the odd rows' entries
+    # (row by row, the odd rows' entries line up with the even rows': equal lengths)
+    return bool(np.array_equal(w.indices[odd], w.indices[~odd])
+                and np.array_equal(w.data[odd], -w.data[~odd]))
+
+
+def interleave(even: np.ndarray, odd: np.ndarray) -> np.ndarray:
+    """Rows ``even[k]`` and ``odd[k]`` as rows ``2k`` and ``2k + 1``."""
+    out = np.empty((2 * len(even),) + even.shape[1:], dtype=np.result_type(even, odd))
+    out[0::2], out[1::2] = even, odd
+    return out
+
+
+def canonical(w: sp.csr_array) -> sp.csr_array:
+    """``w`` in the form :class:`reluc.net.Layer` keeps its weights (float64, duplicates
+    summed, no zeros, columns rising, no -0.0), in place where it is already float64."""
+    import scipy.sparse as sp
+    w = sp.csr_array(w, dtype=np.float64, copy=False)
+    w.sum_duplicates()
+    w.eliminate_zeros()
+    w.sort_indices()
+    w.data += 0.0
+    return w
+
+
+def with_negations(even: sp.csr_array) -> sp.csr_array:
+    """The matrix whose row ``2k`` is ``even``'s row ``k`` and row ``2k + 1`` its negation;
+    canonical where ``even`` is."""
+    import scipy.sparse as sp
+    lengths = np.diff(even.indptr)
+    indptr = np.zeros(2 * len(lengths) + 1, dtype=np.int64)
+    np.cumsum(np.repeat(lengths, 2), out=indptr[1:])
+    # entry j of even row k goes to place j + indptr[k] (row 2k starts at 2 indptr[k]),
+    # its negation lengths[k] further on (row 2k + 1)
+    to = np.arange(even.nnz, dtype=np.int64)
+    to += np.repeat(even.indptr[:-1].astype(np.int64), lengths)
+    data, indices = np.empty(2 * even.nnz), np.empty(2 * even.nnz, dtype=even.indices.dtype)
+    data[to], indices[to] = even.data, even.indices
+    to += np.repeat(lengths, lengths)
+    data[to] = -even.data
+    indices[to] = even.indices
+    return sp.csr_array((data, indices, indptr), shape=(2 * even.shape[0], even.shape[1]))
