@@ -246,7 +246,7 @@ def test_the_input_limit_of_rows_in_pairs_is_bit_for_bit_that_of_all_rows(cli, t
 
     rng = np.random.default_rng(5)
     made = [Layer.from_pairs(rng.integers(-3, 4, (6, 12)) * (rng.random((6, 12)) < 0.6),
-                             rng.integers(-4, 5, 12) / 4) for _ in range(3)]
+                             rng.integers(-4, 60, 12) / 2) for _ in range(3)]  # lows > 0
     path = build(cli, tmp_path, "sort n=16", "s.onnx", "--layout", "sparse")
     read = list(formats.read_layers(str(path))[0])  # the file's pairs, read with even rows
     assert [la.even_rows is not None for la in read] == [True] * 9 + [False]  # 9 stages

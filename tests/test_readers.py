@@ -13,6 +13,7 @@ import json
 import zipfile
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
@@ -179,6 +180,32 @@ def test_a_reluc_file_changed_in_one_place_reads_to_the_changed_network(cli, tmp
     x = RNG.integers(-50, 50, size=(40, 6)).astype(np.float32)
     np.testing.assert_allclose(net.evaluate(x), ort_run(path.read_bytes(), x), rtol=1e-6,
                                atol=1e-4)
+
+
+@pytest.mark.parametrize("damage", [None, "signs [1, 1]", "signs of shape [2]", "a NaN sign"])
+def test_wide_rows_in_pairs_are_negated_by_a_mul(cli, tmp_path, monkeypatch, damage):
+    from reluc.compiler import compile_spec
+    from reluc.formats import onnxwrite
+
+    concat = build(cli, tmp_path, "sort n=6", "c.onnx", "--layout", "sparse")
+    monkeypatch.setattr(onnxwrite, "WIDE_PAIRS", 12)  # sort n=6's hidden layers: 12 rows
+    path = build(cli, tmp_path, "sort n=6", "s.onnx", "--layout", "sparse")
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert ops.count("Mul") == 5 and "Neg" not in ops and "Concat" not in ops  # 5 stages
+    x = RNG.standard_normal((40, 6)).astype(np.float32) * 1000
+    if damage is None:
+        assert formats.read(str(path))[0].equals(compile_spec("sort n=6").net)
+        y = ort_run(path.read_bytes(), x)
+        np.testing.assert_array_equal(y, ort_run(concat.read_bytes(), x))  # bit for bit
+        xi = np.round(x)  # (sorted exactly: integers)
+        np.testing.assert_array_equal(ort_run(path.read_bytes(), xi), np.sort(xi, axis=1))
+        counted = json.loads(cli("stats", path, "--json").stdout)
+        assert counted["nonzero_params"] == compile_spec("sort n=6").net.nonzero_params
+        return
+    edit_onnx(path, lambda m: edit_initializer(m, "N1", {
+        "signs [1, 1]": np.abs, "signs of shape [2]": lambda a: a.reshape(2),
+        "a NaN sign": lambda a: a * np.array([1, np.nan], a.dtype).reshape(1, 2, 1)}[damage]))
+    assert_one_line_error(cli("stats", path, ok=False), "rows in pairs need a Mul by [1, -1]")
 
 
 def test_rows_in_pairs_scaled_after_their_sums_read_as_the_scaled_layer(cli, tmp_path):

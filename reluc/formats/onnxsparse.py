@@ -5,8 +5,9 @@ features by index, then each row's gathered features weighed by its values and s
   ``[out, 1, K]``, ``MatMul(W, gathered)`` (a ``[1, K] x [K, batch]`` product a row), then
   ``Reshape`` to ``[out, batch]``; a layer whose rows come in negated pairs has the even
   rows' tables alone, and between the MatMul and the Reshape to ``[2 out, batch]`` a
-  ``Neg`` of the products and a ``Concat`` of products and negations along axis 1 (rows
-  ``2k`` and ``2k + 1`` are the ``k``-th product and its negation);
+  ``Neg`` of the products and a ``Concat`` of products and negations along axis 1, or a
+  ``Mul`` by the constant ``[1, -1]`` of shape ``[1, 2, 1]`` (rows ``2k`` and ``2k + 1``
+  are the ``k``-th product and its negation);
 - or a ``Mul`` by the values, then the sum over the slots: as the previous version wrote
   it, on tables ``[K, out]`` and ``[K, out, 1]`` (slot by slot), ``Reshape`` to ``[K, out *
   batch]``, ``MatMul`` by a ``[1, K]`` constant (ones), ``Reshape`` to ``[out, batch]``; as
@@ -27,7 +28,8 @@ from reluc.errors import NetworkFileError
 from reluc.formats.ell import counted_nonzeros, ell_to_csr
 from reluc.pairs import canonical, with_negations
 
-PATTERN = ("reluc's sparse layout: Gather, then MatMul (with Neg and Concat for rows in pairs) "
+PATTERN = ("reluc's sparse layout: Gather, then MatMul (with Neg and Concat, or Mul, for rows "
+           "in pairs) "
            "and Reshape, or Mul then ReduceSum, or Mul, Reshape, MatMul and Reshape")
 
 
@@ -76,9 +78,15 @@ def mul(chain, node, attrs, where):
     """The values, shaped as ONNX broadcasting lays them on the gathered activations: the
     index table's shape and a 1 on transposed activations (``[K, rows, 1]`` on
     ``[K, rows, batch]``), the index table's shape on ``[batch, ...]``; a leading 1
-    allowed."""
-    g = _at(chain, ("Gather",), where)
+    allowed. Or, after the products a row, the signs of rows in negated pairs."""
+    g = _at(chain, ("Gather", "Product"), where)
     val = chain.array(next(i for i in node.input if i != chain.cur), node, native=True)
+    if g.step == "Product":  # [out, 1, batch] times [1, 2, 1] (or [2, 1]): [out, 2, batch]
+        if val.shape not in ((1, 2, 1), (2, 1)) or list(val.ravel()) != [1, -1]:
+            raise NetworkFileError(f"{where}: rows in pairs need a Mul by [1, -1] of shape "
+                                   f"[1, 2, 1] ({PATTERN})")
+        g.step = "Paired"
+        return
     want = g.idx.shape + ((1,) if chain.transposed else ())
     lead = val.shape[:-len(want)]
     if val.dtype.kind not in "fiu" or val.shape[len(lead):] != want or \
