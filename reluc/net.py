@@ -51,12 +51,10 @@ class Layer:
     even_rows: sp.csr_array | None  # rows in negated pairs: the even ones (from_pairs)
 
     def __init__(self, weight, bias, owned: bool = False, even_rows=None):
-        import scipy.sparse as sp
-        # owned: the caller hands over a fresh matrix nobody else holds (no defensive copy)
-        w = sp.csr_array(weight, dtype=np.float64, copy=not owned)
-        w.sum_duplicates()
-        w.eliminate_zeros()
-        w.sort_indices()
+        from reluc.pairs import canonical
+        # owned: the caller hands over a fresh matrix nobody else holds (no defensive copy);
+        # -0.0 made +0.0 (with the bias, below) so that equal networks serialise to equal bytes
+        w = canonical(weight, copy=not owned)
         b = np.array(bias, dtype=np.float64)
         if b.ndim != 1:
             raise NetworkError(f"bias must be a vector, got {b.ndim} dimensions")
@@ -68,8 +66,6 @@ class Layer:
             )
         if not (np.all(np.isfinite(w.data)) and np.all(np.isfinite(b))):
             raise NetworkError("weights and biases must be finite")
-        # Normalise -0.0 to +0.0 so that equal networks serialise to equal bytes.
-        w.data += 0.0
         b += 0.0
         for a in (w.data, w.indices, w.indptr):
             _frozen(a)

@@ -33,11 +33,12 @@ def interleave(even: np.ndarray, odd: np.ndarray) -> np.ndarray:
     return out
 
 
-def canonical(w: sp.csr_array) -> sp.csr_array:
-    """``w`` in the form :class:`reluc.net.Layer` keeps its weights (float64, duplicates
-    summed, no zeros, columns rising, no -0.0), in place where it is already float64."""
+def canonical(w, copy: bool = False) -> sp.csr_array:
+    """``w`` in the form :class:`reluc.net.Layer` keeps its weights (float64 CSR,
+    duplicates summed, no zeros, columns rising, no -0.0); in place where it is already
+    float64 CSR and not ``copy``."""
     import scipy.sparse as sp
-    w = sp.csr_array(w, dtype=np.float64, copy=False)
+    w = sp.csr_array(w, dtype=np.float64, copy=copy)
     w.sum_duplicates()
     w.eliminate_zeros()
     w.sort_indices()
