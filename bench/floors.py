@@ -12,11 +12,12 @@ Floors:
 - stats: a Python process that reads the file's bytes (1 MiB at a time); and, as the
   issue's table has it, one that loads the model with onnx and counts the nonzeros of
   its float tensors (numpy, no matrices);
-- start-up: ``python -c "import click"``.
+- start-up (``--help`` and ``--version``): ``python -c "import click"``.
 - eval of the dense layout through onnxruntime, also against the dense arithmetic: numpy's
   BLAS multiplying by every weight, zeros included, as onnxruntime's Gemm does.
-``verify`` has no such floor (its exact arithmetic is its own); its target is absolute,
-and its wall time is shown beside its CPU time.
+``verify`` (sort n=16384 and 65536, as in the issue's table) has no such floor (its
+exact arithmetic is its own); its target is absolute (60 s at n=65536), and its wall time
+is shown beside its CPU time.
 
 Run: ``.venv/bin/python bench/floors.py [--quick]``.
 """
@@ -141,7 +142,7 @@ def main() -> None:
 
     os.makedirs(OUT, exist_ok=True)
     evals = [(1024, "sparse", 1024), (4096, "sparse", 1024), (1024, "dense", 1024),
-             (4096, "npz", 1024), (65536, "sparse", 256)]
+             (4096, "npz", 1024), (16384, "sparse", 256), (65536, "sparse", 256)]
     if args.quick:
         evals = [(256, "sparse", 256), (256, "npz", 256)]
     with tempfile.TemporaryDirectory(dir=OUT) as tmp:
@@ -178,7 +179,9 @@ def main() -> None:
                 assert np.array_equal(np.load(y), want), case
             if n >= 4096 and layout == "sparse" or args.quick:
                 mine = cpu(RELUC + ["stats", path, "--json"], rep)
-                row(f"stats sort n={n} ({layout})", "4x", mine,
+                # the issue's target is at n=65536; a smaller file's read is shorter
+                # than the imports of any command that reads ONNX
+                row(f"stats sort n={n} ({layout})", "4x" if n == 65536 else "-", mine,
                     cpu([py, "-c", READ_FLOOR, path], rep), "floor: reading the file's bytes")
                 if layout != "npz":
                     row(f"stats sort n={n} ({layout})", "-", mine,
@@ -186,12 +189,14 @@ def main() -> None:
                         "floor: onnx.load and counting the float tensors' nonzeros")
             if n in (16384, 65536) or args.quick:
                 spent, wall = timed(RELUC + ["verify", path, "-q"], 1)
-                row(f"verify sort n={n} ({layout})", "60 s", spent, None,
+                row(f"verify sort n={n} ({layout})", "60 s" if n == 65536 else "-", spent, None,
                     f"no floor; {wall:.1f} s wall")
             for f in (path, csr, x, y):
                 os.unlink(f)
-    row("reluc --help", "0.1 s", cpu(RELUC + ["--help"], 10),
-        cpu([py, "-c", "import click"], 10), "floor: python -c 'import click'")
+    click_floor = cpu([py, "-c", "import click"], 10)
+    for flag in ("--help", "--version"):
+        row(f"reluc {flag}", "0.1 s", cpu(RELUC + [flag], 10), click_floor,
+            "floor: python -c 'import click'")
     lines = ["| work | reluc CPU s | floor CPU s | ratio | target | |", "|---|---|---|---|---|---|"]
     for r in rows:
         ratio = f"{r['ratio']:.2f}x" if r["ratio"] is not None else "-"
