@@ -24,7 +24,11 @@ magnitudes do not (``min(x, y) = y - relu(y - x)`` stays near ``|x|``, though it
 double). For narrow layers (at most 65536 neurons) plain interval bounds *with* biases run
 too, at candidate radii ``2^(8j)`` (float32) or ``2^(32j)`` (float64): where the biases keep
 values small (the sawtooth's [0, 1]) they can be larger; the limit is the larger of the
-two. The result is rounded down to three significant digits (:func:`input_limit`), with a
+two. Until the first nonzero bias those bounds at radius ``2^e`` are radius 1's times
+``2^e``, exactly (a power of two commutes with every rounding; a value it would take past
+the largest number fails that radius either way), so they are kept as one column and the
+radii part ways at the first bias (sort n=16384, all of whose biases are zero: reading
+its file and bounding it 1.6 -> 0.6 s of CPU). The result is rounded down to three significant digits (:func:`input_limit`), with a
 relative margin per layer so that the float64 arithmetic of the bound is itself on the
 safe side. ``R = 0`` means the bound cannot rule out overflow even at ``x = 0``.
 """
@@ -131,19 +135,24 @@ class RangeBound:
             self.wide = True
         if getattr(self, "wide", False):
             return
-        if self.lo is None:
-            lo = np.broadcast_to(-self.radii, (parts.cols, len(self.radii)))
-            hi = np.broadcast_to(self.radii, (parts.cols, len(self.radii)))
-        else:
-            lo, hi = self.lo, self.hi
+        if self.lo is None:  # inputs in [-r, r] at every radius: radius 1, scaled
+            self.lo, self.hi = -np.ones(parts.cols), np.ones(parts.cols)
+        if self.lo.ndim == 1 and np.any(bias):  # the radii part ways: a column each
+            self.lo, self.hi = self.lo[:, None] * self.radii, self.hi[:, None] * self.radii
+        lo, hi = self.lo, self.hi
         mag = np.maximum(np.abs(lo), np.abs(hi))
-        size = parts.sizes(mag) + np.abs(bias)[:, None]  # every partial sum is at most this
+        size = parts.sizes(mag) + _column(np.abs(bias), lo)  # every partial sum is at most this
         slack = gamma * size  # rounding of the dot products
-        self.safe &= np.all(size * (1 + gamma) < self.max, axis=0)
         zlo, zhi = parts.ends(lo, hi)
-        zlo = zlo + bias[:, None] - slack
-        zhi = zhi + bias[:, None] + slack
-        self.safe &= np.all(np.isfinite(zlo) & np.isfinite(zhi), axis=0)
+        zlo = zlo + _column(bias, lo) - slack
+        zhi = zhi + _column(bias, lo) + slack
+        if lo.ndim == 1:  # no bias yet: each radius's bounds are radius 1's times it, exactly
+            top = np.max(size * (1 + gamma), initial=0.0)
+            far = np.max(np.maximum(np.abs(zlo), np.abs(zhi)), initial=0.0)
+            self.safe &= (self.radii * top < self.max) & np.isfinite(self.radii * far)
+        else:
+            self.safe &= np.all(size * (1 + gamma) < self.max, axis=0)
+            self.safe &= np.all(np.isfinite(zlo) & np.isfinite(zhi), axis=0)
         # ReLU follows (the last layer's clamp is harmless: its sizes were checked above)
         self.lo, self.hi = np.maximum(zlo, 0), np.maximum(zhi, 0)
 
@@ -193,6 +202,11 @@ class _Parts:
         # the odd rows: W+ is the even rows' W-, W- their W+
         return interleave(up_lo - down_hi, down_lo - up_hi), \
             interleave(up_hi - down_lo, down_hi - up_lo)
+
+
+def _column(v: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """``v`` as a column beside the radii's columns of ``like``, or as it is."""
+    return v if like.ndim == 1 else v[:, None]
 
 
 def round_down(r: float, digits: int = 3) -> float:

@@ -333,6 +333,69 @@ def test_the_input_limit_counts_negative_weights_and_biases(cli, tmp_path, layer
     assert true_limit / 4 < limit <= true_limit
 
 
+def plain_intervals_safe(layers, dtype):
+    """The plain interval bounds at each candidate radius, one radius at a time (the
+    definition :class:`reluc.ranges.RangeBound` shortcuts while the biases are zero): which
+    radii keep every partial sum and every value finite."""
+    from reluc.ranges import RangeBound, _Parts, dot_gamma
+
+    bound = RangeBound(dtype)
+    safe = []
+    for r in bound.radii:
+        lo = hi = None
+        ok = True
+        with np.errstate(over="ignore", invalid="ignore"):
+            for layer in layers:
+                parts, gamma = _Parts(layer), dot_gamma(layer, bound.unit)
+                if lo is None:
+                    lo, hi = np.full(layer.n_in, -r), np.full(layer.n_in, r)
+                size = parts.sizes(np.maximum(np.abs(lo), np.abs(hi))) + np.abs(layer.bias)
+                ok &= bool(np.all(size * (1 + gamma) < bound.max))
+                zlo, zhi = parts.ends(lo, hi)
+                zlo, zhi = zlo + layer.bias - gamma * size, zhi + layer.bias + gamma * size
+                ok &= bool(np.all(np.isfinite(zlo) & np.isfinite(zhi)))
+                lo, hi = np.maximum(zlo, 0), np.maximum(zhi, 0)
+        safe.append(ok)
+    return np.array(safe)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("first_bias", [None, 0, 2])  # the first layer with a bias (None: none)
+@pytest.mark.parametrize("paired", [False, True])
+def test_the_input_limit_at_candidate_radii_is_the_plain_interval_bound_at_each(
+        dtype, first_bias, paired):
+    """While every bias is zero the bound keeps radius 1's intervals and scales them; it
+    must say the same radii are safe as running each radius on its own."""
+    from reluc.net import Layer
+    from reluc.ranges import RangeBound
+
+    rng = np.random.default_rng(len(dtype) + 3 * (first_bias or 5) + paired)
+    scale = 30 if dtype == "float32" else 200  # several radii safe, several not
+    mixed = 0
+    for trial in range(8):
+        widths = rng.integers(2, 7, size=rng.integers(3, 6))
+        layers, n_in = [], 3
+        for i, width in enumerate(widths):
+            w = rng.integers(-3, 4, size=(width, n_in)) * 2.0 ** rng.integers(0, scale,
+                                                                              size=(width, n_in))
+            b = np.zeros(width)
+            if first_bias is not None and i >= first_bias:
+                b = rng.integers(-3, 4, size=width) * 2.0 ** rng.integers(0, 2 * scale, size=width)
+            if paired:
+                layers.append(Layer.from_pairs(w, np.repeat(b, 2)))
+                n_in = 2 * width
+            else:
+                layers.append(Layer(w, b))
+                n_in = width
+        bound = RangeBound(dtype)
+        for layer in layers:
+            bound.add(layer)
+        want = plain_intervals_safe(layers, dtype)
+        assert np.array_equal(bound.safe, want), (trial, bound.safe, want)
+        mixed += 0 < want.sum() < len(want)
+    assert mixed >= 4  # the cases reach radii both ways
+
+
 # -- eval: the floating-point range, and every network read the same way ------------------
 
 
