@@ -77,3 +77,41 @@ def test_the_readme_pictures_are_the_ones_make_pictures_draws():
     for path in shown:
         with open(os.path.join(ROOT, path), "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n", path
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a Markdown heading: lower case, punctuation other than '-'
+    and '_' dropped, spaces as '-'."""
+    text = re.sub(r"`", "", heading.strip().lower())
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def broken_links(text: str, headings_of: dict[str, str], here: str) -> list[str]:
+    """The links of ``text`` (a Markdown file at ``here``) to a file of ``headings_of``
+    (path -> its text) or to a heading of its own that does not exist."""
+    anchors = {path: {_anchor(h) for h in re.findall(r"^#+ (.+)$", body, re.M)}
+               for path, body in headings_of.items()}
+    broken = []
+    for target, anchor in re.findall(r"\]\(([^)#\s]*)#([^)\s]+)\)", text):
+        path = os.path.normpath(os.path.join(os.path.dirname(here), target)) if target else here
+        if path not in anchors or anchor not in anchors[path]:
+            broken.append(f"{target}#{anchor}")
+    for target in re.findall(r"\]\(([^)#\s:]+)\)", text):  # local files, no anchor
+        if not os.path.exists(os.path.join(ROOT, os.path.dirname(here), target)):
+            broken.append(target)
+    return broken
+
+
+def test_every_link_of_the_readme_and_the_measurement_log_leads_somewhere():
+    files = {}
+    for path in ("README.md", "bench/HISTORY.md"):
+        with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+            files[path] = f.read()
+    assert "(bench/HISTORY.md)" in files["README.md"]
+    for path, text in files.items():
+        assert broken_links(text, files, path) == [], path
+    # the check itself: a heading that is not there, a file that is not there
+    wrong = "see [Engines](#engine), [log](bench/HISTORY.md#engines), [x](bench/nothing.md)"
+    assert broken_links(wrong, files, "README.md") == ["#engine", "bench/HISTORY.md#engines",
+                                                       "bench/nothing.md"]
+    assert _anchor("The sparse layout in `onnxruntime`") == "the-sparse-layout-in-onnxruntime"
