@@ -48,18 +48,13 @@ def canonical(w, copy: bool = False) -> sp.csr_array:
 
 def with_negations(even: sp.csr_array) -> sp.csr_array:
     """The matrix whose row ``2k`` is ``even``'s row ``k`` and row ``2k + 1`` its negation;
-    canonical where ``even`` is."""
+    canonical where ``even`` is. ``even`` and its negation stacked, then their rows taken
+    in turn by scipy's row indexing (a copy a row in C: at sort n=65536 a third of the
+    time of placing the entries with numpy's scattered assignments)."""
     import scipy.sparse as sp
-    lengths = np.diff(even.indptr)
-    indptr = np.zeros(2 * len(lengths) + 1, dtype=np.int64)
-    np.cumsum(np.repeat(lengths, 2), out=indptr[1:])
-    # entry j of even row k goes to place j + indptr[k] (row 2k starts at 2 indptr[k]),
-    # its negation lengths[k] further on (row 2k + 1)
-    to = np.arange(even.nnz, dtype=np.int64)
-    to += np.repeat(even.indptr[:-1].astype(np.int64), lengths)
-    data, indices = np.empty(2 * even.nnz), np.empty(2 * even.nnz, dtype=even.indices.dtype)
-    data[to], indices[to] = even.data, even.indices
-    to += np.repeat(lengths, lengths)
-    data[to] = -even.data
-    indices[to] = even.indices
-    return sp.csr_array((data, indices, indptr), shape=(2 * even.shape[0], even.shape[1]))
+    rows, nnz = even.shape[0], even.nnz
+    stacked = sp.csr_array((np.concatenate([even.data, -even.data]),
+                            np.concatenate([even.indices, even.indices]),
+                            np.concatenate([even.indptr, even.indptr[1:] + nnz])),
+                           shape=(2 * rows, even.shape[1]))
+    return stacked[interleave(np.arange(rows), np.arange(rows, 2 * rows))]

@@ -9,6 +9,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import assert_one_line_error, build, data_file
 from reluc import exact, formats, registry
@@ -238,6 +240,24 @@ def test_a_layer_made_from_its_even_rows_is_the_layer_with_their_negations():
     assert np.array_equal(layer.weight.indices, want.weight.indices)
     assert np.array_equal(layer.even_rows.toarray(), dense)
     assert layer.even_rows.nnz * 2 == layer.weight.nnz  # its zero gone, its duplicates summed
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(-3, 3), min_size=4, max_size=4), max_size=6))
+def test_with_negations_puts_each_row_of_a_matrix_before_its_negation(rows):
+    """Any even rows (empty rows, zero rows, no rows at all): row 2k is row k, row 2k + 1
+    its negation, entry for entry, canonical as the rows are."""
+    import scipy.sparse as sp
+
+    from reluc.pairs import with_negations
+
+    dense = np.array(rows, dtype=np.float64).reshape(-1, 4)
+    even = sp.csr_array(dense)
+    full = with_negations(even)
+    want = np.stack([dense, -dense], axis=1).reshape(-1, 4)
+    assert full.shape == want.shape and np.array_equal(full.toarray(), want)
+    assert full.nnz == 2 * even.nnz and full.has_canonical_format
+    assert np.array_equal(np.diff(full.indptr), np.repeat(np.diff(even.indptr), 2))
 
 
 def test_the_input_limit_of_rows_in_pairs_is_bit_for_bit_that_of_all_rows(cli, tmp_path):
