@@ -53,7 +53,8 @@ class Layer:
     def __init__(self, weight, bias, owned: bool = False, even_rows=None):
         from reluc.pairs import canonical
         # owned: the caller hands over a fresh matrix nobody else holds (no defensive copy);
-        # -0.0 made +0.0 (with the bias, below) so that equal networks serialise to equal bytes
+        # -0.0 made +0.0 so that equal networks serialise to equal bytes: a weight of -0.0 goes
+        # with the zeros (canonical), a bias of -0.0 below
         w = canonical(weight, copy=not owned)
         b = np.array(bias, dtype=np.float64)
         if b.ndim != 1:

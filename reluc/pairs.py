@@ -35,14 +35,13 @@ def interleave(even: np.ndarray, odd: np.ndarray) -> np.ndarray:
 
 def canonical(w, copy: bool = False) -> sp.csr_array:
     """``w`` in the form :class:`reluc.net.Layer` keeps its weights (float64 CSR,
-    duplicates summed, no zeros, columns rising, no -0.0); in place where it is already
-    float64 CSR and not ``copy``."""
+    duplicates summed, no zeros, columns rising); in place where it is already float64
+    CSR and not ``copy``. (No -0.0 either: it equals 0, so it goes with the zeros.)"""
     import scipy.sparse as sp
     w = sp.csr_array(w, dtype=np.float64, copy=copy)
     w.sum_duplicates()
     w.eliminate_zeros()
     w.sort_indices()
-    w.data += 0.0
     return w
 
 

@@ -30,6 +30,8 @@ def test_networks_are_immutable_and_negative_zero_is_normalised():
     layer = Layer(np.array([[-0.0, 1.0]]), np.array([-0.0]))
     assert not layer.bias.flags.writeable and not layer.weight.data.flags.writeable
     assert np.signbit(layer.bias).sum() == 0
+    stored = sp.csr_array(([-0.0, 1.0, -0.0], [0, 1, 1], [0, 2, 3]), shape=(2, 2))
+    assert Layer(stored, [0.0, 0.0]).weight.nnz == 1  # a stored -0.0 goes with the zeros
     with pytest.raises(ValueError):
         layer.bias[0] = 1.0
 

@@ -683,9 +683,9 @@ MUTANTS = [
            "        if not lo <= len(node.input) <= hi or not node.output:",
            "        if not node.output:",
            "an operator with too few inputs reaches an index error (exit 3)", (T_H,)),
-    Mutant("net-negative-zero", "reluc/pairs.py",
-           "    w.data += 0.0\n    return w\n",
-           "    return w\n",
+    Mutant("net-negative-zero", "reluc/net.py",
+           "        b += 0.0\n",
+           "",
            "-0.0 kept: equal networks give different bytes", ()),
     # reluc regions (issue 13)
     Mutant("regions-filter-trusts-floats", "reluc/analysis/slices.py",
