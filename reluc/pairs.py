@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     import scipy.sparse as sp
 
 
+# entries from which a matrix's index arrays must be int64 (scipy gives int32 below)
+INT32_ENTRIES = 2**31
+
+
 def in_negated_pairs(w: sp.csr_array) -> bool:
     """Whether row ``2k + 1`` of ``w`` is ``-(row 2k)`` for every ``k``, entry by entry."""
     lengths = np.diff(w.indptr)
@@ -52,8 +56,10 @@ def with_negations(even: sp.csr_array) -> sp.csr_array:
     time of placing the entries with numpy's scattered assignments)."""
     import scipy.sparse as sp
     rows, nnz = even.shape[0], even.nnz
-    stacked = sp.csr_array((np.concatenate([even.data, -even.data]),
-                            np.concatenate([even.indices, even.indices]),
-                            np.concatenate([even.indptr, even.indptr[1:] + nnz])),
+    ptr, idx = even.indptr, even.indices
+    if 2 * nnz >= INT32_ENTRIES and ptr.dtype != np.int64:  # places past int32's range
+        ptr, idx = ptr.astype(np.int64), idx.astype(np.int64)
+    stacked = sp.csr_array((np.concatenate([even.data, -even.data]), np.concatenate([idx, idx]),
+                            np.concatenate([ptr, ptr[1:] + nnz])),
                            shape=(2 * rows, even.shape[1]))
     return stacked[interleave(np.arange(rows), np.arange(rows, 2 * rows))]

@@ -260,6 +260,22 @@ def test_with_negations_puts_each_row_of_a_matrix_before_its_negation(rows):
     assert np.array_equal(np.diff(full.indptr), np.repeat(np.diff(even.indptr), 2))
 
 
+def test_with_negations_widens_the_index_arrays_where_the_entries_pass_int32(monkeypatch):
+    """A layer of 2^30 nonzeros or more a half: its places would wrap around in int32
+    (the threshold lowered here, instead of a matrix of 16 GB)."""
+    import scipy.sparse as sp
+
+    from reluc import pairs
+
+    even = sp.csr_array(np.array([[1.0, 0, -2], [0, 0, 0], [3, 4, 0]]))
+    assert pairs.with_negations(even).indptr.dtype == np.int32
+    monkeypatch.setattr(pairs, "INT32_ENTRIES", 8)  # 2 x 4 entries: past it
+    full = pairs.with_negations(even)
+    assert full.indptr.dtype == full.indices.dtype == np.int64
+    assert np.array_equal(full.toarray(), np.stack([even.toarray(), -even.toarray()],
+                                                   axis=1).reshape(6, 3))
+
+
 def test_the_input_limit_of_rows_in_pairs_is_bit_for_bit_that_of_all_rows(cli, tmp_path):
     from reluc.net import Layer
     from reluc.ranges import RangeBound
