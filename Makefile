@@ -59,7 +59,8 @@ endef
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# the suite against each deliberate bug of tests/mutation/mutants.py (about 13 minutes)
+# the suite against each deliberate bug of tests/mutation/mutants.py (an hour or more on a
+# 2-core machine: ~290 mutants, two at a time, some killed only late in the suite)
 mutants: $(STAMP)
 	$(BIN)/python tests/mutation/run.py
 
